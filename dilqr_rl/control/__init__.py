@@ -1,0 +1,26 @@
+"""The control core: box-constrained iLQR and its gradients. Imports neither Gymnasium nor SB3."""
+
+from dilqr_rl.control.config import GradMethod, OnUnconverged, SolverConfig
+from dilqr_rl.control.errors import (
+    DiLQRError,
+    HessianFallbackWarning,
+    NonFiniteError,
+    NotConvergedError,
+    UnconvergedWarning,
+)
+from dilqr_rl.control.layer import DiLQR
+from dilqr_rl.control.solution import BackwardInfo, Solution
+
+__all__ = [
+    "BackwardInfo",
+    "DiLQR",
+    "DiLQRError",
+    "GradMethod",
+    "HessianFallbackWarning",
+    "NonFiniteError",
+    "NotConvergedError",
+    "OnUnconverged",
+    "Solution",
+    "SolverConfig",
+    "UnconvergedWarning",
+]

@@ -1,0 +1,22 @@
+"""Exceptions and warnings raised by the control core."""
+
+
+class DiLQRError(RuntimeError):
+    """Base class of the errors the control core raises."""
+
+
+class NotConvergedError(DiLQRError):
+    """Some batch items did not converge and ``on_unconverged="raise"`` was chosen."""
+
+
+class NonFiniteError(DiLQRError, ValueError):
+    """An input, a model output or a derivative is NaN or infinite."""
+
+
+class UnconvergedWarning(UserWarning):
+    """Some batch items did not converge; their gradient is that of the last iterate (or zero)."""
+
+
+class HessianFallbackWarning(UserWarning):
+    """The adjoint's reduced Lagrangian Hessian was not positive definite for some items; the backward
+    pass used the cost Hessian (the DiffMPC gradient) for them."""

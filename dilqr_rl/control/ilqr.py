@@ -1,0 +1,164 @@
+"""The forward solve: batched box-constrained iLQR (control-limited DDP, Tassa et al. 2014).
+
+Per iteration: linearize the dynamics and quadratize the cost along the current trajectory, sweep the
+Riccati recursion backwards with a box QP per stage, then roll the TRUE dynamics forward with
+u = clamp(u_i + alpha k + K (x - x_i)) for all line-search step sizes at once and keep, per item, the
+largest alpha with sufficient decrease. Levenberg-Marquardt regularization grows when a step fails and
+shrinks when it succeeds. An item converges when its last control change and its KKT residual (the
+projected reduced gradient) are within tolerance; converged items freeze.
+
+The same code runs without a graph (implicit/diffmpc modes: memory flat in the iterations) or with one
+(unroll mode: autograd through every iteration; step-size choices are made without gradient).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from dilqr_rl.control.lqr import ilqr_gains
+from dilqr_rl.control.problem import Problem, check_finite, costate, reduced_gradient
+
+_ARMIJO = 1e-4
+_NOISE_EPS = 10.0  # cost changes within this many epsilons of |J| are rounding noise
+_TOL_FLOOR_EPS = 50.0  # tolerances below this many machine epsilons cannot be met
+
+
+class SolverResult(NamedTuple):
+    """Output of :func:`solve`.
+
+    x (B, T, n), u (B, T, m), cost (B,); converged (B,) bool, iterations (B,) long, kkt (B,),
+    active (B, T, m) bool; F (B, T, n, N), C (B, T, N, N), lam (B, T, n): the derivatives and costate at
+    the returned trajectory, reused by the implicit backward pass.
+    """
+
+    x: Tensor
+    u: Tensor
+    cost: Tensor
+    converged: Tensor
+    iterations: Tensor
+    kkt: Tensor
+    active: Tensor
+    F: Tensor
+    C: Tensor
+    lam: Tensor
+
+
+def effective_tol(tol: float, dtype: torch.dtype) -> float:
+    """The tolerance actually used: ``tol`` raised to the dtype's resolution (0 stays 0)."""
+    return 0.0 if tol == 0 else max(tol, _TOL_FLOOR_EPS * torch.finfo(dtype).eps)
+
+
+def projected_gradient(grad_u: Tensor, u: Tensor, lo: Tensor, hi: Tensor, atol: float) -> Tensor:
+    """The reduced gradient with components that push a control further into its bound zeroed."""
+    at_lo = u <= lo + atol * (1 + lo.abs())
+    at_hi = u >= hi - atol * (1 + hi.abs())
+    blocked = (at_lo & (grad_u > 0)) | (at_hi & (grad_u < 0))
+    return torch.where(blocked, 0.0, grad_u)
+
+
+def active_set(grad_u: Tensor, u: Tensor, lo: Tensor, hi: Tensor, atol: float, mtol: Tensor) -> Tensor:
+    """Controls on a bound whose multiplier has the right sign (within ``mtol`` (B,))."""
+    mtol = mtol.view(-1, 1, 1)
+    at_lo = (u <= lo + atol * (1 + lo.abs())) & (grad_u > -mtol)
+    at_hi = (u >= hi - atol * (1 + hi.abs())) & (grad_u < mtol)
+    return at_lo | at_hi
+
+
+def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tensor, k: Tensor,
+                 alphas: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Closed-loop rollouts for every step size at once: x (S, B, T, n), u (S, B, T, m), J (S, B)."""
+    S, (Bsz, T, n) = alphas.shape[0], x.shape
+    a = alphas.view(S, 1, 1)
+    xn = x_init.expand(S, Bsz, n)
+    xs, us = [], []
+    for t in range(T):
+        feedback = (K[:, t] @ (xn - x[:, t]).unsqueeze(-1)).squeeze(-1)  # (S, B, m)
+        un = problem.clamp(u[:, t] + a * k[:, t] + feedback, t)
+        xs.append(xn)
+        us.append(un)
+        if t < T - 1:
+            xn = problem.dynamics(xn.reshape(S * Bsz, n), un.reshape(S * Bsz, -1)).view(S, Bsz, n)
+    xs, us = torch.stack(xs, 2), torch.stack(us, 2)
+    return xs, us, problem.total_cost(xs, us)
+
+
+def _select(candidates: Tensor, index: Tensor) -> Tensor:
+    """candidates (S, B, ...) at per-item index (B,) -> (B, ...)."""
+    idx = index.view(1, -1, *[1] * (candidates.ndim - 2)).expand(1, *candidates.shape[1:])
+    return candidates.gather(0, idx).squeeze(0)
+
+
+def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
+    """Run box-constrained iLQR from the warm start ``u_init``.
+
+    Shapes: x_init (B, n), u_init (B, T, m) -> SolverResult. Differentiable when called with grad
+    enabled (unroll mode), graph-free under ``torch.no_grad()``.
+    """
+    cfg = problem.config
+    Bsz, T = u_init.shape[:2]
+    tol = effective_tol(cfg.tol, x_init.dtype)
+    atol = _TOL_FLOOR_EPS * torch.finfo(x_init.dtype).eps
+    alphas = torch.logspace(0, -3, cfg.line_search_steps, dtype=x_init.dtype, device=x_init.device)
+    if cfg.line_search_steps == 1:
+        alphas = alphas.new_ones(1)
+
+    u = problem.clamp(u_init)
+    x = problem.rollout(x_init, u)
+    check_finite("the initial rollout x", x, "The dynamics diverge from x_init under u_init: check the "
+                 "model parameters, x_init and the warm start.")
+    J = problem.total_cost(x, u)
+    check_finite("the cost of the initial trajectory", J, "Check the cost module's parameters.")
+
+    reg = torch.full_like(J, cfg.reg_init).detach()
+    k_warm = torch.zeros_like(u).detach()
+    converged = torch.zeros(Bsz, dtype=torch.bool, device=x.device)
+    stalled = torch.zeros_like(converged)
+    iterations = torch.zeros(Bsz, dtype=torch.long, device=x.device)
+    last_step = torch.full_like(J, float("inf")).detach()
+    for it in range(cfg.max_iter + 1):
+        F, c, C = problem.linearize(x, u)
+        check_finite("the model derivatives (F, c, C)", torch.cat([F.flatten(1), c.flatten(1), C.flatten(1)],
+                     1), "A dynamics or cost derivative overflowed along the trajectory.")
+        lam = costate(F, c)
+        grad_u = reduced_gradient(F, c, lam)
+        kkt = projected_gradient(grad_u, u, problem.lo, problem.hi, atol).detach().abs().amax((1, 2))
+        scale = 1.0 + J.detach().abs() / T
+        if tol > 0:
+            small_step = last_step <= tol * (1 + u.detach().abs().amax((1, 2)))
+            converged = converged | ((kkt <= tol * scale) & small_step)
+        running = ~converged & ~stalled
+        if it == cfg.max_iter or not bool(running.any()):
+            break
+        gains = ilqr_gains(F, c, C, u, problem.lo, problem.hi, reg, k_warm, cfg.boxqp_iters)
+        xs, us, Js = _line_search(problem, x_init, x, u, gains.K, gains.k, alphas)
+        with torch.no_grad():
+            a = alphas.view(-1, 1)
+            expected = -(a * gains.expected[:, 0] + a**2 * gains.expected[:, 1])  # (S, B)
+            decrease = J.detach() - Js.detach()
+            # Below the cost's rounding noise a decrease cannot be measured: there, accept a step that
+            # does not measurably increase the cost, so Newton steps still converge to a tight KKT point.
+            noise = _NOISE_EPS * torch.finfo(J.dtype).eps * (1 + J.detach().abs())
+            armijo = (decrease > _ARMIJO * expected.clamp_min(0)) & (decrease > 0)
+            unmeasurable = (expected[0] <= noise) & (decrease >= -noise)
+            sufficient = (armijo | unmeasurable) & torch.isfinite(Js.detach())
+            accept = running & gains.ok & sufficient.any(0)
+            choice = sufficient.float().argmax(0)  # the largest alpha with sufficient decrease
+        x_new, u_new, J_new = _select(xs, choice), _select(us, choice), _select(Js, choice)
+        step = (u_new.detach() - u.detach()).abs().amax((1, 2))
+        x = torch.where(accept.view(-1, 1, 1), x_new, x)
+        u = torch.where(accept.view(-1, 1, 1), u_new, u)
+        J = torch.where(accept, J_new, J)
+        last_step = torch.where(accept, step, torch.where(running, 0.0, last_step))
+        iterations = iterations + running.long()
+        reg = torch.where(accept, reg / cfg.reg_factor, torch.clamp(reg * cfg.reg_factor, min=cfg.reg_min))
+        reg = torch.where(reg < cfg.reg_min, 0.0, reg)
+        if tol > 0:
+            stalled = stalled | (running & (reg > cfg.reg_max))
+        reg = reg.clamp(max=cfg.reg_max)
+        k_warm = gains.k.detach()
+    mtol = (tol if tol > 0 else atol) * scale
+    active = active_set(grad_u.detach(), u.detach(), problem.lo, problem.hi, atol, mtol)
+    return SolverResult(x, u, J, converged, iterations, kkt, active, F.detach(), C.detach(), lam.detach())

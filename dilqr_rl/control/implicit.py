@@ -1,0 +1,94 @@
+"""The backward pass of the implicit and DiffMPC modes (DESIGN.md section 3).
+
+At an iLQR fixed point tau* the KKT residual of the original problem vanishes, so by the implicit
+function theorem a vector-Jacobian product needs one adjoint LQR solve:
+
+1. H_t = hess g_t(tau*_t) + hess [lam_t . f(tau*_t)]   (``diffmpc``: the cost Hessian only);
+2. adjoint LQR with H, linear term gbar = d loss / d tau*, dx_1 = 0, active controls fixed;
+3. d loss / d theta = d/d theta of
+       Psi = sum_t dtau_t . grad g_t(tau*_t) + lam_t . (F_t dtau_t) + dlam_t . f(tau*_t)
+   with tau*, lam, dtau, dlam fixed: one forward-mode JVP of f and g, then one reverse pass;
+4. d loss / d x_init from the adjoint's multiplier on dx_1 = 0.
+
+O(T) time and memory, independent of the number of forward iterations.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from torch.func import jvp
+
+from dilqr_rl.control.config import GradMethod
+from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, stage_cost
+from dilqr_rl.control.errors import HessianFallbackWarning, NonFiniteError
+from dilqr_rl.control.lqr import adjoint_lqr
+from dilqr_rl.control.problem import Problem
+
+
+class ImplicitGradient(NamedTuple):
+    """grad_x_init (B, n); params: one gradient (or None) per parameter; fallback (B,) bool."""
+
+    grad_x_init: Tensor
+    params: tuple[Tensor | None, ...]
+    fallback: Tensor
+
+
+def lagrangian_hessian(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Tensor) -> Tensor:
+    """H_t = C_t + hess [lam_t . f] (B, T, N, N) at the solution."""
+    n = x.shape[-1]
+    Hf = dynamics_lagrangian_hessian(problem.dynamics, x.reshape(-1, n), u.reshape(-1, u.shape[-1]),
+                                     lam.reshape(-1, n))
+    return C + Hf.view_as(C)
+
+
+def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
+    """Psi(theta) of step 3, differentiable in the models' parameters only (scalar)."""
+    Bsz, _, n = x.shape
+    m = u.shape[-1]
+    rows = (x.reshape(-1, n), u.reshape(-1, m))
+    tangents = (dx.reshape(-1, n), du.reshape(-1, m))
+    t = problem.step_indices(Bsz, x.device)
+    _, dg = jvp(lambda xr, ur: stage_cost(problem.cost, xr, ur, t), rows, tangents)
+    f, df = jvp(problem.dynamics, rows, tangents)
+    return dg.sum() + (lam.reshape(-1, n) * df).sum() + (dlam.reshape(-1, n) * f).sum()
+
+
+def implicit_backward(
+    problem: Problem, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor, active: Tensor,
+    grad_x: Tensor, grad_u: Tensor, params: tuple[Tensor, ...], method: GradMethod,
+) -> ImplicitGradient:
+    """Vector-Jacobian product of the solution map (x_init, theta) -> (x*, u*).
+
+    Shapes: x, grad_x (B, T, n); u, grad_u (B, T, m); F (B, T, n, N); C (B, T, N, N); lam (B, T, n);
+    active (B, T, m) bool. ``params`` are the tensors to differentiate (the models' parameters).
+    """
+    with torch.no_grad():
+        gbar = torch.cat([grad_x, grad_u], -1)
+        free = ~active
+        H = lagrangian_hessian(problem, x, u, C, lam) if method is GradMethod.IMPLICIT else C
+        adj = adjoint_lqr(H, gbar, F, free)
+        fallback = ~adj.ok
+        if method is GradMethod.IMPLICIT and bool(fallback.any()):
+            warnings.warn(
+                f"the reduced Lagrangian Hessian is not positive definite for batch items "
+                f"{fallback.nonzero().flatten().tolist()[:10]}: their gradient uses the cost Hessian "
+                "(DiffMPC's approximation). The solution may be a saddle point or not converged.",
+                HessianFallbackWarning, stacklevel=4,
+            )
+            adj = adjoint_lqr(torch.where(fallback.view(-1, 1, 1, 1), C, H), gbar, F, free)
+        if not bool(adj.ok.all()):
+            bad = (~adj.ok).nonzero().flatten().tolist()[:10]
+            raise NonFiniteError(
+                f"the adjoint LQR is singular for batch items {bad}: the cost's Hessian in the free "
+                "controls is not positive definite. Add a control penalty to the cost."
+            )
+    grads: tuple[Tensor | None, ...] = ()
+    if params:
+        with torch.enable_grad():
+            psi = _psi(problem, x, u, lam, adj.dx, adj.du, adj.dlam)
+            grads = torch.autograd.grad(psi, params, allow_unused=True)
+    return ImplicitGradient(adj.grad_x_init, grads, fallback)

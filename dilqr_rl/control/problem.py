@@ -1,0 +1,93 @@
+"""The optimal-control problem a solve works on, and the trajectory-level functions on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from dilqr_rl.control.config import SolverConfig
+from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, stage_cost
+from dilqr_rl.control.errors import NonFiniteError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """min sum_t g_t(x_t, u_t) s.t. x_1 = x_init, x_{t+1} = f(x_t, u_t), lo <= u_t <= hi.
+
+    Shapes: lo, hi (B, T, m) (expanded views are fine).
+    """
+
+    dynamics: nn.Module
+    cost: nn.Module
+    config: SolverConfig
+    lo: Tensor
+    hi: Tensor
+
+    @property
+    def horizon(self) -> int:
+        return self.config.horizon
+
+    def clamp(self, u: Tensor, t: int | None = None) -> Tensor:
+        """Project controls onto the box; u (..., T, m) or, with t, u (..., m) at step t."""
+        lo, hi = (self.lo, self.hi) if t is None else (self.lo[:, t], self.hi[:, t])
+        return torch.minimum(torch.maximum(u, lo), hi)
+
+    def step_indices(self, rows_per_step: int, device: torch.device) -> Tensor:
+        """t (rows_per_step * T,) for rows laid out as (..., T)."""
+        return torch.arange(self.horizon, device=device).repeat(rows_per_step)
+
+    def total_cost(self, x: Tensor, u: Tensor) -> Tensor:
+        """sum_t g_t: x (..., T, n), u (..., T, m) -> (...)."""
+        lead = x.shape[:-2]
+        rows = x.reshape(-1, x.shape[-1]), u.reshape(-1, u.shape[-1])
+        t = self.step_indices(rows[0].shape[0] // self.horizon, x.device)
+        g = stage_cost(self.cost, *rows, t)
+        if g.shape != t.shape:
+            raise ValueError(
+                f"the cost module must return one value per row, shape ({t.shape[0]},); "
+                f"got {tuple(g.shape)}. Sum over the state/control dimensions inside forward()."
+            )
+        return g.view(*lead, self.horizon).sum(-1)
+
+    def rollout(self, x_init: Tensor, u: Tensor) -> Tensor:
+        """States x (B, T, n) from x_init (B, n) under controls u (B, T, m) (open loop)."""
+        xs = [x_init]
+        for t in range(self.horizon - 1):
+            xs.append(self.dynamics(xs[-1], u[:, t]))
+        return torch.stack(xs, 1)
+
+    def linearize(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """F = [A B] (B, T, n, N), c (B, T, N), C (B, T, N, N) along the trajectory."""
+        Bsz, T, n = x.shape
+        m = u.shape[-1]
+        xr, ur = x.reshape(-1, n), u.reshape(-1, m)
+        A, Bm = dynamics_jacobians(self.dynamics, xr, ur)
+        c, C = cost_derivatives(self.cost, xr, ur, self.step_indices(Bsz, x.device))
+        F = torch.cat([A, Bm], -1).view(Bsz, T, n, n + m)
+        return F, c.view(Bsz, T, n + m), C.view(Bsz, T, n + m, n + m)
+
+
+def costate(F: Tensor, c: Tensor) -> Tensor:
+    """Multipliers lam (B, T, n) of x_{t+1} = f(tau_t): lam_T = 0, lam_{t-1} = c_x,t + A_t^T lam_t."""
+    n = F.shape[-2]
+    lam = [c.new_zeros(c.shape[0], n)]
+    for t in reversed(range(1, F.shape[1])):
+        lam.append(c[:, t, :n] + (F[:, t, :, :n].transpose(-1, -2) @ lam[-1].unsqueeze(-1)).squeeze(-1))
+    return torch.stack(lam[::-1], 1)
+
+
+def reduced_gradient(F: Tensor, c: Tensor, lam: Tensor) -> Tensor:
+    """d J / d u_t (B, T, m) of the total cost through the dynamics: c_u,t + B_t^T lam_t."""
+    n = F.shape[-2]
+    return c[..., n:] + (F[..., n:].transpose(-1, -2) @ lam.unsqueeze(-1)).squeeze(-1)
+
+
+def check_finite(name: str, value: Tensor, hint: str) -> None:
+    """Raise NonFiniteError naming the batch items (first dim) where ``value`` is NaN or infinite."""
+    bad = ~torch.isfinite(value.reshape(value.shape[0], -1)).all(-1)
+    if bool(bad.any()):
+        items = bad.nonzero().flatten().tolist()
+        shown = items[:10] + (["..."] if len(items) > 10 else [])
+        raise NonFiniteError(f"{name} is NaN or infinite for batch items {shown}. {hint}")

@@ -1,0 +1,86 @@
+"""Pendulum with the physics of Gymnasium's ``Pendulum-v1`` (theta = 0 is upright)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dilqr_rl.models.base import DynamicsModel
+
+
+class PendulumDynamics(DynamicsModel):
+    """Semi-implicit Euler pendulum of Gymnasium ``Pendulum-v1``.
+
+    State x = (theta, theta_dot), control u = (torque,)::
+
+        theta_dot' = clip(theta_dot + (3 g / (2 l) sin(theta) + 3 / (m l^2) u) dt, -max_speed, max_speed)
+        theta'     = theta + theta_dot' dt
+
+    The torque is not clipped here (the controller's bounds do that); pass ``max_speed=None`` for the
+    smooth model without the speed clip. Learnable: ``mass``, ``length``, ``gravity`` (unconstrained, so
+    learning can report non-physical values).
+    """
+
+    state_dim = 2
+    control_dim = 1
+
+    def __init__(
+        self,
+        mass: float = 1.0,
+        length: float = 1.0,
+        gravity: float = 10.0,
+        dt: float = 0.05,
+        max_speed: float | None = 8.0,
+    ) -> None:
+        super().__init__()
+        if dt <= 0:
+            raise ValueError(f"dt must be positive, got {dt}")
+        if max_speed is not None and max_speed <= 0:
+            raise ValueError(f"max_speed must be positive or None, got {max_speed}")
+        self.mass = nn.Parameter(torch.tensor(float(mass)))
+        self.length = nn.Parameter(torch.tensor(float(length)))
+        self.gravity = nn.Parameter(torch.tensor(float(gravity)))
+        self.dt = float(dt)
+        self.max_speed = None if max_speed is None else float(max_speed)
+
+    def _coefficients(self) -> tuple[Tensor, Tensor]:
+        a = 3.0 * self.gravity / (2.0 * self.length)
+        b = 3.0 / (self.mass * self.length**2)
+        return a, b
+
+    def _speed(self, x: Tensor, u: Tensor) -> Tensor:
+        a, b = self._coefficients()
+        return x[:, 1] + (a * torch.sin(x[:, 0]) + b * u[:, 0]) * self.dt
+
+    def forward(self, x: Tensor, u: Tensor) -> Tensor:
+        speed = self._speed(x, u)
+        if self.max_speed is not None:
+            speed = speed.clamp(-self.max_speed, self.max_speed)
+        return torch.stack([x[:, 0] + speed * self.dt, speed], dim=-1)
+
+    def _unclipped(self, x: Tensor, u: Tensor) -> Tensor:
+        """1 where the speed clip is inactive, 0 where it saturates (R,)."""
+        if self.max_speed is None:
+            return torch.ones_like(x[:, 0])
+        return (self._speed(x, u).abs() < self.max_speed).to(x.dtype)
+
+    def jacobians(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self._coefficients()
+        dt = self.dt
+        s = self._unclipped(x, u)
+        ds_dth = s * a * torch.cos(x[:, 0]) * dt  # (R,)
+        ds_du = s * b * dt
+        row_speed = torch.stack([ds_dth, s], dim=-1)  # (R, 2)
+        row_theta = torch.stack([1.0 + ds_dth * dt, s * dt], dim=-1)
+        A = torch.stack([row_theta, row_speed], dim=-2)  # (R, 2, 2)
+        B = torch.stack([ds_du * dt, ds_du], dim=-1).unsqueeze(-1)  # (R, 2, 1)
+        return A, B
+
+    def lagrangian_hessian(self, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:
+        a, _ = self._coefficients()
+        dt = self.dt
+        s = self._unclipped(x, u)
+        d2_speed = -s * a * torch.sin(x[:, 0]) * dt  # d^2 speed / d theta^2
+        H = x.new_zeros(x.shape[0], 3, 3)
+        H[:, 0, 0] = (lam[:, 0] * dt + lam[:, 1]) * d2_speed
+        return H
