@@ -15,8 +15,10 @@ from dilqr_rl.models.cartpole import CartpoleDynamics
 from dilqr_rl.models.costs import GoalCost, PendulumSwingUpCost
 from dilqr_rl.models.linear import LinearDynamics
 from dilqr_rl.models.pendulum import PendulumDynamics
+from dilqr_rl.models.systems import SYSTEMS, SystemSpec, get_system
 
 __all__ = [
+    "SYSTEMS",
     "CartpoleDynamics",
     "CostModel",
     "DynamicsModel",
@@ -24,4 +26,6 @@ __all__ = [
     "LinearDynamics",
     "PendulumDynamics",
     "PendulumSwingUpCost",
+    "SystemSpec",
+    "get_system",
 ]

@@ -1,0 +1,50 @@
+"""The ``dilqr-rl`` command line: one subcommand per module in this package.
+
+Each subcommand module defines ``Args`` (a dataclass whose fields carry ``help`` metadata), ``HELP`` (a
+one-line summary) and ``run(args: Args) -> int``. Outputs go under ``runs/`` by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dilqr_rl.cli.args import add_dataclass_arguments, dataclass_from_namespace
+
+# name -> module under dilqr_rl.cli
+SUBCOMMANDS: dict[str, str] = {}
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="dilqr-rl",
+        description="Differentiable iLQR policies: data, BC, SysId, RL, evaluation, benchmarks",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    for name, module_name in SUBCOMMANDS.items():
+        module = importlib.import_module(f"dilqr_rl.cli.{module_name}")
+        modules[name] = module
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_dataclass_arguments(p, module.Args)
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, modules = _parser()
+    ns = parser.parse_args(argv)
+    if ns.command is None:
+        parser.print_help()
+        return 2
+    module = modules[ns.command]
+    try:
+        return int(module.run(dataclass_from_namespace(module.Args, ns)) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
