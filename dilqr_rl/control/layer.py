@@ -177,7 +177,7 @@ class DiLQR(nn.Module):
         n = getattr(self.dynamics, "state_dim", x_init.shape[1])
         if x_init.shape[1] != n:
             raise ValueError(f"x_init has {x_init.shape[1]} state dimensions but the dynamics expect n = {n}")
-        for name, p in (*self.dynamics.named_parameters(), *self.cost.named_parameters()):
+        for name, p in self.named_parameters():
             if p.is_floating_point() and p.dtype != x_init.dtype:
                 raise ValueError(f"parameter {name!r} is {p.dtype} but x_init is {x_init.dtype}: convert the "
                                  f"layer with .to({x_init.dtype}) or cast x_init")

@@ -7,7 +7,13 @@ size, N = n + m.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+
+def scalar_parameter(value: float, dtype: torch.dtype | None) -> nn.Parameter:
+    """A learnable scalar created directly in ``dtype`` (so 1.3 in float64 is not a rounded float32)."""
+    return nn.Parameter(torch.tensor(float(value), dtype=dtype or torch.get_default_dtype()))
 
 
 class DynamicsModel(nn.Module):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dilqr_rl.models.base import DynamicsModel
+from dilqr_rl.models.base import DynamicsModel, scalar_parameter
 
 
 class CartpoleDynamics(DynamicsModel):
@@ -26,14 +26,15 @@ class CartpoleDynamics(DynamicsModel):
         length: float = 0.5,
         gravity: float = 9.8,
         dt: float = 0.02,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if dt <= 0:
             raise ValueError(f"dt must be positive, got {dt}")
-        self.cart_mass = nn.Parameter(torch.tensor(float(cart_mass)))
-        self.pole_mass = nn.Parameter(torch.tensor(float(pole_mass)))
-        self.length = nn.Parameter(torch.tensor(float(length)))
-        self.gravity = nn.Parameter(torch.tensor(float(gravity)))
+        self.cart_mass = scalar_parameter(cart_mass, dtype)
+        self.pole_mass = scalar_parameter(pole_mass, dtype)
+        self.length = scalar_parameter(length, dtype)
+        self.gravity = scalar_parameter(gravity, dtype)
         self.dt = float(dt)
 
     def accelerations(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dilqr_rl.models.base import DynamicsModel
+from dilqr_rl.models.base import DynamicsModel, scalar_parameter
 
 
 class PendulumDynamics(DynamicsModel):
@@ -31,15 +31,16 @@ class PendulumDynamics(DynamicsModel):
         gravity: float = 10.0,
         dt: float = 0.05,
         max_speed: float | None = 8.0,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if dt <= 0:
             raise ValueError(f"dt must be positive, got {dt}")
         if max_speed is not None and max_speed <= 0:
             raise ValueError(f"max_speed must be positive or None, got {max_speed}")
-        self.mass = nn.Parameter(torch.tensor(float(mass)))
-        self.length = nn.Parameter(torch.tensor(float(length)))
-        self.gravity = nn.Parameter(torch.tensor(float(gravity)))
+        self.mass = scalar_parameter(mass, dtype)
+        self.length = scalar_parameter(length, dtype)
+        self.gravity = scalar_parameter(gravity, dtype)
         self.dt = float(dt)
         self.max_speed = None if max_speed is None else float(max_speed)
 

@@ -48,7 +48,7 @@ class SystemSpec:
         if unknown:
             raise ValueError(f"unknown parameters {sorted(unknown)} for {self.name}; valid: "
                              f"{sorted(self.true_params)}")
-        model = self.dynamics_cls(**{**self.true_params, **params}, **self.model_options).to(dtype)
+        model = self.dynamics_cls(**{**self.true_params, **params}, **self.model_options, dtype=dtype)
         for name, p in model.named_parameters():
             p.requires_grad_(name in self.learnable)
         return model

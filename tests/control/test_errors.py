@@ -1,0 +1,174 @@
+"""Every error and warning of the control core says what was wrong and what to do."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from dilqr_rl import DiLQR, SolverConfig
+from dilqr_rl.control import HessianFallbackWarning, NonFiniteError, NotConvergedError, UnconvergedWarning
+from dilqr_rl.models import GoalCost, LinearDynamics, PendulumDynamics
+from tests.control.problems import F64, X0, pendulum
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"horizon": 0}, "horizon must be an integer >= 1"),
+        ({"horizon": 5, "max_iter": 0}, "max_iter must be an integer >= 1"),
+        ({"horizon": 5, "tol": -1.0}, "tol must be a float >= 0"),
+        ({"horizon": 5, "grad_method": "adjoint"}, r"grad_method must be one of 'implicit', 'diffmpc', 'unroll'"),
+        ({"horizon": 5, "on_unconverged": "ignore"}, "on_unconverged must be one of 'warn', 'raise', 'zero'"),
+        ({"horizon": 5, "reg_factor": 1.0}, "reg_factor must be a float > 1"),
+        ({"horizon": 5, "line_search_steps": 0}, "line_search_steps must be an integer >= 1"),
+    ],
+)
+def test_config_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SolverConfig(**kwargs)
+
+
+def _cost():
+    return GoalCost(torch.ones(3, dtype=F64), torch.zeros(3, dtype=F64))
+
+
+def test_modules_must_be_nn_modules():
+    with pytest.raises(TypeError, match=r"must be torch\.nn\.Module instances"):
+        DiLQR(lambda x, u: x, _cost(), 5)
+
+
+def test_bounds_must_not_require_grad():
+    with pytest.raises(ValueError, match=r"u_upper requires grad.*u_upper.detach\(\)"):
+        DiLQR(PendulumDynamics(), _cost(), 5, -1.0, torch.ones(1, requires_grad=True))
+
+
+def test_lower_bound_above_upper():
+    with pytest.raises(ValueError, match="u_lower must be <= u_upper"):
+        DiLQR(PendulumDynamics(), _cost(), 5, 1.0, -1.0)
+
+
+@pytest.mark.parametrize(
+    ("x_init", "match"),
+    [
+        (torch.zeros(2, dtype=F64), r"x_init must be a tensor of shape \(B, n\); got \(2,\)"),
+        (torch.zeros(1, 2, dtype=torch.long), "x_init must be float32 or float64"),
+        (torch.zeros(1, 3, dtype=F64), "x_init has 3 state dimensions but the dynamics expect n = 2"),
+        (torch.zeros(1, 2, dtype=torch.float32), "parameter 'dynamics.mass' is torch.float64 but x_init is"),
+        (torch.tensor([[0.0, 0.0], [float("nan"), 0.0]], dtype=F64),
+         r"x_init is NaN or infinite for batch items \[1\]"),
+    ],
+)
+def test_x_init_errors(x_init, match):
+    with pytest.raises(ValueError, match=match):
+        pendulum()(x_init)
+
+
+def test_u_init_errors():
+    ctrl = pendulum(horizon=5)
+    x0 = X0["pendulum"]
+    with pytest.raises(ValueError, match=r"u_init must be \(B, T, m\) = \(3, 5, 1\)"):
+        ctrl(x0, u_init=torch.zeros(3, 4, 1, dtype=F64))
+    with pytest.raises(ValueError, match="u_init is NaN or infinite"):
+        ctrl(x0, u_init=torch.full((3, 5, 1), float("inf"), dtype=F64))
+
+
+def test_bound_that_does_not_broadcast():
+    ctrl = DiLQR(PendulumDynamics().double(), _cost(), 5, torch.zeros(3, 1), 1.0)
+    with pytest.raises(ValueError, match=r"does not broadcast to \(B, T, m\) = \(2, 5, 1\)"):
+        ctrl(torch.zeros(2, 2, dtype=F64))
+
+
+def test_unknown_control_size():
+    class NoDims(nn.Module):
+        def forward(self, x, u):
+            return x + u
+
+    with pytest.raises(ValueError, match="cannot tell the control size m"):
+        DiLQR(NoDims(), _cost(), 5)(torch.zeros(1, 2, dtype=F64))
+
+
+class _Exploding(nn.Module):
+    state_dim, control_dim = 2, 1
+
+    def forward(self, x, u):
+        return torch.where(x[:, :1] > 0.5, float("nan"), x + u)
+
+
+def test_non_finite_dynamics_output_names_items():
+    ctrl = DiLQR(_Exploding(), _cost(), 5)
+    x0 = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=F64)
+    with pytest.raises(NonFiniteError, match=r"initial rollout x is NaN or infinite for batch items \[1\]"):
+        ctrl(x0)
+
+
+def test_cost_with_wrong_output_shape():
+    class Wrong(nn.Module):
+        def forward(self, x, u):
+            return torch.cat([x, u], -1) ** 2
+
+    ctrl = DiLQR(PendulumDynamics().double(), Wrong(), 5)
+    with pytest.raises(ValueError, match=r"the cost module must return one value per row, shape \(5,\)"):
+        ctrl(torch.zeros(1, 2, dtype=F64))
+
+
+def test_unconverged_raise():
+    ctrl = pendulum(max_iter=1, on_unconverged="raise")
+    with pytest.raises(NotConvergedError, match=r"did not converge within max_iter=1 for 3 of 3 batch items"):
+        ctrl(X0["pendulum"])
+
+
+def test_unconverged_warn_keeps_gradient():
+    ctrl = pendulum(max_iter=1, on_unconverged="warn")
+    with pytest.warns(UnconvergedWarning, match="Increase max_iter, loosen tol, or warm-start"):
+        sol = ctrl(X0["pendulum"])
+    sol.u.sum().backward()
+    assert ctrl.dynamics.mass.grad.abs() > 0
+
+
+def test_unconverged_zero_gives_zero_gradient_for_those_items():
+    ctrl = pendulum(max_iter=2, on_unconverged="zero")
+    x0 = torch.tensor([[0.0, 0.0], [1.0, 0.3]], dtype=F64).requires_grad_(True)
+    with pytest.warns(UnconvergedWarning, match="Their gradients are zero"):
+        sol = ctrl(x0)
+    done = sol.converged
+    assert done.any() and not done.all()
+    sol.x.sum().backward()
+    assert (x0.grad[~done] == 0).all() and (x0.grad[done] != 0).any()
+
+
+class _IndefiniteLagrangian(PendulumDynamics):
+    """Pendulum whose Lagrangian Hessian term is replaced by a large negative one."""
+
+    def lagrangian_hessian(self, x, u, lam):
+        return -100.0 * torch.eye(3, dtype=x.dtype).expand(x.shape[0], 3, 3)
+
+
+def test_hessian_fallback_warns_flags_and_uses_the_cost_hessian():
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3)).double()
+    bad = DiLQR(_IndefiniteLagrangian(max_speed=None).double(), cost, 10, tol=1e-12)
+    ref = DiLQR(PendulumDynamics(max_speed=None).double(), cost, 10, tol=1e-12, grad_method="diffmpc")
+    x0 = torch.tensor([[0.5, 0.0]], dtype=F64)
+    sol = bad(x0)
+    with pytest.warns(HessianFallbackWarning, match=r"not positive definite for batch items \[0\]"):
+        sol.u.sum().backward()
+    assert sol.backward.hessian_fallback.tolist() == [True]
+    ref(x0).u.sum().backward()
+    torch.testing.assert_close(bad.dynamics.mass.grad, ref.dynamics.mass.grad)
+
+
+def test_singular_adjoint_raises():
+    class StateOnlyCost(nn.Module):
+        def forward(self, x, u):
+            return (x**2).sum(-1) + 0.0 * u[:, 0]
+
+    dyn = LinearDynamics(torch.eye(2, dtype=F64), torch.tensor([[0.0], [1.0]], dtype=F64))
+    ctrl = DiLQR(dyn, StateOnlyCost(), 4, -1.0, 1.0, max_iter=20, on_unconverged="warn")
+    x0 = torch.tensor([[0.5, 0.0]], dtype=F64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedWarning)  # u_T is undetermined: convergence may stall
+        sol = ctrl(x0)
+    with pytest.raises(NonFiniteError, match=r"adjoint LQR is singular.*Add a control penalty"):
+        sol.x.sum().backward()
