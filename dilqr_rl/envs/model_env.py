@@ -63,14 +63,7 @@ class ModelEnv(gym.Env[np.ndarray, np.ndarray]):
         self._elapsed = 0
 
     def _build_dynamics(self) -> DynamicsModel:
-        """The model in float64 with its physical constants exactly as given (the model's constructor
-        makes default-dtype (float32) tensors, and ``.to(float64)`` alone would keep their rounding)."""
-        model = self._dynamics_cls(**self._physics).to(torch.float64)
-        with torch.no_grad():
-            for name, parameter in model.named_parameters():
-                if name in self._physics:
-                    parameter.copy_(torch.tensor(self._physics[name], dtype=torch.float64))
-        return model
+        return self._dynamics_cls(**self._physics, dtype=torch.float64)
 
     @property
     def dynamics(self) -> DynamicsModel:

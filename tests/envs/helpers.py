@@ -9,12 +9,8 @@ from dilqr_rl.models.base import DynamicsModel
 
 
 def float64_model(cls: type[DynamicsModel], **physics: float) -> DynamicsModel:
-    """``cls(**physics)`` in float64 with its constants set exactly (not rounded through float32)."""
-    model = cls(**physics).to(torch.float64)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            parameter.fill_(physics.get(name, float(parameter)))
-    return model
+    """``cls(**physics)`` built in float64 (its constants exact, not rounded through float32)."""
+    return cls(**physics, dtype=torch.float64)
 
 
 def model_step(model: DynamicsModel, state: np.ndarray, u: np.ndarray) -> np.ndarray:

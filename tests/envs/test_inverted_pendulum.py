@@ -54,7 +54,7 @@ def test_positive_theta_tips_the_pole_towards_positive_x(mujoco_env) -> None:
 def test_signs_of_the_response_match_the_model(mujoco_env) -> None:
     """Push right from rest: both carts accelerate to +x and both poles rotate to -theta; a pole tilted
     to +theta falls further to +theta in both."""
-    model = CartpoleDynamics().to(torch.float64)
+    model = CartpoleDynamics(dtype=torch.float64)
     cases = [([0.0, 0.0], 1.0), ([0.0, 0.05], 0.0)]  # (qpos, MuJoCo action)
     for qpos, action in cases:
         mujoco_env.reset(seed=0)
