@@ -45,15 +45,33 @@ def lagrangian_hessian(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: T
     return C + Hf.view_as(C)
 
 
+def _directional(problem: Problem, x: Tensor, u: Tensor, dx: Tensor, du: Tensor, t: Tensor):
+    """Per row: grad g . dtau (R,), f (R, n) and F dtau (R, n), differentiable in the parameters.
+
+    Uses the models' closed-form derivatives when they have them (a small graph), else forward-mode AD.
+    """
+    cost_closed = getattr(problem.cost, "derivatives", None)
+    if cost_closed is not None:
+        c, _ = cost_closed(x, u, t) if getattr(problem.cost, "time_varying", False) else cost_closed(x, u)
+        dg = (c * torch.cat([dx, du], -1)).sum(-1)
+    else:
+        _, dg = jvp(lambda xr, ur: stage_cost(problem.cost, xr, ur, t), (x, u), (dx, du))
+    dyn_closed = getattr(problem.dynamics, "jacobians", None)
+    if dyn_closed is not None:
+        A, B = dyn_closed(x, u)
+        f = problem.dynamics(x, u)
+        df = (A @ dx.unsqueeze(-1) + B @ du.unsqueeze(-1)).squeeze(-1)
+    else:
+        f, df = jvp(problem.dynamics, (x, u), (dx, du))
+    return dg, f, df
+
+
 def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
     """Psi(theta) of step 3, differentiable in the models' parameters only (scalar)."""
     Bsz, _, n = x.shape
     m = u.shape[-1]
-    rows = (x.reshape(-1, n), u.reshape(-1, m))
-    tangents = (dx.reshape(-1, n), du.reshape(-1, m))
     t = problem.step_indices(Bsz, x.device)
-    _, dg = jvp(lambda xr, ur: stage_cost(problem.cost, xr, ur, t), rows, tangents)
-    f, df = jvp(problem.dynamics, rows, tangents)
+    dg, f, df = _directional(problem, x.reshape(-1, n), u.reshape(-1, m), dx.reshape(-1, n), du.reshape(-1, m), t)
     return dg.sum() + (lam.reshape(-1, n) * df).sum() + (dlam.reshape(-1, n) * f).sum()
 
 

@@ -21,8 +21,8 @@ class _Backward:
     """Everything the autograd Function's backward needs, passed as one object."""
 
     problem: Problem
-    result: SolverResult
-    weight: Tensor  # (B,) 1 for items that get a gradient, 0 for zeroed unconverged items
+    result: SolverResult | None  # handed to save_for_backward, then dropped from the bundle
+    weight: Tensor | None  # (B,) 1 for items that get a gradient, 0 for zeroed unconverged items
     info: BackwardInfo
 
 
@@ -36,17 +36,19 @@ class _AttachImplicitGradient(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_x: Tensor, grad_u: Tensor):
         b: _Backward = ctx.bundle
-        r = b.result
-        w = b.weight.view(-1, 1, 1)
-        out = implicit_backward(b.problem, r.x, r.u, r.F, r.C, r.lam, r.active, grad_x * w, grad_u * w,
-                                ctx.saved_params, b.problem.config.grad_method)
+        x, u, F, C, lam, active, weight, *params = ctx.saved_tensors
+        w = weight.view(-1, 1, 1)
+        out = implicit_backward(b.problem, x, u, F, C, lam, active, grad_x * w, grad_u * w, tuple(params),
+                                b.problem.config.grad_method)
         b.info.hessian_fallback = out.fallback
         return None, out.grad_x_init, None, None, *out.params
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.bundle = inputs[0]
-        ctx.saved_params = tuple(inputs[4:])
+        bundle: _Backward = inputs[0]
+        r = bundle.result
+        ctx.bundle = _Backward(bundle.problem, None, None, bundle.info)
+        ctx.save_for_backward(r.x, r.u, r.F, r.C, r.lam, r.active, bundle.weight, *inputs[4:])
 
 
 class DiLQR(nn.Module):

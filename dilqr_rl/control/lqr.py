@@ -126,14 +126,14 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     Ks, ks = [], []
     for t in reversed(range(T)):
         Q, q = _stage(F[:, t], H[:, t], gbar[:, t], V, v)
-        free_t = free[:, t]
-        gains, ok_t = _free_gain(Q[:, n:, n:], torch.cat([Q[:, n:, :n], q[:, n:].unsqueeze(-1)], -1), free_t)
-        gains = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)
-        K, k = gains[..., :n], gains[..., n]
+        gains, ok_t = _free_gain(Q[:, n:, n:], torch.cat([Q[:, n:, :n], q[:, n:].unsqueeze(-1)], -1), free[:, t])
+        gains = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # (B, m, n + 1) = [K_t | k_t]
         ok = ok & ok_t
-        V, v = _value(Q, q, K, k, n)
-        Ks.append(K)
-        ks.append(k)
+        # At the stage minimizer the value is V = Q_xx + Q_xu K, v = q_x + Q_xu k.
+        Vv = torch.cat([Q[:, :n, :n], q[:, :n].unsqueeze(-1)], -1) + Q[:, :n, n:] @ gains
+        V, v = 0.5 * (Vv[..., :n] + Vv[..., :n].transpose(-1, -2)), Vv[..., n]
+        Ks.append(gains[..., :n])
+        ks.append(gains[..., n])
     Ks, ks = Ks[::-1], ks[::-1]
     dx = [F.new_zeros(Bsz, n)]
     du = []
