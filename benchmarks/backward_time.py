@@ -87,6 +87,32 @@ def time_mpc_pytorch(horizon, iters, x0, repeats):
     return statistics.median(fwd), statistics.median(bwd)
 
 
+def _param_grads(model, loss):
+    model.zero_grad()
+    loss.backward()
+    return torch.stack([p.grad for p in (model.mass, model.length, model.gravity)])
+
+
+def gradient_accuracy(x0, horizon, device):
+    """Relative error of d loss / d (mass, length, gravity) against the implicit gradient, all converged.
+
+    The implicit gradient itself is checked against finite differences in tests/control.
+    """
+    grads, conv = {}, {}
+    for mode in MODES:
+        layer = make_layer(mode, horizon, 300, dtype=x0.dtype, device=device, tol=1e-10)
+        sol = layer(x0)
+        conv[mode] = sol.converged.double().mean().item()
+        grads[mode] = _param_grads(layer.dynamics, imitation_loss(sol))
+    if mpc_pytorch.available() and device == "cpu":
+        solve, model = mpc_pytorch.make(horizon, 300, x0.shape[0], x0.dtype)
+        x, u = solve(x0)
+        grads["mpc.pytorch"] = _param_grads(model, imitation_loss(type("S", (), {"x": x, "u": u})()))
+    exact = grads["implicit"]
+    errors = {m: ((g - exact).norm() / exact.norm()).item() for m, g in grads.items() if m != "implicit"}
+    return {"horizon": horizon, "relative_error_vs_implicit": errors, "converged_fraction": conv}
+
+
 def kkt_check(x0, horizon, device):
     layer = make_layer("implicit", horizon, 500, dtype=x0.dtype, device=device, tol=1e-10)
     sol = layer(x0)
@@ -117,7 +143,8 @@ def run(args) -> dict:
         _, bwd, mb = time_mode("implicit", horizon, args.sweep_iters, x0, args.repeats, device)
         sweep.append({"T": horizon, "backward_s": bwd, "saved_kb": mb})
         print(f"  implicit sweep T={horizon:3d}  bwd {bwd * 1e3:8.2f} ms", flush=True)
-    return {"rows": rows, "sweep": sweep, "kkt": kkt_check(x0, max(args.horizons), device)}
+    accuracy = gradient_accuracy(x0, 10 if 10 in args.horizons else max(args.horizons), device)
+    return {"rows": rows, "sweep": sweep, "kkt": kkt_check(x0, max(args.horizons), device), "accuracy": accuracy}
 
 
 def table(result: dict) -> str:
@@ -143,6 +170,9 @@ def table(result: dict) -> str:
         lines.append("implicit backward vs horizon: " + ", ".join(f"T={T}: {v * 1e3:.2f} ms" for T, v in s.items()))
         if 20 in s and max(s) >= 200:
             lines.append(f"T={max(s)} / T=20 backward ratio: {s[max(s)] / s[20]:.1f}")
+    acc = result["accuracy"]
+    lines.append(f"gradient error vs implicit at T={acc['horizon']} (d loss/d physics, converged solves): "
+                 + ", ".join(f"{m} {e:.1e}" for m, e in acc["relative_error_vs_implicit"].items()))
     k = result["kkt"]
     lines.append(f"KKT check (float64, tol 1e-10): converged {k['converged_fraction']:.0%}, "
                  f"max residual {k['max_kkt_residual']:.1e}, max iterations {k['max_iterations']}")
