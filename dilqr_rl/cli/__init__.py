@@ -13,7 +13,9 @@ import sys
 from dilqr_rl.cli.args import add_dataclass_arguments, dataclass_from_namespace
 
 # name -> module under dilqr_rl.cli
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "rl": "rl",
+}
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -1,0 +1,51 @@
+"""``dilqr-rl rl``: PPO with the DiLQR actor (from a misspecified pendulum model) or an MLP policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dilqr_rl.agents.ppo import PPOConfig, train_ppo
+
+HELP = "Train PPO with a DiLQR actor from a wrong pendulum mass (or an MLP policy); logs to TensorBoard"
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class Args:
+    env_id: str = field(default="Pendulum-v1", metadata=_help("pendulum env: Pendulum-v1 or dilqr_rl/Pendulum-v0"))
+    policy: Literal["dilqr", "mlp"] = field(default="dilqr", metadata=_help("actor: DiLQR controller or MLP"))
+    total_timesteps: int = field(default=PPOConfig.total_timesteps, metadata=_help("training env steps"))
+    seed: int = field(default=0, metadata=_help("random seed (torch, numpy, envs)"))
+    mass_error: float = field(default=PPOConfig.mass_error,
+                              metadata=_help("relative error of the model's initial mass"))
+    cost: Literal["swingup", "goal"] = field(default="swingup", metadata=_help("controller cost"))
+    horizon: int = field(default=PPOConfig.horizon, metadata=_help("planning horizon T"))
+    max_iter: int = field(default=PPOConfig.max_iter, metadata=_help("iLQR iterations per solve"))
+    grad_method: Literal["implicit", "diffmpc", "unroll"] = field(default="implicit",
+                                                                  metadata=_help("layer gradient"))
+    n_envs: int = field(default=PPOConfig.n_envs, metadata=_help("parallel environments"))
+    n_steps: int = field(default=PPOConfig.n_steps, metadata=_help("rollout steps per env and update"))
+    batch_size: int = field(default=PPOConfig.batch_size, metadata=_help("PPO minibatch size"))
+    n_epochs: int = field(default=PPOConfig.n_epochs, metadata=_help("PPO epochs per update"))
+    learning_rate: float = field(default=PPOConfig.learning_rate, metadata=_help("Adam learning rate"))
+    eval_episodes: int = field(default=PPOConfig.eval_episodes,
+                               metadata=_help("deterministic evaluation episodes before/after (0: none)"))
+    output_dir: str = field(default="runs", metadata=_help("root of the run directories"))
+    exp_name: str = field(default="ppo", metadata=_help("experiment name in the run directory"))
+    progress_bar: bool = field(default=True, metadata=_help("show a progress bar"))
+
+
+def run(args: Args) -> int:
+    config = PPOConfig(**vars(args))
+    result = train_ppo(config)
+    print(f"run directory: {result.run_dir}")
+    print(f"checkpoint: {result.checkpoint}")
+    if result.initial_return is not None:
+        print(f"deterministic return: {result.initial_return:.1f} -> {result.final_return:.1f}")
+    for name, value in result.final_params.items():
+        print(f"{name}: {result.initial_params[name]:.4f} -> {value:.4f}")
+    return 0

@@ -1,0 +1,241 @@
+"""``DiLQRPolicy``: a Stable-Baselines3 actor-critic policy whose actor is a differentiable iLQR controller.
+
+Actor: observation -> state map -> DiLQR -> u_1 (the first planned control) as the mean of SB3's diagonal
+Gaussian, with a learnable log-std. Critic: SB3's features extractor (``FlattenExtractor`` by default) and
+an MLP (``net_arch``). The policy-gradient loss reaches every learnable parameter of the dynamics and cost
+through the layer's implicit backward, so PPO/A2C can correct a misspecified physical model.
+
+Usage::
+
+    policy_kwargs = dict(dynamics=PendulumDynamics(mass=1.5), cost=PendulumSwingUpCost(), horizon=15,
+                         state_map="pendulum_angle")
+    model = PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=policy_kwargs)
+
+The policy deep-copies ``dynamics``, ``cost`` and a module ``state_map``, so the objects in
+``policy_kwargs`` stay an untouched description (SB3 pickles ``policy_kwargs`` with cloudpickle and saves
+the trained values separately in the state dict). Solver diagnostics of every solve accumulate in
+``policy.solver_stats`` (not part of the state dict) for a trainer to log under ``ilqr/``.
+
+Shapes: obs (B, *obs_shape) -> state (B, n) -> action mean (B, m); the controller plans (B, T, m).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.distributions import DiagGaussianDistribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
+from torch import Tensor, nn
+
+from dilqr_rl.control.errors import UnconvergedWarning
+from dilqr_rl.control.layer import DiLQR
+from dilqr_rl.control.solution import Solution
+from dilqr_rl.policies.state_maps import make_state_map
+
+DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "warn"}
+"""Solver options for RL unless overridden: a modest iteration budget; unconverged items are counted."""
+
+
+@dataclass
+class SolverStats:
+    """Running diagnostics of the controller's solves since the last ``pop``: counts, not solver state."""
+
+    items: int = 0
+    converged: int = 0
+    iterations: int = 0
+    warned: bool = False
+
+    def record(self, sol: Solution) -> None:
+        self.items += sol.converged.numel()
+        self.converged += int(sol.converged.sum())
+        self.iterations += int(sol.iterations.sum())
+
+    def pop(self) -> dict[str, float]:
+        """``{"converged_fraction", "iterations"}`` averaged over items since the last call (empty if none)."""
+        if self.items == 0:
+            return {}
+        out = {"converged_fraction": self.converged / self.items, "iterations": self.iterations / self.items}
+        self.items = self.converged = self.iterations = 0
+        return out
+
+
+class FirstControl(nn.Module):
+    """State (B, n) -> u_1 (B, m) of the DiLQR plan, solved in the controller's dtype.
+
+    ``UnconvergedWarning``s are not repeated per solve: the first one is re-issued once, pointing to the
+    counts in ``stats``; the layer's ``on_unconverged`` still decides the gradient of those items.
+    """
+
+    def __init__(self, controller: DiLQR, stats: SolverStats, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.controller = controller
+        self.stats = stats
+        self.dtype = dtype
+
+    def forward(self, state: Tensor) -> Tensor:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnconvergedWarning)
+            sol = self.controller(state.to(self.dtype))
+        unconverged = [w for w in caught if issubclass(w.category, UnconvergedWarning)]
+        for w in caught:
+            if not issubclass(w.category, UnconvergedWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if unconverged and not self.stats.warned:
+            self.stats.warned = True
+            warnings.warn(f"{unconverged[0].message} Further unconverged solves of this policy are not "
+                          "reported one by one; their fraction is in policy.solver_stats (logged as "
+                          "ilqr/converged_fraction).", UnconvergedWarning, stacklevel=2)
+        self.stats.record(sol)
+        return sol.first_control().to(state.dtype)
+
+
+class CriticExtractor(nn.Module):
+    """SB3's ``mlp_extractor`` for a DiLQR policy: the actor's latent is the state itself (identity); the
+    critic's latent is an MLP of the critic features. Shapes: state (B, n) -> (B, n); features (B, d) ->
+    (B, net_arch[-1])."""
+
+    def __init__(self, state_dim: int, features_dim: int, net_arch: Sequence[int],
+                 activation_fn: type[nn.Module]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        size = features_dim
+        for width in net_arch:
+            layers += [nn.Linear(size, width), activation_fn()]
+            size = width
+        self.value_net = nn.Sequential(*layers)
+        self.latent_dim_pi = state_dim
+        self.latent_dim_vf = size
+
+    def forward(self, features: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        state, critic_features = features
+        return self.forward_actor(state), self.forward_critic(critic_features)
+
+    def forward_actor(self, state: Tensor) -> Tensor:
+        return state
+
+    def forward_critic(self, features: Tensor) -> Tensor:
+        return self.value_net(features)
+
+
+def _critic_arch(net_arch: list[int] | dict[str, list[int]] | None) -> list[int]:
+    if net_arch is None:
+        return [64, 64]
+    if isinstance(net_arch, dict):
+        if set(net_arch) - {"vf"}:
+            raise ValueError(f"net_arch describes the critic only (the actor is the controller): pass a list "
+                             f"or dict(vf=[...]); got keys {sorted(net_arch)}")
+        return list(net_arch.get("vf", [64, 64]))
+    return list(net_arch)
+
+
+def _bound(value: float | Sequence[float] | np.ndarray | None, default: np.ndarray, name: str) -> Tensor:
+    bound = torch.as_tensor(default if value is None else value, dtype=torch.float64)
+    if not bool(torch.isfinite(bound).all()):
+        raise ValueError(f"{name} must be finite; got {bound.tolist()}. The action space is unbounded: pass "
+                         f"{name}= in policy_kwargs.")
+    return bound
+
+
+class DiLQRPolicy(ActorCriticPolicy):
+    """Actor-critic policy with a DiLQR actor (see the module docstring).
+
+    Policy kwargs, besides SB3's ``ActorCriticPolicy`` ones (``net_arch`` describes the critic only;
+    ``use_sde`` and ``share_features_extractor=True`` are not supported):
+
+    - ``dynamics``, ``cost``: ``nn.Module`` models (required); their learnable parameters are trained.
+    - ``horizon``: planning horizon T (default 15).
+    - ``u_lower``, ``u_upper``: control bounds (default: the Box action space's ``low``/``high``).
+    - ``grad_method``: ``"implicit"`` (default), ``"diffmpc"`` or ``"unroll"``.
+    - ``state_map``: ``"identity"`` (default), ``"pendulum_angle"``, ``"mlp"``, ``"cnn"`` or an ``nn.Module``.
+    - ``solver_options``: ``DiLQR`` options (``max_iter``, ``tol``, ``on_unconverged``, ...), merged over
+      ``DEFAULT_SOLVER_OPTIONS``.
+    - ``controller_dtype``: dtype the controller solves in (default ``torch.float64``).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        dynamics: nn.Module | None = None,
+        cost: nn.Module | None = None,
+        horizon: int = 15,
+        u_lower: float | Sequence[float] | None = None,
+        u_upper: float | Sequence[float] | None = None,
+        grad_method: str = "implicit",
+        state_map: str | nn.Module = "identity",
+        solver_options: dict[str, Any] | None = None,
+        controller_dtype: torch.dtype = torch.float64,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        share_features_extractor: bool = False,
+        use_sde: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if dynamics is None or cost is None:
+            raise ValueError("DiLQRPolicy needs policy_kwargs=dict(dynamics=..., cost=..., ...): the "
+                             "nn.Module models the controller plans with")
+        if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
+            raise ValueError(f"DiLQRPolicy needs a 1-D continuous Box action space (the controls u); got "
+                             f"{action_space}")
+        if use_sde or share_features_extractor:
+            raise ValueError("DiLQRPolicy supports neither use_sde=True nor share_features_extractor=True: "
+                             "the actor's features are the state map's output, the critic has its own")
+        options = {**DEFAULT_SOLVER_OPTIONS, **(solver_options or {})}
+        self.solver_stats = SolverStats()
+        controller = DiLQR(
+            copy.deepcopy(dynamics), copy.deepcopy(cost), horizon,
+            _bound(u_lower, action_space.low, "u_lower"), _bound(u_upper, action_space.high, "u_upper"),
+            grad_method=grad_method, **options,
+        ).to(controller_dtype)
+        if controller.control_dim not in (None, action_space.shape[0]):
+            raise ValueError(f"the dynamics have control_dim = {controller.control_dim} but the action space "
+                             f"has {action_space.shape[0]} actions")
+        state_dim = getattr(controller.dynamics, "state_dim", None)
+        if state_dim is None:
+            raise ValueError("the dynamics module needs a state_dim attribute (the size n of its state)")
+        self._actor_parts = (controller, make_state_map(copy.deepcopy(state_map), observation_space.shape,
+                                                        state_dim), int(state_dim))
+        self._config = dict(horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
+                            solver_options=solver_options, controller_dtype=controller_dtype)
+        self._critic_net_arch = _critic_arch(net_arch)
+        super().__init__(observation_space, action_space, lr_schedule, net_arch=net_arch,
+                         share_features_extractor=False, use_sde=False, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        self.mlp_extractor = CriticExtractor(self._actor_parts[2], self.vf_features_extractor.features_dim,
+                                             self._critic_net_arch, self.activation_fn)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        controller, state_map, _ = self._actor_parts
+        # The state map is the actor's features extractor; SB3's `features_extractor` aliases it.
+        self.pi_features_extractor = self.features_extractor = state_map
+        super()._build(lr_schedule)
+        if not isinstance(self.action_dist, DiagGaussianDistribution):
+            raise ValueError(f"DiLQRPolicy needs SB3's DiagGaussianDistribution; got {self.action_dist}")
+        # Swap SB3's (orthogonally initialized) linear head for the controller, then rebuild the optimizer.
+        self.action_net = FirstControl(controller, self.solver_stats, self._config["controller_dtype"])
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        del self._actor_parts
+
+    @property
+    def controller(self) -> DiLQR:
+        """The DiLQR layer (its ``dynamics`` and ``cost`` hold the learned parameters)."""
+        return self.action_net.controller
+
+    @property
+    def state_map(self) -> nn.Module:
+        return self.pi_features_extractor
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self._config, dynamics=self.controller.dynamics, cost=self.controller.cost,
+                    state_map=self.state_map, net_arch=self._critic_net_arch)
+        return data

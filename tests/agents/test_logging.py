@@ -1,0 +1,48 @@
+"""Run directories, hyperparameter tables, seeding."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dilqr_rl.agents.logging import hparams_table, make_run_dir, make_writer, seed_everything
+
+
+def test_make_run_dir_name_sanitizes_env_ids(tmp_path):
+    path = make_run_dir(tmp_path, "dilqr_rl/Pendulum-v0", "bc dx", 3, timestamp=1700000000)
+    assert path.name == "dilqr_rl-Pendulum-v0__bc-dx__3__1700000000"
+    assert path.is_dir() and path.parent == tmp_path
+    again = make_run_dir(tmp_path, "dilqr_rl/Pendulum-v0", "bc dx", 3, timestamp=1700000000)
+    assert again.name == "dilqr_rl-Pendulum-v0__bc-dx__3__1700000000-1"
+
+
+@dataclasses.dataclass
+class _Config:
+    lr: float = 1e-3
+    env_id: str = "Pendulum-v1"
+    layers: tuple = (64, 64)
+
+
+def test_hparams_table_and_writer(tmp_path):
+    table = hparams_table(_Config())
+    assert table.splitlines()[:3] == ["|param|value|", "|-|-|", "|lr|0.001|"]
+    assert "|layers|(64, 64)|" in table
+    writer = make_writer(tmp_path, _Config())
+    writer.add_scalar("train/loss", 1.5, 0)
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    events.Reload()
+    assert "train/loss" in events.Tags()["scalars"]
+    assert any(tag.startswith("hyperparameters") for tag in events.Tags()["tensors"])
+    assert events.Scalars("train/loss")[0].value == 1.5
+
+
+def test_seed_everything_is_reproducible():
+    seed_everything(7)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())  # noqa: NPY002
+    seed_everything(7)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first  # noqa: NPY002

@@ -1,0 +1,209 @@
+"""DiLQRPolicy in Stable-Baselines3: learn, gradients to the physics, save/load, state maps, errors."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import A2C, PPO
+
+from dilqr_rl.control.errors import UnconvergedWarning
+from dilqr_rl.models import GoalCost, PendulumDynamics, PendulumSwingUpCost
+from dilqr_rl.policies import DiLQRPolicy
+from dilqr_rl.policies.state_maps import CNNEncoder, MLPEncoder, PendulumAngleMap, make_state_map
+
+
+def _dynamics(mass: float = 1.5) -> PendulumDynamics:
+    dyn = PendulumDynamics(mass=mass)
+    dyn.length.requires_grad_(False)
+    dyn.gravity.requires_grad_(False)
+    return dyn
+
+
+def _kwargs(**over) -> dict:
+    kw = dict(dynamics=_dynamics(), cost=PendulumSwingUpCost(control_weight=0.05), horizon=5,
+              state_map="pendulum_angle", solver_options={"max_iter": 5}, log_std_init=-1.0)
+    return {**kw, **over}
+
+
+def _ppo(**over) -> PPO:
+    return PPO(DiLQRPolicy, "Pendulum-v1", n_steps=64, batch_size=32, n_epochs=2, learning_rate=1e-2,
+               policy_kwargs=_kwargs(**over), seed=0)
+
+
+def test_ppo_learns_and_gradient_reaches_the_mass():
+    model = _ppo()
+    mass_before = model.policy.controller.dynamics.mass.item()
+    length_before = model.policy.controller.dynamics.length.item()
+    model.learn(128)
+    assert model.num_timesteps == 128
+    assert model.policy.controller.dynamics.mass.item() != pytest.approx(mass_before, abs=1e-6)
+    assert model.policy.controller.dynamics.length.item() == length_before  # frozen: not learnable
+    assert model.policy.controller.dynamics.mass.dtype == torch.float64
+
+
+def test_mass_gradient_is_nonzero_for_an_unsaturated_state():
+    model = _ppo()
+    policy = model.policy
+    obs = torch.tensor([[math.cos(0.2), math.sin(0.2), 0.0]])
+    _, log_prob, _ = policy.evaluate_actions(obs, torch.zeros(1, 1))
+    log_prob.sum().backward()
+    assert policy.controller.dynamics.mass.grad is not None
+    assert policy.controller.dynamics.mass.grad.abs().item() > 0
+
+
+def test_a2c_learns():
+    model = A2C(DiLQRPolicy, "Pendulum-v1", n_steps=16, policy_kwargs=_kwargs(), seed=0)
+    model.learn(64)
+    assert model.num_timesteps == 64
+
+
+def test_policy_kwargs_are_not_mutated_by_training():
+    kwargs = _kwargs()
+    model = PPO(DiLQRPolicy, "Pendulum-v1", n_steps=64, batch_size=32, n_epochs=2, learning_rate=1e-2,
+                policy_kwargs=kwargs, seed=0)
+    model.learn(64)
+    assert kwargs["dynamics"].mass.item() == 1.5
+    assert model.policy.controller.dynamics is not kwargs["dynamics"]
+
+
+def test_save_load_round_trip_gives_identical_actions(tmp_path):
+    model = _ppo()
+    model.learn(64)
+    model.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip")
+    obs = np.random.default_rng(0).uniform(-1, 1, size=(16, 3)).astype(np.float32)
+    a, _ = model.predict(obs, deterministic=True)
+    b, _ = loaded.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(a, b)
+    assert loaded.policy.controller.dynamics.mass.item() == model.policy.controller.dynamics.mass.item()
+    torch.testing.assert_close(loaded.policy.log_std, model.policy.log_std)
+
+
+def test_policy_save_load_round_trip(tmp_path):
+    model = _ppo()
+    model.policy.controller.dynamics.mass.data.fill_(0.77)
+    model.policy.save(tmp_path / "policy.pt")
+    policy = DiLQRPolicy.load(tmp_path / "policy.pt")
+    assert policy.controller.dynamics.mass.item() == pytest.approx(0.77)
+    obs = torch.tensor([[1.0, 0.1, 0.3]])
+    torch.testing.assert_close(policy._predict(obs, deterministic=True),
+                               model.policy._predict(obs, deterministic=True))
+
+
+def test_action_bounds_default_to_the_action_space():
+    model = _ppo()
+    ctrl = model.policy.controller
+    assert ctrl.u_lower.tolist() == [-2.0] and ctrl.u_upper.tolist() == [2.0]
+    model = _ppo(u_lower=-1.0, u_upper=1.0)
+    theta = torch.linspace(-3.0, 3.0, 9)
+    obs = torch.stack([theta.cos(), theta.sin(), 4.0 * theta.sin()], -1)
+    actions = model.policy._predict(obs, deterministic=True)
+    assert actions.abs().max().item() == pytest.approx(1.0)
+
+
+def test_deterministic_action_is_the_first_planned_control():
+    model = _ppo()
+    obs = torch.tensor([[math.cos(0.5), math.sin(0.5), -0.3]])
+    action = model.policy._predict(obs, deterministic=True)
+    sol = model.policy.controller(torch.tensor([[0.5, -0.3]], dtype=torch.float64))
+    torch.testing.assert_close(action, sol.u[:, 0].float())
+
+
+def test_unconverged_solves_are_counted_and_warned_once():
+    model = _ppo(solver_options={"max_iter": 1, "tol": 0.0})
+    obs = torch.tensor([[-1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            model.policy._predict(obs)
+    assert sum(issubclass(w.category, UnconvergedWarning) for w in caught) == 1
+    stats = model.policy.solver_stats.pop()
+    assert stats == {"converged_fraction": 0.0, "iterations": 1.0}
+    assert model.policy.solver_stats.pop() == {}
+
+
+def test_goal_cost_and_identity_map_on_state_observations():
+    env = gym.make("Pendulum-v1")
+    env = gym.wrappers.TransformObservation(
+        env, lambda o: np.array([math.atan2(o[1], o[0]), o[2]], dtype=np.float32),
+        gym.spaces.Box(-8.0, 8.0, (2,), np.float32))
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3))
+    model = PPO(DiLQRPolicy, env, n_steps=32, batch_size=32, n_epochs=1, seed=0,
+                policy_kwargs=_kwargs(cost=cost, state_map="identity"))
+    model.learn(32)
+    assert model.policy.controller.cost.log_weights.requires_grad
+
+
+def test_pendulum_angle_map_is_exact():
+    theta = torch.linspace(-3.1, 3.1, 13)
+    speed = torch.linspace(-8, 8, 13)
+    obs = torch.stack([theta.cos(), theta.sin(), speed], -1)
+    torch.testing.assert_close(PendulumAngleMap()(obs), torch.stack([theta, speed], -1))
+
+
+@pytest.mark.parametrize("encoder", [MLPEncoder(3, 2), CNNEncoder((4, 64, 64), 2)])
+def test_learned_encoders_get_gradients(encoder):
+    shape = (5, 3) if isinstance(encoder, MLPEncoder) else (5, 4, 64, 64)
+    state = encoder(torch.rand(shape))
+    assert state.shape == (5, 2)
+    state.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters())
+
+
+def test_mlp_encoder_state_map_trains_in_ppo():
+    model = _ppo(state_map="mlp")
+    before = [p.detach().clone() for p in model.policy.state_map.parameters()]
+    model.learn(64)
+    after = list(model.policy.state_map.parameters())
+    assert any(not torch.equal(b, a) for b, a in zip(before, after))
+
+
+def test_cnn_state_map_on_image_observations():
+    space = gym.spaces.Box(0, 255, (4, 64, 64), np.uint8)
+    policy = DiLQRPolicy(space, gym.spaces.Box(-2.0, 2.0, (1,), np.float32), lambda _: 1e-3,
+                         **_kwargs(state_map="cnn"))
+    obs = torch.as_tensor(space.sample()[None]).float()
+    actions, values, log_prob = policy(obs)
+    (values.sum() + log_prob.sum()).backward()
+    assert actions.shape == (1, 1) and isinstance(policy.state_map, CNNEncoder)
+    assert any(p.grad is not None for p in policy.state_map.parameters())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dynamics": None}, "needs policy_kwargs=dict\\(dynamics=..., cost=..."),
+        ({"state_map": "pixels"}, "state_map must be one of 'identity', 'pendulum_angle', 'mlp', 'cnn'"),
+        ({"state_map": "identity"}, "state_map='identity' needs observations of size n = 2"),
+        ({"grad_method": "adjoint"}, "grad_method must be one of 'implicit', 'diffmpc', 'unroll'"),
+        ({"net_arch": {"pi": [64], "vf": [64]}}, "net_arch describes the critic only"),
+        ({"share_features_extractor": True}, "supports neither use_sde=True nor share_features_extractor=True"),
+        ({"solver_options": {"max_iter": 0}}, "max_iter must be an integer >= 1"),
+        ({"u_lower": -math.inf}, "u_lower must be finite"),
+    ],
+)
+def test_bad_policy_kwargs(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _ppo(**kwargs)
+
+
+def test_bad_spaces():
+    kw = _kwargs()
+    with pytest.raises(ValueError, match="needs a 1-D continuous Box action space"):
+        DiLQRPolicy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(3), lambda _: 1e-3, **kw)
+    with pytest.raises(ValueError, match="the dynamics have control_dim = 1 but the action space has 2"):
+        DiLQRPolicy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (2,)), lambda _: 1e-3, **kw)
+    with pytest.raises(ValueError, match="state_map='pendulum_angle' maps observations \\(3,\\)"):
+        make_state_map("pendulum_angle", (4,), 2)
+    with pytest.raises(ValueError, match="CNNEncoder needs channels-first images"):
+        make_state_map("cnn", (12,), 2)
+
+
+def test_gsde_is_rejected():
+    with pytest.raises(ValueError, match="supports neither use_sde=True"):
+        PPO(DiLQRPolicy, "Pendulum-v1", use_sde=True, policy_kwargs=_kwargs())
