@@ -71,12 +71,12 @@ def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tens
                  alphas: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Closed-loop rollouts for every step size at once: x (S, B, T, n), u (S, B, T, m), J (S, B)."""
     S, (Bsz, T, n) = alphas.shape[0], x.shape
-    a = alphas.view(S, 1, 1)
+    open_loop = u + alphas.view(S, 1, 1, 1) * k  # (S, B, T, m)
     xn = x_init.expand(S, Bsz, n)
     xs, us = [], []
     for t in range(T):
         feedback = (K[:, t] @ (xn - x[:, t]).unsqueeze(-1)).squeeze(-1)  # (S, B, m)
-        un = problem.clamp(u[:, t] + a * k[:, t] + feedback, t)
+        un = problem.clamp(open_loop[:, :, t] + feedback, t)
         xs.append(xn)
         us.append(un)
         if t < T - 1:

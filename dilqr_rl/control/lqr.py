@@ -5,8 +5,13 @@ Jacobian, C_t (B, N, N) and c_t (B, N) the quadratic and linear cost terms. The 
 
     min sum_t 1/2 dtau_t^T C_t dtau_t + c_t^T dtau_t   s.t.  dx_1 = 0,  dx_{t+1} = F_t dtau_t,
 
-solved backwards with Q_t = C_t + F_t^T V_{t+1} F_t, q_t = c_t + F_t^T v_{t+1} (V_{T+1} = 0) and the
-policy du_t = K_t dx_t + k_t (DiffMPC, Appendix A; Tassa et al. 2014 for the box constraints).
+solved backwards with the policy du_t = K_t dx_t + k_t (DiffMPC, Appendix A; Tassa et al. 2014 for the
+box constraints). Quadratic forms are kept augmented with a constant 1 so that one product does the
+work of two: the stage form M_t = [[C_t, c_t], [c_t^T, 0]] on [dtau; 1], the value form
+P_t = [[V_t, v_t], [v_t^T, .]] on [dx; 1], and
+
+    [[Q_t, q_t], [q_t^T, .]] = M_t + Fa_t^T P_{t+1} Fa_t,   Fa_t = [[F_t, 0], [0, 1]]   (n+1, N+1)
+    P_t = L_t^T [[Q_t, q_t], [q_t^T, .]] L_t,                L_t = [[I, 0], [K_t, k_t], [0, 1]]   (N+1, n+1)
 """
 
 from __future__ import annotations
@@ -48,31 +53,30 @@ class AdjointSolution(NamedTuple):
     ok: Tensor
 
 
-def _stage(F: Tensor, C: Tensor, c: Tensor, V: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """Q (B, N, N) and q (B, N) of one stage."""
-    Ft = F.transpose(-1, -2)
-    return C + Ft @ V @ F, c + (Ft @ v.unsqueeze(-1)).squeeze(-1)
+def _augment(C: Tensor, c: Tensor, F: Tensor) -> tuple[Tensor, Tensor]:
+    """Stage forms M (B, T, N+1, N+1) and augmented dynamics Fa (B, T, n+1, N+1)."""
+    M = torch.cat([torch.cat([C, c.unsqueeze(-1)], -1), torch.cat([c, torch.zeros_like(c[..., :1])], -1).unsqueeze(-2)],
+                  -2)
+    last = torch.zeros_like(F[..., :1, :])  # (B, T, 1, N)
+    Fa = torch.cat([torch.cat([F, torch.zeros_like(F[..., :1])], -1),
+                    torch.cat([last, torch.ones_like(last[..., :1])], -1)], -2)
+    return M, Fa
 
 
-def _value(Q: Tensor, q: Tensor, K: Tensor, k: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """Value function V (B, n, n), v (B, n) of the closed loop du = K dx + k (any K, k)."""
-    Qxx, Qxu, Qux, Quu = Q[:, :n, :n], Q[:, :n, n:], Q[:, n:, :n], Q[:, n:, n:]
-    qx, qu = q[:, :n], q[:, n:]
-    Kt = K.transpose(-1, -2)
-    V = Qxx + Kt @ Quu @ K + Kt @ Qux + Qxu @ K
-    v = qx + ((Kt @ Quu + Qxu) @ k.unsqueeze(-1)).squeeze(-1) + (Kt @ qu.unsqueeze(-1)).squeeze(-1)
-    return 0.5 * (V + V.transpose(-1, -2)), v
+def _closed_loop(Kk: Tensor, n: int) -> Tensor:
+    """L = [[I, 0], [K, k], [0, 1]] (B, N+1, n+1) from Kk = [K | k] (B, m, n+1)."""
+    eye = torch.eye(n + 1, dtype=Kk.dtype, device=Kk.device).expand(Kk.shape[0], n + 1, n + 1)
+    return torch.cat([eye[:, :n], Kk, eye[:, n:]], -2)
 
 
-def _free_gain(Quu: Tensor, Qux: Tensor, free: Tensor) -> tuple[Tensor, Tensor]:
-    """-Q_uu^{-1} Q_ux on the free rows, zero on the clamped ones (B, m, n); and ok (B,)."""
+def _free_gain(Quu: Tensor, rhs: Tensor, free: Tensor) -> tuple[Tensor, Tensor]:
+    """-Q_uu^{-1} rhs on the free rows, zero on the clamped ones (B, m, r); and ok (B,)."""
     if Quu.shape[-1] == 1:
         ok = (Quu[:, 0, 0] > 0) | ~free[:, 0]
         safe = torch.where(free.unsqueeze(-1) & ok.view(-1, 1, 1), Quu, torch.ones_like(Quu))
-        return torch.where(free.unsqueeze(-1), -Qux / safe, 0.0), ok
+        return torch.where(free.unsqueeze(-1), -rhs / safe, 0.0), ok
     L, info = torch.linalg.cholesky_ex(masked_matrix(Quu, free))
-    K = -torch.cholesky_solve(torch.where(free.unsqueeze(-1), Qux, 0.0), L)
-    return K, info == 0
+    return -torch.cholesky_solve(torch.where(free.unsqueeze(-1), rhs, 0.0), L), info == 0
 
 
 def ilqr_gains(
@@ -86,28 +90,30 @@ def ilqr_gains(
     clamped controls are zero.
     """
     Bsz, T, n, N = F.shape
-    m = N - n
-    V, v = F.new_zeros(Bsz, n, n), F.new_zeros(Bsz, n)
-    eye = torch.eye(m, dtype=F.dtype, device=F.device)
+    M, Fa = _augment(C, c, F)
+    P = F.new_zeros(Bsz, n + 1, n + 1)
+    reg_eye = reg.view(-1, 1, 1) * torch.eye(N - n, dtype=F.dtype, device=F.device)
+    lower, upper = lo - u, hi - u  # bounds on the step du (B, T, m)
     ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
-    expected = F.new_zeros(Bsz, 2)
-    Ks, ks = [], []
+    Kks, Qus = [], []
     for t in reversed(range(T)):
-        Q, q = _stage(F[:, t], C[:, t], c[:, t], V, v)
-        Quu = Q[:, n:, n:] + reg.view(-1, 1, 1) * eye  # (B, m, m)
-        qp = box_qp(Quu, q[:, n:], lo[:, t] - u[:, t], hi[:, t] - u[:, t], k_warm[:, t], boxqp_iters)
-        K, ok_K = _free_gain(Quu, Q[:, n:, :n], qp.free)
-        ok_t = (qp.ok & ok_K).unsqueeze(-1)
-        k = torch.where(ok_t, qp.z, 0.0)
-        K = torch.where(ok_t.unsqueeze(-1), K, 0.0)
-        ok = ok & ok_t.squeeze(-1)
-        V, v = _value(Q, q, K, k, n)
-        expected = expected + torch.stack(
-            [(k * q[:, n:]).sum(-1), 0.5 * (k.unsqueeze(-2) @ Q[:, n:, n:] @ k.unsqueeze(-1)).view(-1)], -1
-        )
-        Ks.append(K)
-        ks.append(k)
-    return StepGains(torch.stack(Ks[::-1], 1), torch.stack(ks[::-1], 1), expected, ok)
+        Qa = M[:, t] + Fa[:, t].transpose(-1, -2) @ P @ Fa[:, t]  # (B, N+1, N+1)
+        Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, m, N+1)
+        Quu = Q_u[..., n:N] + reg_eye
+        qp = box_qp(Quu, Q_u[..., N], lower[:, t], upper[:, t], k_warm[:, t], boxqp_iters)
+        K, ok_K = _free_gain(Quu, Q_u[..., :n], qp.free)
+        ok_t = qp.ok & ok_K
+        ok = ok & ok_t
+        Kk = torch.where(ok_t.view(-1, 1, 1), torch.cat([K, qp.z.unsqueeze(-1)], -1), 0.0)  # [K_t | k_t]
+        L = _closed_loop(Kk, n)
+        P = L.transpose(-1, -2) @ Qa @ L
+        Kks.append(Kk)
+        Qus.append(Q_u)
+    Kk, Q_u = torch.stack(Kks[::-1], 1), torch.stack(Qus[::-1], 1)  # (B, T, m, n+1), (B, T, m, N+1)
+    k = Kk[..., n]
+    linear = (k * Q_u[..., N]).sum((1, 2))
+    quadratic = 0.5 * (k.unsqueeze(-2) @ Q_u[..., n:N] @ k.unsqueeze(-1)).sum((1, 2, 3))
+    return StepGains(Kk[..., :n], k, torch.stack([linear, quadratic], -1), ok)
 
 
 def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolution:
@@ -120,35 +126,35 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     The costate recursion dlam_{t-1} = gbar_x,t + H_xt dtau_t + A_t^T dlam_t gives the multipliers, and
     d loss / d x_init is the negated multiplier of dx_1 = 0.
     """
-    Bsz, T, n, _ = F.shape
-    V, v = F.new_zeros(Bsz, n, n), F.new_zeros(Bsz, n)
+    Bsz, T, n, N = F.shape
+    M, Fa = _augment(H, gbar, F)
+    P = F.new_zeros(Bsz, n + 1, n + 1)
     ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
-    Ks, ks = [], []
+    Kks = []
     for t in reversed(range(T)):
-        Q, q = _stage(F[:, t], H[:, t], gbar[:, t], V, v)
-        gains, ok_t = _free_gain(Q[:, n:, n:], torch.cat([Q[:, n:, :n], q[:, n:].unsqueeze(-1)], -1), free[:, t])
-        gains = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # (B, m, n + 1) = [K_t | k_t]
+        Qa = M[:, t] + Fa[:, t].transpose(-1, -2) @ P @ Fa[:, t]
+        Q_u = Qa[:, n:N]
+        gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[:, t])
+        Kk = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # [K_t | k_t] (B, m, n+1)
         ok = ok & ok_t
-        # At the stage minimizer the value is V = Q_xx + Q_xu K, v = q_x + Q_xu k.
-        Vv = torch.cat([Q[:, :n, :n], q[:, :n].unsqueeze(-1)], -1) + Q[:, :n, n:] @ gains
-        V, v = 0.5 * (Vv[..., :n] + Vv[..., :n].transpose(-1, -2)), Vv[..., n]
-        Ks.append(gains[..., :n])
-        ks.append(gains[..., n])
-    Ks, ks = Ks[::-1], ks[::-1]
+        L = _closed_loop(Kk, n)
+        P = L.transpose(-1, -2) @ Qa @ L
+        Kks.append(Kk)
+    Kks = Kks[::-1]
     dx = [F.new_zeros(Bsz, n)]
     du = []
     for t in range(T):
-        du.append((Ks[t] @ dx[t].unsqueeze(-1)).squeeze(-1) + ks[t])
+        du.append((Kks[t][..., :n] @ dx[t].unsqueeze(-1)).squeeze(-1) + Kks[t][..., n])
         if t < T - 1:
             dx.append((F[:, t] @ torch.cat([dx[t], du[t]], -1).unsqueeze(-1)).squeeze(-1))
     dx, du = torch.stack(dx, 1), torch.stack(du, 1)
     dtau = torch.cat([dx, du], -1)
     # Stationarity in x_t: gbar_x + H_x dtau + A_t^T dlam_t - dlam_{t-1} = 0, dlam_T = 0.
     stationarity = gbar[..., :n] + (H[..., :n, :] @ dtau.unsqueeze(-1)).squeeze(-1)  # (B, T, n)
-    A = F[..., :n]
+    At = F[..., :n].transpose(-1, -2)
     dlam = [F.new_zeros(Bsz, n)]
     for t in reversed(range(1, T)):
-        dlam.append(stationarity[:, t] + (A[:, t].transpose(-1, -2) @ dlam[-1].unsqueeze(-1)).squeeze(-1))
+        dlam.append(stationarity[:, t] + (At[:, t] @ dlam[-1].unsqueeze(-1)).squeeze(-1))
     dlam = torch.stack(dlam[::-1], 1)  # dlam[:, t] pairs with f(tau_t)
-    grad_x_init = stationarity[:, 0] + (A[:, 0].transpose(-1, -2) @ dlam[:, 0].unsqueeze(-1)).squeeze(-1)
+    grad_x_init = stationarity[:, 0] + (At[:, 0] @ dlam[:, 0].unsqueeze(-1)).squeeze(-1)
     return AdjointSolution(dx, du, dlam, grad_x_init, ok)
