@@ -172,3 +172,25 @@ def test_singular_adjoint_raises():
         sol = ctrl(x0)
     with pytest.raises(NonFiniteError, match=r"adjoint LQR is singular.*Add a control penalty"):
         sol.x.sum().backward()
+
+
+class _NaNJacobian(PendulumDynamics):
+    def jacobians(self, x, u):
+        A, B = super().jacobians(x, u)
+        return A * float("nan"), B
+
+
+def test_non_finite_derivatives_raise():
+    ctrl = DiLQR(_NaNJacobian(dtype=F64), _cost(), 5)
+    with pytest.raises(NonFiniteError, match=r"model derivatives \(F, c, C\) is NaN or infinite for batch items \[0\]"):
+        ctrl(torch.zeros(1, 2, dtype=F64))
+
+
+def test_non_finite_cost_raises():
+    class InfCost(nn.Module):
+        def forward(self, x, u):
+            return torch.full_like(x[:, 0], float("inf"))
+
+    ctrl = DiLQR(PendulumDynamics(dtype=F64), InfCost(), 5)
+    with pytest.raises(NonFiniteError, match=r"cost of the initial trajectory is NaN or infinite.*cost module"):
+        ctrl(torch.zeros(1, 2, dtype=F64))
