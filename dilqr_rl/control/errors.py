@@ -19,4 +19,4 @@ class UnconvergedWarning(UserWarning):
 
 class HessianFallbackWarning(UserWarning):
     """The adjoint's reduced Lagrangian Hessian was not positive definite for some items; the backward
-    pass used the cost Hessian (the DiffMPC gradient) for them."""
+    pass used the cost Hessian (the DiffMPC gradient) for them, or a zero gradient where that failed too."""

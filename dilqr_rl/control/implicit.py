@@ -24,17 +24,20 @@ from torch.func import jvp
 
 from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, stage_cost
-from dilqr_rl.control.errors import HessianFallbackWarning, NonFiniteError
+from dilqr_rl.control.errors import HessianFallbackWarning
 from dilqr_rl.control.lqr import adjoint_lqr
 from dilqr_rl.control.problem import Problem
 
 
 class ImplicitGradient(NamedTuple):
-    """grad_x_init (B, n); params: one gradient (or None) per parameter; fallback (B,) bool."""
+    """grad_x_init (B, n); params: one gradient (or None) per parameter; fallback (B,) bool: items whose
+    adjoint used the cost Hessian; singular (B,) bool: items given a zero gradient because no adjoint
+    Hessian was positive definite on the free controls."""
 
     grad_x_init: Tensor
     params: tuple[Tensor | None, ...]
     fallback: Tensor
+    singular: Tensor
 
 
 def lagrangian_hessian(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Tensor) -> Tensor:
@@ -75,38 +78,52 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     return dg.sum() + (lam.reshape(-1, n) * df).sum() + (dlam.reshape(-1, n) * f).sum()
 
 
+def _items(mask: Tensor) -> list[int]:
+    return mask.nonzero().flatten().tolist()[:10]
+
+
 def implicit_backward(
     problem: Problem, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor, active: Tensor,
-    grad_x: Tensor, grad_u: Tensor, params: tuple[Tensor, ...], method: GradMethod,
+    grad_x: Tensor, grad_u: Tensor, params: tuple[Tensor, ...], method: GradMethod, weight: Tensor,
 ) -> ImplicitGradient:
     """Vector-Jacobian product of the solution map (x_init, theta) -> (x*, u*).
 
     Shapes: x, grad_x (B, T, n); u, grad_u (B, T, m); F (B, T, n, N); C (B, T, N, N); lam (B, T, n);
-    active (B, T, m) bool. ``params`` are the tensors to differentiate (the models' parameters).
+    active (B, T, m) bool; weight (B,): 0 for items whose gradient is zeroed (their adjoint is not
+    checked). ``params`` are the tensors to differentiate (the models' parameters).
+
+    Where the adjoint's reduced Hessian is not positive definite the item falls back to the cost Hessian
+    (implicit mode), and where that fails too (a non-convex cost at a point that is no strict local
+    minimum) the item gets a zero gradient; both warn and are flagged.
     """
     with torch.no_grad():
-        gbar = torch.cat([grad_x, grad_u], -1)
+        w = weight.view(-1, 1, 1)
+        gbar = torch.cat([grad_x * w, grad_u * w], -1)
         free = ~active
+        ignored = weight == 0
         H = lagrangian_hessian(problem, x, u, C, lam) if method is GradMethod.IMPLICIT else C
         adj = adjoint_lqr(H, gbar, F, free)
-        fallback = ~adj.ok
+        fallback = ~adj.ok & ~ignored
         if method is GradMethod.IMPLICIT and bool(fallback.any()):
             warnings.warn(
-                f"the reduced Lagrangian Hessian is not positive definite for batch items "
-                f"{fallback.nonzero().flatten().tolist()[:10]}: their gradient uses the cost Hessian "
-                "(DiffMPC's approximation). The solution may be a saddle point or not converged.",
-                HessianFallbackWarning, stacklevel=4,
+                f"the reduced Lagrangian Hessian is not positive definite for batch items {_items(fallback)}: "
+                "their gradient uses the cost Hessian (DiffMPC's approximation). The solution may be a saddle "
+                "point or not converged.", HessianFallbackWarning, stacklevel=4,
             )
             adj = adjoint_lqr(torch.where(fallback.view(-1, 1, 1, 1), C, H), gbar, F, free)
-        if not bool(adj.ok.all()):
-            bad = (~adj.ok).nonzero().flatten().tolist()[:10]
-            raise NonFiniteError(
-                f"the adjoint LQR is singular for batch items {bad}: the cost's Hessian in the free "
-                "controls is not positive definite. Add a control penalty to the cost."
+        singular = ~adj.ok & ~ignored
+        if bool(singular.any()):
+            warnings.warn(
+                f"no positive definite adjoint Hessian for batch items {_items(singular)} (the cost is not "
+                "convex in the free controls there): their gradient is zero. Check convergence, or add a "
+                "control penalty to the cost.", HessianFallbackWarning, stacklevel=4,
             )
+            keep = (~singular).to(gbar.dtype).view(-1, 1, 1)
+            adj = adj._replace(dx=adj.dx * keep, du=adj.du * keep, dlam=adj.dlam * keep,
+                               grad_x_init=adj.grad_x_init * keep[:, 0])
     grads: tuple[Tensor | None, ...] = ()
     if params:
         with torch.enable_grad():
             psi = _psi(problem, x, u, lam, adj.dx, adj.du, adj.dlam)
             grads = torch.autograd.grad(psi, params, allow_unused=True)
-    return ImplicitGradient(adj.grad_x_init, grads, fallback)
+    return ImplicitGradient(adj.grad_x_init, grads, fallback, singular)

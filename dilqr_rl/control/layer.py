@@ -37,10 +37,10 @@ class _AttachImplicitGradient(torch.autograd.Function):
     def backward(ctx, grad_x: Tensor, grad_u: Tensor):
         b: _Backward = ctx.bundle
         x, u, F, C, lam, active, weight, *params = ctx.saved_tensors
-        w = weight.view(-1, 1, 1)
-        out = implicit_backward(b.problem, x, u, F, C, lam, active, grad_x * w, grad_u * w, tuple(params),
-                                b.problem.config.grad_method)
+        out = implicit_backward(b.problem, x, u, F, C, lam, active, grad_x, grad_u, tuple(params),
+                                b.problem.config.grad_method, weight)
         b.info.hessian_fallback = out.fallback
+        b.info.zero_gradient = out.singular
         return None, out.grad_x_init, None, None, *out.params
 
     @staticmethod

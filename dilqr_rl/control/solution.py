@@ -13,10 +13,12 @@ class BackwardInfo:
     """Filled in by the backward pass (implicit / diffmpc modes).
 
     ``hessian_fallback`` (B,) bool: items whose adjoint used the cost Hessian because the Lagrangian's
-    reduced Hessian was not positive definite. ``None`` until a backward pass has run.
+    reduced Hessian was not positive definite. ``zero_gradient`` (B,) bool: items given a zero gradient
+    because no adjoint Hessian was positive definite. ``None`` until a backward pass has run.
     """
 
     hessian_fallback: Tensor | None = None
+    zero_gradient: Tensor | None = None
 
 
 @dataclass

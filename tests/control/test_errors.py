@@ -159,7 +159,7 @@ def test_hessian_fallback_warns_flags_and_uses_the_cost_hessian():
     torch.testing.assert_close(bad.dynamics.mass.grad, ref.dynamics.mass.grad)
 
 
-def test_singular_adjoint_raises():
+def test_singular_adjoint_gives_zero_gradient_and_warns():
     class StateOnlyCost(nn.Module):
         def forward(self, x, u):
             return (x**2).sum(-1) + 0.0 * u[:, 0]
@@ -170,8 +170,10 @@ def test_singular_adjoint_raises():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnconvergedWarning)  # u_T is undetermined: convergence may stall
         sol = ctrl(x0)
-    with pytest.raises(NonFiniteError, match=r"adjoint LQR is singular.*Add a control penalty"):
+    with pytest.warns(HessianFallbackWarning, match=r"no positive definite adjoint Hessian for batch items \[0\]"):
         sol.x.sum().backward()
+    assert sol.backward.zero_gradient.tolist() == [True]
+    assert (x0.grad == 0).all()
 
 
 class _NaNJacobian(PendulumDynamics):
@@ -194,3 +196,21 @@ def test_non_finite_cost_raises():
     ctrl = DiLQR(PendulumDynamics(dtype=F64), InfCost(), 5)
     with pytest.raises(NonFiniteError, match=r"cost of the initial trajectory is NaN or infinite.*cost module"):
         ctrl(torch.zeros(1, 2, dtype=F64))
+
+
+def test_non_convex_cost_never_breaks_the_backward():
+    """Swing-up cost (indefinite Hessian near the bottom), loose solves from random states: the backward
+    returns finite gradients, flagging the items it could not differentiate instead of raising."""
+    from dilqr_rl.models import PendulumSwingUpCost
+
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.stack([(2 * torch.rand(64, generator=gen, dtype=F64) - 1) * 3.14159,
+                      2 * torch.rand(64, generator=gen, dtype=F64) - 1], -1)
+    ctrl = DiLQR(PendulumDynamics(dtype=F64), PendulumSwingUpCost(0.5, 0.1, 0.01).double(), 15, -2.0, 2.0,
+                 max_iter=20, tol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = ctrl(x0)
+        sol.u[:, 0].sum().backward()
+    assert torch.isfinite(ctrl.dynamics.mass.grad)
+    assert sol.backward.zero_gradient is not None
