@@ -15,6 +15,11 @@ from dilqr_rl.cli.args import add_dataclass_arguments, dataclass_from_namespace
 # name -> module under dilqr_rl.cli
 SUBCOMMANDS: dict[str, str] = {
     "rl": "rl",
+    "bc": "bc",
+    "sysid": "sysid",
+    "evaluate": "evaluate",
+    "video": "video",
+    "demo": "demo",
 }
 
 

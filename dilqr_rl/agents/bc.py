@@ -1,0 +1,248 @@
+"""The behaviour-cloning loop shared by sequence BC (the papers') and single-step BC.
+
+:class:`BCTrainer` runs seeded mini-batch epochs, selects the best-validation model, reports the test loss,
+logs to TensorBoard (``train/``, ``eval/``, ``bc/``, ``ilqr/``), shows a progress bar and writes
+checkpoints (``best.pt``, ``last.pt``) that load back and resume. Subclasses override a few hooks:
+``item_loss`` (the per-example loss and diagnostics) and optionally ``on_epoch_start`` and ``metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+CHECKPOINT_FORMAT = "dilqr_rl.bc/1"
+
+
+class OptimizerName(str, Enum):
+    RMSPROP = "rmsprop"
+    ADAM = "adam"
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    """Optimisation settings of a BC run (the papers' defaults for DiLQR modes)."""
+
+    epochs: int = 100
+    """Passes over the training set."""
+    batch_size: int = 64
+    """Examples per gradient step (the last batch may be smaller)."""
+    optimizer: str = "rmsprop"
+    """``rmsprop`` (the papers' choice for DiLQR modes) or ``adam`` (their choice for the NN)."""
+    lr: float = 1e-2
+    """Learning rate (papers: 1e-2 with RMSprop for DiLQR, 1e-4 with Adam for the NN)."""
+    rmsprop_alpha: float = 0.5
+    """RMSprop's smoothing constant: the papers' "decay term of 0.5"."""
+    lr_schedule: str = "constant"
+    """``constant`` (the papers) or ``cosine``: anneal lr to ``lr * lr_min_factor`` over the epochs, which
+    lets RMSprop settle instead of oscillating at a step of about ``lr``."""
+    lr_min_factor: float = 1e-3
+    """Final lr / initial lr of the ``cosine`` schedule."""
+    seed: int = 0
+    """Seeds the order of the mini-batches."""
+    progress: bool = True
+    """Show a tqdm progress bar over epochs."""
+    checkpoint_dir: str | None = None
+    """Where ``best.pt`` and ``last.pt`` go; ``None`` keeps the best model in memory only."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"need epochs >= 0, batch_size >= 1 and lr > 0; got epochs={self.epochs}, "
+                             f"batch_size={self.batch_size}, lr={self.lr}")
+        valid = [o.value for o in OptimizerName]
+        if self.optimizer not in valid:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {valid}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {list(LR_SCHEDULES)}")
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of (0-based) ``epoch``."""
+        if self.lr_schedule == "constant" or self.epochs <= 1:
+            return self.lr
+        frac = epoch / (self.epochs - 1)
+        low = self.lr * self.lr_min_factor
+        return low + 0.5 * (self.lr - low) * (1 + math.cos(math.pi * frac))
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def make_optimizer(params: list[nn.Parameter], config: BCConfig) -> torch.optim.Optimizer:
+    """RMSprop(lr, alpha) or Adam(lr) over ``params``."""
+    if not params:
+        raise ValueError("the policy has no trainable parameters: check the mode / which parameters "
+                         "require grad")
+    if config.optimizer == OptimizerName.RMSPROP.value:
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha)
+    return torch.optim.Adam(params, lr=config.lr)
+
+
+@dataclass
+class BCResult:
+    """What a BC run produced: losses of the best-validation model and per-epoch curves."""
+
+    best_epoch: int
+    best_val_loss: float
+    test_loss: float | None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    """``train_loss`` and ``val_loss`` per epoch, plus whatever ``metrics`` reported."""
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    """``metrics()`` of the best-validation model (e.g. the model loss)."""
+    wall_time: float = 0.0
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :class:`BCTrainer`; the error names what is wrong with the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; BC runs write best.pt and last.pt in their "
+                                "checkpoint directory")
+    data = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a dilqr_rl BC checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    return data
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
+    return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
+class BCTrainer:
+    """Mini-batch BC with best-validation selection. Data are tuples of tensors sharing dimension 0.
+
+    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``on_epoch_start(epoch)`` (e.g. switch the
+    trained parameter group); ``metrics() -> dict`` (logged every epoch, e.g. model loss).
+    """
+
+    def __init__(self, policy: nn.Module, config: BCConfig, writer=None, spec: dict | None = None) -> None:
+        self.policy, self.config, self.writer = policy, config, writer
+        self.spec = spec or {}
+        self.optimizer = make_optimizer([p for p in policy.parameters() if p.requires_grad], config)
+
+    # -- hooks -------------------------------------------------------------------------------------------
+    def item_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each training epoch (0-based)."""
+
+    def metrics(self) -> dict[str, float]:
+        return {}
+
+    # -- loop --------------------------------------------------------------------------------------------
+    def evaluate(self, data: tuple[Tensor, ...]) -> tuple[float, dict[str, float]]:
+        """Mean loss over ``data`` (no gradient), in chunks of ``batch_size``, and averaged diagnostics."""
+        n = data[0].shape[0]
+        total, diag_sum = 0.0, {}
+        with torch.no_grad():
+            for idx in torch.arange(n).split(self.config.batch_size):
+                loss, diag = self.item_loss(tuple(d[idx] for d in data))
+                total += float(loss.sum())
+                for k, v in diag.items():
+                    diag_sum[k] = diag_sum.get(k, 0.0) + v * len(idx)
+        return total / n, {k: v / n for k, v in diag_sum.items()}
+
+    def _train_epoch(self, train: tuple[Tensor, ...], generator: torch.Generator) -> dict[str, float]:
+        self.policy.train()
+        n = train[0].shape[0]
+        total, count, skipped, diag_sum = 0.0, 0, 0, {}
+        for idx in _batches(n, self.config.batch_size, generator):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, diag = self.item_loss(tuple(d[idx] for d in train))
+            mean = loss.mean()
+            if not torch.isfinite(mean):
+                skipped += 1
+                continue
+            mean.backward()
+            self.optimizer.step()
+            total += float(loss.detach().sum())
+            count += len(idx)
+            for k, v in diag.items():
+                diag_sum[k] = diag_sum.get(k, 0.0) + v * len(idx)
+        out = {k: v / max(count, 1) for k, v in diag_sum.items()}
+        out["train/loss"] = total / count if count else math.nan
+        out["train/skipped_batches"] = float(skipped)
+        return out
+
+    def _log(self, scalars: dict[str, float], step: int) -> None:
+        if self.writer is not None:
+            for k, v in scalars.items():
+                self.writer.add_scalar(k, v, step)
+
+    def _state(self, epoch: int, best: tuple[int, float, dict], history: dict, generator) -> dict[str, Any]:
+        return {"spec": self.spec, "config": asdict(self.config), "policy": self.policy.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_epoch": best[0],
+                "best_val_loss": best[1], "best_policy": best[2], "history": history,
+                "generator": generator.get_state()}
+
+    def fit(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None = None,
+            resume: bool = False) -> BCResult:
+        """Train for ``config.epochs``; return the best-validation model's losses (the policy keeps it).
+
+        ``resume=True`` continues from ``checkpoint_dir/last.pt`` when it exists (same data and config).
+        """
+        cfg, start = self.config, time.perf_counter()
+        ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
+        generator = torch.Generator().manual_seed(cfg.seed)
+        history: dict[str, list[float]] = {}
+        first = 0
+        best = (-1, math.inf, _copy_state(self.policy))  # (epoch, val loss, policy state)
+        if resume and ckpt_dir is not None and (ckpt_dir / "last.pt").is_file():
+            first, best, history = self._resume(load_checkpoint(ckpt_dir / "last.pt"), generator)
+        bar = tqdm(range(first, cfg.epochs), disable=not cfg.progress, desc="bc", unit="epoch", leave=False)
+        for epoch in bar:
+            self.on_epoch_start(epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr_at(epoch)
+            scalars = self._train_epoch(train, generator)
+            self.policy.eval()
+            val_loss, val_diag = self.evaluate(val)
+            scalars.update({"eval/val_loss": val_loss, **{f"{k}_val": v for k, v in val_diag.items()}})
+            if val_loss < best[1]:
+                best = (epoch, val_loss, _copy_state(self.policy))
+                if ckpt_dir is not None:
+                    save_checkpoint(ckpt_dir / "best.pt", {"spec": self.spec, "policy": best[2],
+                                                           "epoch": epoch, "val_loss": val_loss})
+            scalars["eval/best_val_loss"], scalars["train/lr"] = best[1], cfg.lr_at(epoch)
+            scalars.update(self.metrics())
+            self._log(scalars, epoch + 1)
+            for k, v in scalars.items():
+                history.setdefault(k, []).append(v)
+            bar.set_postfix(train=f"{scalars['train/loss']:.3g}", val=f"{val_loss:.3g}")
+            if ckpt_dir is not None:
+                save_checkpoint(ckpt_dir / "last.pt", self._state(epoch + 1, best, history, generator))
+        self.policy.load_state_dict(best[2])
+        self.policy.eval()
+        test_loss = self.evaluate(test)[0] if test is not None else None
+        final = self.metrics()
+        if test_loss is not None:
+            final["eval/test_loss"] = test_loss
+        self._log(final, cfg.epochs + 1)
+        return BCResult(best_epoch=best[0], best_val_loss=best[1], test_loss=test_loss, history=history,
+                        final_metrics=final, wall_time=time.perf_counter() - start)
+
+    def _resume(self, state: dict, generator: torch.Generator) -> tuple[int, tuple[int, float, dict], dict]:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        return state["epoch"], (state["best_epoch"], state["best_val_loss"], state["best_policy"]), \
+            state["history"]
+
+
+def _copy_state(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -1,0 +1,119 @@
+"""Neural baselines: an MLP policy (state -> action) and the papers' sequence predictors.
+
+The papers' NN baseline (Amos et al., 2018; Wang et al., 2025) is an LSTM that maps the initial state x to
+the whole nominal action sequence u_{1:T}; :class:`MLPSequencePolicy` does the same with a feed-forward
+network. All outputs respect the box ``[action_low, action_high]`` by a scaled ``tanh``.
+
+Shapes:
+    MLPPolicy: obs (B, d) -> action (B, m).
+    LSTMSequencePolicy / MLPSequencePolicy: x_init (B, n) -> u (B, T, m).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+class BoxSquash(nn.Module):
+    """``low + (tanh(z) + 1) / 2 * (high - low)``: any real z to the box [low, high], elementwise."""
+
+    def __init__(self, low: float | Sequence[float] | Tensor, high: float | Sequence[float] | Tensor) -> None:
+        super().__init__()
+        low_t = torch.as_tensor(low, dtype=torch.get_default_dtype())
+        high_t = torch.as_tensor(high, dtype=torch.get_default_dtype())
+        if not bool(torch.isfinite(low_t).all() and torch.isfinite(high_t).all()):
+            raise ValueError(f"action bounds must be finite for a tanh head; got low={low_t.tolist()}, "
+                             f"high={high_t.tolist()}")
+        if not bool((low_t < high_t).all()):
+            raise ValueError(f"action_low must be < action_high everywhere; got low={low_t.tolist()}, "
+                             f"high={high_t.tolist()}")
+        self.register_buffer("low", low_t)
+        self.register_buffer("high", high_t)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.low + (torch.tanh(z) + 1.0) * 0.5 * (self.high - self.low)
+
+
+class MLPPolicy(nn.Module):
+    """Observation -> action MLP with a bounded output, for single-step behaviour cloning.
+
+    ``predict`` follows Stable-Baselines3 (``predict(obs, deterministic=True) -> (action, None)``) so the
+    evaluation code treats it like an expert or an SB3 model.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, action_low, action_high,
+                 hidden_sizes: Sequence[int] = (64, 64)) -> None:
+        super().__init__()
+        self.net = _mlp([obs_dim, *hidden_sizes, action_dim])
+        self.squash = BoxSquash(action_low, action_high)
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.squash(self.net(obs))
+
+    @torch.no_grad()
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
+        p = next(self.parameters())
+        obs_t = torch.as_tensor(np.asarray(obs), dtype=p.dtype, device=p.device)
+        single = obs_t.ndim == 1
+        action = self(obs_t.unsqueeze(0) if single else obs_t)
+        action = action[0] if single else action
+        return action.cpu().numpy(), None
+
+
+class MLPSequencePolicy(nn.Module):
+    """Initial state -> nominal action sequence by one MLP whose output is reshaped to (T, m)."""
+
+    def __init__(self, state_dim: int, control_dim: int, horizon: int, action_low, action_high,
+                 hidden_sizes: Sequence[int] = (128, 128)) -> None:
+        super().__init__()
+        self.net = _mlp([state_dim, *hidden_sizes, horizon * control_dim])
+        self.squash = BoxSquash(action_low, action_high)
+        self.state_dim, self.horizon, self.control_dim = state_dim, horizon, control_dim
+
+    def forward(self, x_init: Tensor) -> Tensor:
+        z = self.net(x_init).view(x_init.shape[0], self.horizon, self.control_dim)  # (B, T, m)
+        return self.squash(z)
+
+
+class LSTMSequencePolicy(nn.Module):
+    """The papers' NN baseline: an LSTM unrolled for T steps from an embedding of the initial state.
+
+    The state is embedded once; the embedding initialises the LSTM's hidden state and is its input at
+    every step; a linear head and a scaled tanh give u_t for t = 1..T.
+    """
+
+    def __init__(self, state_dim: int, control_dim: int, horizon: int, action_low, action_high,
+                 hidden_size: int = 64, num_layers: int = 2) -> None:
+        super().__init__()
+        if horizon < 1 or hidden_size < 1 or num_layers < 1:
+            raise ValueError(f"horizon, hidden_size and num_layers must be >= 1; got {horizon}, "
+                             f"{hidden_size}, {num_layers}")
+        self.embed = nn.Sequential(nn.Linear(state_dim, hidden_size), nn.Tanh())
+        self.init_state = nn.Linear(hidden_size, 2 * num_layers * hidden_size)
+        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, control_dim)
+        self.squash = BoxSquash(action_low, action_high)
+        self.state_dim, self.horizon, self.num_layers, self.hidden_size = state_dim, horizon, num_layers, hidden_size
+
+    def forward(self, x_init: Tensor) -> Tensor:
+        B = x_init.shape[0]
+        e = self.embed(x_init)  # (B, H)
+        h0, c0 = self.init_state(e).view(B, 2, self.num_layers, self.hidden_size).permute(1, 2, 0, 3)
+        inputs = e.unsqueeze(1).expand(B, self.horizon, self.hidden_size)  # (B, T, H)
+        out, _ = self.lstm(inputs, (h0.contiguous(), c0.contiguous()))
+        return self.squash(self.head(out))  # (B, T, m)

@@ -1,0 +1,163 @@
+import dataclasses
+
+import pytest
+import torch
+
+from dilqr_rl.agents.bc import BCConfig, load_checkpoint
+from dilqr_rl.agents.bc_sequence import (
+    SequenceBCTrainer,
+    SequencePolicySpec,
+    build_sequence_policy,
+    dynamics_error,
+    load_sequence_policy,
+    model_loss,
+    wrong_initial_model,
+)
+from dilqr_rl.control import DiLQR
+from dilqr_rl.models import get_system
+
+
+def tiny_plans(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_init (n, 2), expert u (n, T, 1)) from the true pendulum controller."""
+    s = get_system("pendulum")
+    x0 = s.sample_x_init(n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        u = DiLQR(s.make_dynamics(), s.make_cost(), s.horizon, s.u_lower, s.u_upper)(x0).u
+    return x0, u
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_plans(8, 0), tiny_plans(4, 1), tiny_plans(4, 2)
+
+
+def fit(spec, data, epochs=6, **config):
+    """Train a fresh policy; return (policy, trainer, result, loss on the training set before training)."""
+    cfg = BCConfig(**{"epochs": epochs, "batch_size": 8, "progress": False, **config})
+    dtype = torch.float64 if spec.kind == "dilqr" else torch.float32
+    policy = build_sequence_policy(spec, dtype)
+    trainer = SequenceBCTrainer(policy, spec, cfg)
+    before = trainer.evaluate(data[0])[0]
+    return policy, trainer, trainer.fit(*data), before
+
+
+@pytest.mark.parametrize("mode", ["dx", "cost", "cost_dx"])
+def test_dilqr_modes_reduce_the_imitation_loss(data, mode):
+    spec = SequencePolicySpec(kind="dilqr", mode=mode, perturbation=0.3)
+    _, trainer, result, before = fit(spec, data, epochs=8, lr=2e-2)
+    assert trainer.evaluate(data[0])[0] < 0.85 * before  # the best-validation model, on the training set
+    assert result.test_loss is not None
+    assert result.history["ilqr/converged_fraction"][-1] > 0.5
+
+
+@pytest.mark.parametrize("kind", ["lstm", "mlp"])
+def test_nn_baselines_train_through_the_same_trainer(data, kind):
+    spec = SequencePolicySpec(kind=kind, hidden_size=16)
+    _, trainer, result, before = fit(spec, data, epochs=30, optimizer="adam", lr=1e-2)
+    assert trainer.evaluate(data[0])[0] < 0.5 * before
+    assert "ilqr/converged_fraction" not in result.history
+
+
+def test_dx_moves_the_model_towards_the_truth(data):
+    spec = SequencePolicySpec(kind="dilqr", mode="dx", learnable=("mass",))
+    start = build_sequence_policy(spec)
+    x, u = data[0][0], data[0][1][:, 0]
+    policy, _, result, _ = fit(spec, data, epochs=10, optimizer="adam", lr=3e-2, lr_schedule="cosine")
+    assert model_loss(spec, policy) < 0.5 * model_loss(spec, start)
+    assert dynamics_error(spec, policy, x, u) < dynamics_error(spec, start, x, u)
+    assert result.final_metrics["bc/model_loss"] == pytest.approx(model_loss(spec, policy))
+
+
+@pytest.mark.parametrize("grad_method", ["diffmpc", "unroll"])
+def test_gradient_method_is_selectable(data, grad_method):
+    spec = SequencePolicySpec(kind="dilqr", mode="dx", grad_method=grad_method, max_iter=30)
+    policy, _, result, _ = fit(spec, data, epochs=2, lr=2e-2)
+    assert policy.config.grad_method.value == grad_method
+    assert result.history["train/loss"][-1] < result.history["train/loss"][0]
+
+
+def test_cost_mode_alternates_weights_and_goal_every_k_epochs():
+    spec = SequencePolicySpec(kind="dilqr", mode="cost")
+    policy = build_sequence_policy(spec)
+    trainer = SequenceBCTrainer(policy, spec, BCConfig(progress=False), alternate_every=10)
+    for epoch, weights_on in ((0, True), (9, True), (10, False), (19, False), (20, True)):
+        trainer.on_epoch_start(epoch)
+        assert policy.cost.log_weights.requires_grad is weights_on
+        assert policy.cost.goal.requires_grad is not weights_on
+    assert not any(p.requires_grad for p in policy.dynamics.parameters())
+
+
+def test_wrong_initial_model_is_seeded_and_between_r_over_2_and_r():
+    true = get_system("pendulum").true_params
+    for seed in range(5):
+        spec = SequencePolicySpec(kind="dilqr", mode="dx", perturbation=0.2, init_seed=seed)
+        params, _, _ = wrong_initial_model(spec)
+        assert params == wrong_initial_model(spec)[0]
+        for k, v in params.items():
+            assert 0.1 - 1e-12 <= abs(v / true[k] - 1) <= 0.2 + 1e-12
+    a = wrong_initial_model(SequencePolicySpec(init_seed=0))[0]
+    assert a != wrong_initial_model(SequencePolicySpec(init_seed=1))[0]
+
+
+def test_training_is_reproducible(data):
+    spec = SequencePolicySpec(kind="dilqr", mode="dx")
+    r1 = fit(spec, data, epochs=2, batch_size=4)[2]
+    r2 = fit(spec, data, epochs=2, batch_size=4)[2]
+    assert r1.history["train/loss"] == r2.history["train/loss"]
+
+
+@pytest.mark.parametrize("kind", ["dilqr", "lstm"])
+def test_best_checkpoint_loads_back_with_the_same_predictions(data, tmp_path, kind):
+    spec = SequencePolicySpec(kind=kind, mode="dx", hidden_size=8)
+    policy, _, result, _ = fit(spec, data, epochs=3, checkpoint_dir=str(tmp_path), optimizer="adam", lr=1e-2)
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == result.best_epoch
+    dtype = torch.float64 if kind == "dilqr" else torch.float32
+    loaded = load_sequence_policy(tmp_path / "best.pt", dtype)
+    x = data[2][0].to(dtype)
+    out, again = policy(x), loaded(x)
+    if kind == "dilqr":
+        out, again = out.u, again.u
+    torch.testing.assert_close(out, again)
+
+
+def test_resume_continues_to_the_same_result(data, tmp_path):
+    spec = SequencePolicySpec(kind="dilqr", mode="dx")
+    full = fit(spec, data, epochs=4, batch_size=4)[2]
+    fit(spec, data, epochs=2, batch_size=4, checkpoint_dir=str(tmp_path))
+    cfg = BCConfig(epochs=4, batch_size=4, progress=False, checkpoint_dir=str(tmp_path))
+    trainer = SequenceBCTrainer(build_sequence_policy(spec), spec, cfg)
+    resumed = trainer.fit(*data, resume=True)
+    torch.testing.assert_close(torch.tensor(resumed.history["train/loss"]),
+                               torch.tensor(full.history["train/loss"]))
+
+
+def test_bad_inputs_name_the_valid_choices(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown BC mode 'dcost'; valid: \['dx', 'cost', 'cost_dx'\]"):
+        SequencePolicySpec(mode="dcost")
+    with pytest.raises(ValueError, match="unknown policy kind 'gru'"):
+        SequencePolicySpec(kind="gru")
+    with pytest.raises(ValueError, match=r"learnable \['dt'\] are not learnable parameters of pendulum"):
+        SequencePolicySpec(learnable=("dt",))
+    with pytest.raises(ValueError, match="unknown system 'acrobot'"):
+        SequencePolicySpec(system="acrobot")
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        BCConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="unknown lr_schedule 'step'"):
+        BCConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="need epochs >= 0, batch_size >= 1 and lr > 0"):
+        BCConfig(batch_size=0)
+    spec = SequencePolicySpec()
+    with pytest.raises(ValueError, match="alternate_every must be >= 1"):
+        SequenceBCTrainer(build_sequence_policy(spec), spec, BCConfig(), alternate_every=0)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not a dilqr_rl BC checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_cosine_schedule_goes_from_lr_to_lr_times_min_factor():
+    cfg = BCConfig(epochs=11, lr=1e-2, lr_schedule="cosine", lr_min_factor=1e-2)
+    assert cfg.lr_at(0) == pytest.approx(1e-2)
+    assert cfg.lr_at(10) == pytest.approx(1e-4)
+    assert dataclasses.replace(cfg, lr_schedule="constant").lr_at(10) == 1e-2
