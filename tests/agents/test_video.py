@@ -1,0 +1,40 @@
+import importlib.util
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from dilqr_rl.agents.evaluation import load_policy
+from dilqr_rl.agents.video import record_video, write_video
+from dilqr_rl.envs.registration import make_env
+
+
+def frames(count=4):
+    return [np.full((16, 16, 3), 40 * i, dtype=np.uint8) for i in range(count)]
+
+
+def test_gif_has_every_frame(tmp_path):
+    path = write_video(frames(), tmp_path / "sub" / "a.gif", fps=10)
+    back = imageio.mimread(path)
+    assert len(back) == 4 and back[0].shape[:2] == (16, 16)
+
+
+def test_record_video_of_the_expert(tmp_path):
+    env = make_env("dilqr_rl/Pendulum-v0", render_mode="rgb_array")
+    path, ret = record_video(load_policy("expert", env), env, tmp_path / "e.gif", seed=0, max_steps=8)
+    assert len(imageio.mimread(path)) == 9 and ret < 0
+
+
+def test_video_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"unsupported video format '.avi'"):
+        write_video(frames(), tmp_path / "a.avi")
+    with pytest.raises(ValueError, match="no frames to write"):
+        write_video([], tmp_path / "a.gif")
+    with pytest.raises(ValueError, match="fps must be positive"):
+        write_video(frames(), tmp_path / "a.gif", fps=0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg installed")
+def test_mp4_without_ffmpeg_names_the_fix(tmp_path):
+    with pytest.raises(RuntimeError, match=r"pip install 'dilqr_rl\[video\]'"):
+        write_video(frames(), tmp_path / "a.mp4")
