@@ -47,7 +47,7 @@ class DemoConfig:
     """Test trajectories (the reported imitation loss)."""
     seed: int = 0
     """Seeds the data, the wrong initial model, the LSTM's weights, batches and evaluation episodes."""
-    dilqr_epochs: int = 60
+    dilqr_epochs: int = 150
     """Epochs of DiLQR.dx."""
     dilqr_optimizer: str = "adam"
     """DiLQR.dx optimiser: ``adam`` (fast, the demo's default) or ``rmsprop`` (the papers')."""
@@ -65,6 +65,8 @@ class DemoConfig:
     """Gradient of the DiLQR layer: ``implicit``, ``diffmpc`` or ``unroll``."""
     eval_episodes: int = 3
     """Environment episodes per policy (the same seeded starts for all)."""
+    eval_max_steps: int | None = None
+    """Cut evaluation episodes and the GIF after this many steps (``None``: the env's 200)."""
     output_dir: str = "runs"
     """Root of the run directory."""
     progress: bool = True
@@ -131,8 +133,9 @@ def run_demo(config: DemoConfig = DemoConfig()) -> DemoReport:
     returns = {}
     for name, planner in (("expert", expert), ("dilqr", dilqr), ("lstm", lstm)):
         returns[name] = evaluate_policy(MPCPolicy(planner, state_map), env, config.eval_episodes,
-                                        seed=config.seed).mean_return
-    gif, _ = record_video(MPCPolicy(dilqr, state_map), env, run_dir / "dilqr_dx.gif", seed=config.seed)
+                                        seed=config.seed, max_steps=config.eval_max_steps).mean_return
+    gif, _ = record_video(MPCPolicy(dilqr, state_map), env, run_dir / "dilqr_dx.gif", seed=config.seed,
+                          max_steps=config.eval_max_steps)
     env.close()
 
     rows = [

@@ -29,7 +29,8 @@ class Args:
     progress: bool = field(default=True, metadata=_help("show progress bars"))
 
 
-QUICK = {"n_train": 6, "n_val": 4, "n_test": 4, "dilqr_epochs": 2, "lstm_epochs": 2, "eval_episodes": 1}
+QUICK = {"n_train": 6, "n_val": 4, "n_test": 4, "dilqr_epochs": 2, "lstm_epochs": 2, "eval_episodes": 1,
+         "eval_max_steps": 20}
 
 
 def run(args: Args) -> int:
