@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "video": "video",
     "demo": "demo",
+    "collect": "collect",
 }
 
 
