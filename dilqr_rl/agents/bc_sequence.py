@@ -81,10 +81,10 @@ class SequencePolicySpec:
         _choice(BCMode, self.mode, "BC mode")
         system = get_system(self.system)
         if self.learnable is not None:
-            bad = sorted(set(self.learnable) - set(system.learnable))
+            bad = sorted(set(self.learnable) - set(system.true_params))
             if bad:
-                raise ValueError(f"learnable {bad} are not learnable parameters of {self.system}; valid: "
-                                 f"{list(system.learnable)}")
+                raise ValueError(f"learnable {bad} are not parameters of {self.system}; valid: "
+                                 f"{sorted(system.true_params)}")
 
     @property
     def learns_dynamics(self) -> bool:

@@ -165,8 +165,8 @@ def format_table(report: DemoReport) -> str:
         lines.append(f"LSTM / DiLQR.dx test loss: {nn_row.test_loss / dx.test_loss:.1e}x")
     params = ", ".join(f"{k} {report.true_params[k]:g} -> {v:.4f}" for k, v in report.learned_params.items())
     lines.append(f"learned parameters (true -> learned): {params}")
-    lines.append("(the pendulum identifies only 3g/(2l) and 3/(m l^2): 'dyn. error' is the relative one-step "
-                 "error of the learned dynamics on the test states)")
+    lines.append("(length is known: the pendulum identifies only 3g/(2l) and 3/(m l^2); 'dyn. error' is the "
+                 "relative one-step error of the learned dynamics on the test states)")
     return "\n".join(lines)
 
 

@@ -44,7 +44,9 @@ class Args:
     lr: float = field(default=0.0, metadata=_help("learning rate; 0: the papers' (1e-2 DiLQR, 1e-4 NN)"))
     lr_schedule: Literal["constant", "cosine"] = field(default="constant", metadata=_help("lr schedule"))
     perturbation: float = field(default=0.3, metadata=_help("relative error of the wrong initial model"))
-    learnable: tuple[str, ...] = field(default=(), metadata=_help("dynamics parameters to learn (default all)"))
+    learnable: tuple[str, ...] = field(
+        default=(), metadata=_help("dynamics parameters to learn (default: the system's; pendulum: mass gravity)")
+    )
     seed: int = field(default=0, metadata=_help("random seed (data, initial model, batches)"))
     threads: int = field(default=1, metadata=_help("torch CPU threads (small problems run best on 1)"))
     output_dir: str = field(default="runs", metadata=_help("root of the run directories"))

@@ -136,7 +136,7 @@ def test_bad_inputs_name_the_valid_choices(tmp_path):
         SequencePolicySpec(mode="dcost")
     with pytest.raises(ValueError, match="unknown policy kind 'gru'"):
         SequencePolicySpec(kind="gru")
-    with pytest.raises(ValueError, match=r"learnable \['dt'\] are not learnable parameters of pendulum"):
+    with pytest.raises(ValueError, match=r"learnable \['dt'\] are not parameters of pendulum"):
         SequencePolicySpec(learnable=("dt",))
     with pytest.raises(ValueError, match="unknown system 'acrobot'"):
         SequencePolicySpec(system="acrobot")

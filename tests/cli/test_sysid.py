@@ -25,4 +25,4 @@ def test_sysid_fits_and_reports(tmp_path):
 def test_sysid_rejects_unknown_parameters(tmp_path):
     out = subprocess.run([*CLI, "sysid", "--learnable", "dt", "--output-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0 and "learnable ['dt'] are not learnable parameters" in out.stderr
+    assert out.returncode != 0 and "learnable ['dt'] are not parameters" in out.stderr

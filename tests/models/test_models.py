@@ -126,7 +126,8 @@ def test_physical_parameters_and_systems():
     spec = get_system("pendulum")
     model = spec.make_dynamics(mass=1.5)
     assert model.physical_parameters()["mass"].item() == 1.5
-    assert all(p.requires_grad for p in model.parameters())
+    assert model.mass.requires_grad and model.gravity.requires_grad and not model.length.requires_grad
+    assert all(p.requires_grad for p in spec.make_dynamics(learnable=("mass", "length", "gravity")).parameters())
     cart = get_system("cartpole").make_dynamics()
     assert not cart.pole_mass.requires_grad and cart.cart_mass.requires_grad
     x0 = spec.sample_x_init(100, torch.Generator().manual_seed(0))
