@@ -1,25 +1,34 @@
 """PPO with a DiLQR actor that starts from a misspecified pendulum model (or an MLP policy, for comparison).
 
 ``train_ppo(PPOConfig(...))`` builds the environment, the policy (a :class:`DiLQRPolicy` whose
-``PendulumDynamics`` has ``mass = true_mass * (1 + mass_error)``; only the mass is learnable), evaluates the
-deterministic policy, trains with Stable-Baselines3's PPO (progress bar, TensorBoard and CSV logs in the run
-directory, ``ilqr/`` diagnostics and the physical parameters logged by :class:`ILQRLoggingCallback`),
-evaluates again, and saves ``model.zip`` (loadable with ``PPO.load``).
+``PendulumDynamics`` has ``mass = true_mass * (1 + mass_error)``; only the mass is learnable, with its own
+learning rate ``learning_rate * controller_lr_scale``), evaluates the deterministic policy, trains with
+Stable-Baselines3's PPO (progress bar, TensorBoard and CSV logs in the run directory, ``ilqr/`` diagnostics
+and the physical parameters logged by :class:`ILQRLoggingCallback`), evaluates again on the same start
+states, and saves ``model.zip`` (loadable with ``PPO.load``). :func:`return_vs_mass` measures the return of
+the fixed (untrained) controller as a function of its model mass.
+
+The default task is balancing: starts within ``start_angle`` of upright (Pendulum-v1's reset options), the
+papers' quadratic goal cost with a control weight large enough that the planned torques stay inside +-2,
+so the plan depends on the mass (a saturated plan has d(plan)/d(mass) = 0 and PPO cannot move the mass).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
 
 from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
 from dilqr_rl.models import GoalCost, PendulumDynamics, PendulumSwingUpCost
@@ -35,15 +44,25 @@ class PPOConfig:
     theta_dot): ``Pendulum-v1`` or ``dilqr_rl/Pendulum-v0``."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of ``gymnasium.make`` (e.g. ``{"mass": 1.0}`` for ``dilqr_rl/Pendulum-v0``)."""
+    max_episode_steps: int | None = 100
+    """Episode length (``None``: the registered 200)."""
+    start_angle: float | None = 0.3
+    """Starts theta ~ U(-start_angle, start_angle), theta_dot ~ U(-start_speed, start_speed) (balancing);
+    ``None``: the env's own starts (Pendulum-v1: the full circle, a swing-up task). Pendulum-v1 only."""
+    start_speed: float = 0.5
+    """Bound of the initial angular speed when ``start_angle`` is set."""
     policy: Literal["dilqr", "mlp"] = "dilqr"
     """``dilqr``: the DiLQR actor; ``mlp``: SB3's ``MlpPolicy`` (baseline)."""
     true_mass: float = 1.0
     """The environment's pendulum mass (Pendulum-v1: 1.0)."""
     mass_error: float = -0.5
     """Relative error of the model's initial mass: model mass = true_mass * (1 + mass_error)."""
-    cost: Literal["swingup", "goal"] = "swingup"
-    """Controller cost: ``swingup`` (PendulumSwingUpCost, control weight ``control_weight``) or ``goal``
-    (quadratic GoalCost on (theta, theta_dot, u) with weights (1, 0.3, 0.1))."""
+    cost: Literal["swingup", "goal"] = "goal"
+    """Controller cost: ``goal`` (the papers' quadratic GoalCost ``||w o (tau - 0)||^2`` on tau = (theta,
+    theta_dot, u), weights ``goal_weights``) or ``swingup`` (PendulumSwingUpCost, ``control_weight``)."""
+    goal_weights: tuple[float, float, float] = (1.0, 0.3, 0.3)
+    """Weights w of the goal cost (squared in the cost: control penalty 0.09 u^2 keeps balancing torques
+    inside +-2)."""
     control_weight: float = 0.01
     """Control weight of the swing-up cost."""
     horizon: int = 10
@@ -54,19 +73,23 @@ class PPOConfig:
     """Gradient method of the layer: implicit, diffmpc or unroll."""
     total_timesteps: int = 12_000
     """Environment steps of training."""
-    n_envs: int = 4
+    n_envs: int = 8
     """Parallel environments (a DummyVecEnv; the controller solves them as one batch)."""
     n_steps: int = 256
     """Rollout length per environment and update."""
     batch_size: int = 256
     n_epochs: int = 5
     learning_rate: float = 1e-3
+    """Adam learning rate of the critic and the log-std."""
+    controller_lr_scale: float = 20.0
+    """The controller's parameters (the mass) learn at ``learning_rate * controller_lr_scale``."""
     gamma: float = 0.98
     gae_lambda: float = 0.95
     log_std_init: float = -1.0
     """Initial log-std of the Gaussian around the controller's action."""
-    eval_episodes: int = 3
-    """Deterministic evaluation episodes before and after training (0: skip)."""
+    eval_episodes: int = 16
+    """Deterministic evaluation episodes before and after training, run in parallel from the same seeded
+    starts each time (0: skip)."""
     seed: int = 0
     output_dir: str = "runs"
     exp_name: str = "ppo"
@@ -84,12 +107,19 @@ class PPOResult:
     final_return: float | None
     initial_params: dict[str, float]
     final_params: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    """After each rollout: ``timesteps``, ``rollout_return`` (mean stochastic episode return of SB3's
+    buffer, NaN before the first episode ends) and every physical parameter."""
 
 
 class ILQRLoggingCallback(BaseCallback):
     """Logs, after each rollout, ``ilqr/converged_fraction`` and ``ilqr/iterations`` (means over the solves
     since the last rollout, training minibatches included) and ``ilqr/param_{name}`` for every scalar
-    parameter of the controller's dynamics."""
+    parameter of the controller's dynamics; keeps the parameters in ``history`` (see :class:`PPOResult`)."""
+
+    def __init__(self, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.history: list[dict[str, float]] = []
 
     def _on_step(self) -> bool:
         return True
@@ -100,8 +130,26 @@ class ILQRLoggingCallback(BaseCallback):
             return
         for key, value in policy.solver_stats.pop().items():
             self.logger.record(f"ilqr/{key}", value)
-        for key, value in physical_parameters(policy).items():
+        params = physical_parameters(policy)
+        for key, value in params.items():
             self.logger.record(f"ilqr/param_{key}", value)
+        returns = [info["r"] for info in self.model.ep_info_buffer]
+        self.history.append({"timesteps": float(self.num_timesteps),
+                             "rollout_return": float(np.mean(returns)) if returns else float("nan"), **params})
+
+
+class UniformStart(gym.Wrapper):
+    """Pendulum-v1 starting at theta ~ U(-angle, angle), theta_dot ~ U(-speed, speed) (its ``x_init`` and
+    ``y_init`` reset options, given on every reset)."""
+
+    def __init__(self, env: gym.Env, angle: float, speed: float) -> None:
+        super().__init__(env)
+        if not (angle > 0 and speed >= 0):
+            raise ValueError(f"start angle must be > 0 and start speed >= 0; got {angle}, {speed}")
+        self.start = {"x_init": float(angle), "y_init": float(speed)}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        return self.env.reset(seed=seed, options={**self.start, **(options or {})})
 
 
 def physical_parameters(policy: DiLQRPolicy) -> dict[str, float]:
@@ -109,11 +157,21 @@ def physical_parameters(policy: DiLQRPolicy) -> dict[str, float]:
     return {name: p.item() for name, p in policy.controller.dynamics.named_parameters() if p.numel() == 1}
 
 
-def make_env(config: PPOConfig) -> gym.vector.VectorEnv:
+def make_env(config: PPOConfig) -> VecEnv:
     """A seeded DummyVecEnv of ``config.n_envs`` copies (our ``dilqr_rl/`` ids are registered first)."""
     if config.env_id.startswith("dilqr_rl/"):
         import dilqr_rl.envs  # noqa: F401  (registers our ids)
-    return make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed, env_kwargs=config.env_kwargs)
+    wrapper, wrapper_kwargs = None, None
+    if config.start_angle is not None:
+        if config.env_id != "Pendulum-v1":
+            raise ValueError(f"start_angle sets Pendulum-v1's reset options; {config.env_id} has none. Use "
+                             "env_id='Pendulum-v1' or start_angle=None.")
+        wrapper, wrapper_kwargs = UniformStart, {"angle": config.start_angle, "speed": config.start_speed}
+    env_kwargs = dict(config.env_kwargs)
+    if config.max_episode_steps is not None:
+        env_kwargs.setdefault("max_episode_steps", config.max_episode_steps)
+    return make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed, env_kwargs=env_kwargs,
+                        wrapper_class=wrapper, wrapper_kwargs=wrapper_kwargs)
 
 
 def dilqr_policy_kwargs(config: PPOConfig, observation_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -129,15 +187,17 @@ def dilqr_policy_kwargs(config: PPOConfig, observation_shape: tuple[int, ...]) -
     dynamics.gravity.requires_grad_(False)
     if config.cost == "swingup":
         cost = PendulumSwingUpCost(control_weight=config.control_weight)
-    else:
-        cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3))
+    elif config.cost == "goal":
+        cost = GoalCost(torch.tensor(config.goal_weights), torch.zeros(len(config.goal_weights)))
         cost.requires_grad_(False)
+    else:
+        raise ValueError(f"cost must be 'goal' or 'swingup'; got {config.cost!r}")
     return dict(dynamics=dynamics, cost=cost, horizon=config.horizon, grad_method=config.grad_method,
                 state_map=state_maps[tuple(observation_shape)], solver_options={"max_iter": config.max_iter},
-                log_std_init=config.log_std_init)
+                log_std_init=config.log_std_init, controller_lr_scale=config.controller_lr_scale)
 
 
-def build_model(config: PPOConfig, env: gym.vector.VectorEnv) -> PPO:
+def build_model(config: PPOConfig, env: VecEnv) -> PPO:
     """SB3 PPO with the configured policy (no logger attached)."""
     if config.policy == "dilqr":
         policy, kwargs = DiLQRPolicy, dilqr_policy_kwargs(config, env.observation_space.shape)
@@ -150,12 +210,31 @@ def build_model(config: PPOConfig, env: gym.vector.VectorEnv) -> PPO:
                gae_lambda=config.gae_lambda, policy_kwargs=kwargs, seed=config.seed, verbose=config.verbose)
 
 
-def _evaluate(model: PPO, config: PPOConfig) -> float | None:
+def evaluate(model: PPO, config: PPOConfig) -> float | None:
+    """Mean deterministic return over ``config.eval_episodes`` episodes, one per parallel env, from starts
+    seeded by ``config.seed + 10_000`` (the same starts on every call); ``None`` if ``eval_episodes`` is 0."""
     if config.eval_episodes <= 0:
         return None
-    env = make_env(replace(config, n_envs=1, seed=config.seed + 10_000))
+    env = make_env(replace(config, n_envs=config.eval_episodes, seed=config.seed + 10_000))
     mean, _ = evaluate_policy(model, env, n_eval_episodes=config.eval_episodes, deterministic=True)
+    env.close()
     return float(mean)
+
+
+def return_vs_mass(config: PPOConfig, masses: Sequence[float]) -> dict[float, float]:
+    """The fixed controller's deterministic return (see :func:`evaluate`) for each model mass: no learning.
+
+    Measures whether the return depends on the mass in this task at all (if it does not, PPO has no signal
+    to correct the model)."""
+    if config.eval_episodes <= 0:
+        raise ValueError("return_vs_mass evaluates the controller: set eval_episodes > 0")
+    out = {}
+    for mass in masses:
+        mass_config = replace(config, policy="dilqr", mass_error=mass / config.true_mass - 1.0, n_envs=1)
+        env = make_env(mass_config)
+        out[float(mass)] = evaluate(build_model(mass_config, env), mass_config)
+        env.close()
+    return out
 
 
 def train_ppo(config: PPOConfig) -> PPOResult:
@@ -167,11 +246,12 @@ def train_ppo(config: PPOConfig) -> PPOResult:
     model.set_logger(configure(str(run_dir), ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])))
     is_dilqr = isinstance(model.policy, DiLQRPolicy)
     initial_params = physical_parameters(model.policy) if is_dilqr else {}
-    initial_return = _evaluate(model, config)
+    initial_return = evaluate(model, config)
     if is_dilqr:
         model.policy.solver_stats.pop()  # evaluation solves are not training diagnostics
-    model.learn(config.total_timesteps, callback=ILQRLoggingCallback(), progress_bar=config.progress_bar)
-    final_return = _evaluate(model, config)
+    callback = ILQRLoggingCallback()
+    model.learn(config.total_timesteps, callback=callback, progress_bar=config.progress_bar)
+    final_return = evaluate(model, config)
     final_params = physical_parameters(model.policy) if is_dilqr else {}
     for step, value in ((0, initial_return), (model.num_timesteps, final_return)):
         if value is not None:
@@ -179,4 +259,5 @@ def train_ppo(config: PPOConfig) -> PPOResult:
     writer.close()
     checkpoint = run_dir / "model.zip"
     model.save(checkpoint)
-    return PPOResult(run_dir, checkpoint, initial_return, final_return, initial_params, final_params)
+    return PPOResult(run_dir, checkpoint, initial_return, final_return, initial_params, final_params,
+                     callback.history)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from dilqr_rl.agents.ppo import PPOConfig, train_ppo
@@ -22,7 +22,15 @@ class Args:
     seed: int = field(default=0, metadata=_help("random seed (torch, numpy, envs)"))
     mass_error: float = field(default=PPOConfig.mass_error,
                               metadata=_help("relative error of the model's initial mass"))
-    cost: Literal["swingup", "goal"] = field(default="swingup", metadata=_help("controller cost"))
+    start_angle: float = field(default=PPOConfig.start_angle,
+                               metadata=_help("balancing starts within +-this angle of upright, Pendulum-v1 "
+                                              "only (0: the env's own full-circle starts)"))
+    start_speed: float = field(default=PPOConfig.start_speed, metadata=_help("bound of the initial speed"))
+    max_episode_steps: int = field(default=PPOConfig.max_episode_steps, metadata=_help("episode length"))
+    cost: Literal["goal", "swingup"] = field(default="goal",
+                                             metadata=_help("controller cost: quadratic goal or swing-up"))
+    goal_weights: tuple[float, float, float] = field(default=PPOConfig.goal_weights,
+                                                     metadata=_help("goal-cost weights on (theta, theta_dot, u)"))
     horizon: int = field(default=PPOConfig.horizon, metadata=_help("planning horizon T"))
     max_iter: int = field(default=PPOConfig.max_iter, metadata=_help("iLQR iterations per solve"))
     grad_method: Literal["implicit", "diffmpc", "unroll"] = field(default="implicit",
@@ -32,6 +40,8 @@ class Args:
     batch_size: int = field(default=PPOConfig.batch_size, metadata=_help("PPO minibatch size"))
     n_epochs: int = field(default=PPOConfig.n_epochs, metadata=_help("PPO epochs per update"))
     learning_rate: float = field(default=PPOConfig.learning_rate, metadata=_help("Adam learning rate"))
+    controller_lr_scale: float = field(default=PPOConfig.controller_lr_scale,
+                                       metadata=_help("the mass learns at learning_rate x this"))
     eval_episodes: int = field(default=PPOConfig.eval_episodes,
                                metadata=_help("deterministic evaluation episodes before/after (0: none)"))
     output_dir: str = field(default="runs", metadata=_help("root of the run directories"))
@@ -41,6 +51,8 @@ class Args:
 
 def run(args: Args) -> int:
     config = PPOConfig(**vars(args))
+    if args.start_angle <= 0:
+        config = replace(config, start_angle=None)
     result = train_ppo(config)
     print(f"run directory: {result.run_dir}")
     print(f"checkpoint: {result.checkpoint}")

@@ -158,6 +158,10 @@ class DiLQRPolicy(ActorCriticPolicy):
     - ``solver_options``: ``DiLQR`` options (``max_iter``, ``tol``, ``on_unconverged``, ...), merged over
       ``DEFAULT_SOLVER_OPTIONS``.
     - ``controller_dtype``: dtype the controller solves in (default ``torch.float64``).
+    - ``controller_lr_scale``: learning rate of the controller's parameters (dynamics and cost) relative to
+      the algorithm's learning rate (default 1). The optimizer holds them in their own parameter group
+      (``optimizer.param_groups[1]``), whose ``lr`` is reset to ``scale * param_groups[0]["lr"]`` before
+      every step, so SB3's learning-rate schedule (which writes one ``lr`` into every group) keeps the ratio.
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         state_map: str | nn.Module = "identity",
         solver_options: dict[str, Any] | None = None,
         controller_dtype: torch.dtype = torch.float64,
+        controller_lr_scale: float = 1.0,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         share_features_extractor: bool = False,
         use_sde: bool = False,
@@ -188,6 +193,10 @@ class DiLQRPolicy(ActorCriticPolicy):
         if use_sde or share_features_extractor:
             raise ValueError("DiLQRPolicy supports neither use_sde=True nor share_features_extractor=True: "
                              "the actor's features are the state map's output, the critic has its own")
+        if not (isinstance(controller_lr_scale, (int, float)) and controller_lr_scale > 0
+                and np.isfinite(controller_lr_scale)):
+            raise ValueError(f"controller_lr_scale must be a positive finite number (the controller's learning "
+                             f"rate relative to the algorithm's); got {controller_lr_scale!r}")
         options = {**DEFAULT_SOLVER_OPTIONS, **(solver_options or {})}
         self.solver_stats = SolverStats()
         controller = DiLQR(
@@ -204,7 +213,8 @@ class DiLQRPolicy(ActorCriticPolicy):
         self._actor_parts = (controller, make_state_map(copy.deepcopy(state_map), observation_space.shape,
                                                         state_dim), int(state_dim))
         self._config = dict(horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
-                            solver_options=solver_options, controller_dtype=controller_dtype)
+                            solver_options=solver_options, controller_dtype=controller_dtype,
+                            controller_lr_scale=float(controller_lr_scale))
         self._critic_net_arch = _critic_arch(net_arch)
         super().__init__(observation_space, action_space, lr_schedule, net_arch=net_arch,
                          share_features_extractor=False, use_sde=False, **kwargs)
@@ -222,8 +232,22 @@ class DiLQRPolicy(ActorCriticPolicy):
             raise ValueError(f"DiLQRPolicy needs SB3's DiagGaussianDistribution; got {self.action_dist}")
         # Swap SB3's (orthogonally initialized) linear head for the controller, then rebuild the optimizer.
         self.action_net = FirstControl(controller, self.solver_stats, self._config["controller_dtype"])
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.optimizer = self._make_optimizer(lr_schedule(1))
         del self._actor_parts
+
+    def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
+        """Two parameter groups: [everything else, the controller's parameters] (see ``controller_lr_scale``)."""
+        controller_ids = {id(p) for p in self.controller.parameters()}
+        groups = [{"params": [p for p in self.parameters() if id(p) not in controller_ids]},
+                  {"params": list(self.controller.parameters()), "lr": lr * self._config["controller_lr_scale"]}]
+        optimizer = self.optimizer_class(groups, lr=lr, **self.optimizer_kwargs)
+        optimizer.register_step_pre_hook(self._scale_controller_lr)
+        return optimizer
+
+    def _scale_controller_lr(self, optimizer: torch.optim.Optimizer, *_: Any) -> None:
+        """Optimizer step pre-hook: controller lr = ``controller_lr_scale`` x the other parameters' lr."""
+        base, controller = optimizer.param_groups
+        controller["lr"] = base["lr"] * self._config["controller_lr_scale"]
 
     @property
     def controller(self) -> DiLQR:

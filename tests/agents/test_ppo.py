@@ -1,14 +1,16 @@
-"""The PPO agent: a tiny run trains, logs ilqr/ keys, evaluates and saves a loadable checkpoint."""
+"""The PPO agent: a tiny run trains, logs ilqr/ keys, evaluates and saves a loadable checkpoint; the balancing
+task's start states; the return depends on the model mass; PPO moves the mass toward the truth (slow)."""
 
 from __future__ import annotations
 
 import csv
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
 
-from dilqr_rl.agents.ppo import PPOConfig, dilqr_policy_kwargs, train_ppo
+from dilqr_rl.agents.ppo import PPOConfig, UniformStart, dilqr_policy_kwargs, make_env, return_vs_mass, train_ppo
 from dilqr_rl.policies import DiLQRPolicy
 
 TINY = dict(total_timesteps=64, n_envs=2, n_steps=32, batch_size=32, n_epochs=1, horizon=4, max_iter=4,
@@ -29,6 +31,35 @@ def test_tiny_dilqr_run_writes_logs_and_a_loadable_checkpoint(tmp_path):
     model = PPO.load(result.checkpoint)
     assert isinstance(model.policy, DiLQRPolicy)
     assert model.policy.controller.dynamics.mass.item() == pytest.approx(result.final_params["mass"])
+    assert [row["timesteps"] for row in result.history] == [64.0]  # one rollout of 2 envs x 32 steps
+    assert result.history[0]["mass"] == pytest.approx(0.5)  # logged after the rollout, before its update
+
+
+def test_balancing_starts_are_within_the_configured_box():
+    env = make_env(PPOConfig(n_envs=4, start_angle=0.2, start_speed=0.1))
+    for _ in range(5):
+        obs = env.reset()
+        theta = np.arctan2(obs[:, 1], obs[:, 0])
+        assert np.all(np.abs(theta) <= 0.2 + 1e-6) and np.all(np.abs(obs[:, 2]) <= 0.1 + 1e-6)
+    wide = make_env(PPOConfig(n_envs=64, start_angle=None)).reset()
+    assert np.abs(np.arctan2(wide[:, 1], wide[:, 0])).max() > 1.0  # Pendulum-v1's own starts: full circle
+
+
+def test_return_depends_on_the_model_mass():
+    config = PPOConfig(eval_episodes=4, max_episode_steps=40, seed=0)
+    returns = return_vs_mass(config, [0.5, 1.0])
+    # measured -0.13 (true mass) vs -0.51: with mass 0.5 the model thinks torque is twice as effective
+    assert returns[1.0] < 0 and returns[0.5] < 2.5 * returns[1.0]
+
+
+@pytest.mark.slow
+def test_ppo_moves_the_mass_toward_the_truth_and_improves_the_return(tmp_path):
+    config = PPOConfig(total_timesteps=4096, n_steps=256, batch_size=256, n_epochs=5, controller_lr_scale=20.0,
+                       eval_episodes=8, progress_bar=False, output_dir=str(tmp_path))
+    result = train_ppo(config)
+    masses = [row["mass"] for row in result.history] + [result.final_params["mass"]]
+    assert masses[0] == 0.5 and masses[-1] > 0.55
+    assert result.final_return > result.initial_return
 
 
 def test_same_seed_same_result(tmp_path):
@@ -43,6 +74,14 @@ def test_mlp_baseline_runs(tmp_path):
 
 
 def test_errors():
+    with pytest.raises(ValueError, match="start_angle sets Pendulum-v1's reset options; dilqr_rl/Pendulum-v0"):
+        make_env(PPOConfig(env_id="dilqr_rl/Pendulum-v0"))
+    with pytest.raises(ValueError, match=r"start angle must be > 0 and start speed >= 0; got 0\.0, 1\.0"):
+        UniformStart(gym.make("Pendulum-v1"), 0.0, 1.0)
+    with pytest.raises(ValueError, match="cost must be 'goal' or 'swingup'; got 'lqr'"):
+        dilqr_policy_kwargs(PPOConfig(cost="lqr"), (3,))
+    with pytest.raises(ValueError, match="return_vs_mass evaluates the controller: set eval_episodes > 0"):
+        return_vs_mass(PPOConfig(eval_episodes=0), [1.0])
     with pytest.raises(ValueError, match="needs observations \\(cos, sin, theta_dot\\) or \\(theta, theta_dot\\)"):
         dilqr_policy_kwargs(PPOConfig(), (4,))
     with pytest.raises(ValueError, match="policy must be 'dilqr' or 'mlp'; got 'lstm'"):

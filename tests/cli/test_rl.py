@@ -1,9 +1,12 @@
-"""``dilqr-rl rl`` end to end as a subprocess: TensorBoard events and a checkpoint that loads."""
+"""``dilqr-rl rl`` and ``scripts/ppo_misspecified.py`` end to end as subprocesses: TensorBoard events, a
+checkpoint that loads, the printed sweep and mass trajectory."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from stable_baselines3 import PPO
 
@@ -15,7 +18,8 @@ CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exi
 def test_rl_subcommand_tiny_run(tmp_path):
     cmd = [*CLI, "rl", "--total-timesteps", "32", "--n-envs", "1",
            "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1", "--horizon", "4", "--max-iter", "4",
-           "--eval-episodes", "0", "--no-progress-bar", "--seed", "3", "--output-dir", str(tmp_path)]
+           "--eval-episodes", "0", "--no-progress-bar", "--seed", "3", "--output-dir", str(tmp_path),
+           "--controller-lr-scale", "5", "--start-angle", "0.2", "--max-episode-steps", "16"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
@@ -25,9 +29,26 @@ def test_rl_subcommand_tiny_run(tmp_path):
     assert "mass: 0.5000 ->" in out.stdout
     model = PPO.load(run_dir / "model.zip")
     assert isinstance(model.policy, DiLQRPolicy)
+    assert model.policy._get_constructor_parameters()["controller_lr_scale"] == 5.0
 
 
 def test_rl_help_lists_options():
     out = subprocess.run([*CLI, "rl", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "--mass-error" in out.stdout and "relative error" in out.stdout
+    assert "--controller-lr-scale" in out.stdout and "--start-angle" in out.stdout
+
+
+def test_ppo_misspecified_script_quick(tmp_path):
+    script = Path(__file__).parents[2] / "scripts" / "ppo_misspecified.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--no-progress-bar", "--output-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    sweep = re.findall(r"mass +([0-9.]+): return +(-?[0-9.]+)", out.stdout)
+    assert [float(m) for m, _ in sweep] == [0.5, 0.75, 1.0, 1.5, 2.0]
+    assert re.search(r"^ +64 +-?[0-9.]+ +0\.5000$", out.stdout, re.MULTILINE)  # one rollout, mass 0.5 during it
+    assert re.search(r"model mass: 0\.5000 -> [0-9.]+ \(true 1\.0000\)", out.stdout)
+    assert re.search(r"deterministic return \(2 episodes\): -?[0-9.]+ -> -?[0-9.]+", out.stdout)
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("Pendulum-v1__ppo_misspecified_quick-dilqr__0__")
+    assert list(run_dir.glob("events.out.tfevents.*")) and (run_dir / "model.zip").exists()

@@ -95,6 +95,44 @@ def test_policy_save_load_round_trip(tmp_path):
                                model.policy._predict(obs, deterministic=True))
 
 
+def test_controller_parameters_have_their_own_learning_rate_through_a_schedule():
+    model = PPO(DiLQRPolicy, "Pendulum-v1", n_steps=32, batch_size=32, n_epochs=1,
+                learning_rate=lambda progress: 1e-3 * progress, policy_kwargs=_kwargs(controller_lr_scale=30.0),
+                seed=0)
+    base, controller = model.policy.optimizer.param_groups
+    assert {id(p) for p in controller["params"]} == {id(p) for p in model.policy.controller.parameters()}
+    assert not {id(p) for p in base["params"]} & {id(p) for p in controller["params"]}
+    assert len(base["params"]) + len(controller["params"]) == len(list(model.policy.parameters()))
+    assert controller["lr"] == pytest.approx(30 * base["lr"]) and base["lr"] == pytest.approx(1e-3)
+    model.learn(64)  # SB3 writes the scheduled lr (< 1e-3) into both groups; the step pre-hook rescales
+    assert base["lr"] < 1e-3 and controller["lr"] == pytest.approx(30 * base["lr"])
+
+
+def test_controller_lr_scale_speeds_up_the_mass_only():
+    moves = {}
+    for scale in (1.0, 10.0):
+        model = PPO(DiLQRPolicy, "Pendulum-v1", n_steps=32, batch_size=32, n_epochs=1, learning_rate=1e-3,
+                    policy_kwargs=_kwargs(controller_lr_scale=scale), seed=0)
+        log_std = model.policy.log_std.item()
+        model.learn(32)  # one Adam step: each parameter moves by about lr x its group's scale
+        moves[scale] = (abs(model.policy.controller.dynamics.mass.item() - 1.5),
+                        abs(model.policy.log_std.item() - log_std))
+    assert moves[10.0][0] == pytest.approx(10 * moves[1.0][0], rel=1e-3)
+    assert moves[10.0][1] == pytest.approx(moves[1.0][1], rel=1e-6)
+
+
+def test_controller_lr_scale_survives_save_load(tmp_path):
+    model = _ppo(controller_lr_scale=25.0)
+    model.learn(64)
+    model.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip", env=gym.make("Pendulum-v1"))
+    base, controller = loaded.policy.optimizer.param_groups
+    assert loaded.policy._get_constructor_parameters()["controller_lr_scale"] == 25.0
+    assert controller["lr"] == pytest.approx(25 * base["lr"])
+    loaded.learn(32)
+    assert controller["lr"] == pytest.approx(25 * base["lr"])
+
+
 def test_action_bounds_default_to_the_action_space():
     model = _ppo()
     ctrl = model.policy.controller
@@ -185,6 +223,8 @@ def test_cnn_state_map_on_image_observations():
         ({"share_features_extractor": True}, "supports neither use_sde=True nor share_features_extractor=True"),
         ({"solver_options": {"max_iter": 0}}, "max_iter must be an integer >= 1"),
         ({"u_lower": -math.inf}, "u_lower must be finite"),
+        ({"controller_lr_scale": 0.0}, "controller_lr_scale must be a positive finite number"),
+        ({"controller_lr_scale": math.nan}, "controller_lr_scale must be a positive finite number"),
     ],
 )
 def test_bad_policy_kwargs(kwargs, match):
