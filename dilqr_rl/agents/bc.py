@@ -46,6 +46,10 @@ class BCConfig:
     lets RMSprop settle instead of oscillating at a step of about ``lr``."""
     lr_min_factor: float = 1e-3
     """Final lr / initial lr of the ``cosine`` schedule."""
+    relative_lr: bool = False
+    """Scale each parameter tensor's lr by its initial magnitude (max |theta_0|, at least 1e-3), so that
+    physical parameters of different scales (a mass of 1, a gravity of 10) move at the same relative
+    rate. Off by default (the papers)."""
     seed: int = 0
     """Seeds the order of the mini-batches."""
     progress: bool = True
@@ -76,13 +80,22 @@ LR_SCHEDULES = ("constant", "cosine")
 
 
 def make_optimizer(params: list[nn.Parameter], config: BCConfig) -> torch.optim.Optimizer:
-    """RMSprop(lr, alpha) or Adam(lr) over ``params``."""
+    """RMSprop(lr, alpha) or Adam(lr) over ``params``; one group per tensor with ``relative_lr``.
+
+    Each group carries ``lr_scale`` (1, or the tensor's initial magnitude); its lr is ``lr * lr_scale``.
+    """
     if not params:
         raise ValueError("the policy has no trainable parameters: check the mode / which parameters "
                          "require grad")
+    if config.relative_lr:
+        groups = [{"params": [p], "lr_scale": max(p.detach().abs().max().item(), 1e-3)} for p in params]
+    else:
+        groups = [{"params": params, "lr_scale": 1.0}]
+    for group in groups:
+        group["lr"] = config.lr * group["lr_scale"]
     if config.optimizer == OptimizerName.RMSPROP.value:
-        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha)
-    return torch.optim.Adam(params, lr=config.lr)
+        return torch.optim.RMSprop(groups, lr=config.lr, alpha=config.rmsprop_alpha)
+    return torch.optim.Adam(groups, lr=config.lr)
 
 
 @dataclass
@@ -208,7 +221,7 @@ class BCTrainer:
         for epoch in bar:
             self.on_epoch_start(epoch)
             for group in self.optimizer.param_groups:
-                group["lr"] = cfg.lr_at(epoch)
+                group["lr"] = cfg.lr_at(epoch) * group["lr_scale"]
             scalars = self._train_epoch(train, generator)
             self.policy.eval()
             val_loss, val_diag = self.evaluate(val)

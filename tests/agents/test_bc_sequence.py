@@ -161,3 +161,14 @@ def test_cosine_schedule_goes_from_lr_to_lr_times_min_factor():
     assert cfg.lr_at(0) == pytest.approx(1e-2)
     assert cfg.lr_at(10) == pytest.approx(1e-4)
     assert dataclasses.replace(cfg, lr_schedule="constant").lr_at(10) == 1e-2
+
+
+def test_relative_lr_scales_each_parameter_by_its_magnitude(data):
+    spec = SequencePolicySpec(kind="dilqr", mode="dx")
+    initial = wrong_initial_model(spec)[0]  # the learner's starting physics
+    policy, trainer, _, _ = fit(spec, data, epochs=1, relative_lr=True, lr=1e-2, optimizer="adam")
+    dyn = policy.dynamics
+    lrs = {id(g["params"][0]): g["lr"] for g in trainer.optimizer.param_groups}
+    assert len(lrs) == 2
+    assert lrs[id(dyn.mass)] == pytest.approx(1e-2 * initial["mass"])
+    assert lrs[id(dyn.gravity)] == pytest.approx(1e-2 * initial["gravity"])
