@@ -116,7 +116,8 @@ def run_demo(config: DemoConfig = DemoConfig()) -> DemoReport:
     dx_spec = SequencePolicySpec(kind="dilqr", mode="dx", grad_method=config.grad_method,
                                  perturbation=config.perturbation, init_seed=config.seed)
     dx_config = BCConfig(epochs=config.dilqr_epochs, optimizer=config.dilqr_optimizer, lr=config.dilqr_lr,
-                         lr_schedule="cosine", relative_lr=True, checkpoint_dir=str(run_dir / "dilqr_dx" / "checkpoints"),
+                         lr_schedule="cosine", relative_lr=True,
+                         checkpoint_dir=str(run_dir / "dilqr_dx" / "checkpoints"),
                          **common)
     lstm_spec = SequencePolicySpec(kind="lstm", init_seed=config.seed)
     lstm_config = BCConfig(epochs=config.lstm_epochs, optimizer="adam", lr=config.lstm_lr,
