@@ -61,7 +61,7 @@ def test_no_decoder_gives_none():
 def test_errors():
     with pytest.raises(TypeError, match="dilqr must be a dilqr_rl DiLQR layer"):
         PlanningHead(nn.Identity(), nn.Identity())
-    with pytest.raises(TypeError, match="encoder and decoder must be nn.Modules"):
+    with pytest.raises(TypeError, match=r"encoder and decoder must be nn\.Modules"):
         PlanningHead(nn.Identity(), _head().dilqr, decoder=lambda x: x)
     with pytest.raises(ValueError, match="the encoder must return states \\(B, n\\)"):
         PlanningHead(nn.Identity(), _head().dilqr)(torch.rand(2, 3, 2))
