@@ -29,7 +29,7 @@ lint: install
 	$(BIN)/ruff check dilqr_rl tests scripts benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/backward_time.py
+	$(BIN)/dilqr-rl bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "video": "video",
     "demo": "demo",
     "collect": "collect",
+    "bench": "bench",
 }
 
 

@@ -8,9 +8,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_script_shows_its_options():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "backward_time.py"), "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--sweep-iters" in result.stdout
+
+
 def test_quick_benchmark_writes_results(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "backward_time.py"), "--quick", "--no-mpc", "--out", str(tmp_path)],
+        [sys.executable, "-m", "dilqr_rl.cli", "bench", "--quick", "--no-mpc", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr

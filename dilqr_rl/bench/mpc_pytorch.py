@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmarks.pendulum_problem import U_MAX, WEIGHTS
+from dilqr_rl.bench.pendulum_problem import U_MAX, WEIGHTS
 from dilqr_rl.models import PendulumDynamics
 
 try:
