@@ -5,7 +5,7 @@
 
 import sys
 
-from dilqr_rl.bench.backward_time import main
+from dilqr_rl.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["bench", *sys.argv[1:]]))
