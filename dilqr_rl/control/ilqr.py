@@ -71,12 +71,13 @@ def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tens
                  alphas: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Closed-loop rollouts for every step size at once: x (S, B, T, n), u (S, B, T, m), J (S, B)."""
     S, (Bsz, T, n) = alphas.shape[0], x.shape
-    open_loop = u + alphas.view(S, 1, 1, 1) * k  # (S, B, T, m)
+    open_loop = (u + alphas.view(S, 1, 1, 1) * k).unbind(2)  # T x (S, B, m)
+    x_t, K_t, lo_t, hi_t = x.unsqueeze(-1).unbind(1), K.unbind(1), problem.lo.unbind(1), problem.hi.unbind(1)
     xn = x_init.expand(S, Bsz, n)
     xs, us = [], []
     for t in range(T):
-        feedback = (K[:, t] @ (xn - x[:, t]).unsqueeze(-1)).squeeze(-1)  # (S, B, m)
-        un = problem.clamp(open_loop[:, :, t] + feedback, t)
+        feedback = (K_t[t] @ (xn.unsqueeze(-1) - x_t[t])).squeeze(-1)  # (S, B, m)
+        un = torch.minimum(torch.maximum(open_loop[t] + feedback, lo_t[t]), hi_t[t])
         xs.append(xn)
         us.append(un)
         if t < T - 1:

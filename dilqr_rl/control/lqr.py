@@ -63,10 +63,15 @@ def _augment(C: Tensor, c: Tensor, F: Tensor) -> tuple[Tensor, Tensor]:
     return M, Fa
 
 
-def _closed_loop(Kk: Tensor, n: int) -> Tensor:
+def _identity_rows(like: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """The fixed rows [I, 0] (B, n, n+1) and [0, 1] (B, 1, n+1) of the closed-loop map L."""
+    eye = torch.eye(n + 1, dtype=like.dtype, device=like.device).expand(like.shape[0], n + 1, n + 1)
+    return eye[:, :n], eye[:, n:]
+
+
+def _closed_loop(Kk: Tensor, rows: tuple[Tensor, Tensor]) -> Tensor:
     """L = [[I, 0], [K, k], [0, 1]] (B, N+1, n+1) from Kk = [K | k] (B, m, n+1)."""
-    eye = torch.eye(n + 1, dtype=Kk.dtype, device=Kk.device).expand(Kk.shape[0], n + 1, n + 1)
-    return torch.cat([eye[:, :n], Kk, eye[:, n:]], -2)
+    return torch.cat([rows[0], Kk, rows[1]], -2)
 
 
 def _free_gain(Quu: Tensor, rhs: Tensor, free: Tensor) -> tuple[Tensor, Tensor]:
@@ -77,6 +82,21 @@ def _free_gain(Quu: Tensor, rhs: Tensor, free: Tensor) -> tuple[Tensor, Tensor]:
         return torch.where(free.unsqueeze(-1), -rhs / safe, 0.0), ok
     L, info = torch.linalg.cholesky_ex(masked_matrix(Quu, free))
     return -torch.cholesky_solve(torch.where(free.unsqueeze(-1), rhs, 0.0), L), info == 0
+
+
+def _scalar_gains(Q_u: Tensor, reg: Tensor, lower: Tensor, upper: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """m = 1 in closed form: the box QP of one variable is the clamp of its minimizer.
+
+    Q_u (B, 1, N+1) = [Q_ux | Q_uu | q_u], lower/upper (B, 1) -> ([K_t | k_t] (B, 1, n+1), ok (B,)).
+    """
+    d = Q_u[:, 0, n] + reg  # Q_uu + mu (B,)
+    ok = d > 0
+    g = Q_u[:, 0] / -torch.where(ok, d, 1.0).unsqueeze(-1)  # unconstrained [K | . | k] (B, N+1)
+    k_free = g[:, -1:]
+    k = torch.minimum(torch.maximum(k_free, lower), upper)
+    keep = ((k_free > lower) & (k_free < upper) & ok.unsqueeze(-1)).to(g.dtype)  # free and solvable
+    Kk = torch.cat([g[:, :n] * keep, torch.where(ok.unsqueeze(-1), k, 0.0)], -1)
+    return Kk.unsqueeze(1), ok
 
 
 def ilqr_gains(
@@ -91,21 +111,27 @@ def ilqr_gains(
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(C, c, F)
+    M, Fa, FaT = M.unbind(1), Fa.unbind(1), Fa.transpose(-1, -2).unbind(1)
     P = F.new_zeros(Bsz, n + 1, n + 1)
+    rows = _identity_rows(F, n)
     reg_eye = reg.view(-1, 1, 1) * torch.eye(N - n, dtype=F.dtype, device=F.device)
-    lower, upper = lo - u, hi - u  # bounds on the step du (B, T, m)
+    lower, upper = (lo - u).unbind(1), (hi - u).unbind(1)  # bounds on the step du, T x (B, m)
+    k_warm = k_warm.unbind(1)
     ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
     Kks, Qus = [], []
     for t in reversed(range(T)):
-        Qa = M[:, t] + Fa[:, t].transpose(-1, -2) @ P @ Fa[:, t]  # (B, N+1, N+1)
+        Qa = M[t] + FaT[t] @ P @ Fa[t]  # (B, N+1, N+1)
         Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, m, N+1)
-        Quu = Q_u[..., n:N] + reg_eye
-        qp = box_qp(Quu, Q_u[..., N], lower[:, t], upper[:, t], k_warm[:, t], boxqp_iters)
-        K, ok_K = _free_gain(Quu, Q_u[..., :n], qp.free)
-        ok_t = qp.ok & ok_K
+        if N - n == 1:
+            Kk, ok_t = _scalar_gains(Q_u, reg, lower[t], upper[t], n)
+        else:
+            Quu = Q_u[..., n:N] + reg_eye
+            qp = box_qp(Quu, Q_u[..., N], lower[t], upper[t], k_warm[t], boxqp_iters)
+            K, ok_K = _free_gain(Quu, Q_u[..., :n], qp.free)
+            ok_t = qp.ok & ok_K
+            Kk = torch.where(ok_t.view(-1, 1, 1), torch.cat([K, qp.z.unsqueeze(-1)], -1), 0.0)  # [K_t | k_t]
         ok = ok & ok_t
-        Kk = torch.where(ok_t.view(-1, 1, 1), torch.cat([K, qp.z.unsqueeze(-1)], -1), 0.0)  # [K_t | k_t]
-        L = _closed_loop(Kk, n)
+        L = _closed_loop(Kk, rows)
         P = L.transpose(-1, -2) @ Qa @ L
         Kks.append(Kk)
         Qus.append(Q_u)
@@ -128,16 +154,18 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(H, gbar, F)
+    M, Fa, FaT, free = M.unbind(1), Fa.unbind(1), Fa.transpose(-1, -2).unbind(1), free.unbind(1)
     P = F.new_zeros(Bsz, n + 1, n + 1)
+    rows = _identity_rows(F, n)
     ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
     Kks = []
     for t in reversed(range(T)):
-        Qa = M[:, t] + Fa[:, t].transpose(-1, -2) @ P @ Fa[:, t]
+        Qa = M[t] + FaT[t] @ P @ Fa[t]
         Q_u = Qa[:, n:N]
-        gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[:, t])
+        gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[t])
         Kk = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # [K_t | k_t] (B, m, n+1)
         ok = ok & ok_t
-        L = _closed_loop(Kk, n)
+        L = _closed_loop(Kk, rows)
         P = L.transpose(-1, -2) @ Qa @ L
         Kks.append(Kk)
     Kks = Kks[::-1]

@@ -45,8 +45,8 @@ class PendulumDynamics(DynamicsModel):
         self.max_speed = None if max_speed is None else float(max_speed)
 
     def _coefficients(self) -> tuple[Tensor, Tensor]:
-        a = 3.0 * self.gravity / (2.0 * self.length)
-        b = 3.0 / (self.mass * self.length**2)
+        a = 1.5 * self.gravity / self.length
+        b = 3.0 / (self.mass * self.length * self.length)
         return a, b
 
     def _speed(self, x: Tensor, u: Tensor) -> Tensor:
