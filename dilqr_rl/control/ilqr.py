@@ -92,6 +92,30 @@ def _select(candidates: Tensor, index: Tensor) -> Tensor:
     return candidates.gather(0, idx).squeeze(0)
 
 
+@torch.no_grad()
+def _choose_step(J: Tensor, Js: Tensor, expected_terms: Tensor, alphas: Tensor) -> tuple[Tensor, Tensor]:
+    """Per item, the largest step size with sufficient decrease: (found (B,) bool, index (B,) long).
+
+    J (B,) the current cost, Js (S, B) the candidates', expected_terms (B, 2) from the Riccati sweep.
+    """
+    a = alphas.view(-1, 1)
+    expected = -(a * expected_terms[:, 0] + a**2 * expected_terms[:, 1])  # predicted decrease (S, B)
+    decrease = J - Js
+    # Below the cost's rounding noise a decrease cannot be measured: there, accept a step that does not
+    # measurably increase the cost, so Newton steps still converge to a tight KKT point.
+    noise = _NOISE_EPS * torch.finfo(J.dtype).eps * (1 + J.abs())
+    armijo = (decrease > _ARMIJO * expected.clamp_min(0)) & (decrease > 0)
+    unmeasurable = (expected[0] <= noise) & (decrease >= -noise)
+    sufficient = (armijo | unmeasurable) & torch.isfinite(Js)
+    return sufficient.any(0), sufficient.float().argmax(0)
+
+
+def _next_regularization(reg: Tensor, accept: Tensor, cfg) -> Tensor:
+    """Levenberg-Marquardt schedule: shrink on success (to 0 below reg_min), grow on failure."""
+    reg = torch.where(accept, reg / cfg.reg_factor, torch.clamp(reg * cfg.reg_factor, min=cfg.reg_min))
+    return torch.where(reg < cfg.reg_min, 0.0, reg)
+
+
 def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     """Run box-constrained iLQR from the warm start ``u_init``.
 
@@ -135,18 +159,8 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
             break
         gains = ilqr_gains(F, c, C, u, problem.lo, problem.hi, reg, k_warm, cfg.boxqp_iters)
         xs, us, Js = _line_search(problem, x_init, x, u, gains.K, gains.k, alphas)
-        with torch.no_grad():
-            a = alphas.view(-1, 1)
-            expected = -(a * gains.expected[:, 0] + a**2 * gains.expected[:, 1])  # (S, B)
-            decrease = J.detach() - Js.detach()
-            # Below the cost's rounding noise a decrease cannot be measured: there, accept a step that
-            # does not measurably increase the cost, so Newton steps still converge to a tight KKT point.
-            noise = _NOISE_EPS * torch.finfo(J.dtype).eps * (1 + J.detach().abs())
-            armijo = (decrease > _ARMIJO * expected.clamp_min(0)) & (decrease > 0)
-            unmeasurable = (expected[0] <= noise) & (decrease >= -noise)
-            sufficient = (armijo | unmeasurable) & torch.isfinite(Js.detach())
-            accept = running & gains.ok & sufficient.any(0)
-            choice = sufficient.float().argmax(0)  # the largest alpha with sufficient decrease
+        found, choice = _choose_step(J.detach(), Js.detach(), gains.expected.detach(), alphas)
+        accept = running & gains.ok & found
         x_new, u_new, J_new = _select(xs, choice), _select(us, choice), _select(Js, choice)
         step = (u_new.detach() - u.detach()).abs().amax((1, 2))
         x = torch.where(accept.view(-1, 1, 1), x_new, x)
@@ -154,8 +168,7 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
         J = torch.where(accept, J_new, J)
         last_step = torch.where(accept, step, torch.where(running, 0.0, last_step))
         iterations = iterations + running.long()
-        reg = torch.where(accept, reg / cfg.reg_factor, torch.clamp(reg * cfg.reg_factor, min=cfg.reg_min))
-        reg = torch.where(reg < cfg.reg_min, 0.0, reg)
+        reg = _next_regularization(reg, accept, cfg)
         if tol > 0:
             stalled = stalled | (running & (reg > cfg.reg_max))
         reg = reg.clamp(max=cfg.reg_max)
