@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from dilqr_rl.control import DiLQR, UnconvergedWarning
-from dilqr_rl.models import get_system
+from dilqr_rl.policies.expert_envs import expert_for
+from dilqr_rl.policies.receding_horizon import shift_plan
 from dilqr_rl.policies.state_maps import PendulumAngleMap
 
 
@@ -26,7 +27,8 @@ class MPCPolicy:
     ``planner`` maps states (B, n) to a plan: a DiLQR layer (returns a ``Solution``) or a sequence
     baseline such as the LSTM (returns u (B, T, m)). ``state_map`` takes the batched observation (B, d) to
     the state (identity if ``None``). For DiLQR the shifted plan is returned as the recurrent ``state`` of
-    ``predict`` and used as the next warm start (explicit, as SB3 passes it back); ``episode_start`` drops it.
+    ``predict`` and used as the next warm start (explicit, as SB3 passes it back); a row whose
+    ``episode_start`` is True is solved cold (from zero controls), the other rows keep their warm starts.
     """
 
     def __init__(self, planner: nn.Module, state_map: nn.Module | None = None) -> None:
@@ -42,16 +44,27 @@ class MPCPolicy:
         obs_t = obs_t.unsqueeze(0) if single else obs_t
         x = obs_t if self.state_map is None else self.state_map(obs_t)
         if isinstance(self.planner, DiLQR):
-            fresh = state is None or (episode_start is not None and bool(np.any(episode_start)))
-            u_init = None if fresh else torch.as_tensor(state, dtype=dtype)
+            u_init = None if state is None else self._warm_start(state, episode_start, x)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UnconvergedWarning)  # MPC applies the best plan found
                 u = self.planner(x, u_init=u_init).u  # (B, T, m)
-            next_state = torch.cat([u[:, 1:], u[:, -1:]], dim=1).cpu().numpy()
+            next_state = shift_plan(u).cpu().numpy()
         else:
             u, next_state = self.planner(x), None
         action = u[:, 0].cpu().numpy().astype(np.float32)
         return (action[0] if single else action), next_state
+
+    @staticmethod
+    def _warm_start(state: np.ndarray, episode_start, x: torch.Tensor) -> torch.Tensor:
+        """The previous shifted plans (B, T, m), zeroed in the rows that start an episode."""
+        u_init = torch.as_tensor(np.asarray(state), dtype=x.dtype, device=x.device).clone()
+        if episode_start is not None:
+            starts = np.asarray(episode_start, dtype=bool).reshape(-1)
+            if starts.shape != (x.shape[0],):
+                raise ValueError(f"episode_start must hold one flag per observation (B = {x.shape[0]}); got "
+                                 f"{starts.shape[0]} flags")
+            u_init[torch.as_tensor(starts, device=x.device)] = 0.0
+        return u_init
 
 
 @dataclass
@@ -104,7 +117,6 @@ def evaluate_policy(policy, env: gym.Env, n_episodes: int = 5, seed: int = 0, de
     return EvalResult(np.asarray(returns), np.asarray(lengths), frames)
 
 
-
 def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.Module | None:
     """Identity when the env observes the state (n,); the exact angle map for pendulum (cos, sin, speed)."""
     if tuple(observation_shape) == (state_dim,):
@@ -116,17 +128,20 @@ def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.
                      "observation='state') or wrap the planner in MPCPolicy with a state_map")
 
 
-def load_policy(source: str, env: gym.Env, system: str = "pendulum"):
-    """A policy with ``predict`` for ``env``: ``"expert"`` (iLQR MPC with the true model and the system's
-    cost, the demonstrator of the plans) or a BC checkpoint (sequence policies run as MPC)."""
+def load_policy(source: str, env: gym.Env, system: str | None = None):
+    """A policy with ``predict`` for ``env``: ``"expert"`` or a BC checkpoint (sequence policies run as MPC).
+
+    ``"expert"`` is :func:`dilqr_rl.policies.expert_for` ``(env)``, the receding-horizon iLQR expert the
+    README measures (it recognises the system from ``env``; raises ``ValueError`` listing the supported
+    environments otherwise). ``system`` is ignored: it is kept so that older callers passing it still work.
+    """
     from dilqr_rl.agents.bc import load_checkpoint
     from dilqr_rl.agents.bc_sequence import load_sequence_policy
     from dilqr_rl.agents.bc_step import load_step_policy
 
     if source == "expert":
-        spec = get_system(system)
-        planner = DiLQR(spec.make_dynamics(), spec.make_cost(), spec.horizon, spec.u_lower, spec.u_upper)
-    elif "kind" in load_checkpoint(source)["spec"]:
+        return expert_for(env)
+    if "kind" in load_checkpoint(source)["spec"]:
         planner = load_sequence_policy(source)
     else:
         return load_step_policy(source)

@@ -11,21 +11,13 @@ Shapes:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.Tanh())
-    return nn.Sequential(*layers)
+from dilqr_rl.policies.mlp import mlp
 
 
 class BoxSquash(nn.Module):
@@ -58,7 +50,7 @@ class MLPPolicy(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, action_low, action_high,
                  hidden_sizes: Sequence[int] = (64, 64)) -> None:
         super().__init__()
-        self.net = _mlp([obs_dim, *hidden_sizes, action_dim])
+        self.net = mlp([obs_dim, *hidden_sizes, action_dim])
         self.squash = BoxSquash(action_low, action_high)
         self.obs_dim, self.action_dim = obs_dim, action_dim
 
@@ -81,7 +73,7 @@ class MLPSequencePolicy(nn.Module):
     def __init__(self, state_dim: int, control_dim: int, horizon: int, action_low, action_high,
                  hidden_sizes: Sequence[int] = (128, 128)) -> None:
         super().__init__()
-        self.net = _mlp([state_dim, *hidden_sizes, horizon * control_dim])
+        self.net = mlp([state_dim, *hidden_sizes, horizon * control_dim])
         self.squash = BoxSquash(action_low, action_high)
         self.state_dim, self.horizon, self.control_dim = state_dim, horizon, control_dim
 

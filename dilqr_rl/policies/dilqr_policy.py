@@ -155,6 +155,8 @@ class DiLQRPolicy(ActorCriticPolicy):
     - ``u_lower``, ``u_upper``: control bounds (default: the Box action space's ``low``/``high``).
     - ``grad_method``: ``"implicit"`` (default), ``"diffmpc"`` or ``"unroll"``.
     - ``state_map``: ``"identity"`` (default), ``"pendulum_angle"``, ``"mlp"``, ``"cnn"`` or an ``nn.Module``.
+      A module (e.g. a pretrained encoder) keeps its weights; SB3's orthogonal init (``ortho_init``) only
+      initialises the named learned maps.
     - ``solver_options``: ``DiLQR`` options (``max_iter``, ``tol``, ``on_unconverged``, ...), merged over
       ``DEFAULT_SOLVER_OPTIONS``.
     - ``controller_dtype``: dtype the controller solves in (default ``torch.float64``).
@@ -210,6 +212,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         state_dim = getattr(controller.dynamics, "state_dim", None)
         if state_dim is None:
             raise ValueError("the dynamics module needs a state_dim attribute (the size n of its state)")
+        self._state_map_given = isinstance(state_map, nn.Module)
         self._actor_parts = (controller, make_state_map(copy.deepcopy(state_map), observation_space.shape,
                                                         state_dim), int(state_dim))
         self._config = dict(horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
@@ -227,7 +230,11 @@ class DiLQRPolicy(ActorCriticPolicy):
         controller, state_map, _ = self._actor_parts
         # The state map is the actor's features extractor; SB3's `features_extractor` aliases it.
         self.pi_features_extractor = self.features_extractor = state_map
+        # SB3's `_build` re-initialises the features extractors (ortho_init): restore a given module's weights.
+        given = copy.deepcopy(state_map.state_dict()) if self._state_map_given else None
         super()._build(lr_schedule)
+        if given is not None:
+            state_map.load_state_dict(given)
         if not isinstance(self.action_dist, DiagGaussianDistribution):
             raise ValueError(f"DiLQRPolicy needs SB3's DiagGaussianDistribution; got {self.action_dist}")
         # Swap SB3's (orthogonally initialized) linear head for the controller, then rebuild the optimizer.

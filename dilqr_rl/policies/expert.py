@@ -17,6 +17,7 @@ the expert (it passes the state back and flags episode starts). Build one with
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ from gymnasium import spaces
 from torch import Tensor, nn
 
 from dilqr_rl.control import DiLQR, UnconvergedWarning
+from dilqr_rl.policies.receding_horizon import shift_plan
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class ILQRExpert:
     """Receding-horizon iLQR with a known model, usable wherever SB3 expects a policy's ``predict``.
 
     ``u`` is the model's control; the environment's action is ``action_scale * u`` (e.g. MuJoCo
-    controls from forces). ``obs_to_state`` maps observations to model states.
+    controls from forces). ``obs_to_state`` maps observations to model states. The expert plans with frozen
+    copies of ``dynamics`` and ``cost``: the caller's modules are left as they are (still trainable).
 
     Shapes:
         predict: obs (B, *obs_shape) or (*obs_shape,), state (B, T, m) or None, episode_start (B,) ->
@@ -86,7 +89,8 @@ class ILQRExpert:
     ) -> None:
         self.settings = settings or ExpertSettings()
         s = self.settings
-        dynamics, cost = dynamics.requires_grad_(False), cost.requires_grad_(False)
+        dynamics = copy.deepcopy(dynamics).requires_grad_(False)
+        cost = copy.deepcopy(cost).requires_grad_(False)
         solver = {"u_lower": u_lower, "u_upper": u_upper, "tol": s.tol, "on_unconverged": "warn"}
         self.warm = DiLQR(dynamics, cost, s.horizon, max_iter=s.max_iter, **solver)
         self.cold = DiLQR(dynamics, cost, s.horizon, max_iter=s.cold_iter, **solver)
@@ -164,8 +168,7 @@ class ILQRExpert:
                 u[cold] = self._solve_cold(x[cold])
             if bool((~cold).any()):
                 u[~cold] = self.warm(x[~cold], plan[~cold]).u
-        shifted = torch.cat([u[:, 1:], u[:, -1:]], dim=1)  # (B, T, m)
-        return u[:, 0], shifted
+        return u[:, 0], shift_plan(u)
 
     def _solve_cold(self, x: Tensor) -> Tensor:
         """Best of the constant-control starts: plans (B, T, m)."""

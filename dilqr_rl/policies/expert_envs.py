@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from dilqr_rl.envs.inverted_pendulum import mujoco_obs_to_cartpole_state
 from dilqr_rl.models.cartpole import CartpoleDynamics
 from dilqr_rl.models.pendulum import PendulumDynamics
 from dilqr_rl.policies.expert import ExpertSettings, ILQRExpert
@@ -171,7 +172,7 @@ def _inverted_pendulum(env: gym.Env, overrides: dict, fit: CartpoleFit = INVERTE
     limit = float(env.unwrapped.action_space.high[0]) * fit.gain  # model force bound (N)
     gear = _force_adapter_gear(env)
     if gear is None:  # raw MuJoCo: obs [x, theta, x_dot, theta_dot], action = force / gain
-        obs_to_state, action_scale = _mujoco_obs_to_state, 1.0 / fit.gain
+        obs_to_state, action_scale = mujoco_obs_to_cartpole_state, 1.0 / fit.gain
     else:  # adapter: states in model order, action = force in N, converted by the adapter with its gear
         obs_to_state, action_scale = _identity, gear / fit.gain
     model = CartpoleDynamics(**fit.model_parameters(), dtype=torch.float64)
@@ -179,11 +180,6 @@ def _inverted_pendulum(env: gym.Env, overrides: dict, fit: CartpoleFit = INVERTE
     return ILQRExpert(model, cost, -limit, limit, obs_to_state, env.observation_space, env.action_space,
                       _settings("inverted_pendulum", overrides), action_scale=action_scale,
                       name="InvertedPendulum-v5 (fitted cart-pole model)")
-
-
-def _mujoco_obs_to_state(obs: np.ndarray) -> np.ndarray:
-    """(B, 4) = (x, theta, x_dot, theta_dot) -> (B, 4) = (x, x_dot, theta, theta_dot)."""
-    return np.asarray(obs, dtype=np.float64)[:, [0, 2, 1, 3]]
 
 
 _BUILDERS: tuple[tuple[Callable[[gym.Env], bool], Callable[[gym.Env, dict], ILQRExpert]], ...] = (

@@ -16,12 +16,13 @@ valid names.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+
+from dilqr_rl.policies.mlp import mlp
 
 
 class IdentityStateMap(nn.Module):
@@ -50,13 +51,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, obs_dim: int, state_dim: int, hidden: Sequence[int] = (64, 64)) -> None:
         super().__init__()
-        sizes = [obs_dim, *hidden, state_dim]
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-            layers.append(nn.Linear(a, b))
-            if i < len(sizes) - 2:
-                layers.append(nn.Tanh())
-        self.net = nn.Sequential(*layers)
+        self.net = mlp([obs_dim, *hidden, state_dim])
         self.state_dim = state_dim
 
     def forward(self, obs: Tensor) -> Tensor:
@@ -66,8 +61,9 @@ class MLPEncoder(nn.Module):
 class CNNEncoder(nn.Module):
     """A learned image encoder for channels-first frames (e.g. the pixel pendulum's 4 x 64 x 64 stack).
 
-    Three stride-2 convolutions (32 channels) then a linear layer to the state. Expects images already
-    scaled to [0, 1] (Stable-Baselines3 divides uint8 images by 255 unless ``normalize_images=False``).
+    Three stride-2 convolutions (32 channels) then a linear layer to the state. Each convolution (kernel 4,
+    stride 2, padding 1) halves a side rounding down, so any H, W >= 8 work. Expects images already scaled
+    to [0, 1] (Stable-Baselines3 divides uint8 images by 255 unless ``normalize_images=False``).
     """
 
     def __init__(self, obs_shape: Sequence[int], state_dim: int, channels: int = 32) -> None:
@@ -75,14 +71,18 @@ class CNNEncoder(nn.Module):
         if len(obs_shape) != 3:
             raise ValueError(f"CNNEncoder needs channels-first images (C, H, W); got observation shape "
                              f"{tuple(obs_shape)}. Use state_map='mlp' for flat observations.")
-        c, h, w = obs_shape
+        c, h, w = (int(s) for s in obs_shape)
+        if min(h, w) < 8:
+            raise ValueError(f"CNNEncoder needs images of at least 8 x 8 pixels (three stride-2 convolutions); "
+                             f"got H x W = {h} x {w}. Use larger frames or state_map='mlp'.")
         self.conv = nn.Sequential(
             nn.Conv2d(c, channels, 4, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(channels, channels, 4, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(channels, channels, 4, stride=2, padding=1), nn.ReLU(),
             nn.Flatten(),
         )
-        flat = channels * math.ceil(h / 8) * math.ceil(w / 8)
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, c, h, w)).shape[1]  # channels * (H // 8) * (W // 8)
         self.head = nn.Linear(flat, state_dim)
         self.state_dim = state_dim
 

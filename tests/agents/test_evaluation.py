@@ -1,10 +1,15 @@
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
 from dilqr_rl.agents.evaluation import MPCPolicy, default_state_map, evaluate_policy, load_policy
+from dilqr_rl.control import DiLQR
 from dilqr_rl.envs.registration import make_env
+from dilqr_rl.models import get_system
+from dilqr_rl.policies import ILQRExpert, expert_for
 from dilqr_rl.policies.baselines import LSTMSequencePolicy
+from dilqr_rl.policies.receding_horizon import shift_plan
 from dilqr_rl.policies.state_maps import PendulumAngleMap
 
 
@@ -24,12 +29,25 @@ def test_expert_mpc_beats_doing_nothing_and_is_reproducible():
     assert (a.lengths == 60).all()
 
 
-def test_mpc_policy_warm_start_is_the_shifted_plan_and_sequence_baselines_run_as_mpc():
+def test_the_expert_is_the_one_expert_for_builds():
+    for env_id, kwargs in (("dilqr_rl/Pendulum-v0", {}), ("dilqr_rl/CartpoleSwingUp-v0", {})):
+        env = make_env(env_id, **kwargs)
+        expert = load_policy("expert", env, "pendulum")  # the system argument is ignored: env decides
+        assert isinstance(expert, ILQRExpert) and expert.settings == expert_for(env).settings
+        assert type(expert.dynamics) is type(env.unwrapped.dynamics)
+        a = evaluate_policy(expert, env, n_episodes=1, seed=1, max_steps=5)
+        b = evaluate_policy(expert_for(env), env, n_episodes=1, seed=1, max_steps=5)
+        np.testing.assert_allclose(a.returns, b.returns)
+    with pytest.raises(ValueError, match="no iLQR expert for CartPoleEnv"):
+        load_policy("expert", gym.make("CartPole-v1"))
+
+
+def test_expert_warm_start_is_the_shifted_plan_and_sequence_baselines_run_as_mpc():
     env = make_env("dilqr_rl/Pendulum-v0", observation="state")
     expert = load_policy("expert", env)
     obs, _ = env.reset(seed=0)
     action, plan = expert.predict(obs)
-    assert action.shape == (1,) and plan.shape == (1, 20, 1)
+    assert action.shape == (1,) and plan.shape == (1, expert.settings.horizon, 1)
     np.testing.assert_allclose(plan[0, -1], plan[0, -2])
     lstm = MPCPolicy(LSTMSequencePolicy(2, 1, 20, -2.0, 2.0))
     action, state = lstm.predict(obs)
@@ -58,3 +76,26 @@ def test_evaluation_errors():
         evaluate_policy(ZeroPolicy(), env, n_episodes=1, record_first=True)
     with pytest.raises(ValueError, match=r"no default map from observations of shape \(5,\)"):
         default_state_map((5,), 2)
+
+
+def _dilqr(max_iter: int = 2) -> DiLQR:
+    spec = get_system("pendulum")
+    return DiLQR(spec.make_dynamics(), spec.make_cost(), spec.horizon, spec.u_lower, spec.u_upper,
+                 max_iter=max_iter)
+
+
+@pytest.mark.filterwarnings("ignore::dilqr_rl.control.UnconvergedWarning")  # two iterations: warm starts differ
+def test_mpc_policy_resets_the_warm_start_per_row():
+    planner = _dilqr()
+    mpc = MPCPolicy(planner)
+    x = torch.tensor([[-0.2, 0.1], [-0.2, 0.1]], dtype=torch.float64)  # the same state in both rows
+    plans = np.full((2, planner.config.horizon, 1), 1.5)  # a warm start far from the zero cold start
+    actions, next_plans = mpc.predict(x.numpy(), plans, episode_start=np.array([True, False]))
+    with torch.no_grad():
+        cold = planner(x[:1]).u  # row 0 starts an episode: solved from zero controls
+        warm = planner(x[1:], u_init=torch.from_numpy(plans[1:])).u  # row 1 keeps its warm start
+    np.testing.assert_allclose(actions, torch.cat([cold, warm])[:, 0].numpy().astype(np.float32))
+    np.testing.assert_allclose(next_plans, shift_plan(torch.cat([cold, warm])).numpy())
+    assert abs(float(actions[0, 0] - actions[1, 0])) > 0.1  # two iterations: the warm start shows
+    with pytest.raises(ValueError, match=r"episode_start must hold one flag per observation \(B = 2\); got 3"):
+        mpc.predict(x.numpy(), plans, episode_start=np.array([True, False, False]))

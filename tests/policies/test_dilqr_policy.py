@@ -12,6 +12,7 @@ import torch
 from stable_baselines3 import A2C, PPO
 
 from dilqr_rl.control.errors import UnconvergedWarning
+from dilqr_rl.envs import PixelPendulumEnv
 from dilqr_rl.models import GoalCost, PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies import DiLQRPolicy
 from dilqr_rl.policies.state_maps import CNNEncoder, MLPEncoder, PendulumAngleMap, make_state_map
@@ -199,6 +200,43 @@ def test_mlp_encoder_state_map_trains_in_ppo():
     model.learn(64)
     after = list(model.policy.state_map.parameters())
     assert any(not torch.equal(b, a) for b, a in zip(before, after))
+
+
+@pytest.mark.parametrize("size", [60, 64])
+def test_cnn_encoder_on_pixel_pendulum_frames_of_any_size(size):
+    env = PixelPendulumEnv(size=size)
+    obs, _ = env.reset(seed=0)
+    encoder = CNNEncoder(env.observation_space.shape, 2)
+    assert encoder.head.in_features == 32 * (size // 8) ** 2  # each conv halves a side, rounding down
+    assert encoder(torch.as_tensor(obs[None]).float() / 255).shape == (1, 2)
+
+
+def test_cnn_encoder_rejects_images_smaller_than_8_pixels():
+    with pytest.raises(ValueError, match=r"CNNEncoder needs images of at least 8 x 8 pixels .* got H x W = 7 x 64"):
+        CNNEncoder((4, 7, 64), 2)
+
+
+@pytest.mark.parametrize("ortho_init", [True, False])
+def test_a_given_state_map_keeps_its_pretrained_weights(ortho_init):
+    torch.manual_seed(0)
+    pretrained = MLPEncoder(3, 2)
+    with torch.no_grad():
+        for p in pretrained.parameters():
+            p.uniform_(0.5, 1.0)  # far from any orthogonal init
+    policy = DiLQRPolicy(gym.spaces.Box(-8.0, 8.0, (3,), np.float32), gym.spaces.Box(-2.0, 2.0, (1,), np.float32),
+                         lambda _: 1e-3, ortho_init=ortho_init, **_kwargs(state_map=pretrained))
+    assert policy.state_map is not pretrained
+    for name, value in pretrained.state_dict().items():
+        torch.testing.assert_close(policy.state_map.state_dict()[name], value, msg=name)
+    optimized = {id(p) for group in policy.optimizer.param_groups for p in group["params"]}
+    assert all(id(p) in optimized for p in policy.state_map.parameters())
+
+
+def test_a_named_learned_state_map_is_orthogonally_initialised():
+    policy = DiLQRPolicy(gym.spaces.Box(-8.0, 8.0, (3,), np.float32), gym.spaces.Box(-2.0, 2.0, (1,), np.float32),
+                         lambda _: 1e-3, **_kwargs(state_map="mlp"))
+    w = policy.state_map.net[0].weight.detach()  # (64, 3): orthonormal columns times SB3's gain sqrt(2)
+    torch.testing.assert_close(w.T @ w, 2.0 * torch.eye(3), atol=1e-5, rtol=1e-5)
 
 
 def test_cnn_state_map_on_image_observations():

@@ -11,7 +11,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import dilqr_rl.envs
 from dilqr_rl.envs import InvertedPendulumStateAdapter
-from dilqr_rl.models import PendulumSwingUpCost
+from dilqr_rl.models import PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies import ILQRExpert, expert_for
 from dilqr_rl.policies.expert import ExpertSettings
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
@@ -170,3 +170,22 @@ def test_periodic_cost_matches_swingup_cost_and_autograd() -> None:
 def test_expert_is_an_ilqr_expert_with_a_readable_repr() -> None:
     expert = expert_for(gym.make("Pendulum-v1"))
     assert isinstance(expert, ILQRExpert) and "Pendulum-v1" in repr(expert)
+
+
+def test_expert_plans_with_frozen_copies_and_leaves_the_callers_modules_trainable() -> None:
+    env = gym.make("Pendulum-v1")
+    dynamics = PendulumDynamics(dtype=torch.float64)
+    cost = PeriodicQuadraticCost((1.0, 0.1, 0.001), angle_index=0)
+    trainable = {name: p.requires_grad for name, p in dynamics.named_parameters()}
+    expert = ILQRExpert(dynamics, cost, -2.0, 2.0, lambda obs: obs, env.observation_space, env.action_space)
+    assert {name: p.requires_grad for name, p in dynamics.named_parameters()} == trainable and any(trainable.values())
+    assert expert.dynamics is not dynamics and expert.cost is not cost
+    assert not any(p.requires_grad for p in expert.dynamics.parameters())
+    own = gym.make("dilqr_rl/Pendulum-v0")
+    expert_for(own)
+    assert any(p.requires_grad for p in own.unwrapped.dynamics.parameters())
+
+
+def test_raw_inverted_pendulum_expert_reads_states_with_the_envs_conversion() -> None:
+    expert = expert_for(gym.make("InvertedPendulum-v5"))
+    assert expert.obs_to_state is dilqr_rl.envs.mujoco_obs_to_cartpole_state
