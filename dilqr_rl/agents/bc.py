@@ -131,6 +131,25 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_splits(train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None = None
+                 ) -> None:
+    """Refuse data :meth:`BCTrainer.fit` cannot use: an empty train or validation split, or tensors of one
+    split with different numbers of examples. An empty test split is allowed (it means "no test loss")."""
+    for name, split in (("train", train), ("val", val), ("test", test)):
+        if split is None:
+            continue
+        sizes = [int(t.shape[0]) for t in split]
+        if len(set(sizes)) > 1:
+            raise ValueError(f"the {name} split's tensors hold different numbers of examples {sizes}; each "
+                             "split is a tuple of tensors sharing dimension 0")
+    if len(train[0]) == 0:
+        raise ValueError("the training split is empty: BC needs at least one training example "
+                         "(collect with n_train >= 1)")
+    if len(val[0]) == 0:
+        raise ValueError("the validation split is empty: BC selects the best epoch on it, so it needs at least "
+                         "one example (collect with n_val >= 1, e.g. `dilqr-rl collect --n-val 20`)")
+
+
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
     return list(torch.randperm(n, generator=generator).split(batch_size))
 
@@ -154,6 +173,11 @@ class BCTrainer:
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (0-based)."""
 
+    def check_data(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None
+                   ) -> None:
+        """Raise ``ValueError`` if ``fit`` cannot use the data (default: :func:`check_splits`)."""
+        check_splits(train, val, test)
+
     def metrics(self) -> dict[str, float]:
         return {}
 
@@ -161,6 +185,8 @@ class BCTrainer:
     def evaluate(self, data: tuple[Tensor, ...]) -> tuple[float, dict[str, float]]:
         """Mean loss over ``data`` (no gradient), in chunks of ``batch_size``, and averaged diagnostics."""
         n = data[0].shape[0]
+        if n == 0:
+            raise ValueError("cannot evaluate on an empty split: pass at least one example")
         total, diag_sum = 0.0, {}
         with torch.no_grad():
             for idx in torch.arange(n).split(self.config.batch_size):
@@ -208,7 +234,9 @@ class BCTrainer:
         """Train for ``config.epochs``; return the best-validation model's losses (the policy keeps it).
 
         ``resume=True`` continues from ``checkpoint_dir/last.pt`` when it exists (same data and config).
+        The validation split must not be empty; an empty (or no) test split gives ``test_loss=None``.
         """
+        self.check_data(train, val, test)
         cfg, start = self.config, time.perf_counter()
         ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -241,7 +269,7 @@ class BCTrainer:
                 save_checkpoint(ckpt_dir / "last.pt", self._state(epoch + 1, best, history, generator))
         self.policy.load_state_dict(best[2])
         self.policy.eval()
-        test_loss = self.evaluate(test)[0] if test is not None else None
+        test_loss = self.evaluate(test)[0] if test is not None and len(test[0]) else None
         final = self.metrics()
         if test_loss is not None:
             final["eval/test_loss"] = test_loss

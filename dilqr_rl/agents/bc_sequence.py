@@ -75,16 +75,26 @@ class SequencePolicySpec:
     """DiLQR only: iLQR iterations per solve."""
     hidden_size: int = 64
     """NN only: LSTM hidden size / MLP width."""
+    horizon: int | None = None
+    """T of the plans the policy outputs; ``None``: the system's (set it to a dataset's ``horizon``)."""
 
     def __post_init__(self) -> None:
         _choice(PolicyKind, self.kind, "policy kind")
         _choice(BCMode, self.mode, "BC mode")
         system = get_system(self.system)
+        if self.horizon is not None and (not isinstance(self.horizon, int) or self.horizon < 1):
+            raise ValueError(f"horizon must be an integer >= 1 or None (the system's {system.horizon}); got "
+                             f"{self.horizon!r}")
         if self.learnable is not None:
             bad = sorted(set(self.learnable) - set(system.true_params))
             if bad:
                 raise ValueError(f"learnable {bad} are not parameters of {self.system}; valid: "
                                  f"{sorted(system.true_params)}")
+
+    @property
+    def planning_horizon(self) -> int:
+        """T: ``horizon`` or, when it is ``None``, the system's."""
+        return self.horizon if self.horizon is not None else get_system(self.system).horizon
 
     @property
     def learns_dynamics(self) -> bool:
@@ -133,7 +143,7 @@ def make_dilqr_learner(spec: SequencePolicySpec, dtype: torch.dtype = torch.floa
         p.requires_grad_(name in learned)
     cost = system.make_cost(dtype, weights=w, goal=goal)
     cost.requires_grad_(spec.learns_cost)
-    return DiLQR(dynamics, cost, system.horizon, system.u_lower, system.u_upper,
+    return DiLQR(dynamics, cost, spec.planning_horizon, system.u_lower, system.u_upper,
                  grad_method=spec.grad_method, max_iter=spec.max_iter, on_unconverged="zero")
 
 
@@ -146,10 +156,10 @@ def build_sequence_policy(spec: SequencePolicySpec, dtype: torch.dtype = torch.f
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.init_seed)
         if spec.kind == PolicyKind.LSTM.value:
-            net = LSTMSequencePolicy(n, m, system.horizon, system.u_lower, system.u_upper,
+            net = LSTMSequencePolicy(n, m, spec.planning_horizon, system.u_lower, system.u_upper,
                                      hidden_size=spec.hidden_size)
         else:
-            net = MLPSequencePolicy(n, m, system.horizon, system.u_lower, system.u_upper,
+            net = MLPSequencePolicy(n, m, spec.planning_horizon, system.u_lower, system.u_upper,
                                     hidden_sizes=(spec.hidden_size, spec.hidden_size))
     return net.to(dtype)
 
@@ -172,7 +182,10 @@ def load_sequence_policy(path: str | Path, dtype: torch.dtype = torch.float64) -
 
 def load_or_collect_plans(system: str, path: str | Path | None, n_train: int, n_val: int, n_test: int,
                           seed: int, progress: bool = True):
-    """``PlanDataset.load(path)`` when a path is given (its system must be ``system``), else collect one."""
+    """``PlanDataset.load(path)`` when a path is given (its system must be ``system``), else collect one.
+
+    The plans' horizon is the dataset's ``horizon``: build the policy with ``SequencePolicySpec(horizon=...)``.
+    """
     from dilqr_rl.data import PlanDataset, collect_plans
 
     if not path:
@@ -225,6 +238,24 @@ def dynamics_error(spec: SequencePolicySpec, ctrl: DiLQR, x: Tensor, u: Tensor) 
     return float((err.square().sum(-1).mean() / step.square().sum(-1).mean()).sqrt())
 
 
+def imitation_loss(policy: nn.Module, x_init: Tensor, u_expert: Tensor) -> tuple[Tensor, Solution | None]:
+    """The papers' imitation loss per example, ``sum_{t,j} (u_hat - u_expert)^2``, and the DiLQR solution.
+
+    ``policy`` is a sequence policy (DiLQR or an NN baseline); an unconverged solve is not warned about
+    (see ``solution.converged``).
+
+    Shapes:
+        x_init (B, n), u_expert (B, T, m) -> loss (B,) in ``u_expert``'s dtype.
+    """
+    dtype = next(policy.parameters()).dtype
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedWarning)
+        out = policy(x_init.to(dtype))
+    solution = out if isinstance(out, Solution) else None
+    u = out.u if solution is not None else out  # (B, T, m)
+    return (u.to(u_expert.dtype) - u_expert).square().sum(dim=(1, 2)), solution
+
+
 class SequenceBCTrainer(BCTrainer):
     """BC of ``x_init (B, n) -> u (B, T, m)`` on (x_init, u_expert) data; DiLQR or NN policies alike.
 
@@ -239,7 +270,22 @@ class SequenceBCTrainer(BCTrainer):
             raise ValueError(f"alternate_every must be >= 1, got {alternate_every}")
         super().__init__(policy, config, writer, spec=asdict(spec))
         self.sequence_spec, self.alternate_every = spec, alternate_every
-        self.dtype = next(policy.parameters()).dtype
+
+    def check_data(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None
+                   ) -> None:
+        """Also refuse expert actions that are not u (N, T, m) with the policy's horizon T."""
+        super().check_data(train, val, test)
+        T = self.sequence_spec.planning_horizon
+        for name, split in (("train", train), ("val", val), ("test", test)):
+            if split is None:
+                continue
+            u = split[1]
+            if u.ndim != 3:
+                raise ValueError(f"the {name} expert actions must be u (N, T, m); got shape {tuple(u.shape)}")
+            if u.shape[1] != T:
+                raise ValueError(f"the {name} plans have horizon {u.shape[1]} but the policy plans over T={T}; "
+                                 f"build the policy with SequencePolicySpec(horizon={u.shape[1]}) (the "
+                                 f"dataset's horizon), or collect plans with horizon {T}")
 
     def on_epoch_start(self, epoch: int) -> None:
         if isinstance(self.policy, DiLQR) and self.sequence_spec.learns_cost:
@@ -251,15 +297,11 @@ class SequenceBCTrainer(BCTrainer):
 
     def item_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
         x_init, u_expert = batch
-        diag: dict[str, float] = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnconvergedWarning)  # logged as ilqr/converged_fraction
-            out = self.policy(x_init.to(self.dtype))
-        if isinstance(out, Solution):
-            diag = {"ilqr/converged_fraction": float(out.converged.double().mean()),
-                    "ilqr/iterations": float(out.iterations.double().mean())}
-            out = out.u
-        return (out.to(u_expert.dtype) - u_expert).square().sum(dim=(1, 2)), diag
+        loss, solution = imitation_loss(self.policy, x_init, u_expert)  # unconverged: ilqr/converged_fraction
+        if solution is None:
+            return loss, {}
+        return loss, {"ilqr/converged_fraction": float(solution.converged.double().mean()),
+                      "ilqr/iterations": float(solution.iterations.double().mean())}
 
     def metrics(self) -> dict[str, float]:
         if not isinstance(self.policy, DiLQR):

@@ -16,6 +16,7 @@ so the plan depends on the mass (a saturated plan has d(plan)/d(mass) = 0 and PP
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +97,28 @@ class PPOConfig:
     progress_bar: bool = True
     verbose: int = 0
 
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be 'dilqr' or 'mlp'; got {self.policy!r}")
+        if self.cost not in COSTS:
+            raise ValueError(f"cost must be 'goal' or 'swingup'; got {self.cost!r}")
+        if self.start_angle is not None and self.env_id != "Pendulum-v1":
+            raise ValueError(f"start_angle sets Pendulum-v1's reset options; {self.env_id} has none. Use "
+                             "env_id='Pendulum-v1' or start_angle=None.")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1 or None (the env's own limit); got "
+                             f"{self.max_episode_steps}")
+        counts = {"total_timesteps": self.total_timesteps, "n_envs": self.n_envs, "n_steps": self.n_steps,
+                  "batch_size": self.batch_size, "n_epochs": self.n_epochs, "horizon": self.horizon,
+                  "max_iter": self.max_iter}
+        bad = {k: v for k, v in counts.items() if v < 1}
+        if bad:
+            raise ValueError(f"{', '.join(bad)} must be >= 1; got {bad}")
+
+
+POLICIES = ("dilqr", "mlp")
+COSTS = ("goal", "swingup")
+
 
 @dataclass
 class PPOResult:
@@ -162,10 +185,7 @@ def make_env(config: PPOConfig) -> VecEnv:
     if config.env_id.startswith("dilqr_rl/"):
         import dilqr_rl.envs  # noqa: F401  (registers our ids)
     wrapper, wrapper_kwargs = None, None
-    if config.start_angle is not None:
-        if config.env_id != "Pendulum-v1":
-            raise ValueError(f"start_angle sets Pendulum-v1's reset options; {config.env_id} has none. Use "
-                             "env_id='Pendulum-v1' or start_angle=None.")
+    if config.start_angle is not None:  # Pendulum-v1 (checked by PPOConfig)
         wrapper, wrapper_kwargs = UniformStart, {"angle": config.start_angle, "speed": config.start_speed}
     env_kwargs = dict(config.env_kwargs)
     if config.max_episode_steps is not None:
@@ -187,11 +207,9 @@ def dilqr_policy_kwargs(config: PPOConfig, observation_shape: tuple[int, ...]) -
     dynamics.gravity.requires_grad_(False)
     if config.cost == "swingup":
         cost = PendulumSwingUpCost(control_weight=config.control_weight)
-    elif config.cost == "goal":
+    else:  # "goal" (PPOConfig checks the choice)
         cost = GoalCost(torch.tensor(config.goal_weights), torch.zeros(len(config.goal_weights)))
         cost.requires_grad_(False)
-    else:
-        raise ValueError(f"cost must be 'goal' or 'swingup'; got {config.cost!r}")
     return dict(dynamics=dynamics, cost=cost, horizon=config.horizon, grad_method=config.grad_method,
                 state_map=state_maps[tuple(observation_shape)], solver_options={"max_iter": config.max_iter},
                 log_std_init=config.log_std_init, controller_lr_scale=config.controller_lr_scale)
@@ -201,10 +219,8 @@ def build_model(config: PPOConfig, env: VecEnv) -> PPO:
     """SB3 PPO with the configured policy (no logger attached)."""
     if config.policy == "dilqr":
         policy, kwargs = DiLQRPolicy, dilqr_policy_kwargs(config, env.observation_space.shape)
-    elif config.policy == "mlp":
+    else:  # "mlp" (PPOConfig checks the choice)
         policy, kwargs = "MlpPolicy", {"log_std_init": config.log_std_init}
-    else:
-        raise ValueError(f"policy must be 'dilqr' or 'mlp'; got {config.policy!r}")
     return PPO(policy, env, learning_rate=config.learning_rate, n_steps=config.n_steps,
                batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
                gae_lambda=config.gae_lambda, policy_kwargs=kwargs, seed=config.seed, verbose=config.verbose)
@@ -216,8 +232,10 @@ def evaluate(model: PPO, config: PPOConfig) -> float | None:
     if config.eval_episodes <= 0:
         return None
     env = make_env(replace(config, n_envs=config.eval_episodes, seed=config.seed + 10_000))
-    mean, _ = evaluate_policy(model, env, n_eval_episodes=config.eval_episodes, deterministic=True)
-    env.close()
+    try:
+        mean, _ = evaluate_policy(model, env, n_eval_episodes=config.eval_episodes, deterministic=True)
+    finally:
+        env.close()
     return float(mean)
 
 
@@ -232,32 +250,41 @@ def return_vs_mass(config: PPOConfig, masses: Sequence[float]) -> dict[float, fl
     for mass in masses:
         mass_config = replace(config, policy="dilqr", mass_error=mass / config.true_mass - 1.0, n_envs=1)
         env = make_env(mass_config)
-        out[float(mass)] = evaluate(build_model(mass_config, env), mass_config)
-        env.close()
+        try:
+            out[float(mass)] = evaluate(build_model(mass_config, env), mass_config)
+        finally:
+            env.close()
     return out
 
 
 def train_ppo(config: PPOConfig) -> PPOResult:
-    """Train, log and save one run; see the module docstring."""
+    """Train, log and save one run; see the module docstring. The environments, the TensorBoard writer and
+    SB3's logger are closed when it returns or raises."""
     seed_everything(config.seed)
-    run_dir = make_run_dir(config.output_dir, config.env_id, f"{config.exp_name}-{config.policy}", config.seed)
-    writer = make_writer(run_dir, config)
-    model = build_model(config, make_env(config))
-    model.set_logger(configure(str(run_dir), ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])))
-    is_dilqr = isinstance(model.policy, DiLQRPolicy)
-    initial_params = physical_parameters(model.policy) if is_dilqr else {}
-    initial_return = evaluate(model, config)
-    if is_dilqr:
-        model.policy.solver_stats.pop()  # evaluation solves are not training diagnostics
-    callback = ILQRLoggingCallback()
-    model.learn(config.total_timesteps, callback=callback, progress_bar=config.progress_bar)
-    final_return = evaluate(model, config)
-    final_params = physical_parameters(model.policy) if is_dilqr else {}
-    for step, value in ((0, initial_return), (model.num_timesteps, final_return)):
-        if value is not None:
-            writer.add_scalar("eval/mean_return", value, step)
-    writer.close()
-    checkpoint = run_dir / "model.zip"
-    model.save(checkpoint)
+    with ExitStack() as resources:
+        env = make_env(config)
+        resources.callback(env.close)
+        run_dir = make_run_dir(config.output_dir, config.env_id, f"{config.exp_name}-{config.policy}",
+                               config.seed)
+        writer = make_writer(run_dir, config)
+        resources.callback(writer.close)
+        model = build_model(config, env)
+        logger = configure(str(run_dir), ["csv", "tensorboard"] + (["stdout"] if config.verbose else []))
+        resources.callback(logger.close)
+        model.set_logger(logger)
+        is_dilqr = isinstance(model.policy, DiLQRPolicy)
+        initial_params = physical_parameters(model.policy) if is_dilqr else {}
+        initial_return = evaluate(model, config)
+        if is_dilqr:
+            model.policy.solver_stats.pop()  # evaluation solves are not training diagnostics
+        callback = ILQRLoggingCallback()
+        model.learn(config.total_timesteps, callback=callback, progress_bar=config.progress_bar)
+        final_return = evaluate(model, config)
+        final_params = physical_parameters(model.policy) if is_dilqr else {}
+        for step, value in ((0, initial_return), (model.num_timesteps, final_return)):
+            if value is not None:
+                writer.add_scalar("eval/mean_return", value, step)
+        checkpoint = run_dir / "model.zip"
+        model.save(checkpoint)
     return PPOResult(run_dir, checkpoint, initial_return, final_return, initial_params, final_params,
                      callback.history)

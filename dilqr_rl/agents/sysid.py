@@ -69,6 +69,8 @@ def fit_sysid(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, config:
     if not (x.shape[0] == u.shape[0] == x_next.shape[0]) or x.shape != x_next.shape:
         raise ValueError(f"x, u, x_next must have the same number of rows and x_next the shape of x; got "
                          f"{tuple(x.shape)}, {tuple(u.shape)}, {tuple(x_next.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("no transitions to fit: x, u, x_next have 0 rows (collect plans with n_train >= 1)")
     params = [p for p in dynamics.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the dynamics have no parameter that requires grad: nothing to identify")

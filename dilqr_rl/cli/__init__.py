@@ -2,6 +2,9 @@
 
 Each subcommand module defines ``Args`` (a dataclass whose fields carry ``help`` metadata), ``HELP`` (a
 one-line summary) and ``run(args: Args) -> int``. Outputs go under ``runs/`` by default.
+
+User errors (:data:`USER_ERRORS`: a bad value, a missing file, an unreadable dataset, which is a
+``ValueError``) print ``error: <message>`` to stderr and exit with status 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ SUBCOMMANDS: dict[str, str] = {
     "collect": "collect",
     "bench": "bench",
 }
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)
+"""Exceptions ``main`` reports as ``error: <message>`` (``dilqr_rl.data.DatasetError`` is a ``ValueError``)."""
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -53,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ import dataclasses
 import typing
 
 
+def arg_help(text: str) -> dict[str, str]:
+    """Field metadata carrying an option's ``--help`` text: ``field(default=..., metadata=arg_help("..."))``."""
+    return {"help": text}
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 

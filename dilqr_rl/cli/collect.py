@@ -8,31 +8,29 @@ from typing import Literal
 
 import torch
 
+from dilqr_rl.cli.args import arg_help
+
 HELP = "Generate demonstrations: expert plans of a system (imitation) or expert episodes in an env"
-
-
-def _help(text: str) -> dict:
-    return {"help": text}
 
 
 @dataclass
 class Args:
-    kind: Literal["plans", "episodes"] = field(default="plans", metadata=_help(
+    kind: Literal["plans", "episodes"] = field(default="plans", metadata=arg_help(
         "plans: the papers' imitation data (x_init, x_{1:T}, u_{1:T}); episodes: expert rollouts in an env"))
-    system: str = field(default="pendulum", metadata=_help("plans: system name (pendulum, cartpole)"))
-    env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=_help(
+    system: str = field(default="pendulum", metadata=arg_help("plans: system name (pendulum, cartpole)"))
+    env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=arg_help(
         "episodes: environment id (ours, Pendulum-v1 or InvertedPendulum-v5)"))
-    n_train: int = field(default=50, metadata=_help("plans: training trajectories"))
-    n_val: int = field(default=20, metadata=_help("plans: validation trajectories"))
-    n_test: int = field(default=50, metadata=_help("plans: test trajectories"))
-    horizon: int = field(default=0, metadata=_help("plans: horizon T (0: the system's default)"))
-    n_episodes: int = field(default=10, metadata=_help("episodes: number of episodes"))
-    max_episode_steps: int = field(default=0, metadata=_help("episodes: time limit (0: the env's own)"))
-    seed: int = field(default=0, metadata=_help("random seed; the same seed gives the same dataset"))
-    output: str = field(default="", metadata=_help(
+    n_train: int = field(default=50, metadata=arg_help("plans: training trajectories"))
+    n_val: int = field(default=20, metadata=arg_help("plans: validation trajectories"))
+    n_test: int = field(default=50, metadata=arg_help("plans: test trajectories"))
+    horizon: int = field(default=0, metadata=arg_help("plans: horizon T (0: the system's default)"))
+    n_episodes: int = field(default=10, metadata=arg_help("episodes: number of episodes"))
+    max_episode_steps: int = field(default=0, metadata=arg_help("episodes: time limit (0: the env's own)"))
+    seed: int = field(default=0, metadata=arg_help("random seed; the same seed gives the same dataset"))
+    output: str = field(default="", metadata=arg_help(
         "output .npz file (default runs/data/<kind>__<system or env>__<sizes>__seed<seed>.npz)"))
-    progress: bool = field(default=True, metadata=_help("show a progress bar"))
-    threads: int = field(default=1, metadata=_help("torch CPU threads (small solves run fastest on 1)"))
+    progress: bool = field(default=True, metadata=arg_help("show a progress bar"))
+    threads: int = field(default=1, metadata=arg_help("torch CPU threads (small solves run fastest on 1)"))
 
 
 def default_output(args: Args) -> Path:

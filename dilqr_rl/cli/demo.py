@@ -9,24 +9,21 @@ from typing import Literal
 import torch
 
 from dilqr_rl.agents.demo import DemoConfig, format_table, run_demo
+from dilqr_rl.cli.args import arg_help
 
 HELP = ("Collect pendulum demonstrations, train DiLQR.dx (from a wrong model) and the LSTM baseline, "
         "compare them (imitation loss, model loss, return) and write TensorBoard logs and a GIF")
 
 
-def _help(text: str) -> dict:
-    return {"help": text}
-
-
 @dataclass
 class Args:
-    quick: bool = field(default=False, metadata=_help("a tiny run for tests (seconds, not meaningful)"))
-    seed: int = field(default=0, metadata=_help("random seed"))
+    quick: bool = field(default=False, metadata=arg_help("a tiny run for tests (seconds, not meaningful)"))
+    seed: int = field(default=0, metadata=arg_help("random seed"))
     grad_method: Literal["implicit", "diffmpc", "unroll"] = field(default="implicit",
-                                                                  metadata=_help("DiLQR gradient"))
-    threads: int = field(default=1, metadata=_help("torch CPU threads (small problems run best on 1)"))
-    output_dir: str = field(default="runs", metadata=_help("root of the run directory"))
-    progress: bool = field(default=True, metadata=_help("show progress bars"))
+                                                                  metadata=arg_help("DiLQR gradient"))
+    threads: int = field(default=1, metadata=arg_help("torch CPU threads (small problems run best on 1)"))
+    output_dir: str = field(default="runs", metadata=arg_help("root of the run directory"))
+    progress: bool = field(default=True, metadata=arg_help("show progress bars"))
 
 
 QUICK = {"n_train": 6, "n_val": 4, "n_test": 4, "dilqr_epochs": 2, "lstm_epochs": 2, "eval_episodes": 1,

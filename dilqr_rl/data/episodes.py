@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,14 @@ def collect_episodes(
     expert_name, settings, physics = None, None, None
     with tqdm(total=n_episodes, desc=f"episodes {env_id}", unit="ep", disable=not progress) as bar:
         for first in range(0, n_episodes, batch_size):
-            envs = [make_env(env_id, **env_kwargs) for _ in range(min(batch_size, n_episodes - first))]
-            expert = expert_for(envs[0], **(expert_settings or {}))
-            expert_name, settings, physics = expert.name, expert.settings.as_dict(), _physics(envs[0])
-            rows.extend(_run_batch(envs, expert, seed, first, bar))
-            for env in envs:
-                env.close()
+            with ExitStack() as open_envs:
+                envs = []
+                for _ in range(min(batch_size, n_episodes - first)):
+                    envs.append(make_env(env_id, **env_kwargs))
+                    open_envs.callback(envs[-1].close)
+                expert = expert_for(envs[0], **(expert_settings or {}))
+                expert_name, settings, physics = expert.name, expert.settings.as_dict(), _physics(envs[0])
+                rows.extend(_run_batch(envs, expert, seed, first, bar))
     arrays = {name: np.concatenate([r[name] for r in rows]) for name in rows[0]}
     metadata = {
         "env_id": env_id,

@@ -63,6 +63,14 @@ class PlanDataset:
     def horizon(self) -> int:
         return int(self.metadata["horizon"])
 
+    def expert_controller(self) -> DiLQR:
+        """The DiLQR layer that produced the plans: true model, the dataset's horizon and solver settings."""
+        expert = self.metadata.get("expert", {})
+        if "max_iter" not in expert or "tol" not in expert:
+            raise DatasetError(f"this {self.system} plans dataset's metadata lacks the expert's solver settings "
+                               "(expert.max_iter, expert.tol); regenerate it with `dilqr-rl collect plans`")
+        return expert_controller(self.spec, self.horizon, int(expert["max_iter"]), float(expert["tol"]))
+
     def split(self, name: str) -> PlanSplit:
         if name not in self.splits:
             raise ValueError(f"unknown split {name!r}; valid: {list(self.splits)}")
@@ -119,8 +127,7 @@ def collect_plans(
     T = spec.horizon if horizon is None else int(horizon)
     generator = torch.Generator().manual_seed(seed)
     x_init = spec.sample_x_init(sum(sizes.values()), generator)  # (N, n)
-    controller = DiLQR(spec.make_dynamics().requires_grad_(False), spec.make_cost().requires_grad_(False), T,
-                       spec.u_lower, spec.u_upper, max_iter=max_iter, tol=tol, on_unconverged="warn")
+    controller = expert_controller(spec, T, max_iter, tol)
     xs, us, converged = [], [], []
     with tqdm(total=len(x_init), desc=f"plans {system}", unit="traj", disable=not progress) as bar, \
             torch.no_grad(), warnings.catch_warnings():
@@ -142,6 +149,12 @@ def collect_plans(
         start = stop
     metadata = _metadata(spec, sizes, T, seed, max_iter, tol, ok)
     return PlanDataset(system=system, splits=splits, metadata=metadata)
+
+
+def expert_controller(spec: SystemSpec, horizon: int, max_iter: int, tol: float) -> DiLQR:
+    """The demonstrator: DiLQR with ``spec``'s true dynamics and goal cost (no learnable parameters)."""
+    return DiLQR(spec.make_dynamics().requires_grad_(False), spec.make_cost().requires_grad_(False), horizon,
+                 spec.u_lower, spec.u_upper, max_iter=max_iter, tol=tol, on_unconverged="warn")
 
 
 def _metadata(spec: SystemSpec, sizes: dict[str, int], horizon: int, seed: int, max_iter: int, tol: float,

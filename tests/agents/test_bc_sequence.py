@@ -9,6 +9,7 @@ from dilqr_rl.agents.bc_sequence import (
     SequencePolicySpec,
     build_sequence_policy,
     dynamics_error,
+    imitation_loss,
     load_sequence_policy,
     model_loss,
     wrong_initial_model,
@@ -17,12 +18,12 @@ from dilqr_rl.control import DiLQR
 from dilqr_rl.models import get_system
 
 
-def tiny_plans(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x_init (n, 2), expert u (n, T, 1)) from the true pendulum controller."""
+def tiny_plans(n: int, seed: int, horizon: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_init (n, 2), expert u (n, T, 1)) from the true pendulum controller (T: the system's by default)."""
     s = get_system("pendulum")
     x0 = s.sample_x_init(n, torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        u = DiLQR(s.make_dynamics(), s.make_cost(), s.horizon, s.u_lower, s.u_upper)(x0).u
+        u = DiLQR(s.make_dynamics(), s.make_cost(), horizon or s.horizon, s.u_lower, s.u_upper)(x0).u
     return x0, u
 
 
@@ -31,12 +32,17 @@ def data():
     return tiny_plans(8, 0), tiny_plans(4, 1), tiny_plans(4, 2)
 
 
-def fit(spec, data, epochs=6, **config):
-    """Train a fresh policy; return (policy, trainer, result, loss on the training set before training)."""
+def make_trainer(spec, epochs=6, **config) -> SequenceBCTrainer:
+    """A trainer of a fresh policy (float64 DiLQR, float32 NN)."""
     cfg = BCConfig(**{"epochs": epochs, "batch_size": 8, "progress": False, **config})
     dtype = torch.float64 if spec.kind == "dilqr" else torch.float32
-    policy = build_sequence_policy(spec, dtype)
-    trainer = SequenceBCTrainer(policy, spec, cfg)
+    return SequenceBCTrainer(build_sequence_policy(spec, dtype), spec, cfg)
+
+
+def fit(spec, data, epochs=6, **config):
+    """Train a fresh policy; return (policy, trainer, result, loss on the training set before training)."""
+    trainer = make_trainer(spec, epochs, **config)
+    policy = trainer.policy
     before = trainer.evaluate(data[0])[0]
     return policy, trainer, trainer.fit(*data), before
 
@@ -140,6 +146,8 @@ def test_bad_inputs_name_the_valid_choices(tmp_path):
         SequencePolicySpec(learnable=("dt",))
     with pytest.raises(ValueError, match="unknown system 'acrobot'"):
         SequencePolicySpec(system="acrobot")
+    with pytest.raises(ValueError, match=r"horizon must be an integer >= 1 or None \(the system's 20\); got 0"):
+        SequencePolicySpec(horizon=0)
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         BCConfig(optimizer="sgd")
     with pytest.raises(ValueError, match="unknown lr_schedule 'step'"):
@@ -154,6 +162,55 @@ def test_bad_inputs_name_the_valid_choices(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="is not a dilqr_rl BC checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("kind", ["dilqr", "lstm"])
+def test_plans_of_another_horizon_train_a_policy_of_that_horizon(tmp_path, kind):
+    short = tiny_plans(4, 0, horizon=6), tiny_plans(2, 1, horizon=6), tiny_plans(2, 2, horizon=6)
+    with pytest.raises(ValueError, match=r"the train plans have horizon 6 but the policy plans over T=20; build "
+                                         r"the policy with SequencePolicySpec\(horizon=6\)"):
+        make_trainer(SequencePolicySpec(kind=kind, hidden_size=8), epochs=1).fit(*short)
+    spec = SequencePolicySpec(kind=kind, hidden_size=8, horizon=6)
+    result = fit(spec, short, epochs=1, checkpoint_dir=str(tmp_path), optimizer="adam")[2]
+    assert result.test_loss is not None and len(result.history["train/loss"]) == 1
+    dtype = torch.float64 if kind == "dilqr" else torch.float32
+    out = load_sequence_policy(tmp_path / "best.pt", dtype)(short[2][0].to(dtype))
+    assert (out.u if kind == "dilqr" else out).shape == (2, 6, 1)
+
+
+def test_expert_actions_must_be_sequences(data):
+    spec = SequencePolicySpec(kind="mlp", hidden_size=8)
+    flat = tuple((x, u[:, 0]) for x, u in data)
+    with pytest.raises(ValueError, match=r"the train expert actions must be u \(N, T, m\); got shape \(8, 1\)"):
+        make_trainer(spec, epochs=1).fit(*flat)
+
+
+def test_an_empty_validation_split_is_refused_and_an_empty_test_split_gives_no_test_loss(data):
+    spec = SequencePolicySpec(kind="mlp", hidden_size=8)
+    train, val, test = data
+    empty = (val[0][:0], val[1][:0])
+    with pytest.raises(ValueError, match=r"the validation split is empty: BC selects the best epoch on it, so it "
+                                         r"needs at least one example \(collect with n_val >= 1"):
+        make_trainer(spec, epochs=1).fit(train, empty, test)
+    with pytest.raises(ValueError, match="the training split is empty: BC needs at least one training example"):
+        make_trainer(spec, epochs=1).fit(empty, val, test)
+    trainer = make_trainer(spec, epochs=1)
+    result = trainer.fit(train, val, empty)
+    assert result.test_loss is None and "eval/test_loss" not in result.final_metrics
+    with pytest.raises(ValueError, match="cannot evaluate on an empty split"):
+        trainer.evaluate(empty)
+    with pytest.raises(ValueError, match=r"the val split's tensors hold different numbers of examples \[4, 3\]"):
+        make_trainer(spec, epochs=1).fit(train, (val[0], val[1][:3]), test)
+
+
+def test_imitation_loss_is_the_summed_squared_action_error(data):
+    x, u = data[2]
+    s = get_system("pendulum")
+    expert = DiLQR(s.make_dynamics(), s.make_cost(), s.horizon, s.u_lower, s.u_upper)  # as in tiny_plans
+    loss, solution = imitation_loss(expert, x, u)
+    assert loss.shape == (4,) and float(loss.max()) < 1e-12 and bool(solution.converged.all())
+    loss, solution = imitation_loss(expert, x, u + 0.1)
+    torch.testing.assert_close(loss, torch.full((4,), 20 * 0.01, dtype=u.dtype))
 
 
 def test_cosine_schedule_goes_from_lr_to_lr_times_min_factor():

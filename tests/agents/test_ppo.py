@@ -9,7 +9,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
+from stable_baselines3.common.logger import configure
 
+from dilqr_rl.agents import ppo
+from dilqr_rl.agents.logging import make_writer
 from dilqr_rl.agents.ppo import PPOConfig, UniformStart, dilqr_policy_kwargs, make_env, return_vs_mass, train_ppo
 from dilqr_rl.policies import DiLQRPolicy
 
@@ -23,7 +26,8 @@ def test_tiny_dilqr_run_writes_logs_and_a_loadable_checkpoint(tmp_path):
     assert list(result.run_dir.glob("events.out.tfevents.*"))
     with open(result.run_dir / "progress.csv") as f:
         rows = list(csv.DictReader(f))
-    assert float(rows[-1]["ilqr/converged_fraction"]) >= 0.0
+    assert 0.0 < float(rows[-1]["ilqr/converged_fraction"]) <= 1.0  # measured 1.0: 4 iterations suffice
+    assert 1.0 <= float(rows[-1]["ilqr/iterations"]) <= TINY["max_iter"]
     assert float(rows[-1]["ilqr/param_mass"]) == pytest.approx(result.final_params["mass"], abs=0.05)
     assert result.initial_params["mass"] == pytest.approx(0.5)
     assert result.final_params["mass"] != result.initial_params["mass"]
@@ -33,6 +37,57 @@ def test_tiny_dilqr_run_writes_logs_and_a_loadable_checkpoint(tmp_path):
     assert model.policy.controller.dynamics.mass.item() == pytest.approx(result.final_params["mass"])
     assert [row["timesteps"] for row in result.history] == [64.0]  # one rollout of 2 envs x 32 steps
     assert result.history[0]["mass"] == pytest.approx(0.5)  # logged after the rollout, before its update
+
+
+@pytest.mark.filterwarnings("ignore:iLQR did not converge within max_iter=1")
+def test_converged_fraction_is_measured_not_constant(tmp_path):
+    """One iLQR iteration cannot confirm convergence: every solve reports unconverged after 1 iteration."""
+    result = train_ppo(PPOConfig(**{**TINY, "max_iter": 1, "eval_episodes": 0}, output_dir=str(tmp_path)))
+    with open(result.run_dir / "progress.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    assert float(last["ilqr/converged_fraction"]) == 0.0 and float(last["ilqr/iterations"]) == 1.0
+
+
+def test_a_failing_run_closes_its_envs_writer_and_logger(tmp_path, monkeypatch):
+    closed = []
+
+    def record(name, close):
+        def wrapped(*args, **kwargs):
+            closed.append(name)
+            return close(*args, **kwargs)
+        return wrapped
+
+    def make_env_recording(config):
+        env = make_env(config)
+        env.close = record("env", env.close)
+        return env
+
+    def make_writer_recording(run_dir, config):
+        writer = make_writer(run_dir, config)
+        writer.close = record("writer", writer.close)
+        return writer
+
+    def configure_recording(*args, **kwargs):
+        logger = configure(*args, **kwargs)
+        logger.close = record("logger", logger.close)
+        return logger
+
+    def broken_learn(self, *args, **kwargs):
+        raise RuntimeError("learning failed")
+
+    monkeypatch.setattr(ppo, "make_env", make_env_recording)
+    monkeypatch.setattr(ppo, "make_writer", make_writer_recording)
+    monkeypatch.setattr(ppo, "configure", configure_recording)
+    monkeypatch.setattr(PPO, "learn", broken_learn)
+    with pytest.raises(RuntimeError, match="learning failed"):
+        train_ppo(PPOConfig(**{**TINY, "eval_episodes": 0}, output_dir=str(tmp_path)))
+    assert sorted(closed) == ["env", "logger", "writer"]
+
+
+def test_a_bad_config_fails_before_creating_anything(tmp_path):
+    with pytest.raises(ValueError, match="policy must be 'dilqr' or 'mlp'; got 'lstm'"):
+        PPOConfig(**{**TINY, "policy": "lstm"}, output_dir=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_balancing_starts_are_within_the_configured_box():
@@ -75,14 +130,16 @@ def test_mlp_baseline_runs(tmp_path):
 
 def test_errors():
     with pytest.raises(ValueError, match="start_angle sets Pendulum-v1's reset options; dilqr_rl/Pendulum-v0"):
-        make_env(PPOConfig(env_id="dilqr_rl/Pendulum-v0"))
+        PPOConfig(env_id="dilqr_rl/Pendulum-v0")
     with pytest.raises(ValueError, match=r"start angle must be > 0 and start speed >= 0; got 0\.0, 1\.0"):
         UniformStart(gym.make("Pendulum-v1"), 0.0, 1.0)
     with pytest.raises(ValueError, match="cost must be 'goal' or 'swingup'; got 'lqr'"):
-        dilqr_policy_kwargs(PPOConfig(cost="lqr"), (3,))
+        PPOConfig(cost="lqr")
+    with pytest.raises(ValueError, match=r"max_episode_steps must be >= 1 or None \(the env's own limit\); got 0"):
+        PPOConfig(max_episode_steps=0)
+    with pytest.raises(ValueError, match=r"n_envs, horizon must be >= 1; got \{'n_envs': 0, 'horizon': 0\}"):
+        PPOConfig(n_envs=0, horizon=0)
     with pytest.raises(ValueError, match="return_vs_mass evaluates the controller: set eval_episodes > 0"):
         return_vs_mass(PPOConfig(eval_episodes=0), [1.0])
     with pytest.raises(ValueError, match="needs observations \\(cos, sin, theta_dot\\) or \\(theta, theta_dot\\)"):
         dilqr_policy_kwargs(PPOConfig(), (4,))
-    with pytest.raises(ValueError, match="policy must be 'dilqr' or 'mlp'; got 'lstm'"):
-        train_ppo(PPOConfig(**{**TINY, "policy": "lstm"}, output_dir="/tmp/unused-dilqr-runs"))

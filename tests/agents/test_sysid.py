@@ -40,6 +40,8 @@ def test_sysid_errors(transitions):
         fit_sysid(frozen, x, u, x_next, SysIdConfig(progress=False))
     with pytest.raises(ValueError, match="same number of rows"):
         fit_sysid(get_system("pendulum").make_dynamics(), x, u[:3], x_next)
+    with pytest.raises(ValueError, match=r"no transitions to fit: x, u, x_next have 0 rows \(collect plans with"):
+        fit_sysid(get_system("pendulum").make_dynamics(), x[:0], u[:0], x_next[:0])
     with pytest.raises(ValueError, match="x must be \\(N, T, n\\)"):
         transitions_from_plans(x, u)
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):

@@ -34,6 +34,21 @@ def test_video_errors(tmp_path):
         write_video(frames(), tmp_path / "a.gif", fps=0)
 
 
+class MustNotRun:
+    def predict(self, *args, **kwargs):
+        raise AssertionError("the episode ran before the video target was checked")
+
+
+@pytest.mark.parametrize(("name", "fps", "message"), [("a.avi", None, r"unsupported video format '.avi'"),
+                                                      ("a.gif", 0, "fps must be positive, got 0")])
+def test_record_video_checks_the_target_before_running_the_episode(tmp_path, name, fps, message):
+    env = make_env("dilqr_rl/Pendulum-v0", render_mode="rgb_array")
+    with pytest.raises(ValueError, match=message):
+        record_video(MustNotRun(), env, tmp_path / name, fps=fps)
+    env.close()
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg installed")
 def test_mp4_without_ffmpeg_names_the_fix(tmp_path):
     with pytest.raises(RuntimeError, match=r"pip install 'dilqr_rl\[video\]'"):

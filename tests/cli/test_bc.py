@@ -7,8 +7,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
+from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_sequence import load_sequence_policy
+from dilqr_rl.cli import main
+from dilqr_rl.data import collect_plans
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 TINY = ["--n-train", "4", "--n-val", "2", "--n-test", "2", "--epochs", "2", "--batch-size", "4", "--no-progress"]
@@ -35,9 +39,48 @@ def test_bc_writes_events_checkpoints_and_results(tmp_path, policy):
 def test_bc_resume_continues_a_run(tmp_path):
     assert bc(tmp_path).returncode == 0
     (run_dir,) = tmp_path.iterdir()
+    first = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert first["epoch"] == 2 and len(first["history"]["train/loss"]) == 2
     out = bc(tmp_path, "--resume", str(run_dir), "--epochs", "3")
     assert out.returncode == 0, out.stderr
-    assert len(list(tmp_path.iterdir())) == 1
+    assert list(tmp_path.iterdir()) == [run_dir]
+    resumed = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert resumed["epoch"] == 3 and len(resumed["history"]["train/loss"]) == 3
+    assert resumed["history"]["train/loss"][:2] == first["history"]["train/loss"]  # continued, not restarted
+    assert json.loads((run_dir / "result.json").read_text())["best_epoch"] == resumed["best_epoch"]
+
+
+def test_bc_trains_on_plans_of_the_dataset_horizon(tmp_path, capsys):
+    data = collect_plans("pendulum", n_train=3, n_val=1, n_test=1, progress=False, horizon=6).save(
+        tmp_path / "plans.npz")
+    runs = tmp_path / "runs"
+    assert main(["bc", "--data", str(data), "--epochs", "1", "--batch-size", "3", "--no-progress",
+                 "--output-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    policy = load_sequence_policy(run_dir / "checkpoints" / "best.pt")
+    assert policy(torch.zeros(2, 2, dtype=torch.float64)).u.shape == (2, 6, 1)
+    assert json.loads((run_dir / "result.json").read_text())["test_loss"] >= 0
+
+
+def test_bc_user_errors_are_one_line_messages(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["bc", *TINY, "--n-val", "0", "--output-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the validation split is empty") and "Traceback" not in err
+    assert not runs.exists()  # refused before a run directory was made
+    data = collect_plans("pendulum", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "plans.npz")
+    assert main(["bc", "--system", "cartpole", "--data", str(data), "--output-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the dataset at") and "not 'cartpole': pass --system pendulum" in err
+    assert main(["bc", "--data", str(tmp_path / "none.npz"), "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: no dataset at {tmp_path / 'none.npz'}")
+
+
+def test_bc_without_test_plans_reports_no_test_loss(tmp_path, capsys):
+    assert main(["bc", *TINY, "--n-test", "0", "--policy", "mlp", "--output-dir", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "result.json").read_text())["test_loss"] is None
+    assert "test_loss: None" in capsys.readouterr().out
 
 
 def test_bc_bad_resume_directory_is_reported(tmp_path):

@@ -35,4 +35,5 @@ def test_collect_episodes_with_output(tmp_path) -> None:
 
 def test_collect_unknown_system_fails_with_a_message(tmp_path) -> None:
     result = collect("--system", "acrobot", "--no-progress", cwd=tmp_path)
-    assert result.returncode != 0 and "unknown system 'acrobot'" in result.stderr
+    assert result.returncode == 2 and result.stderr.startswith("error: unknown system 'acrobot'")
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()

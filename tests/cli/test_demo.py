@@ -19,3 +19,8 @@ def test_demo_quick(tmp_path):
         assert list((run_dir / sub).glob("events.out.tfevents.*"))
         assert (run_dir / sub / "checkpoints" / "best.pt").is_file()
     assert (run_dir / "dilqr_dx.gif").stat().st_size > 0
+    # the expert's test loss is measured (it re-plans with the dataset's solver settings: ~0, not a constant)
+    expert_row = next(line for line in out.stdout.splitlines() if line.startswith("expert (true model)"))
+    test_loss, model_loss, dyn_error = (float(v) for v in expert_row.split()[3:6])
+    assert 0.0 <= test_loss < 1e-10 and model_loss == dyn_error == 0.0
+    assert "its test loss is measured, its model loss and dyn. error are 0 by definition" in out.stdout

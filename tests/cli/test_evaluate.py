@@ -8,6 +8,8 @@ import sys
 
 import imageio.v2 as imageio
 
+from dilqr_rl.cli import main
+
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
 
@@ -23,7 +25,10 @@ def test_evaluate_the_expert_with_a_gif(tmp_path):
     assert len(imageio.mimread(gif)) == 11
 
 
-def test_evaluate_a_missing_checkpoint_names_the_problem(tmp_path):
-    out = subprocess.run([*CLI, "evaluate", "--policy", str(tmp_path / "best.pt")], capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode != 0 and "no checkpoint at" in out.stderr
+def test_evaluate_a_missing_checkpoint_names_the_problem(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["evaluate", "--policy", str(tmp_path / "best.pt"), "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: no checkpoint at {tmp_path / 'best.pt'}")
+    assert main(["evaluate", "--video", str(tmp_path / "v.avi"), "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith("error: unsupported video format '.avi'")
+    assert not runs.exists()

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from stable_baselines3 import PPO
 
+from dilqr_rl.agents.ppo import make_env
+from dilqr_rl.cli import main
+from dilqr_rl.cli.rl import Args, config_from_args
 from dilqr_rl.policies import DiLQRPolicy
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
@@ -30,6 +33,23 @@ def test_rl_subcommand_tiny_run(tmp_path):
     model = PPO.load(run_dir / "model.zip")
     assert isinstance(model.policy, DiLQRPolicy)
     assert model.policy._get_constructor_parameters()["controller_lr_scale"] == 5.0
+
+
+def test_zero_start_angle_and_episode_steps_mean_the_envs_own():
+    config = config_from_args(Args(start_angle=0.0, max_episode_steps=0, n_envs=1))
+    assert config.start_angle is None and config.max_episode_steps is None
+    env = make_env(config)
+    assert env.envs[0].spec.max_episode_steps == 200  # Pendulum-v1's registered limit
+    env.close()
+
+
+def test_rl_bad_options_are_one_line_errors(tmp_path, capsys):
+    assert main(["rl", "--max-episode-steps", "-1", "--output-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: max_episode_steps must be >= 1 or None (the env's own limit); got -1\n"
+    assert main(["rl", "--env-id", "dilqr_rl/Pendulum-v0", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: start_angle sets Pendulum-v1's reset options")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rl_help_lists_options():

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from dilqr_rl.cli import main
+
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
 
@@ -22,7 +24,17 @@ def test_sysid_fits_and_reports(tmp_path):
     assert "mass: true 1, learned" in out.stdout
 
 
-def test_sysid_rejects_unknown_parameters(tmp_path):
-    out = subprocess.run([*CLI, "sysid", "--learnable", "dt", "--output-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0 and "learnable ['dt'] are not parameters" in out.stderr
+def test_sysid_rejects_unknown_parameters(tmp_path, capsys):
+    assert main(["sysid", "--learnable", "dt", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: learnable ['dt'] are not parameters of pendulum")
+    assert main(["sysid", "--n-train", "0", "--no-progress", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: the training split is empty: SysId needs at least one plan")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sysid_without_test_plans_reports_no_test_loss(tmp_path, capsys):
+    assert main(["sysid", "--n-train", "2", "--n-val", "0", "--n-test", "0", "--epochs", "2", "--no-progress",
+                 "--output-dir", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "result.json").read_text())["test_loss"] is None
+    assert "transition loss: train" in capsys.readouterr().out

@@ -21,4 +21,4 @@ def test_video_writes_a_gif(tmp_path):
 def test_video_rejects_an_unknown_format(tmp_path):
     out = subprocess.run([*CLI, "video", "--output", str(tmp_path / "v.avi"), "--max-steps", "2"],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0 and "unsupported video format '.avi'" in out.stderr
+    assert out.returncode == 2 and out.stderr == "error: unsupported video format '.avi'; valid: ['.gif', '.mp4']\n"

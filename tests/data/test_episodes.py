@@ -78,3 +78,25 @@ def test_bad_arguments() -> None:
         collect_episodes("dilqr_rl/Pendulum-v0", 0)
     with pytest.raises(ValueError, match="unknown environment id 'Nope-v0'"):
         collect_episodes("Nope-v0", 1, progress=False)
+
+
+
+def test_envs_are_closed_when_the_expert_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dilqr_rl.data import episodes
+
+    made, closed, make_env = [], [], episodes.make_env
+
+    def make_env_recording(env_id, **kwargs):
+        env = make_env(env_id, **kwargs)
+        made.append(env)
+        env.close = lambda: closed.append(env)
+        return env
+
+    def broken_expert(env, **settings):
+        raise RuntimeError("no expert")
+
+    monkeypatch.setattr(episodes, "make_env", make_env_recording)
+    monkeypatch.setattr(episodes, "expert_for", broken_expert)
+    with pytest.raises(RuntimeError, match="no expert"):
+        collect_episodes("dilqr_rl/Pendulum-v0", 3, progress=False, batch_size=2)
+    assert len(made) == 2 and closed == made[::-1]

@@ -67,6 +67,20 @@ def test_cartpole_plans_and_horizon_override() -> None:
     assert ds.split("train").x.shape == (2, 10, 4) and ds.metadata["horizon"] == 10
 
 
+def test_expert_controller_reproduces_the_plans_with_the_dataset_settings(tmp_path) -> None:
+    ds = collect_plans("pendulum", n_train=1, n_val=1, n_test=2, seed=3, progress=False, horizon=8, max_iter=150,
+                       tol=1e-9)
+    expert = PlanDataset.load(ds.save(tmp_path / "p.npz")).expert_controller()
+    assert (expert.config.horizon, expert.config.max_iter, expert.config.tol) == (8, 150, 1e-9)
+    assert not any(p.requires_grad for p in expert.parameters())
+    test = ds.split("test")
+    with torch.no_grad():
+        torch.testing.assert_close(expert(test.x_init).u, test.u, atol=1e-12, rtol=0)
+    del ds.metadata["expert"]["tol"]
+    with pytest.raises(DatasetError, match=r"lacks the expert.s solver settings \(expert.max_iter, expert.tol"):
+        ds.expert_controller()
+
+
 def test_save_load_round_trip(small: PlanDataset, tmp_path) -> None:
     path = small.save(tmp_path / "sub" / "plans.npz")
     loaded = PlanDataset.load(path, system="pendulum")
