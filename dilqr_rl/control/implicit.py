@@ -78,6 +78,13 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     return dg.sum() + (lam.reshape(-1, n) * df).sum() + (dlam.reshape(-1, n) * f).sum()
 
 
+def _resolve_items(adj, items: Tensor, H: Tensor, gbar: Tensor, F: Tensor, free: Tensor):
+    """Re-solve the adjoint for the masked items only (with Hessian ``H``) and put their solution back."""
+    idx = items.nonzero().flatten()
+    sub = adjoint_lqr(H[idx], gbar[idx], F[idx], free[idx])
+    return type(adj)(*(full.index_copy(0, idx, part) for full, part in zip(adj, sub)))
+
+
 def _items(mask: Tensor) -> list[int]:
     return mask.nonzero().flatten().tolist()[:10]
 
@@ -110,7 +117,7 @@ def implicit_backward(
                 "their gradient uses the cost Hessian (DiffMPC's approximation). The solution may be a saddle "
                 "point or not converged.", HessianFallbackWarning, stacklevel=4,
             )
-            adj = adjoint_lqr(torch.where(fallback.view(-1, 1, 1, 1), C, H), gbar, F, free)
+            adj = _resolve_items(adj, fallback, C, gbar, F, free)
         singular = ~adj.ok & ~ignored
         if bool(singular.any()):
             warnings.warn(

@@ -99,6 +99,15 @@ def _scalar_gains(Q_u: Tensor, reg: Tensor, lower: Tensor, upper: Tensor, n: int
     return Kk.unsqueeze(1), ok
 
 
+def _scalar_adjoint_gains(Q_u: Tensor, free: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """m = 1 with a fixed free set: [K_t | k_t] (B, 1, n+1) = -[Q_ux | q_u] / Q_uu on free rows, else 0."""
+    d = Q_u[:, 0, n]
+    ok = (d > 0) | ~free[:, 0]
+    g = Q_u[:, 0] / -torch.where(ok & free[:, 0], d, 1.0).unsqueeze(-1)  # (B, N+1)
+    keep = (free & ok.unsqueeze(-1)).to(g.dtype)
+    return (torch.cat([g[:, :n], g[:, -1:]], -1) * keep).unsqueeze(1), ok
+
+
 def ilqr_gains(
     F: Tensor, c: Tensor, C: Tensor, u: Tensor, lo: Tensor, hi: Tensor, reg: Tensor, k_warm: Tensor,
     boxqp_iters: int = 30,
@@ -158,31 +167,32 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     P = F.new_zeros(Bsz, n + 1, n + 1)
     rows = _identity_rows(F, n)
     ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
-    Kks = []
+    Ls = []
     for t in reversed(range(T)):
         Qa = M[t] + FaT[t] @ P @ Fa[t]
         Q_u = Qa[:, n:N]
-        gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[t])
-        Kk = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # [K_t | k_t] (B, m, n+1)
+        if N - n == 1:
+            Kk, ok_t = _scalar_adjoint_gains(Q_u, free[t], n)
+        else:
+            gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[t])
+            Kk = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # [K_t | k_t] (B, m, n+1)
         ok = ok & ok_t
-        L = _closed_loop(Kk, rows)
+        L = _closed_loop(Kk, rows)  # [dx; du; 1] = L [dx; 1]
         P = L.transpose(-1, -2) @ Qa @ L
-        Kks.append(Kk)
-    Kks = Kks[::-1]
-    dx = [F.new_zeros(Bsz, n)]
-    du = []
-    for t in range(T):
-        du.append((Kks[t][..., :n] @ dx[t].unsqueeze(-1)).squeeze(-1) + Kks[t][..., n])
-        if t < T - 1:
-            dx.append((F[:, t] @ torch.cat([dx[t], du[t]], -1).unsqueeze(-1)).squeeze(-1))
-    dx, du = torch.stack(dx, 1), torch.stack(du, 1)
-    dtau = torch.cat([dx, du], -1)
+        Ls.append(L)
+    L = torch.stack(Ls[::-1], 1)  # (B, T, N+1, n+1)
+    # Forward: [dx_{t+1}; 1] = Fa_t L_t [dx_t; 1], one product per step; then dtau for all t at once.
+    Phi = (torch.stack(Fa, 1) @ L).unbind(1)
+    z = [torch.cat([F.new_zeros(Bsz, n, 1), F.new_ones(Bsz, 1, 1)], 1)]  # [dx_1; 1] = [0; 1]
+    for t in range(T - 1):
+        z.append(Phi[t] @ z[-1])
+    dtau = (L @ torch.stack(z, 1)).squeeze(-1)[..., :N]  # (B, T, N)
     # Stationarity in x_t: gbar_x + H_x dtau + A_t^T dlam_t - dlam_{t-1} = 0, dlam_T = 0.
-    stationarity = gbar[..., :n] + (H[..., :n, :] @ dtau.unsqueeze(-1)).squeeze(-1)  # (B, T, n)
-    At = F[..., :n].transpose(-1, -2)
-    dlam = [F.new_zeros(Bsz, n)]
+    stationarity = (gbar[..., :n] + (H[..., :n, :] @ dtau.unsqueeze(-1)).squeeze(-1)).unsqueeze(-1).unbind(1)
+    At = F[..., :n].transpose(-1, -2).unbind(1)
+    dlam = [F.new_zeros(Bsz, n, 1)]
     for t in reversed(range(1, T)):
-        dlam.append(stationarity[:, t] + (At[:, t] @ dlam[-1].unsqueeze(-1)).squeeze(-1))
-    dlam = torch.stack(dlam[::-1], 1)  # dlam[:, t] pairs with f(tau_t)
-    grad_x_init = stationarity[:, 0] + (At[:, 0] @ dlam[:, 0].unsqueeze(-1)).squeeze(-1)
-    return AdjointSolution(dx, du, dlam, grad_x_init, ok)
+        dlam.append(stationarity[t] + At[t] @ dlam[-1])
+    dlam.reverse()  # dlam[t] pairs with f(tau_t)
+    grad_x_init = (stationarity[0] + At[0] @ dlam[0]).squeeze(-1)
+    return AdjointSolution(dtau[..., :n], dtau[..., n:], torch.stack(dlam, 1).squeeze(-1), grad_x_init, ok)

@@ -214,3 +214,32 @@ def test_non_convex_cost_never_breaks_the_backward():
         sol.u[:, 0].sum().backward()
     assert torch.isfinite(ctrl.dynamics.mass.grad)
     assert sol.backward.zero_gradient is not None
+
+
+class _IndefiniteWherePositive(PendulumDynamics):
+    """The Lagrangian Hessian term is indefinite only on rows with a positive angle."""
+
+    def lagrangian_hessian(self, x, u, lam):
+        bad = (x[:, 0] > 0).to(x.dtype).view(-1, 1, 1)
+        true = super().lagrangian_hessian(x, u, lam)
+        return bad * -100.0 * torch.eye(3, dtype=x.dtype) + (1 - bad) * true
+
+
+def test_fallback_applies_to_the_failing_items_only():
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3)).double()
+    x0 = torch.tensor([[0.5, 0.0], [-0.5, 0.0]], dtype=F64)
+    grads = {}
+    for name, dyn, method in [("mixed", _IndefiniteWherePositive, "implicit"),
+                              ("implicit", PendulumDynamics, "implicit"), ("diffmpc", PendulumDynamics, "diffmpc")]:
+        ctrl = DiLQR(dyn(max_speed=None, dtype=F64), cost, 10, tol=1e-12, grad_method=method)
+        x = x0.clone().requires_grad_(True)
+        sol = ctrl(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HessianFallbackWarning)
+            sol.u.sum().backward()
+        grads[name] = x.grad
+        if name == "mixed":
+            assert sol.backward.hessian_fallback.tolist() == [True, False]
+    torch.testing.assert_close(grads["mixed"][0], grads["diffmpc"][0])
+    torch.testing.assert_close(grads["mixed"][1], grads["implicit"][1])
+    assert not torch.allclose(grads["implicit"][0], grads["diffmpc"][0])
