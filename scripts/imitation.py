@@ -41,6 +41,8 @@ def main() -> None:
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--lr", type=float, default=3e-2)
     p.add_argument("--schedule", default="cosine")
+    p.add_argument("--absolute-lr", dest="relative_lr", action="store_false",
+                   help="one lr for all parameters (default: per-parameter lr relative to its magnitude)")
     p.add_argument("--lstm-epochs", type=int, default=1500)
     p.add_argument("--methods", nargs="+", default=["dx-implicit", "dx-diffmpc", "cost", "lstm", "sysid"])
     p.add_argument("--seed", type=int, default=0)
@@ -54,7 +56,7 @@ def main() -> None:
     test = ds.split("test")
     rows_x, rows_u = test.x.reshape(-1, 2), test.u.reshape(-1, 1)
     base = BCConfig(epochs=a.epochs, batch_size=25, optimizer=a.optimizer, lr=a.lr, lr_schedule=a.schedule,
-                    seed=a.seed, progress=False)
+                    relative_lr=a.relative_lr, seed=a.seed, progress=False)
     print(f"pendulum, train={a.n_train}; true 3g/(2l) = 15, 3/(m l^2) = 3")
     print(f"{'method':<16}{'test loss':>11}{'model loss':>12}{'dyn err':>10}{'3g/2l':>9}{'3/ml2':>9}{'s':>6}")
     for method in a.methods:
@@ -74,7 +76,7 @@ def main() -> None:
         if method == "lstm":
             spec, cfg, dtype = (SequencePolicySpec(kind="lstm", init_seed=a.seed),
                                 dataclasses.replace(base, epochs=a.lstm_epochs, optimizer="adam", lr=1e-3,
-                                                    lr_schedule="constant"), torch.float32)
+                                                    lr_schedule="constant", relative_lr=False), torch.float32)
         else:
             mode, _, grad = method.partition("-")
             spec = SequencePolicySpec(kind="dilqr", mode=mode, grad_method=grad or "implicit", init_seed=a.seed)
