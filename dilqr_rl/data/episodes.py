@@ -90,7 +90,7 @@ class EpisodeDataset:
         stored = metadata.get("env_id")
         if env_id is not None and stored != env_id:
             raise DatasetMismatchError(f"{path} holds episodes of {stored!r}, expected {env_id!r}; generate "
-                                       f"them with `dilqr-rl collect episodes --env-id {env_id}`")
+                                       f"them with `dilqr-rl collect --kind episodes --env-id {env_id}`")
         missing = [name for name in REQUIRED if name not in arrays]
         if missing:
             raise DatasetError(f"{path} lacks arrays {missing}; the file is corrupted. Regenerate it.")

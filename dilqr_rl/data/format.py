@@ -69,8 +69,8 @@ def load_arrays(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarra
     """Read a dataset of ``kind`` written by :func:`save_arrays`; every failure is a :class:`DatasetError`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no dataset at {path}; create one with `dilqr-rl collect {kind} ...`")
-    regenerate = f"Regenerate it with `dilqr-rl collect {kind} ...`."
+        raise FileNotFoundError(f"no dataset at {path}; create one with `dilqr-rl collect --kind {kind} ...`")
+    regenerate = f"Regenerate it with `dilqr-rl collect --kind {kind} ...`."
     try:
         with np.load(path, allow_pickle=False) as archive:
             if METADATA_KEY not in archive.files:

@@ -68,7 +68,7 @@ class PlanDataset:
         expert = self.metadata.get("expert", {})
         if "max_iter" not in expert or "tol" not in expert:
             raise DatasetError(f"this {self.system} plans dataset's metadata lacks the expert's solver settings "
-                               "(expert.max_iter, expert.tol); regenerate it with `dilqr-rl collect plans`")
+                               "(expert.max_iter, expert.tol); regenerate it with `dilqr-rl collect --kind plans`")
         return expert_controller(self.spec, self.horizon, int(expert["max_iter"]), float(expert["tol"]))
 
     def split(self, name: str) -> PlanSplit:
@@ -91,7 +91,7 @@ class PlanDataset:
         stored = metadata.get("system")
         if system is not None and stored != system:
             raise DatasetMismatchError(f"{path} holds plans for system {stored!r}, expected {system!r}; "
-                                       f"generate them with `dilqr-rl collect plans --system {system}`")
+                                       f"generate them with `dilqr-rl collect --kind plans --system {system}`")
         splits = {}
         for name in metadata.get("splits", {}):
             try:

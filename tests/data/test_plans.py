@@ -143,7 +143,7 @@ def test_not_a_dataset(tmp_path) -> None:
     text.write_text("hello")
     with pytest.raises(DatasetError, match="truncated or corrupted"):
         PlanDataset.load(text)
-    with pytest.raises(FileNotFoundError, match="dilqr-rl collect plans"):
+    with pytest.raises(FileNotFoundError, match="dilqr-rl collect --kind plans"):
         PlanDataset.load(tmp_path / "missing.npz")
 
 
