@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "demo",
     "collect": "collect",
     "bench": "bench",
+    "bc-step": "bc_step",
 }
 
 

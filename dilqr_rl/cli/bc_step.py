@@ -1,0 +1,144 @@
+"""``dilqr-rl bc-step``: single-step behaviour cloning (an MLP from observation to action) on expert episodes."""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from dilqr_rl.agents.bc import BCConfig
+from dilqr_rl.agents.bc_step import StepBCTrainer, StepPolicySpec, build_step_policy, split_episodes
+from dilqr_rl.agents.evaluation import evaluate_policy
+from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
+from dilqr_rl.cli.args import arg_help
+from dilqr_rl.data import EpisodeDataset, collect_episodes
+from dilqr_rl.envs import make_env
+
+HELP = "Single-step behaviour cloning (MLP obs -> action) on expert episodes, split by episode"
+
+DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
+
+
+@dataclass
+class Args:
+    data: str = field(default="", metadata=arg_help("a saved episodes file (dilqr-rl collect --kind episodes); "
+                                                     "empty: collect one"))
+    env_id: str = field(default="", metadata=arg_help(
+        f"environment id; empty: the dataset's with --data, else {DEFAULT_ENV_ID}"))
+    n_episodes: int = field(default=20, metadata=arg_help("expert episodes when collecting"))
+    max_episode_steps: int = field(default=0, metadata=arg_help(
+        "time limit of collected and evaluation episodes (0: the dataset's with --data, else the env's)"))
+    val_fraction: float = field(default=0.2, metadata=arg_help("fraction of the episodes held out for validation"))
+    test_fraction: float = field(default=0.2, metadata=arg_help("fraction of the episodes held out for testing "
+                                                                "(0: no test loss)"))
+    hidden_sizes: tuple[int, ...] = field(default=(64, 64), metadata=arg_help("hidden layer widths of the MLP"))
+    epochs: int = field(default=50, metadata=arg_help("training epochs"))
+    batch_size: int = field(default=64, metadata=arg_help("transitions per step"))
+    lr: float = field(default=1e-3, metadata=arg_help("Adam learning rate"))
+    lr_schedule: Literal["constant", "cosine"] = field(default="constant", metadata=arg_help("lr schedule"))
+    eval_episodes: int = field(default=3, metadata=arg_help("episodes to measure the policy's return (0: skip)"))
+    eval_seed: int = field(default=1000, metadata=arg_help(
+        "seed of the first evaluation episode (keep it away from the collection seeds seed, seed+1, ...)"))
+    seed: int = field(default=0, metadata=arg_help("random seed (data, split, initial weights, batches)"))
+    threads: int = field(default=1, metadata=arg_help("torch CPU threads (small problems run best on 1)"))
+    output_dir: str = field(default="runs", metadata=arg_help("root of the run directories"))
+    exp_name: str = field(default="bc-step", metadata=arg_help("experiment name in the run directory"))
+    progress: bool = field(default=True, metadata=arg_help("show progress bars"))
+
+
+def load_or_collect_episodes(args: Args) -> EpisodeDataset:
+    """``EpisodeDataset.load(args.data)`` (for ``args.env_id`` when given), else collect ``args.n_episodes``."""
+    if args.data:
+        return EpisodeDataset.load(args.data, env_id=args.env_id or None)
+    env_kwargs = {"max_episode_steps": args.max_episode_steps} if args.max_episode_steps else {}
+    return collect_episodes(args.env_id or DEFAULT_ENV_ID, args.n_episodes, seed=args.seed, progress=args.progress,
+                            **env_kwargs)
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """Refuse fractions of episodes that leave a split without episodes or with all of them."""
+    if not (0.0 < val_fraction < 1.0 and 0.0 <= test_fraction < 1.0):
+        raise ValueError(f"need 0 < --val-fraction < 1 and 0 <= --test-fraction < 1; got {val_fraction} and "
+                         f"{test_fraction}")
+
+
+def split_data(ds: EpisodeDataset, val_fraction: float, test_fraction: float, seed: int):
+    """(train, val, test) pairs of (obs (N, d), actions (N, m)) float32, split by whole episodes.
+
+    The test episodes are chosen by :func:`split_episodes` itself, run on the episode ids; the rest is split
+    into train and val the same way. ``test`` is empty when ``test_fraction`` is 0.
+    """
+    check_fractions(val_fraction, test_fraction)
+    obs, actions, ids = ds.observations, ds.actions, ds.episode
+    if obs.ndim != 2 or actions.ndim != 2:
+        raise ValueError(f"single-step BC needs flat observations (N, d) and actions (N, m); the dataset has "
+                         f"observations {obs.shape} and actions {actions.shape}: use an env with vector spaces")
+    n_min = 3 if test_fraction > 0 else 2
+    if ds.n_episodes < n_min:
+        raise ValueError(f"the dataset has {ds.n_episodes} episode(s) but bc-step splits by episode and needs at "
+                         f"least {n_min} (train, val{', test' if n_min == 3 else ''}): collect more with "
+                         "--n-episodes, or pass --test-fraction 0")
+    rest = np.ones(len(ids), dtype=bool)
+    if test_fraction > 0:
+        column = ids[:, None]
+        _, (test_ids, _) = split_episodes(column, column, ids, test_fraction, seed, dtype=torch.float64)
+        rest = ~np.isin(ids, test_ids.long().numpy())
+    train, val = split_episodes(obs[rest], actions[rest], ids[rest], val_fraction, seed)
+    test = (torch.as_tensor(obs[~rest], dtype=torch.float32), torch.as_tensor(actions[~rest], dtype=torch.float32))
+    return train, val, test
+
+
+def run(args: Args) -> int:
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    config = BCConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer="adam", lr=args.lr,
+                      lr_schedule=args.lr_schedule, seed=args.seed, progress=args.progress)
+    if args.eval_episodes < 0:
+        raise ValueError(f"--eval-episodes must be >= 0 (0 skips the evaluation); got {args.eval_episodes}")
+    check_fractions(args.val_fraction, args.test_fraction)  # before collecting
+    ds = load_or_collect_episodes(args)
+    train, val, test = split_data(ds, args.val_fraction, args.test_fraction, args.seed)
+    env_kwargs = ({"max_episode_steps": args.max_episode_steps} if args.max_episode_steps
+                  else dict(ds.metadata.get("env_kwargs", {})) if args.data else {})
+    with closing(make_env(ds.env_id, **env_kwargs)) as env:
+        space = env.action_space
+        spec = StepPolicySpec(obs_dim=train[0].shape[1], action_dim=train[1].shape[1],
+                              action_low=tuple(float(v) for v in np.broadcast_to(space.low, space.shape)),
+                              action_high=tuple(float(v) for v in np.broadcast_to(space.high, space.shape)),
+                              hidden_sizes=tuple(args.hidden_sizes), init_seed=args.seed)
+        policy = build_step_policy(spec)
+        run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
+        config = replace(config, checkpoint_dir=str(run_dir / "checkpoints"))
+        hparams = {**asdict(spec), **asdict(config), "data": args.data or "collected", "env_id": ds.env_id,
+                   "n_episodes": ds.n_episodes, "val_fraction": args.val_fraction,
+                   "test_fraction": args.test_fraction}
+        with closing(make_writer(run_dir, hparams)) as writer:
+            summary = _train_and_evaluate(args, ds, policy, spec, config, writer, env, (train, val, test))
+    summary = {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoints" / "best.pt"), **summary}
+    (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
+    for key, value in summary.items():
+        print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
+def _train_and_evaluate(args: Args, ds: EpisodeDataset, policy, spec: StepPolicySpec, config: BCConfig, writer,
+                        env, data) -> dict[str, Any]:
+    """Fit on ``data`` = (train, val, test), log ``bc/`` and ``eval/`` scalars; the result's summary."""
+    train, val, test = data
+    expert_return = float(ds.episode_returns().mean())
+    for key, value in (("bc/train_transitions", len(train[0])), ("bc/val_transitions", len(val[0])),
+                       ("bc/test_transitions", len(test[0])), ("bc/expert_return", expert_return)):
+        writer.add_scalar(key, value, 0)
+    result = StepBCTrainer(policy, spec, config, writer=writer).fit(train, val, test)
+    summary: dict[str, Any] = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+                               "test_loss": result.test_loss, "expert_return": expert_return}
+    if args.eval_episodes:
+        returns = evaluate_policy(policy, env, args.eval_episodes, args.eval_seed)
+        summary.update(mean_return=returns.mean_return, std_return=returns.std_return)
+        writer.add_scalar("eval/mean_return", returns.mean_return, config.epochs + 1)
+        writer.add_scalar("eval/std_return", returns.std_return, config.epochs + 1)
+    return summary
