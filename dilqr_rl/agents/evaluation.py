@@ -128,12 +128,12 @@ def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.
                      "observation='state') or wrap the planner in MPCPolicy with a state_map")
 
 
-def load_policy(source: str, env: gym.Env, system: str | None = None):
+def load_policy(source: str, env: gym.Env):
     """A policy with ``predict`` for ``env``: ``"expert"`` or a BC checkpoint (sequence policies run as MPC).
 
     ``"expert"`` is :func:`dilqr_rl.policies.expert_for` ``(env)``, the receding-horizon iLQR expert the
     README measures (it recognises the system from ``env``; raises ``ValueError`` listing the supported
-    environments otherwise). ``system`` is ignored: it is kept so that older callers passing it still work.
+    environments otherwise).
     """
     from dilqr_rl.agents.bc import load_checkpoint
     from dilqr_rl.agents.bc_sequence import load_sequence_policy

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 
@@ -23,7 +22,6 @@ HELP = "Evaluate the expert or a BC checkpoint in an environment (returns over s
 class Args:
     policy: str = field(default="expert", metadata=arg_help("'expert' or the path of a BC checkpoint (best.pt)"))
     env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=arg_help("Gymnasium id"))
-    system: Literal["pendulum", "cartpole"] = field(default="pendulum", metadata=arg_help("the expert's system"))
     episodes: int = field(default=5, metadata=arg_help("episodes, seeded seed, seed+1, ..."))
     seed: int = field(default=0, metadata=arg_help("seed of the first episode"))
     max_steps: int = field(default=0, metadata=arg_help("cut episodes after this many steps (0: env's limit)"))
@@ -38,7 +36,7 @@ def run(args: Args) -> int:
     if args.video:
         check_video_target(args.video)  # before the episodes run
     with closing(make_env(args.env_id, render_mode="rgb_array" if args.video else None)) as env:
-        policy = load_policy(args.policy, env, args.system)
+        policy = load_policy(args.policy, env)
         result = evaluate_policy(policy, env, args.episodes, args.seed, max_steps=args.max_steps or None)
         summary = {"policy": args.policy, "env_id": args.env_id, "returns": result.returns.tolist(),
                    "mean_return": result.mean_return, "std_return": result.std_return}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 
@@ -21,7 +20,6 @@ HELP = "Record one episode of the expert or a BC checkpoint as a GIF (or MP4 wit
 class Args:
     policy: str = field(default="expert", metadata=arg_help("'expert' or the path of a BC checkpoint (best.pt)"))
     env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=arg_help("Gymnasium id"))
-    system: Literal["pendulum", "cartpole"] = field(default="pendulum", metadata=arg_help("the expert's system"))
     output: str = field(default="runs/videos/episode.gif", metadata=arg_help("video file (.gif or .mp4)"))
     seed: int = field(default=0, metadata=arg_help("episode seed"))
     max_steps: int = field(default=0, metadata=arg_help("cut the episode after this many steps (0: env's limit)"))
@@ -32,7 +30,7 @@ class Args:
 def run(args: Args) -> int:
     torch.set_num_threads(args.threads)
     with closing(make_env(args.env_id, render_mode="rgb_array")) as env:
-        policy = load_policy(args.policy, env, args.system)
+        policy = load_policy(args.policy, env)
         path, ret = record_video(policy, env, args.output, args.seed, fps=args.fps or None,
                                  max_steps=args.max_steps or None)
     print(f"wrote {path} (return {ret:.1f})")

@@ -32,7 +32,7 @@ def test_expert_mpc_beats_doing_nothing_and_is_reproducible():
 def test_the_expert_is_the_one_expert_for_builds():
     for env_id, kwargs in (("dilqr_rl/Pendulum-v0", {}), ("dilqr_rl/CartpoleSwingUp-v0", {})):
         env = make_env(env_id, **kwargs)
-        expert = load_policy("expert", env, "pendulum")  # the system argument is ignored: env decides
+        expert = load_policy("expert", env)
         assert isinstance(expert, ILQRExpert) and expert.settings == expert_for(env).settings
         assert type(expert.dynamics) is type(env.unwrapped.dynamics)
         a = evaluate_policy(expert, env, n_episodes=1, seed=1, max_steps=5)
