@@ -29,10 +29,9 @@ class Problem:
     def horizon(self) -> int:
         return self.config.horizon
 
-    def clamp(self, u: Tensor, t: int | None = None) -> Tensor:
-        """Project controls onto the box; u (..., T, m) or, with t, u (..., m) at step t."""
-        lo, hi = (self.lo, self.hi) if t is None else (self.lo[:, t], self.hi[:, t])
-        return torch.minimum(torch.maximum(u, lo), hi)
+    def clamp(self, u: Tensor) -> Tensor:
+        """Project controls u (B, T, m) onto the box."""
+        return torch.minimum(torch.maximum(u, self.lo), self.hi)
 
     def step_indices(self, rows_per_step: int, device: torch.device) -> Tensor:
         """t (rows_per_step * T,) for rows laid out as (..., T)."""
