@@ -49,7 +49,8 @@ def test_record_video_checks_the_target_before_running_the_episode(tmp_path, nam
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg installed")
+@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None,
+                    reason="checks the error shown without imageio-ffmpeg, which is installed here")
 def test_mp4_without_ffmpeg_names_the_fix(tmp_path):
     with pytest.raises(RuntimeError, match=r"pip install 'dilqr_rl\[video\]'"):
         write_video(frames(), tmp_path / "a.mp4")

@@ -167,3 +167,10 @@ def test_linear_problem_with_two_controls_matches_unconstrained_lqr_when_bounds_
     assert sol.all_converged and (sol.iterations <= 2).all()  # LQR: one Newton step
     bounded = ctrl(X0["linear"])
     assert bounded.active.any()
+
+
+def test_describe_summarizes_the_solve():
+    ctrl = pendulum(max_iter=7, tol=0.0, on_unconverged="zero")
+    with pytest.warns(UserWarning):
+        text = ctrl(X0["pendulum"]).describe()
+    assert text.startswith("converged 0%, iterations mean 7.0 max 7, max KKT residual ")

@@ -9,14 +9,6 @@ import torch
 from dilqr_rl.data import DatasetMismatchError, EpisodeDataset, PlanDataset, collect_episodes
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def pendulum() -> EpisodeDataset:
     torch.set_num_threads(1)

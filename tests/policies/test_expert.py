@@ -17,15 +17,6 @@ from dilqr_rl.policies.expert import ExpertSettings
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny solves: OpenMP threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def vec(env_id: str, n: int, seed: int, **kwargs) -> DummyVecEnv:
     venv = DummyVecEnv([lambda: gym.make(env_id, **kwargs) for _ in range(n)])
     venv.seed(seed)
