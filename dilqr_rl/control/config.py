@@ -70,6 +70,12 @@ class SolverConfig:
     """Factor by which mu grows on failure and shrinks on success."""
     boxqp_iters: int = 30
     """Projected-Newton iterations of the per-stage box QP (only used for m > 1)."""
+    newton_tol: float = 1e-3
+    """Once an item's KKT residual (relative, as for ``tol``) is below this, its steps use the exact
+    Lagrangian Hessian C_t + hess[lam_t . f] instead of iLQR's Gauss-Newton C_t, wherever that keeps Q_uu
+    positive definite. The fixed point is the same; near it Gauss-Newton converges only linearly, and
+    with strongly curved dynamics and large costates (swing-ups) its full step can even diverge, so the
+    iterates stall at the rounding floor. ``0`` disables the switch (pure iLQR)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "grad_method", GradMethod.parse(self.grad_method, "grad_method"))
@@ -84,6 +90,7 @@ class SolverConfig:
             ("reg_max", self.reg_max > self.reg_min, "a float > reg_min"),
             ("reg_factor", self.reg_factor > 1, "a float > 1"),
             ("boxqp_iters", self.boxqp_iters >= 1, "an integer >= 1"),
+            ("newton_tol", self.newton_tol >= 0, "a float >= 0 (0 disables the exact-Hessian steps)"),
         ]
         for name, ok, expected in checks:
             if not ok:

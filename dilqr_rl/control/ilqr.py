@@ -13,17 +13,19 @@ The same code runs without a graph (implicit/diffmpc modes: memory flat in the i
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from dilqr_rl.control.lqr import ilqr_gains
+from dilqr_rl.control.lqr import StepGains, ilqr_gains
 from dilqr_rl.control.problem import Problem, check_finite, costate, reduced_gradient
 
 _ARMIJO = 1e-4
 _NOISE_EPS = 10.0  # cost changes within this many epsilons of |J| are rounding noise
 _TOL_FLOOR_EPS = 50.0  # tolerances below this many machine epsilons cannot be met
+_NEWTON_RETRY = 1e-2  # after a failed exact-Hessian sweep, retry once the KKT residual is this much smaller
 
 
 class SolverResult(NamedTuple):
@@ -116,6 +118,29 @@ def _next_regularization(reg: Tensor, accept: Tensor, cfg) -> Tensor:
     return torch.where(reg < cfg.reg_min, 0.0, reg)
 
 
+def _step_gains(problem: Problem, x: Tensor, u: Tensor, F: Tensor, c: Tensor, C: Tensor, lam: Tensor,
+                reg: Tensor, k_warm: Tensor, newton: Tensor) -> tuple[StepGains, Tensor]:
+    """The step's gains: Newton for the items in ``newton`` (B,) bool, Gauss-Newton for the others.
+
+    Newton uses C_t + hess[lam_t . f] with the costate lam of the current trajectory: the Hessian of the
+    total cost in the controls (states eliminated through the dynamics), so its steps converge
+    quadratically to the fixed point that Gauss-Newton (iLQR's C_t) approaches linearly. Where that
+    Hessian is not positive definite on the controls the item takes the Gauss-Newton step instead.
+    Returns the gains and the items whose Newton sweep failed (B,) bool.
+    """
+    sweep = partial(ilqr_gains, F, c, u=u, lo=problem.lo, hi=problem.hi, reg=reg, k_warm=k_warm,
+                    boxqp_iters=problem.config.boxqp_iters)
+    if not bool(newton.any()):
+        return sweep(C=C), newton
+    exact = torch.where(newton.view(-1, 1, 1, 1), C + problem.dynamics_curvature(x, u, lam), C)
+    gains = sweep(C=exact)
+    failed = newton & ~gains.ok
+    if bool(failed.any()):
+        fallback = sweep(C=C)
+        gains = StepGains(*(torch.where(failed.view(-1, *[1] * (a.ndim - 1)), b, a) for a, b in zip(gains, fallback)))
+    return gains, failed
+
+
 def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     """Run box-constrained iLQR from the warm start ``u_init``.
 
@@ -143,6 +168,7 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     stalled = torch.zeros_like(converged)
     iterations = torch.zeros(Bsz, dtype=torch.long, device=x.device)
     last_step = torch.full_like(J, float("inf")).detach()
+    newton_level = torch.full_like(J, cfg.newton_tol).detach()  # per item: KKT level for exact-Hessian steps
     for it in range(cfg.max_iter + 1):
         F, c, C = problem.linearize(x, u)
         check_finite("the model derivatives (F, c, C)", torch.cat([F.flatten(1), c.flatten(1), C.flatten(1)],
@@ -157,7 +183,9 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
         running = ~converged & ~stalled
         if it == cfg.max_iter or not bool(running.any()):
             break
-        gains = ilqr_gains(F, c, C, u, problem.lo, problem.hi, reg, k_warm, cfg.boxqp_iters)
+        newton = running & (kkt <= newton_level * scale)
+        gains, newton_failed = _step_gains(problem, x, u, F, c, C, lam, reg, k_warm, newton)
+        newton_level = torch.where(newton_failed, newton_level * _NEWTON_RETRY, newton_level)
         xs, us, Js = _line_search(problem, x_init, x, u, gains.K, gains.k, alphas)
         found, choice = _choose_step(J.detach(), Js.detach(), gains.expected.detach(), alphas)
         accept = running & gains.ok & found

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.func import jvp
 
 from dilqr_rl.control.config import GradMethod
-from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, stage_cost
+from dilqr_rl.control.derivatives import stage_cost
 from dilqr_rl.control.errors import HessianFallbackWarning
 from dilqr_rl.control.lqr import adjoint_lqr
 from dilqr_rl.control.problem import Problem
@@ -42,10 +42,7 @@ class ImplicitGradient(NamedTuple):
 
 def lagrangian_hessian(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Tensor) -> Tensor:
     """H_t = C_t + hess [lam_t . f] (B, T, N, N) at the solution."""
-    n = x.shape[-1]
-    Hf = dynamics_lagrangian_hessian(problem.dynamics, x.reshape(-1, n), u.reshape(-1, u.shape[-1]),
-                                     lam.reshape(-1, n))
-    return C + Hf.view_as(C)
+    return C + problem.dynamics_curvature(x, u, lam)
 
 
 def _directional(problem: Problem, x: Tensor, u: Tensor, dx: Tensor, du: Tensor, t: Tensor):

@@ -8,7 +8,12 @@ import torch
 from torch import Tensor, nn
 
 from dilqr_rl.control.config import SolverConfig
-from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, stage_cost
+from dilqr_rl.control.derivatives import (
+    cost_derivatives,
+    dynamics_jacobians,
+    dynamics_lagrangian_hessian,
+    stage_cost,
+)
 from dilqr_rl.control.errors import NonFiniteError
 
 
@@ -66,6 +71,14 @@ class Problem:
         c, C = cost_derivatives(self.cost, xr, ur, self.step_indices(Bsz, x.device))
         F = torch.cat([A, Bm], -1).view(Bsz, T, n, n + m)
         return F, c.view(Bsz, T, n + m), C.view(Bsz, T, n + m, n + m)
+
+    def dynamics_curvature(self, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:
+        """hess_tau [lam_t . f(tau_t)] (B, T, N, N): the second-order dynamics term that the Gauss-Newton
+        (iLQR) Hessian drops. Added to C it gives the Lagrangian Hessian of the problem."""
+        Bsz, T, n = x.shape
+        m = u.shape[-1]
+        Hf = dynamics_lagrangian_hessian(self.dynamics, x.reshape(-1, n), u.reshape(-1, m), lam.reshape(-1, n))
+        return Hf.view(Bsz, T, n + m, n + m)
 
 
 def costate(F: Tensor, c: Tensor) -> Tensor:

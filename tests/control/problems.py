@@ -59,6 +59,35 @@ def linear(method="implicit", horizon=20, m=2, **kw) -> DiLQR:
     return DiLQR(LinearDynamics(A, B), cost, horizon=horizon, u_lower=-0.4, u_upper=0.4, grad_method=method, **kw)
 
 
+class FeatureCost(nn.Module):
+    """A user-written swing-up cost (no closed forms): 1/2 q . phi^2 - sqrt(q) g . phi on the cart-pole
+    features phi = (x, x_dot, cos th, sin th, th_dot, u), goal upright; the papers' swing-up cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q = nn.Parameter(torch.tensor([0.1, 0.1, 1.0, 1.0, 0.1, 0.001], dtype=F64))
+        self.goal = nn.Parameter(torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], dtype=F64))
+
+    def forward(self, x, u):
+        phi = torch.stack([x[:, 0], x[:, 1], torch.cos(x[:, 2]), torch.sin(x[:, 2]), x[:, 3], u[:, 0]], -1)
+        return (0.5 * self.q * phi**2 - self.q.sqrt() * self.goal * phi).sum(-1)
+
+
+def swingup(method="implicit", horizon=20, **kw) -> DiLQR:
+    """The papers' cart-pole swing-up (dt 0.05, +-100 N, T = 20) on the angle state: strongly nonlinear,
+    controls mostly unsaturated, large costates."""
+    kw = {"max_iter": 500, "tol": 1e-8, **kw}
+    return DiLQR(CartpoleDynamics(dt=0.05).to(F64), FeatureCost(), horizon=horizon, u_lower=-100.0,
+                 u_upper=100.0, grad_method=method, **kw)
+
+
+def swingup_starts(count: int, seed: int = 0) -> torch.Tensor:
+    """x, x_dot ~ U(-0.5, 0.5), theta ~ U(-pi, pi), theta_dot ~ U(-1, 1): (count, 4)."""
+    gen = torch.Generator().manual_seed(seed)
+    half = torch.tensor([0.5, 0.5, torch.pi, 1.0], dtype=F64)
+    return half * (2 * torch.rand(count, 4, generator=gen, dtype=F64) - 1)
+
+
 X0 = {
     "pendulum": torch.tensor([[1.0, 0.3], [0.5, -0.5], [-0.4, 1.0]], dtype=F64),
     "cartpole": torch.tensor([[0.1, 0.0, 0.4, 0.0], [0.0, 0.5, -0.3, 0.2]], dtype=F64),

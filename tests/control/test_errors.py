@@ -24,6 +24,7 @@ from tests.control.problems import F64, X0, pendulum
         ({"horizon": 5, "on_unconverged": "ignore"}, "on_unconverged must be one of 'warn', 'raise', 'zero'"),
         ({"horizon": 5, "reg_factor": 1.0}, "reg_factor must be a float > 1"),
         ({"horizon": 5, "line_search_steps": 0}, "line_search_steps must be an integer >= 1"),
+        ({"horizon": 5, "newton_tol": -1e-3}, r"newton_tol must be a float >= 0 \(0 disables"),
     ],
 )
 def test_config_errors(kwargs, match):
