@@ -1,15 +1,28 @@
 """Jacobians and Hessians of the models along a trajectory.
 
 Every function here acts on rows: R = B*T flattened (batch, time) pairs, n state, m control, N = n + m.
-A model's closed forms (``jacobians``, ``lagrangian_hessian``, ``derivatives``) are used when present;
-otherwise ``torch.func`` computes the derivative, vectorized over the rows.
+A model's closed forms (``jacobians``, ``lagrangian_hessian``, ``derivatives``) are used when present.
+Otherwise autograd computes the derivative under the model contract that modules act row by row: row r
+of the output depends only on row r of the input (see ``dilqr_rl.models.base``). Then the Jacobian of a
+row-wise ``fn: (R, N) -> (R, k)`` is the gradient of the summed outputs, one reverse pass per output
+dimension, all k passes done as one: the rows are replicated k times and copy i is seeded with e_i
+(:func:`row_jacobian`). A module that sets ``row_wise = False`` gets ``torch.func`` instead, vectorized
+over the rows (each row differentiated as a batch of its own; slower).
+
+The derivatives are differentiable (``create_graph``) when grad mode is on, as in unroll mode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.func import hessian, jacfwd, jacrev, vmap
+
+_REPLICATE_MAX = 16384
+"""Replicate the rows (one reverse pass) while k * R * N stays below this many elements; above, k passes
+over the R rows are cheaper (measured in benchmarks/derivative_paths.py)."""
 
 
 def stage_cost(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> Tensor:
@@ -19,16 +32,60 @@ def stage_cost(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> Tensor:
     return cost(x, u)
 
 
+def is_row_wise(module: nn.Module) -> bool:
+    """Whether the row-wise autograd path may be used (the module's ``row_wise`` attribute, default True)."""
+    return bool(getattr(module, "row_wise", True))
+
+
+def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...], k: int) -> tuple[Tensor, Tensor]:
+    """Per-row Jacobian of a row-wise ``fn(tau (R', N), *aux (R', ...)) -> (R', k)``.
+
+    Returns fn(tau) (R, k) and d fn / d tau (R, k, N). The rows of ``tau`` and ``aux`` are replicated k
+    times and copy i is seeded with e_i, so one forward and one reverse pass give all k rows of every
+    Jacobian; for large R, k reverse passes over the unreplicated rows (no copies) are used instead.
+    """
+    R, N = tau.shape
+    create_graph = torch.is_grad_enabled()
+    reps = k if k * R * N <= _REPLICATE_MAX else 1
+    with torch.enable_grad():
+        inp = tau.repeat(reps, 1) if reps > 1 else tau
+        if not (create_graph and inp.requires_grad):
+            inp = inp.detach().requires_grad_(True)
+        y = fn(inp, *(a.repeat(reps, *[1] * (a.ndim - 1)) if reps > 1 else a for a in aux))  # (reps R, k)
+        if not y.requires_grad:  # fn does not depend on tau (e.g. the gradient of a linear function)
+            J = y.new_zeros(R, k, N)
+        elif reps > 1:
+            seed = torch.eye(k, dtype=y.dtype, device=y.device).repeat_interleave(R, 0)  # copy i -> e_i
+            (J,) = torch.autograd.grad(y, inp, seed, create_graph=create_graph, materialize_grads=True)
+            J = J.view(k, R, N).transpose(0, 1)
+        else:
+            J = torch.stack([torch.autograd.grad(y[:, i].sum(), inp, retain_graph=i < k - 1 or create_graph,
+                                                 create_graph=create_graph, materialize_grads=True)[0]
+                             for i in range(k)], 1)
+    value = y[:R]
+    return (value if create_graph else value.detach()), J
+
+
+def _gradient(scalar_rows: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """tau, *aux -> d/dtau sum(scalar_rows(tau, *aux)) (R, N), with a graph (to differentiate it again)."""
+    def grad(tau: Tensor, *aux: Tensor) -> Tensor:
+        return torch.autograd.grad(scalar_rows(tau, *aux).sum(), tau, create_graph=True, materialize_grads=True)[0]
+    return grad
+
+
 def dynamics_jacobians(dynamics: nn.Module, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
     """A = df/dx (R, n, n) and B = df/du (R, n, m)."""
     closed_form = getattr(dynamics, "jacobians", None)
     if closed_form is not None:
         return closed_form(x, u)
+    n = x.shape[-1]
+    if not is_row_wise(dynamics):
+        def f(xr: Tensor, ur: Tensor) -> Tensor:
+            return dynamics(xr.unsqueeze(0), ur.unsqueeze(0)).squeeze(0)
 
-    def f(xr: Tensor, ur: Tensor) -> Tensor:
-        return dynamics(xr.unsqueeze(0), ur.unsqueeze(0)).squeeze(0)
-
-    return vmap(jacfwd(f, argnums=(0, 1)))(x, u)
+        return vmap(jacfwd(f, argnums=(0, 1)))(x, u)
+    _, J = row_jacobian(lambda tau: dynamics(tau[:, :n], tau[:, n:]), torch.cat([x, u], -1), (), n)
+    return J[..., :n], J[..., n:]
 
 
 def cost_derivatives(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -37,16 +94,19 @@ def cost_derivatives(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> tuple[
     if closed_form is not None:
         return closed_form(x, u, t) if getattr(cost, "time_varying", False) else closed_form(x, u)
     n = x.shape[-1]
+    tau = torch.cat([x, u], -1)
+    if not is_row_wise(cost):
+        def g(tau_r: Tensor, tr: Tensor) -> Tensor:
+            return stage_cost(cost, tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0), tr.unsqueeze(0)).squeeze(0)
 
-    def g(tau: Tensor, tr: Tensor) -> Tensor:
-        return stage_cost(cost, tau[:n].unsqueeze(0), tau[n:].unsqueeze(0), tr.unsqueeze(0)).squeeze(0)
+        def grad_twice(tau_r: Tensor, tr: Tensor) -> tuple[Tensor, Tensor]:
+            c = jacrev(g)(tau_r, tr)
+            return c, c
 
-    def grad_twice(tau: Tensor, tr: Tensor) -> tuple[Tensor, Tensor]:
-        c = jacrev(g)(tau, tr)
-        return c, c
-
-    C, c = vmap(jacfwd(grad_twice, has_aux=True))(torch.cat([x, u], -1), t)
-    return c, C
+        C, c = vmap(jacfwd(grad_twice, has_aux=True))(tau, t)
+        return c, C
+    grad = _gradient(lambda tau_r, tr: stage_cost(cost, tau_r[:, :n], tau_r[:, n:], tr))
+    return row_jacobian(grad, tau, (t,), tau.shape[-1])
 
 
 def dynamics_lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:
@@ -55,8 +115,11 @@ def dynamics_lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: 
     if closed_form is not None:
         return closed_form(x, u, lam)
     n = x.shape[-1]
+    tau = torch.cat([x, u], -1)
+    if not is_row_wise(dynamics):
+        def weighted(tau_r: Tensor, lr: Tensor) -> Tensor:
+            return (lr * dynamics(tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0)).squeeze(0)).sum()
 
-    def weighted(tau: Tensor, lr: Tensor) -> Tensor:
-        return (lr * dynamics(tau[:n].unsqueeze(0), tau[n:].unsqueeze(0)).squeeze(0)).sum()
-
-    return vmap(hessian(weighted))(torch.cat([x, u], -1), lam)
+        return vmap(hessian(weighted))(tau, lam)
+    grad = _gradient(lambda tau_r, lr: (lr * dynamics(tau_r[:, :n], tau_r[:, n:])).sum(-1))
+    return row_jacobian(grad, tau, (lam,), tau.shape[-1])[1]

@@ -23,7 +23,7 @@ from dilqr_rl.control.lqr import StepGains, ilqr_gains
 from dilqr_rl.control.problem import Problem, check_finite, costate, reduced_gradient
 
 _ARMIJO = 1e-4
-_NOISE_EPS = 10.0  # cost changes within this many epsilons of |J| are rounding noise
+_NOISE_EPS = 10.0  # cost changes within this many epsilons of |J| (times sqrt(T)) are rounding noise
 _TOL_FLOOR_EPS = 50.0  # tolerances below this many machine epsilons cannot be met
 _NEWTON_RETRY = 1e-2  # after a failed exact-Hessian sweep, retry once the KKT residual is this much smaller
 
@@ -95,7 +95,7 @@ def _select(candidates: Tensor, index: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _choose_step(J: Tensor, Js: Tensor, expected_terms: Tensor, alphas: Tensor) -> tuple[Tensor, Tensor]:
+def _choose_step(J: Tensor, Js: Tensor, expected_terms: Tensor, alphas: Tensor, horizon: int) -> tuple[Tensor, Tensor]:
     """Per item, the largest step size with sufficient decrease: (found (B,) bool, index (B,) long).
 
     J (B,) the current cost, Js (S, B) the candidates', expected_terms (B, 2) from the Riccati sweep.
@@ -104,8 +104,9 @@ def _choose_step(J: Tensor, Js: Tensor, expected_terms: Tensor, alphas: Tensor) 
     expected = -(a * expected_terms[:, 0] + a**2 * expected_terms[:, 1])  # predicted decrease (S, B)
     decrease = J - Js
     # Below the cost's rounding noise a decrease cannot be measured: there, accept a step that does not
-    # measurably increase the cost, so Newton steps still converge to a tight KKT point.
-    noise = _NOISE_EPS * torch.finfo(J.dtype).eps * (1 + J.abs())
+    # measurably increase the cost, so Newton steps still converge to a tight KKT point. J sums T stage
+    # costs of either sign, each from its own rollout step: its rounding grows like sqrt(T).
+    noise = _NOISE_EPS * horizon**0.5 * torch.finfo(J.dtype).eps * (1 + J.abs())
     armijo = (decrease > _ARMIJO * expected.clamp_min(0)) & (decrease > 0)
     unmeasurable = (expected[0] <= noise) & (decrease >= -noise)
     sufficient = (armijo | unmeasurable) & torch.isfinite(Js)
@@ -187,7 +188,7 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
         gains, newton_failed = _step_gains(problem, x, u, F, c, C, lam, reg, k_warm, newton)
         newton_level = torch.where(newton_failed, newton_level * _NEWTON_RETRY, newton_level)
         xs, us, Js = _line_search(problem, x_init, x, u, gains.K, gains.k, alphas)
-        found, choice = _choose_step(J.detach(), Js.detach(), gains.expected.detach(), alphas)
+        found, choice = _choose_step(J.detach(), Js.detach(), gains.expected.detach(), alphas, T)
         accept = running & gains.ok & found
         x_new, u_new, J_new = _select(xs, choice), _select(us, choice), _select(Js, choice)
         step = (u_new.detach() - u.detach()).abs().amax((1, 2))
