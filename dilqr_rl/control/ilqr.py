@@ -71,20 +71,23 @@ def active_set(grad_u: Tensor, u: Tensor, lo: Tensor, hi: Tensor, atol: float, m
 
 def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tensor, k: Tensor,
                  alphas: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Closed-loop rollouts for every step size at once: x (S, B, T, n), u (S, B, T, m), J (S, B)."""
+    """Closed-loop rollouts for every step size at once: x (S, B, T, n), u (S, B, T, m), J (S, B).
+
+    Laid out item-major inside, (B, S, ...), so the feedback of all step sizes is one batched product.
+    """
     S, (Bsz, T, n) = alphas.shape[0], x.shape
-    open_loop = (u + alphas.view(S, 1, 1, 1) * k).unbind(2)  # T x (S, B, m)
-    x_t, K_t, lo_t, hi_t = x.unsqueeze(-1).unbind(1), K.unbind(1), problem.lo.unbind(1), problem.hi.unbind(1)
-    xn = x_init.expand(S, Bsz, n)
+    open_loop = (u.unsqueeze(2) + alphas.view(S, 1) * k.unsqueeze(2)).unbind(1)  # T x (B, S, m)
+    x_t, KT = x.unsqueeze(2).unbind(1), K.mT.unbind(1)  # T x (B, 1, n), T x (B, n, m)
+    lo_t, hi_t = problem.lo.unsqueeze(2).unbind(1), problem.hi.unsqueeze(2).unbind(1)  # T x (B, 1, m)
+    xn = x_init.unsqueeze(1).expand(Bsz, S, n)
     xs, us = [], []
     for t in range(T):
-        feedback = (K_t[t] @ (xn.unsqueeze(-1) - x_t[t])).squeeze(-1)  # (S, B, m)
-        un = torch.minimum(torch.maximum(open_loop[t] + feedback, lo_t[t]), hi_t[t])
+        un = torch.baddbmm(open_loop[t], xn - x_t[t], KT[t]).clamp(lo_t[t], hi_t[t])  # (B, S, m)
         xs.append(xn)
         us.append(un)
         if t < T - 1:
-            xn = problem.dynamics(xn.reshape(S * Bsz, n), un.reshape(S * Bsz, -1)).view(S, Bsz, n)
-    xs, us = torch.stack(xs, 2), torch.stack(us, 2)
+            xn = problem.dynamics(xn.reshape(Bsz * S, n), un.reshape(Bsz * S, -1)).view(Bsz, S, n)
+    xs, us = torch.stack(xs, 2).transpose(0, 1), torch.stack(us, 2).transpose(0, 1)
     return xs, us, problem.total_cost(xs, us)
 
 
@@ -184,9 +187,11 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
         running = ~converged & ~stalled
         if it == cfg.max_iter or not bool(running.any()):
             break
-        newton = running & (kkt <= newton_level * scale)
+        newton = running & (kkt < newton_level * scale)
         gains, newton_failed = _step_gains(problem, x, u, F, c, C, lam, reg, k_warm, newton)
-        newton_level = torch.where(newton_failed, newton_level * _NEWTON_RETRY, newton_level)
+        # Retry only below the residual at which the sweep failed (never where it is already 0: all
+        # controls on their bounds, where the exact sweep fails for good).
+        newton_level = torch.where(newton_failed, kkt / scale * _NEWTON_RETRY, newton_level)
         xs, us, Js = _line_search(problem, x_init, x, u, gains.K, gains.k, alphas)
         found, choice = _choose_step(J.detach(), Js.detach(), gains.expected.detach(), alphas, T)
         accept = running & gains.ok & found

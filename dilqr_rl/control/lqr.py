@@ -84,19 +84,26 @@ def _free_gain(Quu: Tensor, rhs: Tensor, free: Tensor) -> tuple[Tensor, Tensor]:
     return -torch.cholesky_solve(torch.where(free.unsqueeze(-1), rhs, 0.0), L), info == 0
 
 
-def _scalar_gains(Q_u: Tensor, reg: Tensor, lower: Tensor, upper: Tensor, n: int) -> tuple[Tensor, Tensor]:
+def _scalar_gains(Q_u: Tensor, neg_reg: Tensor, lower: Tensor, upper: Tensor, n: int) -> Tensor:
     """m = 1 in closed form: the box QP of one variable is the clamp of its minimizer.
 
-    Q_u (B, 1, N+1) = [Q_ux | Q_uu | q_u], lower/upper (B, 1) -> ([K_t | k_t] (B, 1, n+1), ok (B,)).
+    Q_u (B, 1, N+1) = [Q_ux | Q_uu | q_u], neg_reg (B, 1, 1) = -mu, lower/upper (B, 1, 1) ->
+    [K_t | k_t] (B, 1, n+1). Where Q_uu + mu <= 0 the gains are meaningless; the caller flags the item.
     """
-    d = Q_u[:, 0, n] + reg  # Q_uu + mu (B,)
-    ok = d > 0
-    g = Q_u[:, 0] / -torch.where(ok, d, 1.0).unsqueeze(-1)  # unconstrained [K | . | k] (B, N+1)
-    k_free = g[:, -1:]
-    k = torch.minimum(torch.maximum(k_free, lower), upper)
-    keep = ((k_free > lower) & (k_free < upper) & ok.unsqueeze(-1)).to(g.dtype)  # free and solvable
-    Kk = torch.cat([g[:, :n] * keep, torch.where(ok.unsqueeze(-1), k, 0.0)], -1)
-    return Kk.unsqueeze(1), ok
+    g = Q_u / (neg_reg - Q_u[..., n:n + 1])  # unconstrained [K | . | k] = -Q_u / (Q_uu + mu)
+    k_free = g[..., n + 1:]
+    free = (k_free > lower) & (k_free < upper)
+    return torch.cat([g[..., :n] * free, k_free.clamp(lower, upper)], -1)
+
+
+def _box_gains(Q_u: Tensor, reg_eye: Tensor, lower: Tensor, upper: Tensor, k_warm: Tensor,
+               iters: int) -> tuple[Tensor, Tensor]:
+    """m > 1: the box QP on Q_uu + mu I for k_t, and K_t on its free rows: ([K_t | k_t] (B, m, n+1), ok (B,))."""
+    n = Q_u.shape[-1] - Q_u.shape[-2] - 1
+    Quu = Q_u[..., n:-1] + reg_eye
+    qp = box_qp(Quu, Q_u[..., -1], lower, upper, k_warm, iters)
+    K, ok_K = _free_gain(Quu, Q_u[..., :n], qp.free)
+    return torch.cat([K, qp.z.unsqueeze(-1)], -1), qp.ok & ok_K
 
 
 def _scalar_adjoint_gains(Q_u: Tensor, free: Tensor, n: int) -> tuple[Tensor, Tensor]:
@@ -108,6 +115,12 @@ def _scalar_adjoint_gains(Q_u: Tensor, free: Tensor, n: int) -> tuple[Tensor, Te
     return (torch.cat([g[:, :n], g[:, -1:]], -1) * keep).unsqueeze(1), ok
 
 
+def _value(Qa: Tensor, Kk: Tensor, rows: tuple[Tensor, Tensor]) -> Tensor:
+    """P_t = L_t^T Qa_t L_t (B, n+1, n+1) for the policy [K_t | k_t] (B, m, n+1)."""
+    L = _closed_loop(Kk, rows)
+    return torch.bmm(L.mT, torch.bmm(Qa, L))
+
+
 def ilqr_gains(
     F: Tensor, c: Tensor, C: Tensor, u: Tensor, lo: Tensor, hi: Tensor, reg: Tensor, k_warm: Tensor,
     boxqp_iters: int = 30,
@@ -116,39 +129,48 @@ def ilqr_gains(
 
     Shapes: F (B, T, n, N), c (B, T, N), C (B, T, N, N), u, lo, hi, k_warm (B, T, m), reg (B,).
     Each stage solves the box QP on Q_uu + reg I for k_t within [lo - u_t, hi - u_t]; rows of K_t for
-    clamped controls are zero.
+    clamped controls are zero. An item whose Q_uu + reg I is not positive definite at some stage gets
+    zero gains and ok False.
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(C, c, F)
-    M, Fa, FaT = M.unbind(1), Fa.unbind(1), Fa.transpose(-1, -2).unbind(1)
+    M, Fa, FaT = M.unbind(1), Fa.unbind(1), Fa.mT.unbind(1)
     P = F.new_zeros(Bsz, n + 1, n + 1)
     rows = _identity_rows(F, n)
-    reg_eye = reg.view(-1, 1, 1) * torch.eye(N - n, dtype=F.dtype, device=F.device)
-    lower, upper = (lo - u).unbind(1), (hi - u).unbind(1)  # bounds on the step du, T x (B, m)
-    k_warm = k_warm.unbind(1)
-    ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
     Kks, Qus = [], []
-    for t in reversed(range(T)):
-        Qa = M[t] + FaT[t] @ P @ Fa[t]  # (B, N+1, N+1)
-        Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, m, N+1)
-        if N - n == 1:
-            Kk, ok_t = _scalar_gains(Q_u, reg, lower[t], upper[t], n)
-        else:
-            Quu = Q_u[..., n:N] + reg_eye
-            qp = box_qp(Quu, Q_u[..., N], lower[t], upper[t], k_warm[t], boxqp_iters)
-            K, ok_K = _free_gain(Quu, Q_u[..., :n], qp.free)
-            ok_t = qp.ok & ok_K
-            Kk = torch.where(ok_t.view(-1, 1, 1), torch.cat([K, qp.z.unsqueeze(-1)], -1), 0.0)  # [K_t | k_t]
-        ok = ok & ok_t
-        L = _closed_loop(Kk, rows)
-        P = L.transpose(-1, -2) @ Qa @ L
-        Kks.append(Kk)
-        Qus.append(Q_u)
-    Kk, Q_u = torch.stack(Kks[::-1], 1), torch.stack(Qus[::-1], 1)  # (B, T, m, n+1), (B, T, m, N+1)
+    if N - n == 1:
+        neg_reg = -reg.view(-1, 1, 1)
+        lower, upper = (lo - u).unsqueeze(-1).unbind(1), (hi - u).unsqueeze(-1).unbind(1)  # T x (B, 1, 1)
+        for t in reversed(range(T)):
+            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa[t])  # (B, N+1, N+1)
+            Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, 1, N+1)
+            Kk = _scalar_gains(Q_u, neg_reg, lower[t], upper[t], n)  # [K_t | k_t] (B, 1, n+1)
+            P = _value(Qa, Kk, rows)
+            Kks.append(Kk)
+            Qus.append(Q_u)
+        Q_u = torch.stack(Qus[::-1], 1)  # (B, T, 1, N+1)
+        ok = (Q_u[..., 0, n] + reg.view(-1, 1) > 0).all(1)
+    else:
+        reg_eye = reg.view(-1, 1, 1) * torch.eye(N - n, dtype=F.dtype, device=F.device)
+        lower, upper = (lo - u).unbind(1), (hi - u).unbind(1)  # bounds on the step du, T x (B, m)
+        k_warm = k_warm.unbind(1)
+        ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
+        for t in reversed(range(T)):
+            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa[t])
+            Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, m, N+1)
+            Kk, ok_t = _box_gains(Q_u, reg_eye, lower[t], upper[t], k_warm[t], boxqp_iters)
+            Kk = torch.where(ok_t.view(-1, 1, 1), Kk, 0.0)  # keep the sweep finite for failing items
+            ok = ok & ok_t
+            P = _value(Qa, Kk, rows)
+            Kks.append(Kk)
+            Qus.append(Q_u)
+        Q_u = torch.stack(Qus[::-1], 1)  # (B, T, m, N+1)
+    Kk = torch.where(ok.view(-1, 1, 1, 1), torch.stack(Kks[::-1], 1), 0.0)  # (B, T, m, n+1)
     k = Kk[..., n]
     linear = (k * Q_u[..., N]).sum((1, 2))
     quadratic = 0.5 * (k.unsqueeze(-2) @ Q_u[..., n:N] @ k.unsqueeze(-1)).sum((1, 2, 3))
-    return StepGains(Kk[..., :n], k, torch.stack([linear, quadratic], -1), ok)
+    expected = torch.where(ok.view(-1, 1), torch.stack([linear, quadratic], -1), 0.0)
+    return StepGains(Kk[..., :n], k, expected, ok)
 
 
 def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolution:

@@ -85,10 +85,10 @@ def costate(F: Tensor, c: Tensor) -> Tensor:
     """Multipliers lam (B, T, n) of x_{t+1} = f(tau_t): lam_T = 0, lam_{t-1} = c_x,t + A_t^T lam_t."""
     n = F.shape[-2]
     c_x = c[..., :n].unsqueeze(-1).unbind(1)  # T x (B, n, 1)
-    At = F[..., :n].transpose(-1, -2).unbind(1)
+    At = F[..., :n].mT.unbind(1)
     lam = [c.new_zeros(c.shape[0], n, 1)]
     for t in reversed(range(1, F.shape[1])):
-        lam.append(c_x[t] + At[t] @ lam[-1])
+        lam.append(torch.baddbmm(c_x[t], At[t], lam[-1]))
     return torch.stack(lam[::-1], 1).squeeze(-1)
 
 
