@@ -7,7 +7,8 @@ function theorem a vector-Jacobian product needs one adjoint LQR solve:
 2. adjoint LQR with H, linear term gbar = d loss / d tau*, dx_1 = 0, active controls fixed;
 3. d loss / d theta = d/d theta of
        Psi = sum_t dtau_t . grad g_t(tau*_t) + lam_t . (F_t dtau_t) + dlam_t . f(tau*_t)
-   with tau*, lam, dtau, dlam fixed: one forward-mode JVP of f and g, then one reverse pass;
+   with tau*, lam, dtau, dlam fixed: the directional terms by one reverse pass with a graph (or the
+   models' closed forms), then one reverse pass to theta;
 4. d loss / d x_init from the adjoint's multiplier on dx_1 = 0.
 
 O(T) time and memory, independent of the number of forward iterations.
@@ -20,7 +21,6 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
-from torch.func import jvp
 
 from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import stage_cost
@@ -45,34 +45,38 @@ def lagrangian_hessian(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: T
     return C + problem.dynamics_curvature(x, u, lam)
 
 
-def _directional(problem: Problem, x: Tensor, u: Tensor, dx: Tensor, du: Tensor, t: Tensor):
-    """Per row: grad g . dtau (R,), f (R, n) and F dtau (R, n), differentiable in the parameters.
+def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
+    """Psi(theta) of step 3, differentiable in the models' parameters only (scalar).
 
-    Uses the models' closed-form derivatives when they have them (a small graph), else forward-mode AD.
+    The directional terms grad g . dtau and lam . (F dtau) come from the models' closed forms when they
+    have them; otherwise both are d/dtau [g + lam . f] . dtau, one reverse pass with a graph (exact for
+    any module, row-wise or not), which the caller's reverse pass differentiates again in theta.
     """
+    Bsz, _, n = x.shape
+    t = problem.step_indices(Bsz, x.device)
+    tau = torch.cat([x, u], -1).reshape(Bsz * x.shape[1], -1).requires_grad_(True)
+    dtau = torch.cat([dx, du], -1).reshape(tau.shape)
+    lam, dlam = lam.reshape(-1, n), dlam.reshape(-1, n)
+    xr, ur = tau[:, :n], tau[:, n:]
+    f = problem.dynamics(xr, ur)
+    psi = (dlam * f).sum()
+    through_tau = []  # scalars whose gradient in tau is dotted with dtau
     cost_closed = getattr(problem.cost, "derivatives", None)
     if cost_closed is not None:
-        c, _ = cost_closed(x, u, t) if getattr(problem.cost, "time_varying", False) else cost_closed(x, u)
-        dg = (c * torch.cat([dx, du], -1)).sum(-1)
+        c, _ = cost_closed(xr, ur, t) if getattr(problem.cost, "time_varying", False) else cost_closed(xr, ur)
+        psi = psi + (c * dtau).sum()
     else:
-        _, dg = jvp(lambda xr, ur: stage_cost(problem.cost, xr, ur, t), (x, u), (dx, du))
+        through_tau.append(stage_cost(problem.cost, xr, ur, t).sum())
     dyn_closed = getattr(problem.dynamics, "jacobians", None)
     if dyn_closed is not None:
-        A, B = dyn_closed(x, u)
-        f = problem.dynamics(x, u)
-        df = (A @ dx.unsqueeze(-1) + B @ du.unsqueeze(-1)).squeeze(-1)
+        A, B = dyn_closed(xr, ur)
+        psi = psi + (lam.unsqueeze(-2) @ (A @ dx.reshape(-1, n, 1) + B @ du.reshape(-1, B.shape[-1], 1))).sum()
     else:
-        f, df = jvp(problem.dynamics, (x, u), (dx, du))
-    return dg, f, df
-
-
-def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
-    """Psi(theta) of step 3, differentiable in the models' parameters only (scalar)."""
-    Bsz, _, n = x.shape
-    m = u.shape[-1]
-    t = problem.step_indices(Bsz, x.device)
-    dg, f, df = _directional(problem, x.reshape(-1, n), u.reshape(-1, m), dx.reshape(-1, n), du.reshape(-1, m), t)
-    return dg.sum() + (lam.reshape(-1, n) * df).sum() + (dlam.reshape(-1, n) * f).sum()
+        through_tau.append((lam * f).sum())
+    if through_tau:
+        (grad,) = torch.autograd.grad(sum(through_tau), tau, create_graph=True, materialize_grads=True)
+        psi = psi + (grad * dtau).sum()
+    return psi
 
 
 def _resolve_items(adj, items: Tensor, H: Tensor, gbar: Tensor, F: Tensor, free: Tensor):

@@ -106,15 +106,6 @@ def _box_gains(Q_u: Tensor, reg_eye: Tensor, lower: Tensor, upper: Tensor, k_war
     return torch.cat([K, qp.z.unsqueeze(-1)], -1), qp.ok & ok_K
 
 
-def _scalar_adjoint_gains(Q_u: Tensor, free: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """m = 1 with a fixed free set: [K_t | k_t] (B, 1, n+1) = -[Q_ux | q_u] / Q_uu on free rows, else 0."""
-    d = Q_u[:, 0, n]
-    ok = (d > 0) | ~free[:, 0]
-    g = Q_u[:, 0] / -torch.where(ok & free[:, 0], d, 1.0).unsqueeze(-1)  # (B, N+1)
-    keep = (free & ok.unsqueeze(-1)).to(g.dtype)
-    return (torch.cat([g[:, :n], g[:, -1:]], -1) * keep).unsqueeze(1), ok
-
-
 def _value(Qa: Tensor, Kk: Tensor, rows: tuple[Tensor, Tensor]) -> Tensor:
     """P_t = L_t^T Qa_t L_t (B, n+1, n+1) for the policy [K_t | k_t] (B, m, n+1)."""
     L = _closed_loop(Kk, rows)
@@ -185,36 +176,49 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(H, gbar, F)
-    M, Fa, FaT, free = M.unbind(1), Fa.unbind(1), Fa.transpose(-1, -2).unbind(1), free.unbind(1)
+    M, Fa_t, FaT = M.unbind(1), Fa.unbind(1), Fa.mT.unbind(1)
     P = F.new_zeros(Bsz, n + 1, n + 1)
     rows = _identity_rows(F, n)
-    ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
-    Ls = []
-    for t in reversed(range(T)):
-        Qa = M[t] + FaT[t] @ P @ Fa[t]
-        Q_u = Qa[:, n:N]
-        if N - n == 1:
-            Kk, ok_t = _scalar_adjoint_gains(Q_u, free[t], n)
-        else:
-            gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[t])
+    Ls, Quus = [], []
+    if N - n == 1:
+        free_t = free.unsqueeze(-1).unbind(1)  # T x (B, 1, 1)
+        for t in reversed(range(T)):
+            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa_t[t])
+            Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, 1, N+1)
+            g = Q_u / -Q_u[..., n:n + 1]
+            Kk = torch.where(free_t[t], torch.cat([g[..., :n], g[..., N:]], -1), 0.0)  # [K_t | k_t] on free rows
+            L = _closed_loop(Kk, rows)  # [dx; du; 1] = L [dx; 1]
+            P = torch.bmm(L.mT, torch.bmm(Qa, L))
+            Ls.append(L)
+            Quus.append(Q_u[..., n])
+        ok = ((torch.stack(Quus[::-1], 1) > 0) | ~free).all(1).all(1)
+    else:
+        ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
+        for t in reversed(range(T)):
+            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa_t[t])
+            Q_u = Qa[:, n:N]
+            gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[:, t])
             Kk = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # [K_t | k_t] (B, m, n+1)
-        ok = ok & ok_t
-        L = _closed_loop(Kk, rows)  # [dx; du; 1] = L [dx; 1]
-        P = L.transpose(-1, -2) @ Qa @ L
-        Ls.append(L)
+            ok = ok & ok_t
+            L = _closed_loop(Kk, rows)
+            P = torch.bmm(L.mT, torch.bmm(Qa, L))
+            Ls.append(L)
     L = torch.stack(Ls[::-1], 1)  # (B, T, N+1, n+1)
+    u_rows = torch.zeros(N + 1, 1, dtype=torch.bool, device=F.device)
+    u_rows[n:N] = True
+    L = torch.where(u_rows & ~ok.view(-1, 1, 1, 1), 0.0, L)  # failing items: zero gains, finite solution
     # Forward: [dx_{t+1}; 1] = Fa_t L_t [dx_t; 1], one product per step; then dtau for all t at once.
-    Phi = (torch.stack(Fa, 1) @ L).unbind(1)
+    Phi = (Fa @ L).unbind(1)
     z = [torch.cat([F.new_zeros(Bsz, n, 1), F.new_ones(Bsz, 1, 1)], 1)]  # [dx_1; 1] = [0; 1]
     for t in range(T - 1):
-        z.append(Phi[t] @ z[-1])
+        z.append(torch.bmm(Phi[t], z[-1]))
     dtau = (L @ torch.stack(z, 1)).squeeze(-1)[..., :N]  # (B, T, N)
     # Stationarity in x_t: gbar_x + H_x dtau + A_t^T dlam_t - dlam_{t-1} = 0, dlam_T = 0.
     stationarity = (gbar[..., :n] + (H[..., :n, :] @ dtau.unsqueeze(-1)).squeeze(-1)).unsqueeze(-1).unbind(1)
-    At = F[..., :n].transpose(-1, -2).unbind(1)
+    At = F[..., :n].mT.unbind(1)
     dlam = [F.new_zeros(Bsz, n, 1)]
     for t in reversed(range(1, T)):
-        dlam.append(stationarity[t] + At[t] @ dlam[-1])
+        dlam.append(torch.baddbmm(stationarity[t], At[t], dlam[-1]))
     dlam.reverse()  # dlam[t] pairs with f(tau_t)
-    grad_x_init = (stationarity[0] + At[0] @ dlam[0]).squeeze(-1)
+    grad_x_init = torch.baddbmm(stationarity[0], At[0], dlam[0]).squeeze(-1)
     return AdjointSolution(dtau[..., :n], dtau[..., n:], torch.stack(dlam, 1).squeeze(-1), grad_x_init, ok)
