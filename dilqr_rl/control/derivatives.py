@@ -14,6 +14,7 @@ The derivatives are differentiable (``create_graph``) when grad mode is on, as i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -37,6 +38,12 @@ def is_row_wise(module: nn.Module) -> bool:
     return bool(getattr(module, "row_wise", True))
 
 
+@functools.lru_cache(maxsize=64)
+def _seed(k: int, rows: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(k * rows, k): e_i on the rows of copy i (cached: the same few shapes recur every iteration)."""
+    return torch.eye(k, dtype=dtype, device=device).repeat_interleave(rows, 0)
+
+
 def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...], k: int) -> tuple[Tensor, Tensor]:
     """Per-row Jacobian of a row-wise ``fn(tau (R', N), *aux (R', ...)) -> (R', k)``.
 
@@ -48,14 +55,14 @@ def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...]
     create_graph = torch.is_grad_enabled()
     reps = k if k * R * N <= _REPLICATE_MAX else 1
     with torch.enable_grad():
-        inp = tau.repeat(reps, 1) if reps > 1 else tau
+        inp = torch.cat([tau] * reps) if reps > 1 else tau
         if not (create_graph and inp.requires_grad):
             inp = inp.detach().requires_grad_(True)
-        y = fn(inp, *(a.repeat(reps, *[1] * (a.ndim - 1)) if reps > 1 else a for a in aux))  # (reps R, k)
+        y = fn(inp, *(torch.cat([a] * reps) if reps > 1 else a for a in aux))  # (reps R, k)
         if not y.requires_grad:  # fn does not depend on tau (e.g. the gradient of a linear function)
             J = y.new_zeros(R, k, N)
         elif reps > 1:
-            seed = torch.eye(k, dtype=y.dtype, device=y.device).repeat_interleave(R, 0)  # copy i -> e_i
+            seed = _seed(k, R, y.dtype, y.device)
             (J,) = torch.autograd.grad(y, inp, seed, create_graph=create_graph, materialize_grads=True)
             J = J.view(k, R, N).transpose(0, 1)
         else:
@@ -107,6 +114,30 @@ def cost_derivatives(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> tuple[
         return c, C
     grad = _gradient(lambda tau_r, tr: stage_cost(cost, tau_r[:, :n], tau_r[:, n:], tr))
     return row_jacobian(grad, tau, (t,), tau.shape[-1])
+
+
+def linearization(
+    dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, t: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """F = [A B] (R, n, N), c (R, N), C (R, N, N) at the rows (x, u, t).
+
+    When neither model has closed forms and both are row-wise, one autograd pass gives all three: the
+    row Jacobian of tau -> [f(tau); grad g(tau)].
+    """
+    closed = getattr(dynamics, "jacobians", None) is not None or getattr(cost, "derivatives", None) is not None
+    if closed or not (is_row_wise(dynamics) and is_row_wise(cost)):
+        A, B = dynamics_jacobians(dynamics, x, u)
+        c, C = cost_derivatives(cost, x, u, t)
+        return torch.cat([A, B], -1), c, C
+    n = x.shape[-1]
+    cost_gradient = _gradient(lambda tau, tr: stage_cost(cost, tau[:, :n], tau[:, n:], tr))
+
+    def stacked(tau: Tensor, tr: Tensor) -> Tensor:
+        return torch.cat([dynamics(tau[:, :n], tau[:, n:]), cost_gradient(tau, tr)], -1)  # (R, n + N)
+
+    tau = torch.cat([x, u], -1)
+    value, J = row_jacobian(stacked, tau, (t,), n + tau.shape[-1])
+    return J[:, :n], value[:, n:], J[:, n:]
 
 
 def dynamics_lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:

@@ -8,12 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from dilqr_rl.control.config import SolverConfig
-from dilqr_rl.control.derivatives import (
-    cost_derivatives,
-    dynamics_jacobians,
-    dynamics_lagrangian_hessian,
-    stage_cost,
-)
+from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, linearization, stage_cost
 from dilqr_rl.control.errors import NonFiniteError
 
 
@@ -66,11 +61,9 @@ class Problem:
         """F = [A B] (B, T, n, N), c (B, T, N), C (B, T, N, N) along the trajectory."""
         Bsz, T, n = x.shape
         m = u.shape[-1]
-        xr, ur = x.reshape(-1, n), u.reshape(-1, m)
-        A, Bm = dynamics_jacobians(self.dynamics, xr, ur)
-        c, C = cost_derivatives(self.cost, xr, ur, self.step_indices(Bsz, x.device))
-        F = torch.cat([A, Bm], -1).view(Bsz, T, n, n + m)
-        return F, c.view(Bsz, T, n + m), C.view(Bsz, T, n + m, n + m)
+        F, c, C = linearization(self.dynamics, self.cost, x.reshape(-1, n), u.reshape(-1, m),
+                                self.step_indices(Bsz, x.device))
+        return F.reshape(Bsz, T, n, n + m), c.reshape(Bsz, T, n + m), C.reshape(Bsz, T, n + m, n + m)
 
     def dynamics_curvature(self, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:
         """hess_tau [lam_t . f(tau_t)] (B, T, N, N): the second-order dynamics term that the Gauss-Newton
