@@ -1,1 +1,1 @@
-"""Timing studies of the layer (DiLQR Fig. 2): ``python -m dilqr_rl.bench.backward_time`` or ``dilqr-rl bench``."""
+"""Timing studies of the layer: ``dilqr-rl bench`` (``--study iterations | speed | scale``)."""

@@ -1,149 +1,89 @@
-"""Reproduce DiLQR Fig. 2: backward time vs iterations and horizon for the three gradient modes.
+"""The iterations study (DiLQR Fig. 2): backward time vs iterations and horizon for the three gradient modes.
 
-Pendulum swing-up starts, batch 20, float64. For each mode, horizon T and iteration count K, the
-forward runs exactly K iterations (tol=0) and the backward of a fixed quadratic loss on the plan is
-timed; medians over repeats. Also: the memory the forward keeps for backward (bytes saved by autograd),
-a horizon sweep of the implicit backward up to T=200, the forward time per iteration, a KKT check at
-tol=1e-10, and mpc.pytorch (PyPI ``mpc``) on the same problem when installed.
-
-    dilqr-rl bench            # full study (several minutes); also python benchmarks/backward_time.py
-    dilqr-rl bench --quick    # seconds; what the test suite runs
-Writes ``backward_time.{csv,json,png,md}`` to ``--out`` (default benchmarks/results/ under the current directory).
+Pendulum swing-up starts, batch 20, float64, one model kind (``closed-form`` or ``autograd``). For each
+mode, horizon T and iteration count K, the forward runs exactly K iterations (tol=0) and the backward of a
+fixed quadratic loss on the plan is timed; medians over repeats. Also: the memory the forward keeps for
+backward (bytes saved by autograd), a horizon sweep of the implicit backward up to T=200, the forward time
+per iteration, a KKT check at tol=1e-10, and mpc.pytorch (PyPI ``mpc``) on the same problem and model when
+installed. Run by ``dilqr-rl bench`` (``--study iterations``, the default).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import platform
-import statistics
-import time
-import warnings
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
 import torch
 
 from dilqr_rl.bench import mpc_pytorch
 from dilqr_rl.bench.pendulum_problem import imitation_loss, make_layer, swing_up_starts
-from dilqr_rl.control import HessianFallbackWarning, UnconvergedWarning
+from dilqr_rl.bench.timing import time_median
 
 MODES = ("implicit", "diffmpc", "unroll")
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def saved_bytes(fn):
-    """Run ``fn`` and count the bytes autograd saves for backward (each storage once)."""
-    seen: dict[int, int] = {}
-
-    def pack(t):
-        if t.device.type != "meta":
-            storage = t.untyped_storage()
-            seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = fn()
-    return out, sum(seen.values())
-
-
-def time_mode(mode, horizon, iters, x0, repeats, device, tol=0.0):
-    """Median forward and backward seconds, and saved KB, for one configuration."""
-    layer = make_layer(mode, horizon, iters, dtype=x0.dtype, device=device, tol=tol)
-    fwd, bwd, mem = [], [], 0
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        sol, mem = saved_bytes(lambda: layer(x0))
-        loss = imitation_loss(sol)
-        _sync(device)
-        t1 = time.perf_counter()
-        loss.backward()
-        _sync(device)
-        t2 = time.perf_counter()
-        fwd.append(t1 - t0)
-        bwd.append(t2 - t1)
-    return statistics.median(fwd), statistics.median(bwd), mem / 2**10
-
-
-def time_mpc_pytorch(horizon, iters, x0, repeats):
-    solve, _ = mpc_pytorch.make(horizon, iters, x0.shape[0], x0.dtype)
-    fwd, bwd = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        x, u = solve(x0)
-        loss = imitation_loss(type("S", (), {"x": x, "u": u})())
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        fwd.append(t1 - t0)
-        bwd.append(t2 - t1)
-    return statistics.median(fwd), statistics.median(bwd)
 
 
 def _param_grads(model, loss):
     model.zero_grad()
     loss.backward()
-    return torch.stack([p.grad for p in (model.mass, model.length, model.gravity)])
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
-def gradient_accuracy(x0, horizon, device):
-    """Relative error of d loss / d (mass, length, gravity) against the implicit gradient, all converged.
+def gradient_accuracy(x0, horizon, device, model):
+    """Relative error of d loss / d (physical parameters) against the implicit gradient, all converged.
 
     The implicit gradient itself is checked against finite differences in tests/control.
     """
     grads, conv = {}, {}
     for mode in MODES:
-        layer = make_layer(mode, horizon, 300, dtype=x0.dtype, device=device, tol=1e-10)
+        layer = make_layer(mode, horizon, 300, dtype=x0.dtype, device=device, tol=1e-10, model=model)
         sol = layer(x0)
         conv[mode] = sol.converged.double().mean().item()
         grads[mode] = _param_grads(layer.dynamics, imitation_loss(sol))
     if mpc_pytorch.available() and device == "cpu":
-        solve, model = mpc_pytorch.make(horizon, 300, x0.shape[0], x0.dtype)
+        solve, dynamics = mpc_pytorch.make(horizon, 300, x0.shape[0], x0.dtype, model=model)
         x, u = solve(x0)
-        grads["mpc.pytorch"] = _param_grads(model, imitation_loss(type("S", (), {"x": x, "u": u})()))
+        plan = type("Plan", (), {"x": x, "u": u})()
+        grads["mpc.pytorch"] = _param_grads(dynamics, imitation_loss(plan))
     exact = grads["implicit"]
     errors = {m: ((g - exact).norm() / exact.norm()).item() for m, g in grads.items() if m != "implicit"}
     return {"horizon": horizon, "relative_error_vs_implicit": errors, "converged_fraction": conv}
 
 
-def kkt_check(x0, horizon, device):
-    layer = make_layer("implicit", horizon, 500, dtype=x0.dtype, device=device, tol=1e-10)
+def kkt_check(x0, horizon, device, model):
+    layer = make_layer("implicit", horizon, 500, dtype=x0.dtype, device=device, tol=1e-10, model=model)
     sol = layer(x0)
     return {"tol": 1e-10, "converged_fraction": sol.converged.double().mean().item(),
             "max_kkt_residual": sol.kkt_residual.max().item(), "max_iterations": int(sol.iterations.max())}
 
 
 def run(args) -> dict:
-    device = args.device
+    device, model = args.device, args.model
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     x0 = swing_up_starts(args.batch, dtype=dtype, device=device)
     rows = []
     for horizon in args.horizons:
         for iters in args.iters:
             for mode in MODES:
-                fwd, bwd, mb = time_mode(mode, horizon, iters, x0, args.repeats, device)
+                layer = make_layer(mode, horizon, iters, dtype=dtype, device=device, model=model)
+                fwd, bwd, kb = time_median(layer, x0, args.repeats, device, memory=True)
                 rows.append({"mode": mode, "T": horizon, "iters": iters, "forward_s": fwd, "backward_s": bwd,
-                             "saved_kb": mb, "forward_per_iter_ms": 1e3 * fwd / iters})
+                             "saved_kb": kb, "forward_per_iter_ms": 1e3 * fwd / iters})
                 print(f"  {mode:8s} T={horizon:3d} K={iters:3d}  fwd {fwd * 1e3:9.1f} ms  bwd {bwd * 1e3:9.2f} ms  "
-                      f"saved {mb:9.1f} KB", flush=True)
+                      f"saved {kb:9.1f} KB", flush=True)
             if args.mpc and mpc_pytorch.available() and device == "cpu":
-                fwd, bwd = time_mpc_pytorch(horizon, iters, x0, args.repeats)
+                solve, _ = mpc_pytorch.make(horizon, iters, args.batch, dtype, model=model)
+                fwd, bwd, _ = time_median(solve, x0, args.repeats)
                 rows.append({"mode": "mpc.pytorch", "T": horizon, "iters": iters, "forward_s": fwd,
                              "backward_s": bwd, "saved_kb": float("nan"), "forward_per_iter_ms": 1e3 * fwd / iters})
                 print(f"  {'mpc.pyt':8s} T={horizon:3d} K={iters:3d}  fwd {fwd * 1e3:9.1f} ms  bwd {bwd * 1e3:9.2f} ms")
     sweep = []
     for horizon in args.sweep:
-        _, bwd, mb = time_mode("implicit", horizon, args.sweep_iters, x0, args.repeats, device, tol=1e-7)
-        sweep.append({"T": horizon, "backward_s": bwd, "saved_kb": mb})
+        layer = make_layer("implicit", horizon, args.sweep_iters, dtype=dtype, device=device, tol=1e-7, model=model)
+        _, bwd, kb = time_median(layer, x0, args.repeats, device, memory=True)
+        sweep.append({"T": horizon, "backward_s": bwd, "saved_kb": kb})
         print(f"  implicit sweep T={horizon:3d}  bwd {bwd * 1e3:8.2f} ms", flush=True)
-    accuracy = gradient_accuracy(x0, 10 if 10 in args.horizons else max(args.horizons), device)
-    return {"rows": rows, "sweep": sweep, "kkt": kkt_check(x0, max(args.horizons), device), "accuracy": accuracy}
+    accuracy = gradient_accuracy(x0, 10 if 10 in args.horizons else max(args.horizons), device, model)
+    return {"model": model, "rows": rows, "sweep": sweep, "kkt": kkt_check(x0, max(args.horizons), device, model),
+            "accuracy": accuracy}
 
 
 def table(result: dict) -> str:
@@ -173,7 +113,7 @@ def table(result: dict) -> str:
     lines.append(f"gradient error vs implicit at T={acc['horizon']} (d loss/d physics, converged solves): "
                  + ", ".join(f"{m} {e:.1e}" for m, e in acc["relative_error_vs_implicit"].items()))
     k = result["kkt"]
-    lines.append(f"KKT check (float64, tol 1e-10): converged {k['converged_fraction']:.0%}, "
+    lines.append(f"KKT check (tol 1e-10): converged {k['converged_fraction']:.0%}, "
                  f"max residual {k['max_kkt_residual']:.1e}, max iterations {k['max_iterations']}")
     return "\n".join(lines)
 
@@ -199,67 +139,7 @@ def plot(result: dict, path: Path) -> None:
         axes[-1].plot(*zip(*pts), marker="o", color="C0")
         axes[-1].set(title="implicit: backward vs horizon", xlabel="horizon T", ylabel="backward time (s)")
         axes[-1].grid(alpha=0.3)
+    fig.suptitle(f"{result['model']} models")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def write(result: dict, out: Path, meta: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "backward_time.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(result["rows"][0]))
-        writer.writeheader()
-        writer.writerows(result["rows"])
-    (out / "backward_time.json").write_text(json.dumps({**result, "meta": meta}, indent=2))
-    plot(result, out / "backward_time.png")
-
-
-def _help(text: str) -> dict:
-    return {"help": text}
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """Settings of the backward-time study (``dilqr-rl bench --help``)."""
-
-    quick: bool = field(default=False, metadata=_help("tiny grid (seconds); used by the tests"))
-    iters: tuple[int, ...] = field(default=(10, 50, 100, 200, 300), metadata=_help("iLQR iteration counts"))
-    horizons: tuple[int, ...] = field(default=(5, 10, 20, 30), metadata=_help("horizons T"))
-    sweep: tuple[int, ...] = field(default=(10, 20, 50, 100, 200),
-                                   metadata=_help("horizons of the implicit backward sweep"))
-    sweep_iters: int = field(default=200, metadata=_help("iteration cap of the horizon sweep (solves to tol 1e-7)"))
-    batch: int = field(default=20, metadata=_help("batch size B"))
-    repeats: int = field(default=5, metadata=_help("repeats per configuration (medians are reported)"))
-    dtype: Literal["float64", "float32"] = field(default="float64", metadata=_help("floating point type"))
-    device: str = field(default="cpu", metadata=_help("torch device, e.g. cpu or cuda"))
-    mpc: bool = field(default=True, metadata=_help("also time mpc.pytorch (PyPI 'mpc') when installed"))
-    out: str = field(default="benchmarks/results", metadata=_help("output folder"))
-
-    def resolved(self) -> BenchConfig:
-        """The grid actually run: ``quick`` replaces it with a tiny one."""
-        if not self.quick:
-            return self
-        return replace(self, iters=(2, 4), horizons=(5,), sweep=(5, 10), repeats=1, batch=4)
-
-
-def run_config(config: BenchConfig) -> int:
-    """Run the study, write the files, print the table."""
-    args = config.resolved()
-    out = Path(args.out)
-    torch.manual_seed(0)
-    meta = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
-            "threads": torch.get_num_threads(), "device": args.device, "dtype": args.dtype, "batch": args.batch,
-            "repeats": args.repeats, "mpc_pytorch": mpc_pytorch.available()}
-    print(f"backward-time benchmark: {meta}")
-    with warnings.catch_warnings():
-        # tol=0 runs a fixed number of iterations: such solves are "unconverged" by design, and their
-        # backward may fall back to the cost Hessian; both are expected here.
-        warnings.simplefilter("ignore", UnconvergedWarning)
-        warnings.simplefilter("ignore", HessianFallbackWarning)
-        result = run(args)
-    write(result, out, meta)
-    text = table(result)
-    (out / "backward_time.md").write_text(text + "\n")
-    print(text)
-    print(f"wrote {out}/backward_time.{{csv,json,png,md}}")
-    return 0

@@ -1,8 +1,10 @@
 """mpc.pytorch (PyPI ``mpc``) on the same pendulum problem, for comparison only (optional extra ``bench``).
 
 The goal cost sum_t ||w o (tau_t - g)||^2 is the QuadCost 0.5 tau^T C tau + c^T tau with C = diag(2 w^2)
-and c = -2 w^2 g (plus a constant). The dynamics module is our PendulumDynamics with its closed-form
-Jacobians passed as mpc.pytorch's analytic ``grad_input``.
+and c = -2 w^2 g (plus a constant). The dynamics module is the one our layer gets: for the ``closed-form``
+kind ``PendulumDynamics`` with its closed-form Jacobians as mpc.pytorch's analytic ``grad_input``
+(``GradMethods.ANALYTIC``); for the ``autograd`` kind the user-written ``UserPendulum``, which mpc.pytorch
+differentiates by autograd (``GradMethods.AUTO_DIFF``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dilqr_rl.bench.pendulum_problem import U_MAX, WEIGHTS
-from dilqr_rl.models import PendulumDynamics
+from dilqr_rl.bench.pendulum_problem import U_MAX, WEIGHTS, ModelKind, make_models
 
 try:
     import mpc as mpc_pytorch
@@ -24,10 +25,12 @@ def available() -> bool:
     return mpc_pytorch is not None
 
 
-class _Pendulum(nn.Module):
-    def __init__(self, dtype):
+class _AnalyticPendulum(nn.Module):
+    """Our closed-form model behind mpc.pytorch's ``grad_input`` interface."""
+
+    def __init__(self, model: nn.Module):
         super().__init__()
-        self.model = PendulumDynamics(max_speed=None, dtype=dtype)
+        self.model = model
 
     def forward(self, x, u):
         return self.model(x, u)
@@ -36,20 +39,24 @@ class _Pendulum(nn.Module):
         return self.model.jacobians(x, u)
 
 
-def make(horizon: int, iters: int, batch: int, dtype=torch.float64):
-    """(solve, dynamics): ``solve(x_init) -> (x (B, T, n), u (B, T, m))`` batch-first."""
-    dyn = _Pendulum(dtype)
+def make(horizon: int, iters: int, batch: int, dtype=torch.float64, model: ModelKind = "closed-form"):
+    """(solve, dynamics): ``solve(x_init) -> (x (B, T, n), u (B, T, m))`` batch-first; ``dynamics`` is the
+    module whose parameters receive gradients."""
+    dyn, _ = make_models(model, dtype)
+    analytic = model == "closed-form"
     w2 = torch.tensor(WEIGHTS, dtype=dtype) ** 2
     C = torch.diag(2 * w2).expand(horizon, batch, 3, 3)
     c = torch.zeros(horizon, batch, 3, dtype=dtype)
     ctrl = mpc_module.MPC(
-        2, 1, horizon, u_lower=-U_MAX, u_upper=U_MAX, lqr_iter=iters, grad_method=mpc_module.GradMethods.ANALYTIC,
+        2, 1, horizon, u_lower=-U_MAX, u_upper=U_MAX, lqr_iter=iters,
+        grad_method=mpc_module.GradMethods.ANALYTIC if analytic else mpc_module.GradMethods.AUTO_DIFF,
         exit_unconverged=False, detach_unconverged=False, verbose=-1, eps=0.0, n_batch=batch,
         not_improved_lim=10**9,  # run exactly lqr_iter iterations, like our tol=0
     )
+    module = _AnalyticPendulum(dyn) if analytic else dyn
 
     def solve(x_init):
-        x, u, _ = ctrl(x_init, mpc_module.QuadCost(C, c), dyn)
+        x, u, _ = ctrl(x_init, mpc_module.QuadCost(C, c), module)
         return x.transpose(0, 1), u.transpose(0, 1)
 
-    return solve, dyn.model
+    return solve, dyn

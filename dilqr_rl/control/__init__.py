@@ -6,6 +6,7 @@ from dilqr_rl.control.errors import (
     HessianFallbackWarning,
     NonFiniteError,
     NotConvergedError,
+    RowCouplingError,
     UnconvergedWarning,
 )
 from dilqr_rl.control.layer import DiLQR
@@ -20,6 +21,7 @@ __all__ = [
     "NonFiniteError",
     "NotConvergedError",
     "OnUnconverged",
+    "RowCouplingError",
     "Solution",
     "SolverConfig",
     "UnconvergedWarning",

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import hessian, jacfwd, jacrev, vmap
 
+from dilqr_rl.control.errors import RowCouplingError
+
 _REPLICATE_MAX = 16384
 """Replicate the rows (one reverse pass) while k * R * N stays below this many elements; above, k passes
 over the R rows are cheaper (measured in benchmarks/derivative_paths.py)."""
@@ -42,6 +44,29 @@ def is_row_wise(module: nn.Module) -> bool:
 def _seed(k: int, rows: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """(k * rows, k): e_i on the rows of copy i (cached: the same few shapes recur every iteration)."""
     return torch.eye(k, dtype=dtype, device=device).repeat_interleave(rows, 0)
+
+
+def check_row_wise(name: str, module: nn.Module, fn: Callable[..., Tensor], *rows: Tensor) -> None:
+    """Raise RowCouplingError if ``fn(*rows)`` changes on the given rows when a copy of row 0 is appended.
+
+    ``rows`` are row-aligned inputs (R, ...). Skipped for modules with ``row_wise = False``. A row-wise
+    module gives the same output up to rounding; BatchNorm in training mode (batch statistics) or Dropout
+    (random masks) does not.
+    """
+    if not is_row_wise(module):
+        return
+    with torch.no_grad():
+        alone = fn(*rows)
+        more = fn(*(torch.cat([r, r[:1]]) for r in rows))[: alone.shape[0]]
+    tol = torch.finfo(alone.dtype).eps ** 0.5
+    if not bool(torch.isclose(more, alone, rtol=tol, atol=tol, equal_nan=True).all()):
+        raise RowCouplingError(
+            f"the {name} module ({type(module).__name__}) does not act row by row: its output for a row changed "
+            "when another row was added to the batch. The solver needs row r of the output to depend on row r of "
+            "the input only. Put BatchNorm/Dropout layers in eval mode (module.eval()) or use a per-row "
+            "normalization such as LayerNorm; a module that is row-wise but must not be evaluated on stacked "
+            "copies of its rows can set row_wise = False (per-row torch.func derivatives, no check)."
+        )
 
 
 def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...], k: int) -> tuple[Tensor, Tensor]:

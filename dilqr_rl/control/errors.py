@@ -13,6 +13,11 @@ class NonFiniteError(DiLQRError, ValueError):
     """An input, a model output or a derivative is NaN or infinite."""
 
 
+class RowCouplingError(DiLQRError, ValueError):
+    """A model's output for one row changed when other rows were added: it does not act row by row (e.g.
+    BatchNorm or Dropout in training mode), which the solver's derivatives and rollouts assume."""
+
+
 class UnconvergedWarning(UserWarning):
     """Some batch items did not converge; their gradient is that of the last iterate (or zero)."""
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from dilqr_rl.control.config import GradMethod, OnUnconverged, SolverConfig
+from dilqr_rl.control.derivatives import check_row_wise, stage_cost
 from dilqr_rl.control.errors import NotConvergedError, UnconvergedWarning
 from dilqr_rl.control.ilqr import SolverResult, solve
 from dilqr_rl.control.implicit import implicit_backward
@@ -194,6 +196,9 @@ class DiLQR(nn.Module):
             u0 = u_init.detach()
         else:
             u0 = x_init.new_zeros(Bsz, T, m)
+        t = torch.zeros(Bsz, dtype=torch.long, device=x_init.device)
+        check_row_wise("dynamics", self.dynamics, self.dynamics, x_init.detach(), u0[:, 0])
+        check_row_wise("cost", self.cost, partial(stage_cost, self.cost), x_init.detach(), u0[:, 0], t)
         lo, hi = (self._bound(b, s, (Bsz, T, m), x_init) for b, s in ((self.u_lower, -1), (self.u_upper, 1)))
         return Problem(self.dynamics, self.cost, self.config, lo, hi), u0
 

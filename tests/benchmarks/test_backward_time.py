@@ -1,26 +1,36 @@
-"""The backward-time benchmark's quick mode runs and writes its tables and plot (no timing asserts)."""
+"""The timing studies' quick modes run and write their tables and plots (no timing asserts)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args, cwd=None):
+    result = subprocess.run([sys.executable, "-m", "dilqr_rl.cli", "bench", "--quick", "--no-mpc", *args],
+                            capture_output=True, text=True, timeout=300, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def test_script_shows_its_options():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "backward_time.py"), "--help"],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "--sweep-iters" in result.stdout
+    assert result.returncode == 0
+    for option in ("--sweep-iters", "--study", "--model", "--scale-batches"):
+        assert option in result.stdout
 
 
-def test_quick_benchmark_writes_results(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "dilqr_rl.cli", "bench", "--quick", "--no-mpc", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads((tmp_path / "backward_time.json").read_text())
+@pytest.mark.parametrize("model", ["closed-form", "autograd"])
+def test_iterations_study_writes_results(tmp_path, model):
+    result = _bench("--model", model, "--out", str(tmp_path))
+    stem = f"backward_time_{model.replace('-', '_')}"
+    data = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert data["model"] == model
     modes = {r["mode"] for r in data["rows"]}
     assert modes == {"implicit", "diffmpc", "unroll"}
     assert all(r["backward_s"] > 0 for r in data["rows"])
@@ -29,5 +39,33 @@ def test_quick_benchmark_writes_results(tmp_path):
     implicit = {r["iters"]: r["saved_kb"] for r in data["rows"] if r["mode"] == "implicit"}
     assert len(set(implicit.values())) == 1, "implicit keeps the same memory whatever the iterations"
     assert data["kkt"]["max_kkt_residual"] <= 1e-10
-    assert (tmp_path / "backward_time.png").stat().st_size > 1000
-    assert "unroll/implicit" in result.stdout
+    assert data["accuracy"]["relative_error_vs_implicit"]["unroll"] < 1e-10
+    assert (tmp_path / f"{stem}.png").stat().st_size > 1000
+    assert "unroll/implicit" in result.stdout and "unroll/implicit" in (tmp_path / f"{stem}.md").read_text()
+
+
+def test_speed_study_reports_every_target(tmp_path):
+    _bench("--study", "speed", "--out", str(tmp_path))
+    data = json.loads((tmp_path / "speed.json").read_text())
+    solvers = {(r["model"], r["solver"]) for r in data["rows"]}
+    assert solvers == {(m, s) for m in ("closed-form", "autograd") for s in ("implicit", "diffmpc")}
+    text = (tmp_path / "speed.md").read_text()
+    for measure in ("autograd / closed-form", "implicit / diffmpc backward", "ours / mpc.pytorch"):
+        assert measure in text
+    assert (tmp_path / "speed.png").stat().st_size > 1000
+
+
+def test_scale_study_covers_the_grid(tmp_path):
+    _bench("--study", "scale", "--out", str(tmp_path))
+    rows = json.loads((tmp_path / "scale.json").read_text())["rows"]
+    assert {(r["model"], r["B"]) for r in rows} == {(m, b) for m in ("closed-form", "autograd") for b in (1, 4)}
+    assert all(r["forward_per_iter_ms"] > 0 and r["backward_ms"] > 0 for r in rows)
+    assert (tmp_path / "scale.png").stat().st_size > 1000
+
+
+def test_default_output_goes_under_runs_and_leaves_committed_results_alone(tmp_path):
+    committed = {p: p.stat().st_mtime_ns for p in (ROOT / "benchmarks" / "results").iterdir()}
+    result = _bench("--study", "scale", cwd=tmp_path)
+    written = list((tmp_path / "runs" / "bench").glob("scale__*/scale.json"))
+    assert len(written) == 1, result.stdout
+    assert {p: p.stat().st_mtime_ns for p in (ROOT / "benchmarks" / "results").iterdir()} == committed

@@ -88,6 +88,14 @@ def swingup_starts(count: int, seed: int = 0) -> torch.Tensor:
     return half * (2 * torch.rand(count, 4, generator=gen, dtype=F64) - 1)
 
 
+def without_closed_forms(ctrl: DiLQR) -> DiLQR:
+    """The same layer with the models' closed-form derivatives hidden: the solver takes the autograd path."""
+    for module, names in ((ctrl.dynamics, ("jacobians", "lagrangian_hessian")), (ctrl.cost, ("derivatives",))):
+        for name in names:
+            setattr(module, name, None)
+    return ctrl
+
+
 X0 = {
     "pendulum": torch.tensor([[1.0, 0.3], [0.5, -0.5], [-0.4, 1.0]], dtype=F64),
     "cartpole": torch.tensor([[0.1, 0.0, 0.4, 0.0], [0.0, 0.5, -0.3, 0.2]], dtype=F64),

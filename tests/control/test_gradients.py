@@ -8,7 +8,16 @@ import itertools
 import pytest
 import torch
 
-from tests.control.problems import F64, FACTORIES, X0, linear, pendulum
+from tests.control.problems import F64, FACTORIES, X0, linear, pendulum, without_closed_forms
+
+# (system, closed forms hidden): the cart-pole and the neural model have none; the others run both paths
+PATHS = [("pendulum", False), ("pendulum", True), ("cartpole", False), ("neural", False), ("linear", False),
+         ("linear", True)]
+
+
+def _factory(system, hidden=False, **kw):
+    ctrl = FACTORIES[system](**kw)
+    return without_closed_forms(ctrl) if hidden else ctrl
 
 
 def _loss(sol, target):
@@ -38,9 +47,9 @@ def _targets(ctrl, x0):
     return [*out, ("x_init", x0)]
 
 
-@pytest.mark.parametrize("system", ["pendulum", "cartpole", "neural", "linear"])
-def test_implicit_gradient_matches_finite_differences(system):
-    ctrl = FACTORIES[system]()
+@pytest.mark.parametrize(("system", "hidden"), PATHS)
+def test_implicit_gradient_matches_finite_differences(system, hidden):
+    ctrl = _factory(system, hidden)
     x0 = X0[system].clone().requires_grad_(True)
     target = _target(ctrl, x0)
     sol = ctrl(x0)
@@ -59,10 +68,10 @@ def test_implicit_gradient_matches_finite_differences(system):
         assert rel <= 1e-6, f"{system} {name}: implicit {analytic.item():.10e} vs FD {numeric.item():.10e}"
 
 
-@pytest.mark.parametrize("system", ["pendulum", "cartpole"])
-def test_each_pendulum_parameter_elementwise(system):
+@pytest.mark.parametrize(("system", "hidden"), [("pendulum", False), ("pendulum", True), ("cartpole", False)])
+def test_each_pendulum_parameter_elementwise(system, hidden):
     """Coordinate-wise check of every scalar physical parameter (not only a random direction)."""
-    ctrl = FACTORIES[system]()
+    ctrl = _factory(system, hidden)
     x0 = X0[system]
     target = _target(ctrl, x0)
     sol = ctrl(x0)
@@ -79,14 +88,26 @@ def _grads(ctrl, x0, target):
     return {name: t.grad.clone() for name, t in _targets(ctrl, x0)}
 
 
-@pytest.mark.parametrize("system", ["pendulum", "cartpole", "neural"])
-def test_unroll_equals_implicit_when_converged(system):
-    implicit, unroll = FACTORIES[system](), FACTORIES[system](method="unroll")
+@pytest.mark.parametrize(("system", "hidden"), [("pendulum", False), ("pendulum", True), ("cartpole", False),
+                                                ("neural", False)])
+def test_unroll_equals_implicit_when_converged(system, hidden):
+    implicit, unroll = _factory(system, hidden), _factory(system, hidden, method="unroll")
     unroll.load_state_dict(implicit.state_dict())
     target = _target(implicit, X0[system])
     gi, gu = _grads(implicit, X0[system], target), _grads(unroll, X0[system], target)
     for name in gi:
         torch.testing.assert_close(gu[name], gi[name], rtol=1e-7, atol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("method", ["implicit", "diffmpc", "unroll"])
+@pytest.mark.parametrize("system", ["pendulum", "linear"])
+def test_autograd_path_gradients_equal_the_closed_form_path(system, method):
+    """The same problem with the closed forms hidden: every gradient agrees to 1e-10 (float64)."""
+    closed, autograd = _factory(system, method=method), _factory(system, True, method=method)
+    target = _target(closed, X0[system])
+    gc, ga = _grads(closed, X0[system], target), _grads(autograd, X0[system], target)
+    for name in gc:
+        torch.testing.assert_close(ga[name], gc[name], rtol=1e-10, atol=1e-10, msg=name)
 
 
 def test_unroll_approaches_implicit_as_iterations_grow():

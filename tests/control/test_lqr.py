@@ -94,6 +94,20 @@ def test_ilqr_gains_flag_indefinite_quu():
     assert gains.ok.all()
 
 
+def test_adjoint_lqr_flags_indefinite_quu_on_free_controls_only():
+    """A negative Q_uu fails an item where that control is free; where it is fixed (active) it is ignored.
+    The failing item's solution stays finite (its gains are zeroed) for the caller's fallback."""
+    H, g, F = _random_lqr(m=1)
+    H[:, 1, 3:, 3:] = -50.0
+    free = torch.ones(2, 5, 1, dtype=torch.bool)
+    free[1, 1] = False
+    sol = adjoint_lqr(H, g, F, free)
+    assert sol.ok.tolist() == [False, True]
+    assert all(torch.isfinite(t).all() for t in sol[:4])
+    dtau, _, _ = _dense_kkt(H[1], g[1], F[1], free[1])
+    torch.testing.assert_close(sol.du[1], dtau[:, 3:])
+
+
 def test_gradcheck_adjoint_lqr_step():
     H, g, F = _random_lqr(B=1, T=3, n=2, m=1)
     free = torch.tensor([[[True], [False], [True]]])
