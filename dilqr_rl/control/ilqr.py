@@ -79,15 +79,16 @@ def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tens
     open_loop = (u.unsqueeze(2) + alphas.view(S, 1) * k.unsqueeze(2)).unbind(1)  # T x (B, S, m)
     x_t, KT = x.unsqueeze(2).unbind(1), K.mT.unbind(1)  # T x (B, 1, n), T x (B, n, m)
     lo_t, hi_t = problem.lo.unsqueeze(2).unbind(1), problem.hi.unsqueeze(2).unbind(1)  # T x (B, 1, m)
-    xn = x_init.unsqueeze(1).expand(Bsz, S, n)
+    xn = x_init.repeat_interleave(S, 0)  # rows (b, s) flattened: (B S, n)
     xs, us = [], []
     for t in range(T):
-        un = torch.baddbmm(open_loop[t], xn - x_t[t], KT[t]).clamp(lo_t[t], hi_t[t])  # (B, S, m)
+        un = torch.baddbmm(open_loop[t], xn.view(Bsz, S, n) - x_t[t], KT[t]).clamp(lo_t[t], hi_t[t])  # (B, S, m)
         xs.append(xn)
         us.append(un)
         if t < T - 1:
-            xn = problem.dynamics(xn.reshape(Bsz * S, n), un.reshape(Bsz * S, -1)).view(Bsz, S, n)
-    xs, us = torch.stack(xs, 2).transpose(0, 1), torch.stack(us, 2).transpose(0, 1)
+            xn = problem.dynamics(xn, un.view(Bsz * S, -1))
+    xs = torch.stack(xs, 1).view(Bsz, S, T, n).transpose(0, 1)
+    us = torch.stack(us, 2).transpose(0, 1)
     return xs, us, problem.total_cost(xs, us)
 
 

@@ -106,10 +106,11 @@ def _box_gains(Q_u: Tensor, reg_eye: Tensor, lower: Tensor, upper: Tensor, k_war
     return torch.cat([K, qp.z.unsqueeze(-1)], -1), qp.ok & ok_K
 
 
-def _value(Qa: Tensor, Kk: Tensor, rows: tuple[Tensor, Tensor]) -> Tensor:
-    """P_t = L_t^T Qa_t L_t (B, n+1, n+1) for the policy [K_t | k_t] (B, m, n+1)."""
-    L = _closed_loop(Kk, rows)
-    return torch.bmm(L.mT, torch.bmm(Qa, L))
+def _next_stage(M: Tensor, Fa: Tensor, Qa_next: Tensor, L_next: Tensor) -> Tensor:
+    """[[Q_t, q_t], [q_t^T, .]] = M_t + Fa_t^T P_{t+1} Fa_t with P_{t+1} = L_{t+1}^T Qa_{t+1} L_{t+1}, as
+    M_t + Phi^T Qa_{t+1} Phi with Phi = L_{t+1} Fa_t (B, N+1, N+1): three products instead of four."""
+    Phi = torch.bmm(L_next, Fa)
+    return torch.baddbmm(M, Phi.mT, torch.bmm(Qa_next, Phi))
 
 
 def ilqr_gains(
@@ -125,18 +126,19 @@ def ilqr_gains(
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(C, c, F)
-    M, Fa, FaT = M.unbind(1), Fa.unbind(1), Fa.mT.unbind(1)
-    P = F.new_zeros(Bsz, n + 1, n + 1)
+    M, Fa = M.unbind(1), Fa.unbind(1)
     rows = _identity_rows(F, n)
     Kks, Qus = [], []
     if N - n == 1:
         neg_reg = -reg.view(-1, 1, 1)
         lower, upper = (lo - u).unsqueeze(-1).unbind(1), (hi - u).unsqueeze(-1).unbind(1)  # T x (B, 1, 1)
+        Qa, L = M[T - 1], None
         for t in reversed(range(T)):
-            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa[t])  # (B, N+1, N+1)
+            if L is not None:
+                Qa = _next_stage(M[t], Fa[t], Qa, L)  # (B, N+1, N+1)
             Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, 1, N+1)
             Kk = _scalar_gains(Q_u, neg_reg, lower[t], upper[t], n)  # [K_t | k_t] (B, 1, n+1)
-            P = _value(Qa, Kk, rows)
+            L = _closed_loop(Kk, rows)
             Kks.append(Kk)
             Qus.append(Q_u)
         Q_u = torch.stack(Qus[::-1], 1)  # (B, T, 1, N+1)
@@ -146,13 +148,15 @@ def ilqr_gains(
         lower, upper = (lo - u).unbind(1), (hi - u).unbind(1)  # bounds on the step du, T x (B, m)
         k_warm = k_warm.unbind(1)
         ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
+        Qa, L = M[T - 1], None
         for t in reversed(range(T)):
-            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa[t])
+            if L is not None:
+                Qa = _next_stage(M[t], Fa[t], Qa, L)
             Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, m, N+1)
             Kk, ok_t = _box_gains(Q_u, reg_eye, lower[t], upper[t], k_warm[t], boxqp_iters)
             Kk = torch.where(ok_t.view(-1, 1, 1), Kk, 0.0)  # keep the sweep finite for failing items
             ok = ok & ok_t
-            P = _value(Qa, Kk, rows)
+            L = _closed_loop(Kk, rows)
             Kks.append(Kk)
             Qus.append(Q_u)
         Q_u = torch.stack(Qus[::-1], 1)  # (B, T, m, N+1)
@@ -176,33 +180,31 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(H, gbar, F)
-    M, Fa_t, FaT = M.unbind(1), Fa.unbind(1), Fa.mT.unbind(1)
-    P = F.new_zeros(Bsz, n + 1, n + 1)
+    M, Fa_t = M.unbind(1), Fa.unbind(1)
     rows = _identity_rows(F, n)
     Ls, Quus = [], []
+    Qa = M[T - 1]
     if N - n == 1:
         free_t = free.unsqueeze(-1).unbind(1)  # T x (B, 1, 1)
         for t in reversed(range(T)):
-            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa_t[t])
+            if t < T - 1:
+                Qa = _next_stage(M[t], Fa_t[t], Qa, Ls[-1])
             Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, 1, N+1)
             g = Q_u / -Q_u[..., n:n + 1]
             Kk = torch.where(free_t[t], torch.cat([g[..., :n], g[..., N:]], -1), 0.0)  # [K_t | k_t] on free rows
-            L = _closed_loop(Kk, rows)  # [dx; du; 1] = L [dx; 1]
-            P = torch.bmm(L.mT, torch.bmm(Qa, L))
-            Ls.append(L)
+            Ls.append(_closed_loop(Kk, rows))  # [dx; du; 1] = L [dx; 1]
             Quus.append(Q_u[..., n])
         ok = ((torch.stack(Quus[::-1], 1) > 0) | ~free).all(1).all(1)
     else:
         ok = torch.ones(Bsz, dtype=torch.bool, device=F.device)
         for t in reversed(range(T)):
-            Qa = torch.baddbmm(M[t], torch.bmm(FaT[t], P), Fa_t[t])
+            if t < T - 1:
+                Qa = _next_stage(M[t], Fa_t[t], Qa, Ls[-1])
             Q_u = Qa[:, n:N]
             gains, ok_t = _free_gain(Q_u[..., n:N], torch.cat([Q_u[..., :n], Q_u[..., N:]], -1), free[:, t])
             Kk = torch.where(ok_t.view(-1, 1, 1), gains, 0.0)  # [K_t | k_t] (B, m, n+1)
             ok = ok & ok_t
-            L = _closed_loop(Kk, rows)
-            P = torch.bmm(L.mT, torch.bmm(Qa, L))
-            Ls.append(L)
+            Ls.append(_closed_loop(Kk, rows))
     L = torch.stack(Ls[::-1], 1)  # (B, T, N+1, n+1)
     u_rows = torch.zeros(N + 1, 1, dtype=torch.bool, device=F.device)
     u_rows[n:N] = True
