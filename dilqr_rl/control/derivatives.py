@@ -24,8 +24,8 @@ from torch.func import hessian, jacfwd, jacrev, vmap
 from dilqr_rl.control.errors import RowCouplingError
 
 _REPLICATE_MAX = 16384
-"""Replicate the rows (one reverse pass) while k * R * N stays below this many elements; above, k passes
-over the R rows are cheaper (measured in benchmarks/derivative_paths.py)."""
+"""Replicate the rows while k * R * N stays below this many elements; above, a reverse pass batched over
+the k seeds is cheaper (measured in benchmarks/derivative_paths.py)."""
 
 
 def stage_cost(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> Tensor:
@@ -74,7 +74,8 @@ def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...]
 
     Returns fn(tau) (R, k) and d fn / d tau (R, k, N). The rows of ``tau`` and ``aux`` are replicated k
     times and copy i is seeded with e_i, so one forward and one reverse pass give all k rows of every
-    Jacobian; for large R, k reverse passes over the unreplicated rows (no copies) are used instead.
+    Jacobian; for large R the k seeds go through one reverse pass vectorized over them instead
+    (``is_grads_batched``), without copies of the forward.
     """
     R, N = tau.shape
     create_graph = torch.is_grad_enabled()
@@ -91,9 +92,10 @@ def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...]
             (J,) = torch.autograd.grad(y, inp, seed, create_graph=create_graph, materialize_grads=True)
             J = J.view(k, R, N).transpose(0, 1)
         else:
-            J = torch.stack([torch.autograd.grad(y[:, i].sum(), inp, retain_graph=i < k - 1 or create_graph,
-                                                 create_graph=create_graph, materialize_grads=True)[0]
-                             for i in range(k)], 1)
+            seeds = torch.eye(k, dtype=y.dtype, device=y.device).unsqueeze(1).expand(k, R, k)
+            (J,) = torch.autograd.grad(y, inp, seeds, create_graph=create_graph, materialize_grads=True,
+                                       is_grads_batched=True)
+            J = J.transpose(0, 1)
     value = y[:R]
     return (value if create_graph else value.detach()), J
 
