@@ -35,6 +35,8 @@ class BenchConfig:
     repeats: int = field(default=5, metadata=_help("repeats per configuration (medians are reported)"))
     dtype: Literal["float64", "float32"] = field(default="float64", metadata=_help("floating point type"))
     device: str = field(default="cpu", metadata=_help("torch device, e.g. cpu or cuda"))
+    threads: int = field(default=1, metadata=_help(
+        "torch intra-op threads (1 gives steady timings on a shared machine; 0 keeps torch's default)"))
     mpc: bool = field(default=True, metadata=_help("also time mpc.pytorch (PyPI 'mpc') when installed"))
     out: str = field(default="", metadata=_help(
         "output folder; default runs/bench/{study}__{time}. The committed results are refreshed with "

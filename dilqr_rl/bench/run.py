@@ -50,6 +50,8 @@ def run_config(config: BenchConfig) -> int:
     study = STUDIES[args.study]
     out, stem = output_folder(args), file_stem(args)
     torch.manual_seed(0)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     meta = {"study": args.study, "torch": torch.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "threads": torch.get_num_threads(), "device": args.device,
             "dtype": args.dtype, "repeats": args.repeats, "mpc_pytorch": mpc_pytorch.available()}

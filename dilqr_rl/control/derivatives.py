@@ -57,6 +57,8 @@ def check_row_wise(name: str, module: nn.Module, fn: Callable[..., Tensor], *row
         return
     with torch.no_grad():
         alone = fn(*rows)
+        if alone.ndim == 0 or alone.shape[0] != rows[0].shape[0]:
+            return  # not one output per row: the shape checks downstream say so
         more = fn(*(torch.cat([r, r[:1]]) for r in rows))[: alone.shape[0]]
     tol = torch.finfo(alone.dtype).eps ** 0.5
     if not bool(torch.isclose(more, alone, rtol=tol, atol=tol, equal_nan=True).all()):

@@ -87,9 +87,8 @@ def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tens
         us.append(un)
         if t < T - 1:
             xn = problem.dynamics(xn, un.view(Bsz * S, -1))
-    xs = torch.stack(xs, 1).view(Bsz, S, T, n).transpose(0, 1)
-    us = torch.stack(us, 2).transpose(0, 1)
-    return xs, us, problem.total_cost(xs, us)
+    xs, us = torch.stack(xs, 1).view(Bsz, S, T, n), torch.stack(us, 2)  # contiguous (B, S, T, .)
+    return xs.transpose(0, 1), us.transpose(0, 1), problem.total_cost(xs, us).transpose(0, 1)
 
 
 def _select(candidates: Tensor, index: Tensor) -> Tensor:
@@ -176,8 +175,8 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     newton_level = torch.full_like(J, cfg.newton_tol).detach()  # per item: KKT level for exact-Hessian steps
     for it in range(cfg.max_iter + 1):
         F, c, C = problem.linearize(x, u)
-        check_finite("the model derivatives (F, c, C)", torch.cat([F.flatten(1), c.flatten(1), C.flatten(1)],
-                     1), "A dynamics or cost derivative overflowed along the trajectory.")
+        check_finite("the model derivatives (F, c, C)", (F, c, C),
+                     "A dynamics or cost derivative overflowed along the trajectory.")
         lam = costate(F, c)
         grad_u = reduced_gradient(F, c, lam)
         kkt = projected_gradient(grad_u, u, problem.lo, problem.hi, atol).detach().abs().amax((1, 2))

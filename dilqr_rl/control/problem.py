@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from dilqr_rl.control.config import SolverConfig
-from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, linearization, stage_cost
+from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, linearization
 from dilqr_rl.control.errors import NonFiniteError
 
 
@@ -41,11 +41,14 @@ class Problem:
         """sum_t g_t: x (..., T, n), u (..., T, m) -> (...)."""
         lead = x.shape[:-2]
         rows = x.reshape(-1, x.shape[-1]), u.reshape(-1, u.shape[-1])
-        t = self.step_indices(rows[0].shape[0] // self.horizon, x.device)
-        g = stage_cost(self.cost, *rows, t)
-        if g.shape != t.shape:
+        R = rows[0].shape[0]
+        if getattr(self.cost, "time_varying", False):  # step indices only where the cost uses them
+            g = self.cost(*rows, self.step_indices(R // self.horizon, x.device))
+        else:
+            g = self.cost(*rows)
+        if g.shape != (R,):
             raise ValueError(
-                f"the cost module must return one value per row, shape ({t.shape[0]},); "
+                f"the cost module must return one value per row, shape ({R},); "
                 f"got {tuple(g.shape)}. Sum over the state/control dimensions inside forward()."
             )
         return g.view(*lead, self.horizon).sum(-1)
@@ -91,9 +94,13 @@ def reduced_gradient(F: Tensor, c: Tensor, lam: Tensor) -> Tensor:
     return c[..., n:] + (F[..., n:].transpose(-1, -2) @ lam.unsqueeze(-1)).squeeze(-1)
 
 
-def check_finite(name: str, value: Tensor, hint: str) -> None:
-    """Raise NonFiniteError naming the batch items (first dim) where ``value`` is NaN or infinite."""
-    bad = ~torch.isfinite(value.reshape(value.shape[0], -1)).all(-1)
+def check_finite(name: str, value: Tensor | tuple[Tensor, ...], hint: str) -> None:
+    """Raise NonFiniteError naming the batch items (first dim) where ``value`` (or any of the tensors) is NaN
+    or infinite. Several tensors are first checked through the sum of all their entries (no copies)."""
+    values = value if isinstance(value, tuple) else (value,)
+    if len(values) > 1 and bool(torch.isfinite(sum(v.sum() for v in values))):
+        return
+    bad = ~torch.cat([torch.isfinite(v.reshape(v.shape[0], -1)).all(-1, keepdim=True) for v in values], -1).all(-1)
     if bool(bad.any()):
         items = bad.nonzero().flatten().tolist()
         shown = items[:10] + (["..."] if len(items) > 10 else [])

@@ -177,3 +177,12 @@ def test_row_wise_false_skips_the_check_and_uses_torch_func():
     per_row = _BatchNormDynamics().eval()
     per_row.row_wise = False
     torch.testing.assert_close(_layer(per_row)(x0).u, default.u, rtol=1e-10, atol=1e-12)
+
+
+def test_a_cost_of_the_wrong_shape_gets_the_shape_error_not_a_coupling_error():
+    class SummedCost(nn.Module):
+        def forward(self, x, u):
+            return (x**2).sum()
+
+    with pytest.raises(ValueError, match="the cost module must return one value per row"):
+        _layer(PendulumDynamics(dtype=F64), SummedCost())(torch.zeros(2, 2, dtype=F64))
