@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from dilqr_rl.bench import mpc_pytorch
-from dilqr_rl.bench.pendulum_problem import imitation_loss, make_layer, swing_up_starts
+from dilqr_rl.bench.problems import imitation_loss, make_layer, swing_up_starts
 from dilqr_rl.bench.timing import time_median
 
 MODES = ("implicit", "diffmpc", "unroll")

@@ -1,10 +1,10 @@
-"""mpc.pytorch (PyPI ``mpc``) on the same pendulum problem, for comparison only (optional extra ``bench``).
+"""mpc.pytorch (PyPI ``mpc``) on the same problems, for comparison only (optional extra ``bench``).
 
 The goal cost sum_t ||w o (tau_t - g)||^2 is the QuadCost 0.5 tau^T C tau + c^T tau with C = diag(2 w^2)
 and c = -2 w^2 g (plus a constant). The dynamics module is the one our layer gets: for the ``closed-form``
 kind ``PendulumDynamics`` with its closed-form Jacobians as mpc.pytorch's analytic ``grad_input``
 (``GradMethods.ANALYTIC``); for the ``autograd`` kind the user-written ``UserPendulum``, which mpc.pytorch
-differentiates by autograd (``GradMethods.AUTO_DIFF``).
+differentiates by autograd (``GradMethods.AUTO_DIFF``); the same for the user-written cart-pole.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dilqr_rl.bench.pendulum_problem import U_MAX, WEIGHTS, ModelKind, make_models
+from dilqr_rl.bench.problems import SYSTEMS, ModelKind, make_models
 
 try:
     import mpc as mpc_pytorch
@@ -39,16 +39,19 @@ class _AnalyticPendulum(nn.Module):
         return self.model.jacobians(x, u)
 
 
-def make(horizon: int, iters: int, batch: int, dtype=torch.float64, model: ModelKind = "closed-form"):
+def make(horizon: int, iters: int, batch: int, dtype=torch.float64, model: ModelKind = "closed-form",
+         system: str = "pendulum"):
     """(solve, dynamics): ``solve(x_init) -> (x (B, T, n), u (B, T, m))`` batch-first; ``dynamics`` is the
     module whose parameters receive gradients."""
-    dyn, _ = make_models(model, dtype)
+    dyn, _ = make_models(model, dtype, system=system)
+    spec = SYSTEMS[system]
     analytic = model == "closed-form"
-    w2 = torch.tensor(WEIGHTS, dtype=dtype) ** 2
-    C = torch.diag(2 * w2).expand(horizon, batch, 3, 3)
-    c = torch.zeros(horizon, batch, 3, dtype=dtype)
+    w2 = torch.tensor(spec.weights, dtype=dtype) ** 2
+    N = w2.shape[0]
+    C = torch.diag(2 * w2).expand(horizon, batch, N, N)
+    c = torch.zeros(horizon, batch, N, dtype=dtype)
     ctrl = mpc_module.MPC(
-        2, 1, horizon, u_lower=-U_MAX, u_upper=U_MAX, lqr_iter=iters,
+        N - 1, 1, horizon, u_lower=-spec.u_max, u_upper=spec.u_max, lqr_iter=iters,
         grad_method=mpc_module.GradMethods.ANALYTIC if analytic else mpc_module.GradMethods.AUTO_DIFF,
         exit_unconverged=False, detach_unconverged=False, verbose=-1, eps=0.0, n_batch=batch,
         not_improved_lim=10**9,  # run exactly lqr_iter iterations, like our tol=0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from dilqr_rl.bench.pendulum_problem import MODEL_KINDS, make_layer, swing_up_starts
+from dilqr_rl.bench.problems import MODEL_KINDS, make_layer, swing_up_starts
 from dilqr_rl.bench.timing import time_median
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from dilqr_rl.bench.pendulum_problem import imitation_loss
+from dilqr_rl.bench.problems import imitation_loss
 
 
 def sync(device: str) -> None:

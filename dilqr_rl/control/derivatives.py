@@ -41,9 +41,9 @@ def is_row_wise(module: nn.Module) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _seed(k: int, rows: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """(k * rows, k): e_i on the rows of copy i (cached: the same few shapes recur every iteration)."""
-    return torch.eye(k, dtype=dtype, device=device).repeat_interleave(rows, 0)
+def _seed(k: int, rows: int, width: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(k * rows, width): e_i on the rows of copy i, i < k (cached: the same shapes recur every iteration)."""
+    return torch.eye(k, width, dtype=dtype, device=device).repeat_interleave(rows, 0)
 
 
 def check_row_wise(name: str, module: nn.Module, fn: Callable[..., Tensor], *rows: Tensor) -> None:
@@ -71,13 +71,15 @@ def check_row_wise(name: str, module: nn.Module, fn: Callable[..., Tensor], *row
         )
 
 
-def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...], k: int) -> tuple[Tensor, Tensor]:
-    """Per-row Jacobian of a row-wise ``fn(tau (R', N), *aux (R', ...)) -> (R', k)``.
+def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...], k: int,
+                 keep_graph: bool = False) -> tuple[Tensor, Tensor]:
+    """Per-row Jacobian of the first k outputs of a row-wise ``fn(tau (R', N), *aux (R', ...)) -> (R', K)``.
 
-    Returns fn(tau) (R, k) and d fn / d tau (R, k, N). The rows of ``tau`` and ``aux`` are replicated k
-    times and copy i is seeded with e_i, so one forward and one reverse pass give all k rows of every
-    Jacobian; for large R the k seeds go through one reverse pass vectorized over them instead
-    (``is_grads_batched``), without copies of the forward.
+    Returns fn(tau) (R, K) and d fn[:, :k] / d tau (R, k, N). The rows of ``tau`` and ``aux`` are
+    replicated k times and copy i is seeded with e_i, so one forward and one reverse pass give all k rows
+    of every Jacobian; for large R the k seeds go through one reverse pass vectorized over them instead
+    (``is_grads_batched``), without copies of the forward. With ``keep_graph`` the value keeps its graph
+    (to be differentiated again, e.g. in the model parameters).
     """
     R, N = tau.shape
     create_graph = torch.is_grad_enabled()
@@ -86,20 +88,20 @@ def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...]
         inp = torch.cat([tau] * reps) if reps > 1 else tau
         if not (create_graph and inp.requires_grad):
             inp = inp.detach().requires_grad_(True)
-        y = fn(inp, *(torch.cat([a] * reps) if reps > 1 else a for a in aux))  # (reps R, k)
+        y = fn(inp, *(torch.cat([a] * reps) if reps > 1 else a for a in aux))  # (reps R, K)
+        options = {"create_graph": create_graph, "retain_graph": create_graph or keep_graph,
+                   "materialize_grads": True}
         if not y.requires_grad:  # fn does not depend on tau (e.g. the gradient of a linear function)
             J = y.new_zeros(R, k, N)
         elif reps > 1:
-            seed = _seed(k, R, y.dtype, y.device)
-            (J,) = torch.autograd.grad(y, inp, seed, create_graph=create_graph, materialize_grads=True)
+            (J,) = torch.autograd.grad(y, inp, _seed(k, R, y.shape[1], y.dtype, y.device), **options)
             J = J.view(k, R, N).transpose(0, 1)
         else:
-            seeds = torch.eye(k, dtype=y.dtype, device=y.device).unsqueeze(1).expand(k, R, k)
-            (J,) = torch.autograd.grad(y, inp, seeds, create_graph=create_graph, materialize_grads=True,
-                                       is_grads_batched=True)
+            seeds = _seed(k, 1, y.shape[1], y.dtype, y.device).unsqueeze(1).expand(k, R, y.shape[1])
+            (J,) = torch.autograd.grad(y, inp, seeds, is_grads_batched=True, **options)
             J = J.transpose(0, 1)
-    value = y[:R]
-    return (value if create_graph else value.detach()), J
+        value = y[:R]  # in grad mode: with keep_graph the value stays differentiable
+    return (value if create_graph or keep_graph else value.detach()), J
 
 
 def _gradient(scalar_rows: Callable[..., Tensor]) -> Callable[..., Tensor]:

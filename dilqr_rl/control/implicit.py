@@ -17,13 +17,15 @@ O(T) time and memory, independent of the number of forward iterations.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from dilqr_rl.control.config import GradMethod
-from dilqr_rl.control.derivatives import stage_cost
+from dilqr_rl.control.derivatives import is_row_wise, row_jacobian, stage_cost
 from dilqr_rl.control.errors import HessianFallbackWarning
 from dilqr_rl.control.lqr import adjoint_lqr
 from dilqr_rl.control.problem import Problem
@@ -45,6 +47,53 @@ def lagrangian_hessian(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: T
     return C + problem.dynamics_curvature(x, u, lam)
 
 
+Psi = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""(dx, du, dlam) -> Psi(theta), differentiable in the models' parameters."""
+
+
+def _closed_cost_term(problem: Problem, xr: Tensor, ur: Tensor, t: Tensor, dtau: Tensor) -> Tensor:
+    """grad g . dtau summed over the rows, from the cost's closed-form gradient."""
+    closed = problem.cost.derivatives
+    c, _ = closed(xr, ur, t) if getattr(problem.cost, "time_varying", False) else closed(xr, ur)
+    return (c * dtau).sum()
+
+
+def _hessian_and_psi(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Tensor) -> tuple[Tensor, Psi]:
+    """The implicit adjoint's Hessian H (B, T, N, N) and Psi, from one graph where the dynamics need autograd.
+
+    The graph of G = d/dtau [lam . f (+ g without closed form)] gives hess[lam . f] (+ C) as its row
+    Jacobian and, kept alive, Psi = G . dtau + dlam . f (+ grad g . dtau in closed form), differentiated
+    in theta after the adjoint solve: the dynamics' forward and first reverse pass serve both.
+    """
+    dyn, cost = problem.dynamics, problem.cost
+    cost_closed = getattr(cost, "derivatives", None) is not None
+    if getattr(dyn, "lagrangian_hessian", None) is not None or not is_row_wise(dyn) or not (
+            cost_closed or is_row_wise(cost)):
+        return lagrangian_hessian(problem, x, u, C, lam), partial(_psi, problem, x, u, lam)
+    Bsz, T, n = x.shape
+    N = n + u.shape[-1]
+    t = problem.step_indices(Bsz, x.device)
+
+    def gradient_and_f(tau: Tensor, lam_r: Tensor, t_r: Tensor) -> Tensor:  # (R', N + n)
+        f = dyn(tau[:, :n], tau[:, n:])
+        lagrangian = (lam_r * f).sum()
+        if not cost_closed:
+            lagrangian = lagrangian + stage_cost(cost, tau[:, :n], tau[:, n:], t_r).sum()
+        (G,) = torch.autograd.grad(lagrangian, tau, create_graph=True, materialize_grads=True)
+        return torch.cat([G, f], -1)
+
+    tau = torch.cat([x, u], -1).reshape(Bsz * T, N)
+    value, J = row_jacobian(gradient_and_f, tau, (lam.reshape(-1, n), t), N, keep_graph=True)
+    H = J.view(Bsz, T, N, N) + C if cost_closed else J.view(Bsz, T, N, N)
+
+    def psi(dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
+        dtau = torch.cat([dx, du], -1).reshape(-1, N)
+        out = (value[:, :N] * dtau).sum() + (dlam.reshape(-1, n) * value[:, N:]).sum()
+        return out + _closed_cost_term(problem, tau[:, :n], tau[:, n:], t, dtau) if cost_closed else out
+
+    return H, psi
+
+
 def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
     """Psi(theta) of step 3, differentiable in the models' parameters only (scalar).
 
@@ -61,10 +110,8 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     f = problem.dynamics(xr, ur)
     psi = (dlam * f).sum()
     through_tau = []  # scalars whose gradient in tau is dotted with dtau
-    cost_closed = getattr(problem.cost, "derivatives", None)
-    if cost_closed is not None:
-        c, _ = cost_closed(xr, ur, t) if getattr(problem.cost, "time_varying", False) else cost_closed(xr, ur)
-        psi = psi + (c * dtau).sum()
+    if getattr(problem.cost, "derivatives", None) is not None:
+        psi = psi + _closed_cost_term(problem, xr, ur, t, dtau)
     else:
         through_tau.append(stage_cost(problem.cost, xr, ur, t).sum())
     dyn_closed = getattr(problem.dynamics, "jacobians", None)
@@ -109,7 +156,10 @@ def implicit_backward(
         gbar = torch.cat([grad_x * w, grad_u * w], -1)
         free = ~active
         ignored = weight == 0
-        H = lagrangian_hessian(problem, x, u, C, lam) if method is GradMethod.IMPLICIT else C
+        if method is GradMethod.IMPLICIT:
+            H, psi = _hessian_and_psi(problem, x, u, C, lam)
+        else:
+            H, psi = C, partial(_psi, problem, x, u, lam)
         adj = adjoint_lqr(H, gbar, F, free)
         fallback = ~adj.ok & ~ignored
         if method is GradMethod.IMPLICIT and bool(fallback.any()):
@@ -132,6 +182,7 @@ def implicit_backward(
     grads: tuple[Tensor | None, ...] = ()
     if params:
         with torch.enable_grad():
-            psi = _psi(problem, x, u, lam, adj.dx, adj.du, adj.dlam)
-            grads = torch.autograd.grad(psi, params, allow_unused=True)
+            value = psi(adj.dx, adj.du, adj.dlam)
+            grads = torch.autograd.grad(value, params, allow_unused=True) if value.requires_grad else (None,) * len(
+                params)
     return ImplicitGradient(adj.grad_x_init, grads, fallback, singular)

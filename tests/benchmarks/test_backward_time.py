@@ -47,8 +47,9 @@ def test_iterations_study_writes_results(tmp_path, model):
 def test_speed_study_reports_every_target(tmp_path):
     _bench("--study", "speed", "--out", str(tmp_path))
     data = json.loads((tmp_path / "speed.json").read_text())
-    solvers = {(r["model"], r["solver"]) for r in data["rows"]}
-    assert solvers == {(m, s) for m in ("closed-form", "autograd") for s in ("implicit", "diffmpc")}
+    solvers = {(r["system"], r["model"], r["solver"]) for r in data["rows"]}
+    assert solvers == {(p, m, s) for p, m in (("pendulum", "closed-form"), ("pendulum", "autograd"),
+                                              ("cartpole", "autograd")) for s in ("implicit", "diffmpc")}
     text = (tmp_path / "speed.md").read_text()
     for measure in ("autograd / closed-form", "implicit / diffmpc backward", "ours / mpc.pytorch"):
         assert measure in text
