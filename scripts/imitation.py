@@ -51,7 +51,7 @@ def main() -> None:
     if a.quick:
         a.n_train, a.epochs, a.lstm_epochs = 6, 2, 2
     n_eval = 4 if a.quick else None
-    ds = load_or_collect_plans("pendulum", None, a.n_train, n_eval or 20, n_eval or 50, a.seed, progress=False)
+    ds = load_or_collect_plans("pendulum-upright", None, a.n_train, n_eval or 20, n_eval or 50, a.seed, progress=False)
     data = tuple((s.x_init, s.u) for s in (ds.split("train"), ds.split("val"), ds.split("test")))
     test = ds.split("test")
     rows_x, rows_u = test.x.reshape(-1, 2), test.u.reshape(-1, 1)
@@ -62,7 +62,7 @@ def main() -> None:
     for method in a.methods:
         if method == "sysid":
             spec = SequencePolicySpec(kind="dilqr", mode="dx", init_seed=a.seed)
-            dyn = get_system("pendulum").make_dynamics(**wrong_initial_model(spec)[0])
+            dyn = get_system("pendulum-upright").make_dynamics(**wrong_initial_model(spec)[0])
             train = ds.split("train")
             fit_sysid(dyn, *transitions_from_plans(train.x, train.u),
                       SysIdConfig(epochs=3 if a.quick else 500, lr=3e-2, progress=False))

@@ -59,7 +59,7 @@ class SequencePolicySpec:
 
     kind: str = "dilqr"
     """``dilqr``, ``lstm`` or ``mlp``."""
-    system: str = "pendulum"
+    system: str = "pendulum-upright"
     """A name for :func:`dilqr_rl.models.get_system`."""
     mode: str = "dx"
     """DiLQR only: ``dx``, ``cost`` or ``cost_dx``."""

@@ -127,10 +127,10 @@ def _returns(planners: dict[str, torch.nn.Module], config: DemoConfig, gif_path:
 
 def run_demo(config: DemoConfig = DemoConfig()) -> DemoReport:
     """Run the whole demo; see the module docstring. Outputs go to a new run directory."""
-    system = get_system("pendulum")
-    run_dir = make_run_dir(config.output_dir, "pendulum", "demo", config.seed)
+    system = get_system("pendulum-upright")
+    run_dir = make_run_dir(config.output_dir, "pendulum-upright", "demo", config.seed)
     seed_everything(config.seed)
-    ds = load_or_collect_plans("pendulum", None, config.n_train, config.n_val, config.n_test, config.seed,
+    ds = load_or_collect_plans("pendulum-upright", None, config.n_train, config.n_val, config.n_test, config.seed,
                                progress=config.progress)
     data = tuple((s.x_init, s.u) for s in (ds.split("train"), ds.split("val"), ds.split("test")))
     common = {"batch_size": config.batch_size, "seed": config.seed, "progress": config.progress}

@@ -19,13 +19,15 @@ from dilqr_rl.agents.bc_sequence import (
 )
 from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
 from dilqr_rl.cli.args import arg_help
+from dilqr_rl.models import SystemName
 
 HELP = "Behaviour cloning on expert plans: DiLQR (dx, cost, cost_dx) or the LSTM/MLP baselines"
 
 
 @dataclass
 class Args:
-    system: Literal["pendulum", "cartpole"] = field(default="pendulum", metadata=arg_help("control problem"))
+    system: SystemName = field(default="pendulum-upright", metadata=arg_help(
+        "control problem (pendulum, cartpole: the papers' settings; see dilqr_rl.models.systems)"))
     policy: Literal["dilqr", "lstm", "mlp"] = field(default="dilqr", metadata=arg_help("learner"))
     mode: Literal["dx", "cost", "cost_dx"] = field(default="dx", metadata=arg_help("what DiLQR learns"))
     grad_method: Literal["implicit", "diffmpc", "unroll"] = field(default="implicit",
@@ -42,7 +44,8 @@ class Args:
     lr_schedule: Literal["constant", "cosine"] = field(default="constant", metadata=arg_help("lr schedule"))
     perturbation: float = field(default=0.3, metadata=arg_help("relative error of the wrong initial model"))
     learnable: tuple[str, ...] = field(
-        default=(), metadata=arg_help("dynamics parameters to learn (default: the system's; pendulum: mass gravity)")
+        default=(), metadata=arg_help("dynamics parameters to learn (default: the system's; pendulum-upright: "
+                                      "mass gravity)")
     )
     seed: int = field(default=0, metadata=arg_help("random seed (data, initial model, batches)"))
     threads: int = field(default=1, metadata=arg_help("torch CPU threads (small problems run best on 1)"))

@@ -17,7 +17,8 @@ HELP = "Generate demonstrations: expert plans of a system (imitation) or expert 
 class Args:
     kind: Literal["plans", "episodes"] = field(default="plans", metadata=arg_help(
         "plans: the papers' imitation data (x_init, x_{1:T}, u_{1:T}); episodes: expert rollouts in an env"))
-    system: str = field(default="pendulum", metadata=arg_help("plans: system name (pendulum, cartpole)"))
+    system: str = field(default="pendulum-upright", metadata=arg_help(
+        "plans: system name (pendulum, cartpole, pendulum-nonrealizable, pendulum-upright, cartpole-balance)"))
     env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=arg_help(
         "episodes: environment id (ours, Pendulum-v1 or InvertedPendulum-v5)"))
     n_train: int = field(default=50, metadata=arg_help("plans: training trajectories"))

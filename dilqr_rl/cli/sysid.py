@@ -12,14 +12,15 @@ from dilqr_rl.agents.bc_sequence import SequencePolicySpec, load_or_collect_plan
 from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
 from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid, transition_loss, transitions_from_plans
 from dilqr_rl.cli.args import arg_help
-from dilqr_rl.models import get_system
+from dilqr_rl.models import SystemName, get_system
 
 HELP = "System identification: fit the dynamics' parameters to next-state transitions of expert plans"
 
 
 @dataclass
 class Args:
-    system: Literal["pendulum", "cartpole"] = field(default="pendulum", metadata=arg_help("control problem"))
+    system: SystemName = field(default="pendulum-upright", metadata=arg_help(
+        "control problem (pendulum, cartpole: the papers' settings; see dilqr_rl.models.systems)"))
     data: str = field(default="", metadata=arg_help("a saved PlanDataset; empty: collect one"))
     n_train: int = field(default=50, metadata=arg_help("training trajectories when collecting"))
     n_val: int = field(default=20, metadata=arg_help("validation trajectories when collecting"))

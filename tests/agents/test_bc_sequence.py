@@ -20,7 +20,7 @@ from dilqr_rl.models import get_system
 
 def tiny_plans(n: int, seed: int, horizon: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(x_init (n, 2), expert u (n, T, 1)) from the true pendulum controller (T: the system's by default)."""
-    s = get_system("pendulum")
+    s = get_system("pendulum-upright")
     x0 = s.sample_x_init(n, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         u = DiLQR(s.make_dynamics(), s.make_cost(), horizon or s.horizon, s.u_lower, s.u_upper)(x0).u
@@ -94,7 +94,7 @@ def test_cost_mode_alternates_weights_and_goal_every_k_epochs():
 
 
 def test_wrong_initial_model_is_seeded_and_between_r_over_2_and_r():
-    true = get_system("pendulum").true_params
+    true = get_system("pendulum-upright").true_params
     for seed in range(5):
         spec = SequencePolicySpec(kind="dilqr", mode="dx", perturbation=0.2, init_seed=seed)
         params, _, _ = wrong_initial_model(spec)
@@ -205,7 +205,7 @@ def test_an_empty_validation_split_is_refused_and_an_empty_test_split_gives_no_t
 
 def test_imitation_loss_is_the_summed_squared_action_error(data):
     x, u = data[2]
-    s = get_system("pendulum")
+    s = get_system("pendulum-upright")
     expert = DiLQR(s.make_dynamics(), s.make_cost(), s.horizon, s.u_lower, s.u_upper)  # as in tiny_plans
     loss, solution = imitation_loss(expert, x, u)
     assert loss.shape == (4,) and float(loss.max()) < 1e-12 and bool(solution.converged.all())

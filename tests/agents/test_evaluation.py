@@ -79,7 +79,7 @@ def test_evaluation_errors():
 
 
 def _dilqr(max_iter: int = 2) -> DiLQR:
-    spec = get_system("pendulum")
+    spec = get_system("pendulum-upright")
     return DiLQR(spec.make_dynamics(), spec.make_cost(), spec.horizon, spec.u_lower, spec.u_upper,
                  max_iter=max_iter)
 

@@ -28,7 +28,7 @@ def test_bc_writes_events_checkpoints_and_results(tmp_path, policy):
     out = bc(tmp_path, "--policy", policy, "--seed", "2")
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
-    assert run_dir.name.startswith(f"pendulum__bc-{policy}__2__")
+    assert run_dir.name.startswith(f"pendulum-upright__bc-{policy}__2__")
     assert list(run_dir.glob("events.out.tfevents.*"))
     result = json.loads((run_dir / "result.json").read_text())
     assert result["test_loss"] >= 0 and f"test_loss: {result['test_loss']:.4g}" in out.stdout
@@ -51,7 +51,7 @@ def test_bc_resume_continues_a_run(tmp_path):
 
 
 def test_bc_trains_on_plans_of_the_dataset_horizon(tmp_path, capsys):
-    data = collect_plans("pendulum", n_train=3, n_val=1, n_test=1, progress=False, horizon=6).save(
+    data = collect_plans("pendulum-upright", n_train=3, n_val=1, n_test=1, progress=False, horizon=6).save(
         tmp_path / "plans.npz")
     runs = tmp_path / "runs"
     assert main(["bc", "--data", str(data), "--epochs", "1", "--batch-size", "3", "--no-progress",
@@ -68,10 +68,10 @@ def test_bc_user_errors_are_one_line_messages(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: the validation split is empty") and "Traceback" not in err
     assert not runs.exists()  # refused before a run directory was made
-    data = collect_plans("pendulum", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "plans.npz")
-    assert main(["bc", "--system", "cartpole", "--data", str(data), "--output-dir", str(runs)]) == 2
+    data = collect_plans("pendulum-upright", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "plans.npz")
+    assert main(["bc", "--system", "cartpole-balance", "--data", str(data), "--output-dir", str(runs)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the dataset at") and "not 'cartpole': pass --system pendulum" in err
+    assert err.startswith("error: the dataset at") and "not 'cartpole-balance': pass --system pendulum-upright" in err
     assert main(["bc", "--data", str(tmp_path / "none.npz"), "--output-dir", str(runs)]) == 2
     assert capsys.readouterr().err.startswith(f"error: no dataset at {tmp_path / 'none.npz'}")
 

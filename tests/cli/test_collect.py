@@ -14,12 +14,12 @@ def collect(*args: str, cwd) -> subprocess.CompletedProcess:
 
 
 def test_collect_plans_to_the_default_path(tmp_path) -> None:
-    result = collect("--kind", "plans", "--system", "pendulum", "--n-train", "3", "--n-val", "1", "--n-test",
+    result = collect("--kind", "plans", "--system", "pendulum-upright", "--n-train", "3", "--n-val", "1", "--n-test",
                      "2", "--seed", "5", "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    path = tmp_path / "runs" / "data" / "plans__pendulum__3-1-2__seed5.npz"
+    path = tmp_path / "runs" / "data" / "plans__pendulum-upright__3-1-2__seed5.npz"
     assert f"wrote {path.relative_to(tmp_path)}" in result.stdout
-    ds = PlanDataset.load(path, system="pendulum")
+    ds = PlanDataset.load(path, system="pendulum-upright")
     assert len(ds.split("test")) == 2 and ds.metadata["seed"] == 5
 
 
