@@ -54,6 +54,8 @@ class BCConfig:
     """Seeds the order of the mini-batches."""
     progress: bool = True
     """Show a tqdm progress bar over epochs."""
+    progress_label: str = "bc"
+    """The progress bar's label (e.g. the learner's name when one run trains several)."""
     checkpoint_dir: str | None = None
     """Where ``best.pt`` and ``last.pt`` go; ``None`` keeps the best model in memory only."""
 
@@ -245,7 +247,8 @@ class BCTrainer:
         best = (-1, math.inf, _copy_state(self.policy))  # (epoch, val loss, policy state)
         if resume and ckpt_dir is not None and (ckpt_dir / "last.pt").is_file():
             first, best, history = self._resume(load_checkpoint(ckpt_dir / "last.pt"), generator)
-        bar = tqdm(range(first, cfg.epochs), disable=not cfg.progress, desc="bc", unit="epoch", leave=False)
+        bar = tqdm(range(first, cfg.epochs), disable=not cfg.progress, desc=cfg.progress_label, unit="epoch",
+                   leave=False)
         for epoch in bar:
             self.on_epoch_start(epoch)
             for group in self.optimizer.param_groups:

@@ -261,7 +261,7 @@ class SequenceBCTrainer(BCTrainer):
 
     For DiLQR policies the ``ilqr/`` diagnostics (converged fraction, mean iterations) are logged, the
     ``cost`` modes alternate weights and goal every ``alternate_every`` epochs, and ``bc/model_loss`` and
-    ``bc/param/<name>`` are logged.
+    ``param/<name>`` are logged.
     """
 
     def __init__(self, policy: nn.Module, spec: SequencePolicySpec, config: BCConfig, writer=None,
@@ -309,8 +309,8 @@ class SequenceBCTrainer(BCTrainer):
         spec = self.sequence_spec
         out = {"bc/model_loss": model_loss(spec, self.policy)}
         for name in spec.learned_dynamics_names():
-            out[f"bc/param/{name}"] = float(getattr(self.policy.dynamics, name).detach())
+            out[f"param/{name}"] = float(getattr(self.policy.dynamics, name).detach())
         if spec.learns_cost:
             for i, (w, g) in enumerate(zip(self.policy.cost.weights.tolist(), self.policy.cost.goal.tolist())):
-                out[f"bc/param/weight_{i}"], out[f"bc/param/goal_{i}"] = w, g
+                out[f"param/weight_{i}"], out[f"param/goal_{i}"] = w, g
         return out

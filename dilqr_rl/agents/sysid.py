@@ -91,7 +91,7 @@ def fit_sysid(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, config:
             writer.add_scalar("train/transition_loss", history[-1], epoch + 1)
             for name, p in dynamics.named_parameters():
                 if p.requires_grad and p.numel() == 1:
-                    writer.add_scalar(f"train/param/{name}", float(p.detach()), epoch + 1)
+                    writer.add_scalar(f"param/{name}", float(p.detach()), epoch + 1)
     with torch.no_grad():
         final = float(transition_loss(dynamics, x, u, x_next))
     named = {k: float(p.detach()) for k, p in dynamics.named_parameters() if p.numel() == 1}

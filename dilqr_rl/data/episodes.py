@@ -114,13 +114,18 @@ def collect_episodes(
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     rows: list[dict[str, np.ndarray]] = []
     expert_name, settings, physics = None, None, None
-    with tqdm(total=n_episodes, desc=f"episodes {env_id}", unit="ep", disable=not progress) as bar:
+    with ExitStack() as open_bar:
+        bar = None
         for first in range(0, n_episodes, batch_size):
             with ExitStack() as open_envs:
                 envs = []
                 for _ in range(min(batch_size, n_episodes - first)):
                     envs.append(make_env(env_id, **env_kwargs))
                     open_envs.callback(envs[-1].close)
+                if bar is None:  # steps of all episodes, as far as the time limit tells
+                    limit = getattr(envs[0].spec, "max_episode_steps", None)
+                    bar = open_bar.enter_context(tqdm(total=limit and limit * n_episodes, desc=f"episodes {env_id}",
+                                                      unit="step", disable=not progress))
                 expert = expert_for(envs[0], **(expert_settings or {}))
                 expert_name, settings, physics = expert.name, expert.settings.as_dict(), _physics(envs[0])
                 rows.extend(_run_batch(envs, expert, seed, first, bar))
@@ -182,8 +187,11 @@ def _run_batch(envs: list[gym.Env], expert: ILQRExpert, seed: int, first: int, b
                 log["states"].append(infos[i]["state"])
                 log["next_states"].append(info["state"])
             obs[i], infos[i] = next_obs, info
+            bar.update(1)
             if terminated or truncated:
-                bar.update(1)
+                limit = getattr(envs[i].spec, "max_episode_steps", None)
+                if limit:  # an episode that ended early: its remaining steps count as done
+                    bar.update(max(limit - len(log["rewards"]), 0))
             else:
                 still.append(i)
         active = still

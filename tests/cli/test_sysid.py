@@ -26,7 +26,7 @@ def test_sysid_fits_and_reports(tmp_path):
 
 def test_sysid_rejects_unknown_parameters(tmp_path, capsys):
     assert main(["sysid", "--learnable", "dt", "--output-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith("error: learnable ['dt'] are not parameters of pendulum")
+    assert capsys.readouterr().err.startswith("error: --learnable ['dt'] are not parameters of pendulum")
     assert main(["sysid", "--n-train", "0", "--no-progress", "--output-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: the training split is empty: SysId needs at least one plan")
     assert list(tmp_path.iterdir()) == []
