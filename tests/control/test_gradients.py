@@ -60,7 +60,7 @@ def test_implicit_gradient_matches_finite_differences(system):
 
 
 @pytest.mark.parametrize("system", ["pendulum", "cartpole"])
-def test_each_pendulum_parameter_elementwise(system):
+def test_each_physical_parameter_elementwise(system):
     """Coordinate-wise check of every scalar physical parameter (not only a random direction)."""
     ctrl = FACTORIES[system]()
     x0 = X0[system]

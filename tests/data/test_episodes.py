@@ -11,7 +11,6 @@ from dilqr_rl.data import DatasetMismatchError, EpisodeDataset, PlanDataset, col
 
 @pytest.fixture(scope="module")
 def pendulum() -> EpisodeDataset:
-    torch.set_num_threads(1)
     return collect_episodes("dilqr_rl/Pendulum-v0", 3, seed=0, progress=False, batch_size=2,
                             max_episode_steps=15)
 
