@@ -110,7 +110,7 @@ class DemoReport:
 
 
 def _train(spec: SequencePolicySpec, config: BCConfig, data, writer):
-    policy = build_sequence_policy(spec, torch.float64 if spec.kind == "dilqr" else torch.float32)
+    policy = build_sequence_policy(spec, torch.float64)  # float64 for the LSTM too: reproducible across CPUs
     return policy, SequenceBCTrainer(policy, spec, config, writer=writer).fit(*data)
 
 
@@ -126,7 +126,7 @@ def _gif(planner: torch.nn.Module, config: DemoConfig, path: Path) -> Path:
     env = gym.make(ENV_ID, observation="trig", render_mode="rgb_array")
     try:
         gif, _ = record_video(MPCPolicy(planner, PendulumAngleMap()), env, path, seed=config.seed,
-                              max_steps=config.eval_max_steps)
+                              max_steps=config.eval_max_steps, progress=config.progress)
     finally:
         env.close()
     return gif

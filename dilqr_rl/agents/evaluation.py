@@ -98,7 +98,7 @@ def run_episode(policy, env: gym.Env, seed: int, deterministic: bool = True, rec
     frames = [env.render()] if record else []
     state, start, total, steps, done = None, True, 0.0, 0, False
     limit = max_steps or getattr(env.spec, "max_episode_steps", None)
-    with tqdm(total=limit, desc="episode", unit="step", disable=not progress, leave=False) as bar:
+    with tqdm(total=limit, desc=f"episode (seed {seed})", unit="step", disable=not progress, leave=False) as bar:
         while not done and (max_steps is None or steps < max_steps):
             action, state = policy.predict(obs, state=state, episode_start=np.array([start]),
                                            deterministic=deterministic)

@@ -303,7 +303,7 @@ def _learn(model: PPO, config: PPOConfig, run_dir: Path, history: ILQRLoggingCal
     remaining = config.total_timesteps - model.num_timesteps
     try:
         if remaining > 0:
-            model.learn(remaining, callback=CallbackList(callbacks), progress_bar=config.progress_bar,
+            model.learn(remaining, callback=CallbackList(callbacks), progress_bar=config.progress,
                         reset_num_timesteps=False)
     except KeyboardInterrupt:
         path = run_dir / CHECKPOINTS / f"model_{model.num_timesteps}_steps.zip"

@@ -78,7 +78,7 @@ class PPOConfig:
     """Root of the run folders."""
     exp_name: str = "ppo"
     """Experiment name in the run folder's name."""
-    progress_bar: bool = True
+    progress: bool = True
     """Show a progress bar."""
     verbose: int = 0
     """SB3 verbosity (1: print the logged table after every rollout)."""

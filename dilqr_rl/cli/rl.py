@@ -9,7 +9,7 @@ from pathlib import Path
 from dilqr_rl.agents.ppo_config import PPOConfig
 from dilqr_rl.cli._errors import CLIError, flag, writable_folder
 
-RESUME_MAY_CHANGE = ("total_timesteps", "progress_bar", "verbose")
+RESUME_MAY_CHANGE = ("total_timesteps", "progress", "verbose")
 """Settings a resumed run may change; the others are the run's own."""
 
 

@@ -56,6 +56,10 @@ class EpisodeDataset:
     def __len__(self) -> int:
         return len(self.arrays["rewards"])
 
+    def __repr__(self) -> str:
+        states = ", with states" if self.has_states else ""
+        return f"EpisodeDataset({self.env_id!r}, {self.n_episodes} episodes, {len(self)} transitions{states})"
+
     @property
     def n_episodes(self) -> int:
         return int(self.arrays["episode"].max()) + 1 if len(self) else 0

@@ -46,6 +46,9 @@ class PlanSplit:
     def __len__(self) -> int:
         return self.x_init.shape[0]
 
+    def __repr__(self) -> str:
+        return f"PlanSplit({len(self)} plans, x {tuple(self.x.shape)}, u {tuple(self.u.shape)})"
+
 
 @dataclass
 class PlanDataset:
@@ -54,6 +57,10 @@ class PlanDataset:
     system: str
     splits: dict[str, PlanSplit]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name} {len(split)}" for name, split in self.splits.items())
+        return f"PlanDataset({self.system!r}, horizon {self.metadata.get('horizon')}, {sizes})"
 
     @property
     def spec(self) -> SystemSpec:

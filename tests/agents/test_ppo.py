@@ -19,7 +19,7 @@ from dilqr_rl.agents.ppo import PPOConfig, UniformStart, dilqr_policy_kwargs, ma
 from dilqr_rl.policies import DiLQRPolicy
 
 TINY = dict(total_timesteps=64, n_envs=2, n_steps=32, batch_size=32, n_epochs=1, horizon=4, max_iter=4,
-            eval_episodes=1, progress_bar=False, env_kwargs={"max_episode_steps": 20})
+            eval_episodes=1, progress=False, env_kwargs={"max_episode_steps": 20})
 
 
 def test_tiny_dilqr_run_writes_logs_and_a_loadable_checkpoint(tmp_path):
@@ -112,7 +112,7 @@ def test_return_depends_on_the_model_mass():
 
 def test_ppo_moves_the_mass_toward_the_truth_and_improves_the_return(tmp_path):
     config = PPOConfig(total_timesteps=4096, n_steps=256, batch_size=256, n_epochs=5, controller_lr_scale=20.0,
-                       eval_episodes=8, progress_bar=False, output_dir=str(tmp_path))
+                       eval_episodes=8, progress=False, output_dir=str(tmp_path))
     result = train_ppo(config)
     masses = [row["mass"] for row in result.history] + [result.final_params["mass"]]
     assert masses[0] == 0.5 and masses[-1] > 0.55

@@ -20,7 +20,7 @@ CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exi
 def ppo_run(tmp_path_factory):
     """A tiny ``dilqr-rl rl`` run: model.zip and checkpoints/model_32_steps.zip."""
     config = PPOConfig(total_timesteps=32, n_envs=1, n_steps=32, batch_size=32, n_epochs=1, horizon=4, max_iter=4,
-                       eval_episodes=0, progress_bar=False, output_dir=str(tmp_path_factory.mktemp("runs")))
+                       eval_episodes=0, progress=False, output_dir=str(tmp_path_factory.mktemp("runs")))
     return train_ppo(config).run_dir
 
 

@@ -18,7 +18,7 @@ from dilqr_rl.policies import DiLQRPolicy
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 TINY = ["--total-timesteps", "32", "--n-envs", "1", "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1",
-        "--horizon", "4", "--max-iter", "4", "--eval-episodes", "0", "--no-progress-bar", "--max-episode-steps", "16"]
+        "--horizon", "4", "--max-iter", "4", "--eval-episodes", "0", "--no-progress", "--max-episode-steps", "16"]
 
 
 def test_rl_subcommand_tiny_run(tmp_path):
@@ -90,7 +90,7 @@ def test_ctrl_c_saves_and_resume_continues(tmp_path, capsys, monkeypatch):
     assert main(["rl", "--resume", str(run_dir), "--horizon", "5"]) == 2
     assert capsys.readouterr().err == ("error: --resume continues a run with its own settings, but --horizon 5 (the "
                                        "run has 4): drop these options, or start a new run\n")
-    assert main(["rl", "--resume", str(run_dir), "--no-progress-bar"]) == 0
+    assert main(["rl", "--resume", str(run_dir), "--no-progress"]) == 0
     assert f"run folder: {run_dir}" in capsys.readouterr().out
     assert PPO.load(run_dir / "model.zip").num_timesteps == 64
     assert main(["rl", "--resume", str(run_dir)]) == 2
@@ -101,7 +101,7 @@ def test_ctrl_c_saves_and_resume_continues(tmp_path, capsys, monkeypatch):
 
 def test_ppo_misspecified_script_quick(tmp_path):
     script = Path(__file__).parents[2] / "scripts" / "ppo_misspecified.py"
-    out = subprocess.run([sys.executable, str(script), "--quick", "--no-progress-bar", "--output-dir", str(tmp_path)],
+    out = subprocess.run([sys.executable, str(script), "--quick", "--no-progress", "--output-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     sweep = re.findall(r"mass +([0-9.]+): return +(-?[0-9.]+)", out.stdout)
