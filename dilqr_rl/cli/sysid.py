@@ -13,7 +13,8 @@ from dilqr_rl.models.systems import SystemName
 @dataclass(frozen=True)
 class Args:
     """System identification (the SysId baseline): fit the dynamics' parameters to the next-state transitions
-    of expert plans, from the same wrong initial model as bc."""
+    of expert plans, from the same wrong initial model as bc. Writes dynamics.pt (the model's state dict) and
+    policy.pt (the system's controller planning with it; loads in dilqr-rl evaluate and video)."""
 
     system: SystemName = "pendulum-upright"
     """The control problem (pendulum, cartpole: the papers' settings)."""
@@ -59,7 +60,8 @@ def run(args: Args) -> int:
     import torch
     from stable_baselines3.common.utils import set_random_seed
 
-    from dilqr_rl.agents.bc_sequence import SequencePolicySpec, wrong_initial_model
+    from dilqr_rl.agents.bc import save_checkpoint
+    from dilqr_rl.agents.bc_sequence import SequencePolicySpec, build_sequence_policy, wrong_initial_model
     from dilqr_rl.agents.logging import make_run_dir, make_writer
     from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid, transition_loss, transitions_from_plans
     from dilqr_rl.cli._data import plans
@@ -100,8 +102,13 @@ def run(args: Args) -> int:
                "params": {k: result.params[k] for k in learned},
                "true_params": {k: system.true_params[k] for k in learned}}
     torch.save(dynamics.state_dict(), run_dir / "dynamics.pt")
+    planner = build_sequence_policy(spec)  # the system's controller, planning with the fitted dynamics
+    planner.dynamics.load_state_dict(dynamics.state_dict())
+    save_checkpoint(run_dir / "policy.pt", {"spec": asdict(spec), "policy": planner.state_dict()})
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
     print(f"run folder: {run_dir}")
+    print(f"the fitted model as a controller: dilqr-rl evaluate --policy {run_dir / 'policy.pt'} "
+          f"(dynamics only: {run_dir / 'dynamics.pt'})")
     print(f"transition loss: train {result.loss:.3e}, test " + ("-" if test_loss is None else f"{test_loss:.3e}"))
     for k in learned:
         print(f"{k}: true {system.true_params[k]:g}, learned {result.params[k]:.5f}")

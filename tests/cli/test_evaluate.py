@@ -91,3 +91,21 @@ def test_user_errors_come_before_any_episode(tmp_path, capsys, monkeypatch):
                                        "is not installed: pip install 'dilqr_rl[video]' (or imageio-ffmpeg), or write "
                                        "a .gif\n")
     assert not runs.exists()
+
+
+def test_bc_checkpoints_evaluate_and_a_planner_for_another_env_is_a_user_error(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["bc", "--n-train", "2", "--n-val", "1", "--n-test", "1", "--epochs", "1", "--no-progress",
+                 "--output-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    capsys.readouterr()
+    for name in ("best.pt", "last.pt"):
+        assert main(["evaluate", "--policy", str(run_dir / "checkpoints" / name), "--episodes", "2", "--max-steps",
+                     "3", "--no-progress", "--output-dir", str(runs)]) == 0
+    best = run_dir / "checkpoints" / "best.pt"
+    assert main(["evaluate", "--policy", str(best), "--env-id", "dilqr_rl/CartpoleBalance-v0",
+                 "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --policy {best} does not fit --env-id dilqr_rl/CartpoleBalance-v0: the policy plans in states of "
+        "size n = 2, and observations of shape (4,) have no known map to them: pass the --env-id it was trained "
+        "on, e.g. dilqr_rl/Pendulum-v0\n")
