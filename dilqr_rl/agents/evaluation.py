@@ -8,6 +8,7 @@ Any policy with Stable-Baselines3's ``predict(obs, state=None, episode_start=Non
 from __future__ import annotations
 
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,8 @@ def load_sb3_model(path: str | Path, env: gym.Env):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model at {path}; PPO runs write model.zip and checkpoints/*_steps.zip")
+    if not zipfile.is_zipfile(path) or "data" not in _entries(path):
+        raise ValueError(f"{path} is not a Stable-Baselines3 PPO or A2C model (no 'data' entry in the archive)")
     errors = []
     for algorithm in (PPO, A2C):
         try:
@@ -215,6 +218,11 @@ def load_sb3_model(path: str | Path, env: gym.Env):
         _check_sizes(path, model.observation_space.shape, model.action_space.shape, env)
         return model
     raise ValueError(f"{path} is not a Stable-Baselines3 PPO or A2C model ({'; '.join(errors)})")
+
+
+def _entries(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
 
 
 def _check_sizes(source: str | Path, obs_shape: tuple[int, ...], action_shape: tuple[int, ...],

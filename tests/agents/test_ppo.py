@@ -141,6 +141,10 @@ def test_errors():
         PPOConfig(max_episode_steps=0)
     with pytest.raises(ValueError, match=r"n_envs, horizon must be >= 1; got \{'n_envs': 0, 'horizon': 0\}"):
         PPOConfig(n_envs=0, horizon=0)
+    with pytest.raises(ValueError, match=r"checkpoint_freq must be >= 0 \(0: none\); got -1"):
+        PPOConfig(checkpoint_freq=-1)
+    with pytest.raises(ValueError, match=r"eval_episodes must be >= 0 \(0: none\); got -2"):
+        PPOConfig(eval_episodes=-2)
     with pytest.raises(ValueError, match="return_vs_mass evaluates the controller: set eval_episodes > 0"):
         return_vs_mass(PPOConfig(eval_episodes=0), [1.0])
     with pytest.raises(ValueError, match="needs observations \\(cos, sin, theta_dot\\) or \\(theta, theta_dot\\)"):

@@ -78,6 +78,10 @@ def test_bc_user_errors_are_one_line_messages(tmp_path, capsys):
                                        "dilqr-rl collect --kind plans ...\n")
     assert main(["bc", *TINY, "--learnable", "mass", "weight", "--output-dir", str(runs)]) == 2
     assert capsys.readouterr().err.startswith("error: --learnable ['weight'] are not parameters of pendulum-upright")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    assert main(["bc", "--data", str(broken), "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --data {broken}: {broken} is not a readable dilqr_rl dataset")
     assert main(["bc", *TINY, "--lr", "0", "--output-dir", str(runs)]) == 2
     assert capsys.readouterr().err == "error: --lr must be > 0, or None for the papers' default; got 0.0\n"
     assert not runs.exists()

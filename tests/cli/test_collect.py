@@ -87,3 +87,13 @@ def test_collect_episodes_as_a_minari_dataset_round_trip(tmp_path, capsys) -> No
     assert main(["collect", "--kind", "episodes", "--format", "minari", "--n-episodes", "1", "--max-episode-steps",
                  "2", "--no-progress", "--output", str(root), "--dataset-id", "dilqr_rl/pendulum-test-v0"]) == 2
     assert capsys.readouterr().err.startswith("error: --dataset-id dilqr_rl/pendulum-test-v0: ")
+
+
+def test_minari_format_needs_the_extra(tmp_path, capsys, monkeypatch) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "minari" else find_spec(name, *a))
+    assert main(["collect", "--kind", "episodes", "--format", "minari", "--output", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("error: --format minari needs minari, which is not installed: pip install "
+                                       "'dilqr_rl[minari]'\n")

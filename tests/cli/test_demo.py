@@ -38,3 +38,10 @@ def test_demo_quick(tmp_path):
     assert [r["policy"] for r in rows] == list(names)
     assert float(rows[2]["env_return"]) == pytest.approx(float(table.splitlines()[4].split()[-2]), abs=0.06)
     assert "(env return: mean over 2 episodes of dilqr_rl/Pendulum-v0" in out.stdout
+
+
+def test_demo_options_are_checked(capsys):
+    from dilqr_rl.cli import main
+
+    assert main(["demo", "--eval-episodes", "0"]) == 2
+    assert capsys.readouterr().err == "error: --eval-episodes must be >= 1; got 0\n"

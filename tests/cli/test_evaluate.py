@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import zipfile
 
 import imageio.v2 as imageio
 import pytest
@@ -109,3 +110,25 @@ def test_bc_checkpoints_evaluate_and_a_planner_for_another_env_is_a_user_error(t
         f"error: --policy {best} does not fit --env-id dilqr_rl/CartpoleBalance-v0: the policy plans in states of "
         "size n = 2, and observations of shape (4,) have no known map to them: pass the --env-id it was trained "
         "on, e.g. dilqr_rl/Pendulum-v0\n")
+
+
+def test_files_that_are_not_policies(tmp_path, capsys):
+    import torch
+
+    not_bc = tmp_path / "weights.pt"
+    torch.save({"weights": 1}, not_bc)
+    assert main(["evaluate", "--policy", str(not_bc), "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --policy {not_bc}: {not_bc} is not a dilqr_rl BC checkpoint (expected "
+                                       "format 'dilqr_rl.bc/1'); pass 'expert' (the iLQR expert of the env), a BC "
+                                       "checkpoint (.pt: dilqr-rl bc, bc-step) or a PPO model (.zip: dilqr-rl rl's "
+                                       "model.zip or checkpoints/*_steps.zip)\n")
+    not_sb3 = tmp_path / "archive.zip"
+    with zipfile.ZipFile(not_sb3, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    assert main(["evaluate", "--policy", str(not_sb3), "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --policy {not_sb3}: {not_sb3} is not a Stable-Baselines3 PPO "
+                                              "or A2C model")
+    for option in (["--episodes", "0"], ["--max-steps", "0"]):
+        assert main(["evaluate", *option]) == 2
+    assert capsys.readouterr().err == ("error: --episodes must be >= 1; got 0\n"
+                                       "error: --max-steps must be >= 1, or None for the env's limit; got 0\n")

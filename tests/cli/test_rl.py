@@ -3,6 +3,8 @@ checkpoint that loads, the printed sweep and mass trajectory."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from stable_baselines3 import PPO
 
-from dilqr_rl.agents.ppo import checkpoints, load_run_config, make_env
+from dilqr_rl.agents.ppo import PPOConfig, checkpoints, load_run_config, make_env
 from dilqr_rl.cli import main, parse
 from dilqr_rl.cli.rl import Args
 from dilqr_rl.policies import DiLQRPolicy
@@ -112,3 +114,12 @@ def test_ppo_misspecified_script_quick(tmp_path):
     (run_dir,) = tmp_path.iterdir()
     assert run_dir.name.startswith("Pendulum-v1__ppo_misspecified_quick-dilqr__0__")
     assert list(run_dir.glob("events.out.tfevents.*")) and (run_dir / "model.zip").exists()
+
+
+def test_resume_needs_a_checkpoint(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(PPOConfig())))
+    assert main(["rl", "--resume", str(run_dir)]) == 2
+    assert capsys.readouterr().err == (f"error: --resume {run_dir}: the run has no checkpoints/*_steps.zip yet (it "
+                                       "stopped before its first checkpoint); start a new run\n")

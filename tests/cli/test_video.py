@@ -54,3 +54,7 @@ def test_video_user_errors(tmp_path, capsys):
     assert err == f"error: --output {folder}: this is a folder; pass a file name, e.g. {folder / 'out'}\n"
     assert main(["video", "--fps", "0"]) == 2
     assert capsys.readouterr().err == "error: --fps must be >= 1, or None for the env's render_fps; got 0\n"
+    assert main(["video", "--max-steps", "0"]) == 2
+    assert capsys.readouterr().err == "error: --max-steps must be >= 1, or None for the env's limit; got 0\n"
+    assert main(["video", "--threads", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --threads must be >= 1")
