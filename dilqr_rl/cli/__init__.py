@@ -61,7 +61,7 @@ def subcommands() -> dict[str, Subcommand]:
 def _summary(doc: str) -> str:
     """The docstring's first line without a leading ``dilqr-rl name``: label."""
     line = doc.strip().splitlines()[0] if doc.strip() else ""
-    return line.split(": ", 1)[1] if line.startswith("``") and ": " in line else line
+    return (line.split(": ", 1)[1] if line.startswith("``") and ": " in line else line).rstrip(".")
 
 
 def usage(commands: dict[str, Subcommand]) -> str:

@@ -2,8 +2,6 @@
 
 from dilqr_rl.bench.backward_time import BenchConfig, run_config
 
-HELP = ("Backward time vs iterations and horizon for implicit/diffmpc/unroll (and mpc.pytorch), memory, "
-        "horizon sweep, gradient accuracy; writes CSV/JSON/PNG")
 Args = BenchConfig
 
 

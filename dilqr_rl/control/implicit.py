@@ -1,4 +1,4 @@
-"""The backward pass of the implicit and DiffMPC modes (DESIGN.md section 3).
+"""The backward pass of the implicit and DiffMPC modes (derived in docs/implicit_gradient.md).
 
 At an iLQR fixed point tau* the KKT residual of the original problem vanishes, so by the implicit
 function theorem a vector-Jacobian product needs one adjoint LQR solve:

@@ -63,7 +63,8 @@ class DiLQR(nn.Module):
     ``cost`` by ``grad_method``: ``"implicit"`` (exact, O(T), independent of the iterations),
     ``"diffmpc"`` (cost Hessian only: DiffMPC's gradient) or ``"unroll"`` (autograd through every
     iteration). Bounds are constants: floats, or tensors broadcastable to (B, T, m); ``None`` is
-    unbounded.
+    unbounded. The math of the backward and the comparison of the modes: docs/implicit_gradient.md; the
+    forward solver: docs/forward_solver.md.
 
     Shapes:
         x_init (B, n), u_init (B, T, m) -> Solution with x (B, T, n), u (B, T, m), cost (B,).

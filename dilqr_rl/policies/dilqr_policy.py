@@ -3,7 +3,8 @@
 Actor: observation -> state map -> DiLQR -> u_1 (the first planned control) as the mean of SB3's diagonal
 Gaussian, with a learnable log-std. Critic: SB3's features extractor (``FlattenExtractor`` by default) and
 an MLP (``net_arch``). The policy-gradient loss reaches every learnable parameter of the dynamics and cost
-through the layer's implicit backward, so PPO/A2C can correct a misspecified physical model.
+through the layer's implicit backward (docs/implicit_gradient.md), so PPO/A2C can correct a misspecified
+physical model.
 
 Usage::
 
