@@ -114,11 +114,15 @@ def _train(spec: SequencePolicySpec, config: BCConfig, data, writer):
     return policy, SequenceBCTrainer(policy, spec, config, writer=writer).fit(*data)
 
 
+LABELS = {"expert": "iLQR expert", "demonstrator": "demonstrator", "dilqr_dx": "DiLQR.dx", "lstm": "LSTM"}
+"""Progress-bar labels of the policies."""
+
+
 def _returns(policies: dict[str, object], config: DemoConfig) -> dict[str, float]:
     """Mean env return of each policy over the same seeded episodes (run in lockstep)."""
     return {name: evaluate_episodes(policy, lambda: gym.make(ENV_ID, observation="trig"), config.eval_episodes,
                                     seed=config.seed, max_steps=config.eval_max_steps, progress=config.progress,
-                                    label=f"return: {name}").mean_return
+                                    label=f"return: {LABELS[name]}").mean_return
             for name, policy in policies.items()}
 
 
@@ -132,61 +136,70 @@ def _gif(planner: torch.nn.Module, config: DemoConfig, path: Path) -> Path:
     return gif
 
 
+def _learners(config: DemoConfig, horizon: int, run_dir: Path) -> dict[str, tuple[SequencePolicySpec, BCConfig]]:
+    """The two learners' specs and optimiser settings: DiLQR.dx from a wrong model, and the LSTM."""
+    common = {"batch_size": config.batch_size, "seed": config.seed, "progress": config.progress}
+    dx_spec = SequencePolicySpec(kind="dilqr", mode="dx", grad_method=config.grad_method,
+                                 perturbation=config.perturbation, init_seed=config.seed, horizon=horizon)
+    dx_config = BCConfig(epochs=config.dilqr_epochs, optimizer=config.dilqr_optimizer, lr=config.dilqr_lr,
+                         lr_schedule="cosine", relative_lr=True, progress_label="train DiLQR.dx",
+                         checkpoint_dir=str(run_dir / "dilqr_dx" / "checkpoints"), **common)
+    lstm_spec = SequencePolicySpec(kind="lstm", init_seed=config.seed, horizon=horizon)
+    lstm_config = BCConfig(epochs=config.lstm_epochs, optimizer="adam", lr=config.lstm_lr, progress_label="train LSTM",
+                           checkpoint_dir=str(run_dir / "lstm" / "checkpoints"), **common)
+    return {"dilqr_dx": (dx_spec, dx_config), "lstm": (lstm_spec, lstm_config)}
+
+
 def run_demo(config: DemoConfig = DemoConfig()) -> DemoReport:
     """Run the whole demo; see the module docstring. Outputs go to a new run directory."""
-    system = get_system("pendulum-upright")
     run_dir = make_run_dir(config.output_dir, "pendulum-upright", "demo", config.seed)
     set_random_seed(config.seed)
     ds = load_or_collect_plans("pendulum-upright", None, config.n_train, config.n_val, config.n_test, config.seed,
                                progress=config.progress)
     data = tuple((s.x_init, s.u) for s in (ds.split("train"), ds.split("val"), ds.split("test")))
-    common = {"batch_size": config.batch_size, "seed": config.seed, "progress": config.progress}
-    dx_spec = SequencePolicySpec(kind="dilqr", mode="dx", grad_method=config.grad_method,
-                                 perturbation=config.perturbation, init_seed=config.seed, horizon=ds.horizon)
-    dx_config = BCConfig(epochs=config.dilqr_epochs, optimizer=config.dilqr_optimizer, lr=config.dilqr_lr,
-                         lr_schedule="cosine", relative_lr=True, progress_label="train DiLQR.dx",
-                         checkpoint_dir=str(run_dir / "dilqr_dx" / "checkpoints"), **common)
-    lstm_spec = SequencePolicySpec(kind="lstm", init_seed=config.seed, horizon=ds.horizon)
-    lstm_config = BCConfig(epochs=config.lstm_epochs, optimizer="adam", lr=config.lstm_lr, progress_label="train LSTM",
-                           checkpoint_dir=str(run_dir / "lstm" / "checkpoints"), **common)
+    learners = _learners(config, ds.horizon, run_dir)
     writers = {name: make_writer(run_dir / name, {**spec.__dict__, **cfg.__dict__})
-               for name, spec, cfg in (("dilqr_dx", dx_spec, dx_config), ("lstm", lstm_spec, lstm_config))}
+               for name, (spec, cfg) in learners.items()}
     try:
-        dilqr, dx_result = _train(dx_spec, dx_config, data, writers["dilqr_dx"])
-        lstm, lstm_result = _train(lstm_spec, lstm_config, data, writers["lstm"])
-        test = ds.split("test")
-        demonstrator = ds.expert_controller()
-        with torch.no_grad():
-            expert_test_loss = float(imitation_loss(demonstrator, test.x_init, test.u)[0].mean()) if len(test) else None
+        trained = {name: _train(spec, cfg, data, writers[name]) for name, (spec, cfg) in learners.items()}
         with gym.make(ENV_ID, observation="trig") as env:
-            evaluate_expert = expert_for(env)
+            expert = expert_for(env)
         angle = PendulumAngleMap()
-        returns = _returns({"expert": evaluate_expert, "demonstrator": MPCPolicy(demonstrator, angle),
-                            "DiLQR.dx": MPCPolicy(dilqr, angle), "LSTM": MPCPolicy(lstm, angle)}, config)
-        for name, key in (("dilqr_dx", "DiLQR.dx"), ("lstm", "LSTM")):
-            writers[name].add_scalar("eval/mean_return", returns[key], config.dilqr_epochs if name == "dilqr_dx"
-                                     else config.lstm_epochs)
+        returns = _returns({"expert": expert, "demonstrator": MPCPolicy(ds.expert_controller(), angle),
+                            **{name: MPCPolicy(policy, angle) for name, (policy, _) in trained.items()}}, config)
+        for name, (_, cfg) in learners.items():
+            writers[name].add_scalar("eval/mean_return", returns[name], cfg.epochs)
     finally:
         for writer in writers.values():
             writer.close()
-    gif = _gif(dilqr, config, run_dir / "dilqr_dx.gif")
+    gif = _gif(trained["dilqr_dx"][0], config, run_dir / "dilqr_dx.gif")
+    report = _report(config, ds, learners["dilqr_dx"][0], trained, returns, run_dir, gif)
+    save_results(report)
+    return report
+
+
+def _report(config: DemoConfig, ds, dx_spec: SequencePolicySpec, trained: dict, returns: dict[str, float],
+            run_dir: Path, gif: Path) -> DemoReport:
+    """The table's rows (the demonstrator's test loss measured on the test split) and the learned physics."""
+    system = get_system("pendulum-upright")
+    test = ds.split("test")
+    (dilqr, dx_result), (_, lstm_result) = trained["dilqr_dx"], trained["lstm"]
+    with torch.no_grad():
+        demo_loss = float(imitation_loss(ds.expert_controller(), test.x_init, test.u)[0].mean()) if len(test) else None
     rows_x, rows_u = test.x.reshape(-1, test.x.shape[-1]), test.u.reshape(-1, test.u.shape[-1])
     rows = [
         DemoRow("iLQR expert (evaluate)", mean_return=returns["expert"]),
-        DemoRow("demonstrator (true model)", test_loss=_nan_if_none(expert_test_loss), model_loss=0.0,
+        DemoRow("demonstrator (true model)", test_loss=_nan_if_none(demo_loss), model_loss=0.0,
                 dynamics_error=0.0, mean_return=returns["demonstrator"]),
         DemoRow(f"DiLQR.dx ({config.grad_method})", test_loss=_nan_if_none(dx_result.test_loss),
-                model_loss=model_loss(dx_spec, dilqr),
-                dynamics_error=dynamics_error(dx_spec, dilqr, rows_x, rows_u),
-                mean_return=returns["DiLQR.dx"], train_seconds=dx_result.wall_time),
-        DemoRow("LSTM (NN baseline)", test_loss=_nan_if_none(lstm_result.test_loss), mean_return=returns["LSTM"],
+                model_loss=model_loss(dx_spec, dilqr), dynamics_error=dynamics_error(dx_spec, dilqr, rows_x, rows_u),
+                mean_return=returns["dilqr_dx"], train_seconds=dx_result.wall_time),
+        DemoRow("LSTM (NN baseline)", test_loss=_nan_if_none(lstm_result.test_loss), mean_return=returns["lstm"],
                 train_seconds=lstm_result.wall_time),
     ]
     learned = {k: float(v.detach()) for k, v in dilqr.dynamics.named_parameters() if k in system.learnable}
-    report = DemoReport(rows, run_dir, gif, learned, {k: system.true_params[k] for k in system.learnable},
-                        config.eval_episodes)
-    save_results(report)
-    return report
+    return DemoReport(rows, run_dir, gif, learned, {k: system.true_params[k] for k in system.learnable},
+                      config.eval_episodes)
 
 
 def save_results(report: DemoReport) -> tuple[Path, Path]:
