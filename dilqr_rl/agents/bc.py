@@ -181,6 +181,13 @@ class BCTrainer:
     def metrics(self) -> dict[str, float]:
         return {}
 
+    def extra_state(self) -> dict[str, Any]:
+        """Trainer state beyond the policy and optimizer that ``last.pt`` keeps for an exact resume."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned."""
+
     # -- loop --------------------------------------------------------------------------------------------
     def evaluate(self, data: tuple[Tensor, ...]) -> tuple[float, dict[str, float]]:
         """Mean loss over ``data`` (no gradient), in chunks of ``batch_size``, and averaged diagnostics."""
@@ -227,7 +234,7 @@ class BCTrainer:
         return {"spec": self.spec, "config": asdict(self.config), "policy": self.policy.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_epoch": best[0],
                 "best_val_loss": best[1], "best_policy": best[2], "history": history,
-                "generator": generator.get_state()}
+                "generator": generator.get_state(), "extra": self.extra_state()}
 
     def fit(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None = None,
             resume: bool = False) -> BCResult:
@@ -250,7 +257,9 @@ class BCTrainer:
             self.on_epoch_start(epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr_at(epoch) * group["lr_scale"]
+            epoch_start = time.perf_counter()
             scalars = self._train_epoch(train, generator)
+            scalars["train/epoch_seconds"] = time.perf_counter() - epoch_start
             self.policy.eval()
             val_loss, val_diag = self.evaluate(val)
             scalars.update({"eval/val_loss": val_loss, **{f"{k}_val": v for k, v in val_diag.items()}})
@@ -281,6 +290,7 @@ class BCTrainer:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        self.load_extra_state(state.get("extra", {}))
         return state["epoch"], (state["best_epoch"], state["best_val_loss"], state["best_policy"]), \
             state["history"]
 
