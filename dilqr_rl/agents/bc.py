@@ -157,8 +157,9 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor
 class BCTrainer:
     """Mini-batch BC with best-validation selection. Data are tuples of tensors sharing dimension 0.
 
-    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``on_epoch_start(epoch)`` (e.g. switch the
-    trained parameter group); ``metrics() -> dict`` (logged every epoch, e.g. model loss).
+    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``train_loss`` (default ``item_loss``);
+    ``on_epoch_start(epoch)`` (e.g. switch the trained parameter group); ``metrics() -> dict`` (logged
+    every epoch, e.g. model loss).
     """
 
     def __init__(self, policy: nn.Module, config: BCConfig, writer=None, spec: dict | None = None) -> None:
@@ -169,6 +170,11 @@ class BCTrainer:
     # -- hooks -------------------------------------------------------------------------------------------
     def item_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
         raise NotImplementedError
+
+    def train_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
+        """The per-example loss minimised in training; by default ``item_loss``, the loss that selects the
+        best epoch (a SysId baseline trains on transitions and is selected on imitation)."""
+        return self.item_loss(batch)
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (0-based)."""
@@ -209,7 +215,7 @@ class BCTrainer:
         total, count, skipped, diag_sum = 0.0, 0, 0, {}
         for idx in _batches(n, self.config.batch_size, generator):
             self.optimizer.zero_grad(set_to_none=True)
-            loss, diag = self.item_loss(tuple(d[idx] for d in train))
+            loss, diag = self.train_loss(tuple(d[idx] for d in train))
             mean = loss.mean()
             if not torch.isfinite(mean):
                 skipped += 1

@@ -348,8 +348,8 @@ class SequenceBCTrainer(BCTrainer):
 
     def fit(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None = None,
             resume: bool = False):
-        """:meth:`BCTrainer.fit` on (x_init, u_expert) splits; with ``warm_start`` each example also
-        carries its index into the table of warm starts."""
+        """:meth:`BCTrainer.fit` on (x_init, u_expert, ...) splits; with ``warm_start`` each example also
+        carries its index into the table of warm starts (appended last)."""
         if not self.warm_start:
             return super().fit(train, val, test, resume)
         splits, start = [], 0
@@ -358,7 +358,7 @@ class SequenceBCTrainer(BCTrainer):
                 splits.append(None)
                 continue
             n = split[0].shape[0]
-            splits.append((*split[:2], torch.arange(start, start + n)))
+            splits.append((*split, torch.arange(start, start + n)))
             start += n
         u = train[1]
         self._warm = u.new_zeros(start, *u.shape[1:]).to(next(self.policy.parameters()).dtype)
@@ -376,7 +376,7 @@ class SequenceBCTrainer(BCTrainer):
 
     def item_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
         x_init, u_expert = batch[:2]
-        ids = batch[2] if self._warm is not None and len(batch) > 2 else None
+        ids = batch[-1] if self._warm is not None and len(batch) > 2 else None  # appended by fit
         u_init = None if ids is None else self._warm[ids]
         loss, solution = imitation_loss(self.policy, x_init, u_expert, u_init, self.loss_reduction)
         if solution is None:

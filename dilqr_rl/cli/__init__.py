@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "collect": "collect",
     "bench": "bench",
     "bc-step": "bc_step",
+    "reproduce": "reproduce",
 }
 
 
