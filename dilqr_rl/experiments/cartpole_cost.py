@@ -98,4 +98,4 @@ Time per epoch:
 
 
 STUDY = Study("cartpole-cost", "DiLQR Figs. 4, 11, 12: cart-pole cost learning, DiLQR vs DiffMPC", trials,
-              run_imitation_trial, summarize)
+              run_imitation_trial, summarize, __name__)

@@ -96,4 +96,4 @@ Time per epoch:
 
 
 STUDY = Study("cartpole-dx", "DiLQR Fig. 5, Table 1: cart-pole dynamics learning and bad values, DiLQR vs DiffMPC",
-              trials, run_imitation_trial, summarize)
+              trials, run_imitation_trial, summarize, __name__)

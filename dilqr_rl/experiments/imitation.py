@@ -93,4 +93,4 @@ Figures: `test_loss.png`, `val_loss.png` (seed bands: one standard error).
 
 
 STUDY = Study("imitation", "DiLQR Fig. 3 / DiffMPC Fig. 4: LSTM, SysId, DiLQR and DiffMPC imitation",
-              trials, run_imitation_trial, summarize)
+              trials, run_imitation_trial, summarize, __name__)

@@ -74,4 +74,4 @@ Figure: `val_loss.png` (seed bands: one standard error).
 
 
 STUDY = Study("nonrealizable-pendulum", "DiffMPC Fig. 5: SysId vs DiLQR.dx vs DiffMPC.dx, non-realizable expert",
-              trials, run_imitation_trial, summarize)
+              trials, run_imitation_trial, summarize, __name__)

@@ -1,10 +1,12 @@
 """What a study is: a list of trials, a trial function and a summary.
 
-A :class:`Study` names a reproduction of the papers' experiments. ``trials(options)`` lists the trial
-configurations (plain JSON dictionaries, one per method x seed x setting); ``run_trial(config, trial_dir)``
-runs one of them as a plain function, writing its own logs and returning its metrics; ``summarize(rows,
-out_dir, options)`` turns the rows of every trial into ``summary.md`` and plots. The sweep
-(:mod:`dilqr_rl.experiments.sweep`) schedules the trials on Ray Tune; nothing else knows about Ray.
+A :class:`Study` names a reproduction of the papers' experiments (or a study of your own: define
+``STUDY`` in an importable module and pass it to :func:`~dilqr_rl.experiments.sweep.run_study`).
+``trials(options)`` lists the trial configurations (plain JSON dictionaries, one per method x seed x
+setting); ``run_trial(config, trial_dir)`` runs one of them as a plain function, writing its own logs and
+returning its metrics; ``summarize(rows, out_dir, options)`` turns the rows of every trial into
+``summary.md`` and plots. The sweep (:mod:`dilqr_rl.experiments.sweep`) schedules the trials on Ray Tune;
+nothing else knows about Ray.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Study:
     trials: Callable[[StudyOptions], list[TrialConfig]]
     run_trial: Callable[[TrialConfig, Path], dict[str, Any]]
     summarize: Callable[[list[Row], Path, StudyOptions], None]
+    module: str
+    """The importable module whose ``STUDY`` this is (Ray workers import it to find the trial function)."""
 
 
 def trial_id(*parts: Any) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from dilqr_rl.experiments.study import Row, Study, StudyOptions, TrialConfig
 
-RESERVED = ("study", "trial_id", "trial_dir", "data_dir", "threads")
+RESERVED = ("study", "trial_id", "study_module", "trial_dir", "data_dir", "threads")
 
 
 class SweepError(ValueError):
@@ -43,10 +43,10 @@ def run_trial_local(study: Study, config: TrialConfig) -> dict[str, Any]:
 def _trainable(space: dict[str, TrialConfig]) -> dict[str, Any]:
     """Ray's entry point (``space["trial"]`` is the trial's config): the study's trial function, with the
     metrics and history as JSON strings."""
-    from dilqr_rl.experiments import get_study
+    import importlib
 
     config = space["trial"]
-    metrics = run_trial_local(get_study(config["study"]), config)
+    metrics = run_trial_local(importlib.import_module(config["study_module"]).STUDY, config)
     history = Path(config["trial_dir"]) / "history.json"
     return {"metrics_json": json.dumps(metrics),
             "history_json": history.read_text() if history.is_file() else "{}"}
@@ -64,7 +64,8 @@ def prepare(study: Study, options: StudyOptions, out_dir: Path, threads: int) ->
         clash = set(c) & set(RESERVED[2:])
         if clash:
             raise RuntimeError(f"study {study.name}: trial configs must not set {sorted(clash)}")
-        out.append({**c, "study": study.name, "trial_dir": str(out_dir / "trials" / c["trial_id"]),
+        out.append({**c, "study": study.name, "study_module": study.module,
+                    "trial_dir": str(out_dir / "trials" / c["trial_id"]),
                     "data_dir": str(out_dir / "data"), "threads": threads})
     return out
 
@@ -152,7 +153,8 @@ def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, c
             tuner = tune.Tuner(
                 trainable,
                 param_space={"trial": tune.grid_search(configs)},
-                tune_config=tune.TuneConfig(trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+                tune_config=tune.TuneConfig(trial_name_creator=_trial_name, trial_dirname_creator=_trial_name,
+                                            reuse_actors=True),  # no new process (and imports) per trial
                 run_config=tune.RunConfig(name="sweep", storage_path=storage, verbose=0, callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=0)),
             )
@@ -219,16 +221,18 @@ def read_results(path: Path) -> list[Row]:
         return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def run_study(name: str, options: StudyOptions | None = None, out_dir: str | Path | None = None,
+def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: str | Path | None = None,
               address: str | None = None, cpus_per_trial: int = 1, fresh: bool = False,
               progress: bool = True) -> Path:
-    """Run (or resume) study ``name`` on Ray and write its results, summary and plots; return ``out_dir``.
+    """Run (or resume) a study (a name in ``STUDIES``, or a :class:`Study`) on Ray and write its results,
+    summary and plots; return the output folder.
 
     ``out_dir`` defaults to ``runs/reproduce/<name>`` (``<name>-quick`` with ``options.quick``).
     """
     from dilqr_rl.experiments import get_study
 
-    study = get_study(name)
+    study = get_study(study) if isinstance(study, str) else study
+    name = study.name
     options = options or StudyOptions()
     if cpus_per_trial < 1:
         raise SweepError(f"cpus_per_trial must be >= 1; got {cpus_per_trial}")
