@@ -23,6 +23,9 @@ class Args:
     out: str = field(default="", metadata=arg_help("output folder (default runs/reproduce/NAME[-quick]); "
                                                    "an earlier run of the same sweep there is resumed"))
     fresh: bool = field(default=False, metadata=arg_help("discard an earlier sweep in the output folder"))
+    cache: str = field(default="runs/reproduce/trial-cache", metadata=arg_help(
+        "where finished trials are kept for other studies: a trial another study ran with the same settings and "
+        "the same library source is copied, not run again (empty: no cache)"))
     progress: bool = field(default=True, metadata=arg_help("show a progress bar over the trials"))
 
 
@@ -33,6 +36,6 @@ def run(args: Args) -> int:
         raise ValueError(f"--name must be one of {list(STUDIES)}; got {args.name!r}")
     options = StudyOptions(seeds=args.seeds or None, quick=args.quick, epochs=args.epochs or None)
     out = run_study(args.name, options, args.out or None, args.address or None, args.cpus_per_trial, args.fresh,
-                    args.progress)
+                    args.progress, args.cache or None)
     print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.md'}")
     return 0

@@ -18,6 +18,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,8 @@ from typing import Any
 
 from dilqr_rl.experiments.study import Row, Study, StudyOptions, TrialConfig
 
-RESERVED = ("study", "trial_id", "study_module", "trial_dir", "data_dir", "threads")
+RESERVED = ("study", "trial_id", "study_module", "trial_dir", "data_dir", "threads", "cache_dir")
+"""Config keys the sweep owns; all but the first two stay out of ``results.csv`` (where the trial ran)."""
 
 
 class SweepError(ValueError):
@@ -33,11 +35,58 @@ class SweepError(ValueError):
 
 
 def run_trial_local(study: Study, config: TrialConfig) -> dict[str, Any]:
-    """Run one trial in this process (as Ray does in a worker) and return its metrics."""
+    """Run one trial in this process (as Ray does in a worker) and return its metrics.
+
+    With ``config["cache_dir"]`` a trial that another study already ran with the same trial function, the
+    same settings and the same library source is not run again: its result and history are copied.
+    """
     import torch
 
+    trial_dir = Path(config["trial_dir"])
+    cached = Path(config["cache_dir"]) / trial_key(study, config) if config.get("cache_dir") else None
+    if cached is not None and (cached / "result.json").is_file():
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("result.json", "history.json"):
+            if (cached / name).is_file():
+                shutil.copyfile(cached / name, trial_dir / name)
+        (trial_dir / "CACHED").write_text(f"copied from {cached}\n")
+        return json.loads((cached / "result.json").read_text())
     torch.set_num_threads(int(config.get("threads", 1)))
-    return study.run_trial(config, Path(config["trial_dir"]))
+    metrics = study.run_trial(config, trial_dir)
+    if cached is not None:
+        cached.mkdir(parents=True, exist_ok=True)
+        history = trial_dir / "history.json"
+        if history.is_file():
+            shutil.copyfile(history, cached / "history.json")
+        (cached / "result.json").write_text(json.dumps(metrics, indent=1))  # last: marks the entry complete
+    return metrics
+
+
+_SOURCE_HASH: list[str] = []
+
+
+def _source_hash() -> str:
+    """A digest of the library's Python source: a cached trial is reused only by the same code."""
+    if not _SOURCE_HASH:
+        import hashlib
+
+        import dilqr_rl
+
+        digest = hashlib.sha256()
+        for path in sorted(Path(dilqr_rl.__file__).parent.rglob("*.py")):
+            digest.update(path.read_bytes())
+        _SOURCE_HASH.append(digest.hexdigest()[:16])
+    return _SOURCE_HASH[0]
+
+
+def trial_key(study: Study, config: TrialConfig) -> str:
+    """The cache key of a trial: its trial function, its settings (not where it runs) and the source."""
+    import hashlib
+
+    settings = {k: v for k, v in config.items() if k not in RESERVED}
+    function = f"{study.run_trial.__module__}.{study.run_trial.__qualname__}"
+    text = json.dumps([function, settings, _source_hash()], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _trainable(space: dict[str, TrialConfig]) -> dict[str, Any]:
@@ -52,7 +101,8 @@ def _trainable(space: dict[str, TrialConfig]) -> dict[str, Any]:
             "history_json": history.read_text() if history.is_file() else "{}"}
 
 
-def prepare(study: Study, options: StudyOptions, out_dir: Path, threads: int) -> list[TrialConfig]:
+def prepare(study: Study, options: StudyOptions, out_dir: Path, threads: int,
+            cache_dir: Path | None = None) -> list[TrialConfig]:
     """The study's trial configs with the sweep's keys filled in; checks ids are unique."""
     configs = study.trials(options)
     ids = [c["trial_id"] for c in configs]
@@ -66,14 +116,15 @@ def prepare(study: Study, options: StudyOptions, out_dir: Path, threads: int) ->
             raise RuntimeError(f"study {study.name}: trial configs must not set {sorted(clash)}")
         out.append({**c, "study": study.name, "study_module": study.module,
                     "trial_dir": str(out_dir / "trials" / c["trial_id"]),
-                    "data_dir": str(out_dir / "data"), "threads": threads})
+                    "data_dir": str(out_dir / "data"), "threads": threads,
+                    "cache_dir": str(cache_dir) if cache_dir else None})
     return out
 
 
 def _check_same_sweep(out_dir: Path, configs: list[TrialConfig], fresh: bool) -> bool:
     """True if ``out_dir`` holds this very sweep (resume it); write ``sweep.json`` for a new one."""
     marker = out_dir / "sweep.json"
-    listed = [{k: v for k, v in c.items() if k != "threads"} for c in configs]
+    listed = [{k: v for k, v in c.items() if k not in ("threads", "cache_dir")} for c in configs]
     if marker.is_file() and not fresh:
         earlier = json.loads(marker.read_text())
         if earlier != listed:
@@ -81,8 +132,6 @@ def _check_same_sweep(out_dir: Path, configs: list[TrialConfig], fresh: bool) ->
                              "--epochs?): pass --fresh to discard it, or --out another folder")
         return True
     if fresh and (out_dir / "ray").exists():
-        import shutil
-
         shutil.rmtree(out_dir / "ray")
     out_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(listed, indent=1))
@@ -223,11 +272,13 @@ def read_results(path: Path) -> list[Row]:
 
 def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: str | Path | None = None,
               address: str | None = None, cpus_per_trial: int = 1, fresh: bool = False,
-              progress: bool = True) -> Path:
+              progress: bool = True, cache_dir: str | Path | None = None) -> Path:
     """Run (or resume) a study (a name in ``STUDIES``, or a :class:`Study`) on Ray and write its results,
     summary and plots; return the output folder.
 
-    ``out_dir`` defaults to ``runs/reproduce/<name>`` (``<name>-quick`` with ``options.quick``).
+    ``out_dir`` defaults to ``runs/reproduce/<name>`` (``<name>-quick`` with ``options.quick``). With
+    ``cache_dir``, trials that another study already ran identically are copied, not run again (see
+    :func:`run_trial_local`).
     """
     from dilqr_rl.experiments import get_study
 
@@ -237,7 +288,8 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
     if cpus_per_trial < 1:
         raise SweepError(f"cpus_per_trial must be >= 1; got {cpus_per_trial}")
     out = Path(out_dir) if out_dir else Path("runs") / "reproduce" / (name + ("-quick" if options.quick else ""))
-    configs = prepare(study, options, out.resolve(), cpus_per_trial)
+    configs = prepare(study, options, out.resolve(), cpus_per_trial,
+                      Path(cache_dir).resolve() if cache_dir else None)
     resume = _check_same_sweep(out, configs, fresh)
     start = time.perf_counter()
     rows = run_on_ray(configs, out, address, cpus_per_trial, resume, progress)

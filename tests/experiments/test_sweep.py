@@ -46,3 +46,14 @@ def test_unknown_study_and_bad_options():
         StudyOptions(seeds=0)
     with pytest.raises(SweepError, match="cpus_per_trial must be >= 1"):
         run_study(FAKE, cpus_per_trial=0)
+
+
+def test_a_trial_cache_shares_identical_trials_between_sweeps(ray_session, tmp_path):
+    cache = tmp_path / "cache"
+    first = run_study(FAKE, StudyOptions(seeds=1), tmp_path / "a", progress=False, cache_dir=cache)
+    second = run_study(FAKE, StudyOptions(seeds=1), tmp_path / "b", progress=False, cache_dir=cache)
+    assert _runs(first, "ok__s0") == 1
+    assert not (second / "trials" / "ok__s0" / "runs.txt").exists()  # copied, not run
+    assert (second / "trials" / "ok__s0" / "CACHED").is_file()
+    assert read_results(second / "results.csv")[0]["value"] == 1.5
+    assert _runs(second, "bad__s0") == 1  # failures are not cached
