@@ -159,8 +159,9 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor
 class BCTrainer:
     """Mini-batch BC with best-validation selection. Data are tuples of tensors sharing dimension 0.
 
-    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``on_epoch_start(epoch)`` (e.g. switch the
-    trained parameter group); ``metrics() -> dict`` (logged every epoch, e.g. model loss).
+    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``train_loss`` (default ``item_loss``);
+    ``on_epoch_start(epoch)`` (e.g. switch the trained parameter group); ``metrics() -> dict`` (logged
+    every epoch, e.g. model loss).
     """
 
     def __init__(self, policy: nn.Module, config: BCConfig, writer=None, spec: dict | None = None) -> None:
@@ -172,6 +173,11 @@ class BCTrainer:
     def item_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    def train_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
+        """The per-example loss minimised in training; by default ``item_loss``, the loss that selects the
+        best epoch (a SysId baseline trains on transitions and is selected on imitation)."""
+        return self.item_loss(batch)
+
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (0-based)."""
 
@@ -182,6 +188,13 @@ class BCTrainer:
 
     def metrics(self) -> dict[str, float]:
         return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Trainer state beyond the policy and optimizer that ``last.pt`` keeps for an exact resume."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned."""
 
     # -- loop --------------------------------------------------------------------------------------------
     def evaluate(self, data: tuple[Tensor, ...]) -> tuple[float, dict[str, float]]:
@@ -204,7 +217,7 @@ class BCTrainer:
         total, count, skipped, diag_sum = 0.0, 0, 0, {}
         for idx in _batches(n, self.config.batch_size, generator):
             self.optimizer.zero_grad(set_to_none=True)
-            loss, diag = self.item_loss(tuple(d[idx] for d in train))
+            loss, diag = self.train_loss(tuple(d[idx] for d in train))
             mean = loss.mean()
             if not torch.isfinite(mean):
                 skipped += 1
@@ -229,7 +242,7 @@ class BCTrainer:
         return {"spec": self.spec, "config": asdict(self.config), "policy": self.policy.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_epoch": best[0],
                 "best_val_loss": best[1], "best_policy": best[2], "history": history,
-                "generator": generator.get_state()}
+                "generator": generator.get_state(), "extra": self.extra_state()}
 
     def fit(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None = None,
             resume: bool = False) -> BCResult:
@@ -253,7 +266,9 @@ class BCTrainer:
             self.on_epoch_start(epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr_at(epoch) * group["lr_scale"]
+            epoch_start = time.perf_counter()
             scalars = self._train_epoch(train, generator)
+            scalars["train/epoch_seconds"] = time.perf_counter() - epoch_start
             self.policy.eval()
             val_loss, val_diag = self.evaluate(val)
             scalars.update({"eval/val_loss": val_loss, **{f"{k}_val": v for k, v in val_diag.items()}})
@@ -284,6 +299,7 @@ class BCTrainer:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        self.load_extra_state(state.get("extra", {}))
         return state["epoch"], (state["best_epoch"], state["best_val_loss"], state["best_policy"]), \
             state["history"]
 

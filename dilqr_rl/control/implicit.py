@@ -66,12 +66,16 @@ def _directional(problem: Problem, x: Tensor, u: Tensor, dx: Tensor, du: Tensor,
     return dg, f, df
 
 
-def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
-    """Psi(theta) of step 3, differentiable in the models' parameters only (scalar)."""
+def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor,
+         fixed_jacobian: bool = False) -> Tensor:
+    """Psi(theta) of step 3, differentiable in the models' parameters only (scalar). ``fixed_jacobian``
+    drops the parameters' path through F (mpc.pytorch's autograd-Jacobian gradient)."""
     Bsz, _, n = x.shape
     m = u.shape[-1]
     t = problem.step_indices(Bsz, x.device)
     dg, f, df = _directional(problem, x.reshape(-1, n), u.reshape(-1, m), dx.reshape(-1, n), du.reshape(-1, m), t)
+    if fixed_jacobian:
+        df = df.detach()
     return dg.sum() + (lam.reshape(-1, n) * df).sum() + (dlam.reshape(-1, n) * f).sum()
 
 
@@ -128,6 +132,7 @@ def implicit_backward(
     grads: tuple[Tensor | None, ...] = ()
     if params:
         with torch.enable_grad():
-            psi = _psi(problem, x, u, lam, adj.dx, adj.du, adj.dlam)
+            psi = _psi(problem, x, u, lam, adj.dx, adj.du, adj.dlam,
+                       fixed_jacobian=method is GradMethod.DIFFMPC_FIXED_JACOBIAN)
             grads = torch.autograd.grad(psi, params, allow_unused=True)
     return ImplicitGradient(adj.grad_x_init, grads, fallback, singular)

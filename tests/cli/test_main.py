@@ -17,9 +17,10 @@ def test_help_lists_every_command_without_importing_torch():
             "print('torch' in sys.modules, 'stable_baselines3' in sys.modules, code)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines()[-1] == "False False 0"
-    for name in ("bc", "bc-step", "bench", "collect", "demo", "evaluate", "rl", "sysid", "video"):
+    names = {"bc", "bc-step", "bench", "collect", "demo", "evaluate", "reproduce", "rl", "sysid", "video"}
+    for name in names:
         assert f"\n  {name} " in out.stdout
-    assert set(subcommands()) == {"bc", "bc-step", "bench", "collect", "demo", "evaluate", "rl", "sysid", "video"}
+    assert set(subcommands()) == names
 
 
 def test_no_command_and_unknown_commands(capsys):

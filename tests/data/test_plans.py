@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilqr_rl.control import DiLQR
+from dilqr_rl.control import DiLQR, UnconvergedWarning
 from dilqr_rl.data import DatasetError, DatasetMismatchError, PlanDataset, collect_plans
 from dilqr_rl.data.format import METADATA_KEY, save_arrays
 from dilqr_rl.models import get_system
@@ -167,3 +167,26 @@ def test_bad_sizes_and_systems() -> None:
         collect_plans("pendulum-upright", n_train=1, n_val=-1, n_test=0, progress=False)
     with pytest.raises(ValueError, match="unknown system 'acrobot'"):
         collect_plans("acrobot", progress=False)
+
+
+def test_unconverged_expert_plans_are_retried_then_replaced() -> None:
+    """With max_iter=1 no swing-up converges at first; the retry (10 iterations) or a fresh draw does."""
+    ds = collect_plans("cartpole", n_train=8, n_val=0, n_test=0, seed=0, progress=False, max_iter=1)
+    expert = ds.metadata["expert"]
+    assert expert["first_attempt"] == 0 and expert["retried"] == 8
+    assert expert["replaced"] and expert["replacement_draws"] >= len(expert["replaced"])
+    assert bool(ds.split("train").converged.all()) and expert["converged_fraction"] == 1.0
+    first_draw = get_system("cartpole").sample_x_init(8, torch.Generator().manual_seed(0))
+    replaced = expert["replaced"]
+    assert not torch.equal(ds.split("train").x_init[replaced], first_draw[replaced])
+    again = collect_plans("cartpole", n_train=8, n_val=0, n_test=0, seed=0, progress=False, max_iter=1)
+    torch.testing.assert_close(again.split("train").u, ds.split("train").u)  # replacements are seeded too
+
+
+def test_plans_that_never_converge_raise_unless_allowed() -> None:
+    with pytest.raises(RuntimeError, match=r"did not converge within 10 iterations .*raise max_iter or loosen tol"):
+        collect_plans("pendulum-upright", n_train=2, n_val=0, n_test=0, progress=False, max_iter=1, tol=0.0)
+    with pytest.warns(UnconvergedWarning, match="kept and marked in split.converged"):
+        ds = collect_plans("pendulum-upright", n_train=2, n_val=0, n_test=0, progress=False, max_iter=1, tol=0.0,
+                           allow_unconverged=True)
+    assert not bool(ds.split("train").converged.any()) and ds.metadata["expert"]["converged_fraction"] == 0.0
