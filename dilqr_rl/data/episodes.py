@@ -118,6 +118,7 @@ def collect_episodes(
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     rows: list[dict[str, np.ndarray]] = []
     expert_name, settings, physics = None, None, None
+    experts: list[ILQRExpert] = []
     with ExitStack() as open_bar:
         bar = None
         for first in range(0, n_episodes, batch_size):
@@ -131,14 +132,20 @@ def collect_episodes(
                     bar = open_bar.enter_context(tqdm(total=limit and limit * n_episodes, desc=f"episodes {env_id}",
                                                       unit="step", disable=not progress))
                 expert = expert_for(envs[0], **(expert_settings or {}))
+                experts.append(expert)
                 expert_name, settings, physics = expert.name, expert.settings.as_dict(), _physics(envs[0])
                 rows.extend(_run_batch(envs, expert, seed, first, bar))
     arrays = {name: np.concatenate([r[name] for r in rows]) for name in rows[0]}
+    solves = sum(e.solves for e in experts)
     metadata = {
         "env_id": env_id,
         "env_kwargs": {k: v for k, v in env_kwargs.items() if isinstance(v, (int, float, str, bool, type(None)))},
         "physics": physics,
-        "expert": {"name": expert_name, "settings": settings},
+        "expert": {"name": expert_name, "settings": settings, "solves": solves,
+                   "converged_fraction": sum(e.converged_solves for e in experts) / max(solves, 1),
+                   "convergence_note": "receding-horizon: each step's solve runs at most settings.max_iter "
+                                       "warm-started iterations (cold_iter from a cold start), so a step may act "
+                                       "on an unconverged plan by design"},
         "n_episodes": n_episodes,
         "seed": seed,
         "seeding": "episode i is reset with seed + i",

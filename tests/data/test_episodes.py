@@ -33,6 +33,8 @@ def test_arrays_are_consistent_transitions(pendulum: EpisodeDataset) -> None:
     tensors = pendulum.tensors()
     assert tensors["observations"].dtype == torch.float64 and tensors["terminated"].dtype == torch.bool
     assert pendulum.metadata["physics"]["mass"] == 1.0 and pendulum.metadata["seed"] == 0
+    expert = pendulum.metadata["expert"]
+    assert expert["solves"] == 45 and 0.0 <= expert["converged_fraction"] <= 1.0  # one solve per step
 
 
 def test_deterministic_given_the_seed_and_independent_of_batching(pendulum: EpisodeDataset) -> None:
