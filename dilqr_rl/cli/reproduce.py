@@ -23,6 +23,8 @@ class Args:
     """A Ray cluster's address (None: a local Ray on all cores)."""
     cpus_per_trial: int = 1
     """CPU cores (and torch threads) per trial."""
+    cpus: int | None = None
+    """Cores a local Ray may use (None: all of them); trials run cpus / cpus_per_trial at a time."""
     out: Path | None = None
     """Output folder (None: runs/reproduce/NAME[-quick]); an earlier run of the same sweep there is resumed."""
     fresh: bool = False
@@ -40,6 +42,8 @@ class Args:
             raise ValueError(f"--name must be one of {list(STUDIES)}; got {self.name!r}")
         if self.cpus_per_trial < 1:
             raise ValueError(f"--cpus-per-trial must be >= 1; got {self.cpus_per_trial}")
+        if self.cpus is not None and self.cpus < self.cpus_per_trial:
+            raise ValueError(f"--cpus must be >= --cpus-per-trial ({self.cpus_per_trial}); got {self.cpus}")
 
 
 def run(args: Args) -> int:
@@ -47,6 +51,6 @@ def run(args: Args) -> int:
 
     options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs)
     out = run_study(args.name, options, args.out, args.address, args.cpus_per_trial, args.fresh, args.progress,
-                    args.cache)
+                    args.cache, args.cpus)
     print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.md'}")
     return 0

@@ -179,7 +179,7 @@ def _progress_callback(trial_dirs: list[str], enabled: bool):
 
 
 def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, cpus_per_trial: int,
-               resume: bool, progress: bool) -> list[Row]:
+               resume: bool, progress: bool, cpus: int | None = None) -> list[Row]:
     """Run ``configs`` as Ray Tune trials; return one row per trial (config, metrics, status, error)."""
     import ray
     from ray import tune
@@ -190,7 +190,7 @@ def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, c
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+            ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, **kwargs)
     try:
         storage = str((out_dir / "ray").resolve())
         trainable = tune.with_resources(_trainable, {"cpu": cpus_per_trial})
@@ -272,13 +272,13 @@ def read_results(path: Path) -> list[Row]:
 
 def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: str | Path | None = None,
               address: str | None = None, cpus_per_trial: int = 1, fresh: bool = False,
-              progress: bool = True, cache_dir: str | Path | None = None) -> Path:
+              progress: bool = True, cache_dir: str | Path | None = None, cpus: int | None = None) -> Path:
     """Run (or resume) a study (a name in ``STUDIES``, or a :class:`Study`) on Ray and write its results,
     summary and plots; return the output folder.
 
     ``out_dir`` defaults to ``runs/reproduce/<name>`` (``<name>-quick`` with ``options.quick``). With
     ``cache_dir``, trials that another study already ran identically are copied, not run again (see
-    :func:`run_trial_local`).
+    :func:`run_trial_local`). ``cpus`` caps the cores of a local Ray (default: all of them).
     """
     from dilqr_rl.experiments import get_study
 
@@ -292,7 +292,7 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
                       Path(cache_dir).resolve() if cache_dir else None)
     resume = _check_same_sweep(out, configs, fresh)
     start = time.perf_counter()
-    rows = run_on_ray(configs, out, address, cpus_per_trial, resume, progress)
+    rows = run_on_ray(configs, out, address, cpus_per_trial, resume, progress, cpus)
     for row in rows:
         row["sweep_wall_time_s"] = time.perf_counter() - start
     write_results(rows, out / "results.csv")
