@@ -1,11 +1,15 @@
 # Two commands on a fresh machine: `make demo` (the main job) and `make test`.
-# Each creates .venv and installs the project on first use.
+# Each creates .venv and installs the project on first use. The commands live in .venv/bin: call
+# .venv/bin/dilqr-rl directly, or `source .venv/bin/activate` once per shell.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
+# pytest workers (pytest-xdist); 0 runs the tests in this process
+TEST_WORKERS ?= auto
+LOGDIR ?= runs
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench tensorboard clean
 
 $(BIN)/dilqr-rl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +24,20 @@ demo: install
 	$(BIN)/dilqr-rl demo
 
 test: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS)
 
 test-all: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check dilqr_rl tests scripts benchmarks
 
 bench: install
 	$(BIN)/dilqr-rl bench
+
+# TensorBoard on every run under runs/ (LOGDIR=... for another folder)
+tensorboard: install
+	$(BIN)/tensorboard --logdir $(LOGDIR)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

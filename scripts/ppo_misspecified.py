@@ -41,14 +41,14 @@ def parse_args() -> argparse.Namespace:
                         help="relative error of the initial model mass (default -0.5: mass 0.5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs", help="root of the run directories")
-    parser.add_argument("--no-progress-bar", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
     config = replace(QUICK if args.quick else FULL, mass_error=args.mass_error, seed=args.seed,
-                     output_dir=args.output_dir, progress_bar=not args.no_progress_bar)
+                     output_dir=args.output_dir, progress=not args.no_progress)
     if args.timesteps is not None:
         config = replace(config, total_timesteps=args.timesteps)
     start = time.perf_counter()

@@ -1,12 +1,29 @@
-from dilqr_rl.agents.bc import BCConfig, BCResult, BCTrainer  # noqa: F401  (re-exports)
-from dilqr_rl.agents.bc_sequence import (  # noqa: F401  (re-exports)
-    SequenceBCTrainer,
-    SequencePolicySpec,
-    build_sequence_policy,
-    load_sequence_policy,
-)
-from dilqr_rl.agents.bc_step import StepBCTrainer, StepPolicySpec, load_step_policy  # noqa: F401
-from dilqr_rl.agents.evaluation import MPCPolicy, evaluate_policy  # noqa: F401  (re-exports)
-from dilqr_rl.agents.ppo import PPOConfig, train_ppo  # noqa: F401  (re-exports)
-from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid  # noqa: F401  (re-exports)
-from dilqr_rl.agents.video import record_video, write_video  # noqa: F401  (re-exports)
+"""Trainers and evaluation: behaviour cloning, SysId, PPO with the DiLQR actor, returns, videos.
+
+The names below are imported on first use (``from dilqr_rl.agents import train_ppo`` loads only what PPO
+needs), so a light module such as :mod:`dilqr_rl.agents.ppo_config` imports without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BCConfig": "bc", "BCResult": "bc", "BCTrainer": "bc",
+    "SequenceBCTrainer": "bc_sequence", "SequencePolicySpec": "bc_sequence",
+    "build_sequence_policy": "bc_sequence", "load_sequence_policy": "bc_sequence",
+    "StepBCTrainer": "bc_step", "StepPolicySpec": "bc_step", "load_step_policy": "bc_step",
+    "MPCPolicy": "evaluation", "evaluate_episodes": "evaluation", "load_policy": "evaluation",
+    "PPOConfig": "ppo_config", "train_ppo": "ppo",
+    "SysIdConfig": "sysid", "fit_sysid": "sysid",
+    "record_video": "video", "write_video": "video",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

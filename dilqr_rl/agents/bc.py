@@ -54,6 +54,8 @@ class BCConfig:
     """Seeds the order of the mini-batches."""
     progress: bool = True
     """Show a tqdm progress bar over epochs."""
+    progress_label: str = "bc"
+    """The progress bar's label (e.g. the learner's name when one run trains several)."""
     checkpoint_dir: str | None = None
     """Where ``best.pt`` and ``last.pt`` go; ``None`` keeps the best model in memory only."""
 
@@ -157,8 +159,9 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor
 class BCTrainer:
     """Mini-batch BC with best-validation selection. Data are tuples of tensors sharing dimension 0.
 
-    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``on_epoch_start(epoch)`` (e.g. switch the
-    trained parameter group); ``metrics() -> dict`` (logged every epoch, e.g. model loss).
+    Hooks: ``item_loss(batch) -> (loss (B,), diagnostics)``; ``train_loss`` (default ``item_loss``);
+    ``on_epoch_start(epoch)`` (e.g. switch the trained parameter group); ``metrics() -> dict`` (logged
+    every epoch, e.g. model loss).
     """
 
     def __init__(self, policy: nn.Module, config: BCConfig, writer=None, spec: dict | None = None) -> None:
@@ -170,6 +173,11 @@ class BCTrainer:
     def item_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    def train_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
+        """The per-example loss minimised in training; by default ``item_loss``, the loss that selects the
+        best epoch (a SysId baseline trains on transitions and is selected on imitation)."""
+        return self.item_loss(batch)
+
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (0-based)."""
 
@@ -180,6 +188,13 @@ class BCTrainer:
 
     def metrics(self) -> dict[str, float]:
         return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Trainer state beyond the policy and optimizer that ``last.pt`` keeps for an exact resume."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned."""
 
     # -- loop --------------------------------------------------------------------------------------------
     def evaluate(self, data: tuple[Tensor, ...]) -> tuple[float, dict[str, float]]:
@@ -202,7 +217,7 @@ class BCTrainer:
         total, count, skipped, diag_sum = 0.0, 0, 0, {}
         for idx in _batches(n, self.config.batch_size, generator):
             self.optimizer.zero_grad(set_to_none=True)
-            loss, diag = self.item_loss(tuple(d[idx] for d in train))
+            loss, diag = self.train_loss(tuple(d[idx] for d in train))
             mean = loss.mean()
             if not torch.isfinite(mean):
                 skipped += 1
@@ -227,7 +242,7 @@ class BCTrainer:
         return {"spec": self.spec, "config": asdict(self.config), "policy": self.policy.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_epoch": best[0],
                 "best_val_loss": best[1], "best_policy": best[2], "history": history,
-                "generator": generator.get_state()}
+                "generator": generator.get_state(), "extra": self.extra_state()}
 
     def fit(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], test: tuple[Tensor, ...] | None = None,
             resume: bool = False) -> BCResult:
@@ -245,12 +260,15 @@ class BCTrainer:
         best = (-1, math.inf, _copy_state(self.policy))  # (epoch, val loss, policy state)
         if resume and ckpt_dir is not None and (ckpt_dir / "last.pt").is_file():
             first, best, history = self._resume(load_checkpoint(ckpt_dir / "last.pt"), generator)
-        bar = tqdm(range(first, cfg.epochs), disable=not cfg.progress, desc="bc", unit="epoch", leave=False)
+        bar = tqdm(range(first, cfg.epochs), disable=not cfg.progress, desc=cfg.progress_label, unit="epoch",
+                   leave=False)
         for epoch in bar:
             self.on_epoch_start(epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr_at(epoch) * group["lr_scale"]
+            epoch_start = time.perf_counter()
             scalars = self._train_epoch(train, generator)
+            scalars["train/epoch_seconds"] = time.perf_counter() - epoch_start
             self.policy.eval()
             val_loss, val_diag = self.evaluate(val)
             scalars.update({"eval/val_loss": val_loss, **{f"{k}_val": v for k, v in val_diag.items()}})
@@ -281,6 +299,7 @@ class BCTrainer:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        self.load_extra_state(state.get("extra", {}))
         return state["epoch"], (state["best_epoch"], state["best_val_loss"], state["best_policy"]), \
             state["history"]
 

@@ -8,12 +8,16 @@ Any policy with Stable-Baselines3's ``predict(obs, state=None, episode_start=Non
 from __future__ import annotations
 
 import warnings
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from dilqr_rl.control import DiLQR, UnconvergedWarning
 from dilqr_rl.policies.expert_envs import expert_for
@@ -85,36 +89,76 @@ class EvalResult:
 
 
 def run_episode(policy, env: gym.Env, seed: int, deterministic: bool = True, record: bool = False,
-                max_steps: int | None = None) -> tuple[float, int, list[np.ndarray]]:
-    """One episode from ``env.reset(seed=seed)``: (return, length, rgb frames if ``record``)."""
+                max_steps: int | None = None, progress: bool = False) -> tuple[float, int, list[np.ndarray]]:
+    """One episode from ``env.reset(seed=seed)``: (return, length, rgb frames if ``record``); ``progress``
+    shows a bar over the steps."""
     if record and env.render_mode != "rgb_array":
         raise ValueError(f"recording needs frames: create the env with render_mode='rgb_array' (it has "
                          f"render_mode={env.render_mode!r})")
     obs, _ = env.reset(seed=seed)
     frames = [env.render()] if record else []
     state, start, total, steps, done = None, True, 0.0, 0, False
-    while not done and (max_steps is None or steps < max_steps):
-        action, state = policy.predict(obs, state=state, episode_start=np.array([start]),
-                                       deterministic=deterministic)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total, steps, start, done = total + float(reward), steps + 1, False, terminated or truncated
-        if record:
-            frames.append(env.render())
+    limit = max_steps or getattr(env.spec, "max_episode_steps", None)
+    with tqdm(total=limit, desc=f"episode (seed {seed})", unit="step", disable=not progress, leave=False) as bar:
+        while not done and (max_steps is None or steps < max_steps):
+            action, state = policy.predict(obs, state=state, episode_start=np.array([start]),
+                                           deterministic=deterministic)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total, steps, start, done = total + float(reward), steps + 1, False, terminated or truncated
+            if record:
+                frames.append(env.render())
+            bar.update(1)
     return total, steps, frames
 
 
-def evaluate_policy(policy, env: gym.Env, n_episodes: int = 5, seed: int = 0, deterministic: bool = True,
-                    record_first: bool = False, max_steps: int | None = None) -> EvalResult:
-    """Returns over ``n_episodes`` episodes seeded ``seed, seed + 1, ...`` (the same starts for every policy)."""
+def evaluate_episodes(policy, env: gym.Env | Callable[[], gym.Env], n_episodes: int = 5, seed: int = 0,
+                      deterministic: bool = True, record_first: bool = False, max_steps: int | None = None,
+                      progress: bool = False, label: str = "evaluate") -> EvalResult:
+    """Returns over ``n_episodes`` episodes, episode i reset with seed ``seed + i`` (the same starts for every
+    policy and either way of running them).
+
+    ``env`` an environment: the episodes run one after another (``record_first`` keeps the first one's
+    frames). ``env`` a function making one: the episodes run in lockstep, one batched ``predict`` per step
+    (SB3's ``evaluate_policy`` on a ``DummyVecEnv`` of ``n_episodes`` copies), which is much faster for
+    the controllers. ``progress`` shows a bar labelled ``label`` (episodes, or steps in lockstep).
+    """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    if callable(env) and not isinstance(env, gym.Env):
+        if record_first:
+            raise ValueError("record_first needs one env, not an env factory: the lockstep episodes keep no frames")
+        return _lockstep(policy, env, n_episodes, seed, deterministic, max_steps, progress, label)
     returns, lengths, frames = [], [], []
-    for i in range(n_episodes):
+    for i in tqdm(range(n_episodes), desc=label, unit="ep", disable=not progress, leave=False):
         ret, length, f = run_episode(policy, env, seed + i, deterministic, record_first and i == 0, max_steps)
         returns.append(ret)
         lengths.append(length)
         frames = frames or f
     return EvalResult(np.asarray(returns), np.asarray(lengths), frames)
+
+
+def _lockstep(policy, make: Callable[[], gym.Env], n_episodes: int, seed: int, deterministic: bool,
+              max_steps: int | None, progress: bool, label: str) -> EvalResult:
+    """The episodes in a DummyVecEnv of ``n_episodes`` envs seeded seed, seed + 1, ...; one episode each."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    def make_one() -> gym.Env:
+        env = make()
+        return Monitor(env if max_steps is None else gym.wrappers.TimeLimit(env, max_steps))
+
+    venv = DummyVecEnv([make_one] * n_episodes)
+    try:
+        venv.seed(seed)
+        limit = max_steps or getattr(venv.envs[0].spec, "max_episode_steps", None)
+        with tqdm(total=limit, desc=label, unit="step", disable=not progress, leave=False) as bar:
+            returns, lengths = evaluate_policy(policy, venv, n_eval_episodes=n_episodes,
+                                               deterministic=deterministic, return_episode_rewards=True,
+                                               callback=lambda local, _: bar.update(local["i"] == 0))
+    finally:
+        venv.close()
+    return EvalResult(np.asarray(returns, dtype=np.float64), np.asarray(lengths))
 
 
 def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.Module | None:
@@ -123,27 +167,69 @@ def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.
         return None
     if tuple(observation_shape) == (3,) and state_dim == 2:
         return PendulumAngleMap()
-    raise ValueError(f"no default map from observations of shape {tuple(observation_shape)} to the "
-                     f"controller's state (n = {state_dim}): use an env that observes the state (e.g. "
-                     "observation='state') or wrap the planner in MPCPolicy with a state_map")
+    raise ValueError(f"the policy plans in states of size n = {state_dim}, and observations of shape "
+                     f"{tuple(observation_shape)} have no known map to them: use an environment that observes "
+                     "the state (e.g. observation='state'), or wrap the planner in MPCPolicy with a state_map")
 
 
-def load_policy(source: str, env: gym.Env):
-    """A policy with ``predict`` for ``env``: ``"expert"`` or a BC checkpoint (sequence policies run as MPC).
+def load_policy(source: str | Path, env: gym.Env):
+    """A policy with ``predict`` for ``env``: ``"expert"``, a BC checkpoint (``.pt``; sequence policies run
+    as MPC) or a Stable-Baselines3 model (``.zip``, e.g. ``dilqr-rl rl``'s ``model.zip`` and checkpoints).
 
     ``"expert"`` is :func:`dilqr_rl.policies.expert_for` ``(env)``, the receding-horizon iLQR expert the
     README measures (it recognises the system from ``env``; raises ``ValueError`` listing the supported
-    environments otherwise).
+    environments otherwise). A policy whose observations or actions do not fit ``env`` raises
+    ``ValueError`` saying which.
     """
     from dilqr_rl.agents.bc import load_checkpoint
     from dilqr_rl.agents.bc_sequence import load_sequence_policy
     from dilqr_rl.agents.bc_step import load_step_policy
 
-    if source == "expert":
+    if str(source) == "expert":
         return expert_for(env)
+    if Path(source).suffix == ".zip":
+        return load_sb3_model(source, env)
     if "kind" in load_checkpoint(source)["spec"]:
         planner = load_sequence_policy(source)
     else:
-        return load_step_policy(source)
+        policy = load_step_policy(source)
+        _check_sizes(source, (policy.obs_dim,), (policy.action_dim,), env)
+        return policy
     n = int(planner.dynamics.state_dim) if isinstance(planner, DiLQR) else planner.state_dim
     return MPCPolicy(planner, default_state_map(env.observation_space.shape, n))
+
+
+def load_sb3_model(path: str | Path, env: gym.Env):
+    """An SB3 PPO/A2C model saved with ``model.save`` (``.zip``), checked against ``env``'s spaces."""
+    from stable_baselines3 import A2C, PPO
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model at {path}; PPO runs write model.zip and checkpoints/*_steps.zip")
+    if not zipfile.is_zipfile(path) or "data" not in _entries(path):
+        raise ValueError(f"{path} is not a Stable-Baselines3 PPO or A2C model (no 'data' entry in the archive)")
+    errors = []
+    for algorithm in (PPO, A2C):
+        try:
+            model = algorithm.load(path, device="cpu")
+        except (ValueError, KeyError, TypeError, OSError) as error:  # not this algorithm, or not an SB3 file
+            errors.append(f"{algorithm.__name__}: {error}")
+            continue
+        _check_sizes(path, model.observation_space.shape, model.action_space.shape, env)
+        return model
+    raise ValueError(f"{path} is not a Stable-Baselines3 PPO or A2C model ({'; '.join(errors)})")
+
+
+def _entries(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def _check_sizes(source: str | Path, obs_shape: tuple[int, ...], action_shape: tuple[int, ...],
+                 env: gym.Env) -> None:
+    env_obs, env_act = tuple(env.observation_space.shape or ()), tuple(env.action_space.shape or ())
+    if tuple(obs_shape) != env_obs or tuple(action_shape) != env_act:
+        name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+        raise ValueError(f"{source} was trained on observations {tuple(obs_shape)} and actions "
+                         f"{tuple(action_shape)}, but {name} has observations {env_obs} and actions {env_act}: "
+                         "evaluate it in the environment it was trained on")

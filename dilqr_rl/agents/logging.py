@@ -1,26 +1,26 @@
-"""Run directories, TensorBoard hyperparameter tables and seeding, shared by every trainer.
+"""Run directories and TensorBoard hyperparameter tables, shared by every trainer.
 
 Conventions (cleanrl's): one directory per run, ``runs/{env_id}__{exp_name}__{seed}__{unix_time}``;
 hyperparameters written to TensorBoard as a Markdown table (TEXT tab) and through ``add_hparams`` (HPARAMS
-tab); scalar keys namespaced by one of :data:`SCALAR_NAMESPACES`.
+tab); scalar keys namespaced by one of :data:`SCALAR_NAMESPACES`. Seeding is SB3's
+``stable_baselines3.common.utils.set_random_seed``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
 import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
 
-SCALAR_NAMESPACES: tuple[str, ...] = ("train/", "rollout/", "eval/", "ilqr/", "bc/")
-"""Prefixes of the scalar keys trainers log."""
+SCALAR_NAMESPACES: tuple[str, ...] = ("train/", "rollout/", "eval/", "ilqr/", "bc/", "param/")
+"""Prefixes of the scalar keys trainers log; ``param/<name>`` is a physical parameter of a learned model
+(one name per parameter, whichever trainer learns it)."""
 
 
 def _sanitize(part: str) -> str:
@@ -45,7 +45,7 @@ def make_run_dir(root: str | Path = "runs", env_id: str = "env", exp_name: str =
     return path
 
 
-def _flat_hparams(config: Mapping[str, Any] | Any) -> dict[str, Any]:
+def flat_hparams(config: Mapping[str, Any] | Any) -> dict[str, Any]:
     """A dataclass or mapping as ``{name: value}``; values other than bool/int/float/str become ``str``."""
     items = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     out: dict[str, Any] = {}
@@ -56,7 +56,7 @@ def _flat_hparams(config: Mapping[str, Any] | Any) -> dict[str, Any]:
 
 def hparams_table(config: Mapping[str, Any] | Any) -> str:
     """The hyperparameters as a two-column Markdown table."""
-    rows = "\n".join(f"|{k}|{v}|" for k, v in _flat_hparams(config).items())
+    rows = "\n".join(f"|{k}|{v}|" for k, v in flat_hparams(config).items())
     return "|param|value|\n|-|-|\n" + rows
 
 
@@ -64,11 +64,14 @@ def write_hparams(writer: SummaryWriter, config: Mapping[str, Any] | Any,
                   metrics: Mapping[str, float] | None = None) -> None:
     """Record ``config`` as a table (TEXT tab, tag ``hyperparameters``) and with ``add_hparams``.
 
-    ``metrics`` (e.g. final ``eval/mean_return``) link the run to results in the HPARAMS tab; they are
-    written into the same run directory (``run_name="."``).
+    ``metrics`` (e.g. ``eval/mean_return``) link the run to results in the HPARAMS tab. Everything goes to
+    the writer's own events file (``SummaryWriter.add_hparams`` would open a second one), as SB3's
+    TensorBoard logger does.
     """
     writer.add_text("hyperparameters", hparams_table(config))
-    writer.add_hparams(_flat_hparams(config), dict(metrics or {}), run_name=".")
+    experiment, session_start, session_end = hparams(flat_hparams(config), dict(metrics or {"eval/mean_return": 0.0}))
+    for summary in (experiment, session_start, session_end):
+        writer.file_writer.add_summary(summary)
     writer.flush()
 
 
@@ -79,9 +82,3 @@ def make_writer(run_dir: str | Path, config: Mapping[str, Any] | Any | None = No
         write_hparams(writer, config)
     return writer
 
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002  (libraries still draw from the global generator)
-    torch.manual_seed(seed)

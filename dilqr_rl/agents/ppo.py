@@ -3,10 +3,16 @@
 ``train_ppo(PPOConfig(...))`` builds the environment, the policy (a :class:`DiLQRPolicy` whose
 ``PendulumDynamics`` has ``mass = true_mass * (1 + mass_error)``; only the mass is learnable, with its own
 learning rate ``learning_rate * controller_lr_scale``), evaluates the deterministic policy, trains with
-Stable-Baselines3's PPO (progress bar, TensorBoard and CSV logs in the run directory, ``ilqr/`` diagnostics
-and the physical parameters logged by :class:`ILQRLoggingCallback`), evaluates again on the same start
-states, and saves ``model.zip`` (loadable with ``PPO.load``). :func:`return_vs_mass` measures the return of
-the fixed (untrained) controller as a function of its model mass.
+Stable-Baselines3's PPO and evaluates again on the same start states. Everything it logs goes through
+SB3's logger into one TensorBoard events file (and ``progress.csv``) in the run folder: the
+hyperparameters (TEXT and HPARAMS tabs), ``rollout/`` and ``train/`` (SB3), ``ilqr/`` solver
+diagnostics and ``param/<name>`` physical parameters (:class:`ILQRLoggingCallback`), ``eval/mean_return``.
+
+The run folder holds ``config.json``, ``checkpoints/model_<steps>_steps.zip`` (every
+``checkpoint_freq`` steps, on Ctrl-C and at the end), ``model.zip`` at the end and ``result.json``; every ``.zip``
+loads with ``PPO.load`` and in ``dilqr-rl evaluate`` / ``video``. ``train_ppo(config, resume=run_dir)``
+continues a run from its latest checkpoint. :func:`return_vs_mass` measures the return of the fixed
+(untrained) controller as a function of its model mass.
 
 The default task is balancing: starts within ``start_angle`` of upright (Pendulum-v1's reset options), the
 papers' quadratic goal cost with a control weight large enough that the planned torques stay inside +-2,
@@ -15,109 +21,36 @@ so the plan depends on the mass (a saturated plan has d(plan)/d(mass) = 0 and PP
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import HParam, Logger, configure
+from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv
 
-from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
+from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir
+from dilqr_rl.agents.ppo_config import COSTS, POLICIES, PPOConfig
 from dilqr_rl.models import GoalCost, PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies.dilqr_policy import DiLQRPolicy
 
+__all__ = ["COSTS", "POLICIES", "PPOConfig", "PPOResult", "TrainingInterrupted", "train_ppo"]
 
-@dataclass(frozen=True)
-class PPOConfig:
-    """Settings of one PPO run."""
-
-    env_id: str = "Pendulum-v1"
-    """A pendulum environment with Pendulum-v1's observation (cos, sin, theta_dot) or state (theta,
-    theta_dot): ``Pendulum-v1`` or ``dilqr_rl/Pendulum-v0``."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of ``gymnasium.make`` (e.g. ``{"mass": 1.0}`` for ``dilqr_rl/Pendulum-v0``)."""
-    max_episode_steps: int | None = 100
-    """Episode length (``None``: the registered 200)."""
-    start_angle: float | None = 0.3
-    """Starts theta ~ U(-start_angle, start_angle), theta_dot ~ U(-start_speed, start_speed) (balancing);
-    ``None``: the env's own starts (Pendulum-v1: the full circle, a swing-up task). Pendulum-v1 only."""
-    start_speed: float = 0.5
-    """Bound of the initial angular speed when ``start_angle`` is set."""
-    policy: Literal["dilqr", "mlp"] = "dilqr"
-    """``dilqr``: the DiLQR actor; ``mlp``: SB3's ``MlpPolicy`` (baseline)."""
-    true_mass: float = 1.0
-    """The environment's pendulum mass (Pendulum-v1: 1.0)."""
-    mass_error: float = -0.5
-    """Relative error of the model's initial mass: model mass = true_mass * (1 + mass_error)."""
-    cost: Literal["swingup", "goal"] = "goal"
-    """Controller cost: ``goal`` (the papers' quadratic GoalCost ``||w o (tau - 0)||^2`` on tau = (theta,
-    theta_dot, u), weights ``goal_weights``) or ``swingup`` (PendulumSwingUpCost, ``control_weight``)."""
-    goal_weights: tuple[float, float, float] = (1.0, 0.3, 0.3)
-    """Weights w of the goal cost (squared in the cost: control penalty 0.09 u^2 keeps balancing torques
-    inside +-2)."""
-    control_weight: float = 0.01
-    """Control weight of the swing-up cost."""
-    horizon: int = 10
-    """Planning horizon T of the controller."""
-    max_iter: int = 10
-    """iLQR iterations per solve."""
-    grad_method: str = "implicit"
-    """Gradient method of the layer: implicit, diffmpc or unroll."""
-    total_timesteps: int = 12_000
-    """Environment steps of training."""
-    n_envs: int = 8
-    """Parallel environments (a DummyVecEnv; the controller solves them as one batch)."""
-    n_steps: int = 256
-    """Rollout length per environment and update."""
-    batch_size: int = 256
-    n_epochs: int = 5
-    learning_rate: float = 1e-3
-    """Adam learning rate of the critic and the log-std."""
-    controller_lr_scale: float = 20.0
-    """The controller's parameters (the mass) learn at ``learning_rate * controller_lr_scale``."""
-    gamma: float = 0.98
-    gae_lambda: float = 0.95
-    log_std_init: float = -1.0
-    """Initial log-std of the Gaussian around the controller's action."""
-    eval_episodes: int = 16
-    """Deterministic evaluation episodes before and after training, run in parallel from the same seeded
-    starts each time (0: skip)."""
-    seed: int = 0
-    output_dir: str = "runs"
-    exp_name: str = "ppo"
-    progress_bar: bool = True
-    verbose: int = 0
-
-    def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ValueError(f"policy must be 'dilqr' or 'mlp'; got {self.policy!r}")
-        if self.cost not in COSTS:
-            raise ValueError(f"cost must be 'goal' or 'swingup'; got {self.cost!r}")
-        if self.start_angle is not None and self.env_id != "Pendulum-v1":
-            raise ValueError(f"start_angle sets Pendulum-v1's reset options; {self.env_id} has none. Use "
-                             "env_id='Pendulum-v1' or start_angle=None.")
-        if self.max_episode_steps is not None and self.max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be >= 1 or None (the env's own limit); got "
-                             f"{self.max_episode_steps}")
-        counts = {"total_timesteps": self.total_timesteps, "n_envs": self.n_envs, "n_steps": self.n_steps,
-                  "batch_size": self.batch_size, "n_epochs": self.n_epochs, "horizon": self.horizon,
-                  "max_iter": self.max_iter}
-        bad = {k: v for k, v in counts.items() if v < 1}
-        if bad:
-            raise ValueError(f"{', '.join(bad)} must be >= 1; got {bad}")
-
-
-POLICIES = ("dilqr", "mlp")
-COSTS = ("goal", "swingup")
+CONFIG_FILE = "config.json"
+START_FILE = "start.json"
+CHECKPOINTS = "checkpoints"
 
 
 @dataclass
@@ -131,14 +64,22 @@ class PPOResult:
     initial_params: dict[str, float]
     final_params: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
-    """After each rollout: ``timesteps``, ``rollout_return`` (mean stochastic episode return of SB3's
-    buffer, NaN before the first episode ends) and every physical parameter."""
+    """After each rollout of this call: ``timesteps``, ``rollout_return`` (mean stochastic episode return
+    of SB3's buffer, NaN before the first episode ends) and every physical parameter."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train_ppo`: the model was saved to ``checkpoint``; resume from ``run_dir``."""
+
+    def __init__(self, run_dir: Path, checkpoint: Path, timesteps: int) -> None:
+        super().__init__(f"interrupted at {timesteps} steps; saved {checkpoint}")
+        self.run_dir, self.checkpoint, self.timesteps = run_dir, checkpoint, timesteps
 
 
 class ILQRLoggingCallback(BaseCallback):
     """Logs, after each rollout, ``ilqr/converged_fraction`` and ``ilqr/iterations`` (means over the solves
-    since the last rollout, training minibatches included) and ``ilqr/param_{name}`` for every scalar
-    parameter of the controller's dynamics; keeps the parameters in ``history`` (see :class:`PPOResult`)."""
+    since the last rollout, training minibatches included) and ``param/{name}`` for every scalar parameter
+    of the controller's dynamics; keeps the parameters in ``history`` (see :class:`PPOResult`)."""
 
     def __init__(self, verbose: int = 0) -> None:
         super().__init__(verbose)
@@ -155,7 +96,7 @@ class ILQRLoggingCallback(BaseCallback):
             self.logger.record(f"ilqr/{key}", value)
         params = physical_parameters(policy)
         for key, value in params.items():
-            self.logger.record(f"ilqr/param_{key}", value)
+            self.logger.record(f"param/{key}", value)
         returns = [info["r"] for info in self.model.ep_info_buffer]
         self.history.append({"timesteps": float(self.num_timesteps),
                              "rollout_return": float(np.mean(returns)) if returns else float("nan"), **params})
@@ -200,8 +141,8 @@ def dilqr_policy_kwargs(config: PPOConfig, observation_shape: tuple[int, ...]) -
     if tuple(observation_shape) not in state_maps:
         raise ValueError(f"the PPO agent plans with a pendulum model and needs observations (cos, sin, "
                          f"theta_dot) or (theta, theta_dot); {config.env_id} observes shape "
-                         f"{tuple(observation_shape)}. Build DiLQRPolicy's policy_kwargs yourself for other "
-                         "systems.")
+                         f"{tuple(observation_shape)}. Use env_id=Pendulum-v1 or dilqr_rl/Pendulum-v0 (for "
+                         "other systems build PPO(DiLQRPolicy, env) yourself).")
     dynamics = PendulumDynamics(mass=config.true_mass * (1.0 + config.mass_error))
     dynamics.length.requires_grad_(False)
     dynamics.gravity.requires_grad_(False)
@@ -257,34 +198,114 @@ def return_vs_mass(config: PPOConfig, masses: Sequence[float]) -> dict[float, fl
     return out
 
 
-def train_ppo(config: PPOConfig) -> PPOResult:
-    """Train, log and save one run; see the module docstring. The environments, the TensorBoard writer and
-    SB3's logger are closed when it returns or raises."""
-    seed_everything(config.seed)
+def checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's ``checkpoints/model_<steps>_steps.zip``, oldest first."""
+    def steps(path: Path) -> int:
+        match = re.search(r"_(\d+)_steps\.zip$", path.name)
+        return int(match.group(1)) if match else -1
+
+    return sorted(Path(run_dir, CHECKPOINTS).glob("*_steps.zip"), key=steps)
+
+
+def load_run_config(run_dir: str | Path) -> PPOConfig:
+    """The ``PPOConfig`` a run was started with (its ``config.json``)."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {CONFIG_FILE}: it is not the folder of a PPO run")
+    stored = json.loads(path.read_text())
+    known = {f.name for f in dataclasses.fields(PPOConfig)}
+    stored = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
+    return PPOConfig(**stored)
+
+
+def _logger(run_dir: Path, config: PPOConfig) -> Logger:
+    """SB3's logger: CSV and TensorBoard in the run folder (one events file per training call)."""
+    return configure(str(run_dir), ["csv", "tensorboard"] + (["stdout"] if config.verbose else []))
+
+
+def _record_hparams(logger: Logger, config: PPOConfig) -> None:
+    """The hyperparameters as a table (TEXT tab) and in the HPARAMS tab, linked to eval/mean_return."""
+    logger.record("hyperparameters", hparams_table(config), exclude=("stdout", "log", "json", "csv"))
+    logger.record("hparams", HParam(flat_hparams(config), {"eval/mean_return": 0.0}),
+                  exclude=("stdout", "log", "json", "csv"))
+    logger.dump(0)
+
+
+def _log_return(logger: Logger, value: float | None, step: int) -> None:
+    if value is not None:
+        logger.record("eval/mean_return", value)
+        logger.dump(step)
+
+
+def _start(config: PPOConfig, env: VecEnv, resume: Path | None) -> tuple[PPO, Path, dict[str, Any]]:
+    """A new model and run folder, or the latest checkpoint of ``resume``; and the run's start record."""
+    if resume is None:
+        run_dir = make_run_dir(config.output_dir, config.env_id, f"{config.exp_name}-{config.policy}", config.seed)
+        (run_dir / CHECKPOINTS).mkdir()
+        (run_dir / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        return build_model(config, env), run_dir, {}
+    saved = checkpoints(resume)
+    if not saved:
+        raise FileNotFoundError(f"{resume} has no {CHECKPOINTS}/*_steps.zip to resume from")
+    model = PPO.load(saved[-1], env=env)
+    start = json.loads((resume / START_FILE).read_text()) if (resume / START_FILE).is_file() else {}
+    return model, resume, start
+
+
+def train_ppo(config: PPOConfig, resume: str | Path | None = None) -> PPOResult:
+    """Train, log and save one run; see the module docstring.
+
+    ``resume``: a run folder to continue from its latest checkpoint up to ``config.total_timesteps``
+    (pass the run's config, :func:`load_run_config`). Ctrl-C saves a checkpoint and raises
+    :class:`TrainingInterrupted`. The environments and the logger are closed when it returns or raises.
+    """
+    set_random_seed(config.seed)
+    resume = None if resume is None else Path(resume)
     with ExitStack() as resources:
         env = make_env(config)
         resources.callback(env.close)
-        run_dir = make_run_dir(config.output_dir, config.env_id, f"{config.exp_name}-{config.policy}",
-                               config.seed)
-        writer = make_writer(run_dir, config)
-        resources.callback(writer.close)
-        model = build_model(config, env)
-        logger = configure(str(run_dir), ["csv", "tensorboard"] + (["stdout"] if config.verbose else []))
+        model, run_dir, start = _start(config, env, resume)
+        logger = _logger(run_dir, config)
         resources.callback(logger.close)
         model.set_logger(logger)
         is_dilqr = isinstance(model.policy, DiLQRPolicy)
-        initial_params = physical_parameters(model.policy) if is_dilqr else {}
-        initial_return = evaluate(model, config)
+        if not start:
+            _record_hparams(logger, config)
+            start = {"initial_params": physical_parameters(model.policy) if is_dilqr else {},
+                     "initial_return": evaluate(model, config)}
+            (run_dir / START_FILE).write_text(json.dumps(start, indent=2))
+            _log_return(logger, start["initial_return"], 0)
         if is_dilqr:
             model.policy.solver_stats.pop()  # evaluation solves are not training diagnostics
-        callback = ILQRLoggingCallback()
-        model.learn(config.total_timesteps, callback=callback, progress_bar=config.progress_bar)
+        history = ILQRLoggingCallback()
+        _learn(model, config, run_dir, history)
         final_return = evaluate(model, config)
+        _log_return(logger, final_return, model.num_timesteps)
         final_params = physical_parameters(model.policy) if is_dilqr else {}
-        for step, value in ((0, initial_return), (model.num_timesteps, final_return)):
-            if value is not None:
-                writer.add_scalar("eval/mean_return", value, step)
         checkpoint = run_dir / "model.zip"
         model.save(checkpoint)
-    return PPOResult(run_dir, checkpoint, initial_return, final_return, initial_params, final_params,
-                     callback.history)
+        last = run_dir / CHECKPOINTS / f"model_{model.num_timesteps}_steps.zip"
+        if not last.exists():  # the end of training is where a later --resume starts
+            model.save(last)
+    result = PPOResult(run_dir, checkpoint, start["initial_return"], final_return, start["initial_params"],
+                       final_params, history.history)
+    summary = {k: v for k, v in dataclasses.asdict(result).items() if k != "history"}
+    (run_dir / "result.json").write_text(json.dumps(summary, indent=2, default=str))
+    return result
+
+
+def _learn(model: PPO, config: PPOConfig, run_dir: Path, history: ILQRLoggingCallback) -> None:
+    """``model.learn`` up to ``config.total_timesteps`` with periodic checkpoints; a checkpoint on Ctrl-C."""
+    callbacks: list[BaseCallback] = [history]
+    if config.checkpoint_freq:
+        callbacks.append(CheckpointCallback(max(config.checkpoint_freq // config.n_envs, 1),
+                                            str(run_dir / CHECKPOINTS), name_prefix="model"))
+    remaining = config.total_timesteps - model.num_timesteps
+    try:
+        if remaining > 0:
+            model.learn(remaining, callback=CallbackList(callbacks), progress_bar=config.progress,
+                        reset_num_timesteps=False)
+    except KeyboardInterrupt:
+        path = run_dir / CHECKPOINTS / f"model_{model.num_timesteps}_steps.zip"
+        model.save(path)
+        raise TrainingInterrupted(run_dir, path, model.num_timesteps) from None

@@ -2,6 +2,9 @@
 
 Fits the learnable parameters of a dynamics model by minimising ``MSE(f(x_t, u_t; theta_hat), x_{t+1})``
 over observed transitions (states are observed, unlike imitation which sees actions only).
+:func:`fit_sysid` fits transitions alone; :class:`SysIdSequenceTrainer` runs the papers' protocol, which
+fits the DiLQR learner's dynamics on the transitions of the training plans and selects the epoch by the
+validation imitation loss, as the imitation learners are.
 
 Shapes: x (R, n), u (R, m), x_next (R, n).
 """
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from dilqr_rl.agents.bc_sequence import SequenceBCTrainer
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,28 @@ def fit_sysid(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, config:
             writer.add_scalar("train/transition_loss", history[-1], epoch + 1)
             for name, p in dynamics.named_parameters():
                 if p.requires_grad and p.numel() == 1:
-                    writer.add_scalar(f"train/param/{name}", float(p.detach()), epoch + 1)
+                    writer.add_scalar(f"param/{name}", float(p.detach()), epoch + 1)
     with torch.no_grad():
         final = float(transition_loss(dynamics, x, u, x_next))
     named = {k: float(p.detach()) for k, p in dynamics.named_parameters() if p.numel() == 1}
     return SysIdResult(loss=final, params=named, history=history)
+
+
+class SysIdSequenceTrainer(SequenceBCTrainer):
+    """SysId as the papers' code runs it: train the DiLQR learner's dynamics on next-state transitions of
+    the training plans, select the epoch by the validation imitation loss, report the test imitation loss.
+
+    Data: splits (x_init (N, n), u (N, T, m), x (N, T, n)) with x the expert's states. The training loss
+    per plan is the mean squared next-state error over its T-1 transitions and the n state entries.
+    """
+
+    def train_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, float]]:
+        u, x = batch[1], batch[2]
+        return plan_transition_loss(self.policy.dynamics, x, u), {}
+
+
+def plan_transition_loss(dynamics: nn.Module, x: Tensor, u: Tensor) -> Tensor:
+    """Mean squared next-state error of each plan: x (N, T, n), u (N, T, m) -> (N,)."""
+    N, T, n = x.shape
+    xs, us, nxt = transitions_from_plans(x, u)
+    return (dynamics(xs, us) - nxt).square().view(N, T - 1, n).mean((1, 2))

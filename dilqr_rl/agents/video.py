@@ -23,7 +23,8 @@ def check_video_target(path: str | Path, fps: int | None = None) -> Path:
     if fps is not None and fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     if path.suffix == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
-        raise RuntimeError("writing MP4 needs imageio-ffmpeg: pip install 'dilqr_rl[video]', or write a .gif")
+        raise ModuleNotFoundError("writing MP4 needs imageio-ffmpeg, which is not installed: pip install "
+                                  "'dilqr_rl[video]' (or imageio-ffmpeg), or write a .gif")
     return path
 
 
@@ -41,12 +42,13 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 20) -> Pa
 
 
 def record_video(policy, env: gym.Env, path: str | Path, seed: int = 0, fps: int | None = None,
-                 max_steps: int | None = None) -> tuple[Path, float]:
+                 max_steps: int | None = None, progress: bool = False) -> tuple[Path, float]:
     """Run one seeded episode of ``policy`` in ``env`` (render_mode='rgb_array'), write it; (path, return).
 
-    ``fps`` defaults to the env's ``render_fps``; the path and fps are checked before the episode runs.
+    ``fps`` defaults to the env's ``render_fps``; the path and fps are checked before the episode runs;
+    ``progress`` shows a bar over the steps.
     """
     fps = int(env.metadata.get("render_fps", 20)) if fps is None else fps
     check_video_target(path, fps)
-    ret, _, frames = run_episode(policy, env, seed, record=True, max_steps=max_steps)
+    ret, _, frames = run_episode(policy, env, seed, record=True, max_steps=max_steps, progress=progress)
     return write_video(frames, path, fps), ret

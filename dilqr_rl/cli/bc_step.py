@@ -2,59 +2,72 @@
 
 from __future__ import annotations
 
-import json
-from contextlib import closing
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import torch
-
-from dilqr_rl.agents.bc import BCConfig
-from dilqr_rl.agents.bc_step import StepBCTrainer, StepPolicySpec, build_step_policy, split_episodes
-from dilqr_rl.agents.evaluation import evaluate_policy
-from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
-from dilqr_rl.cli.args import arg_help
-from dilqr_rl.data import EpisodeDataset, collect_episodes
-from dilqr_rl.envs import make_env
-
-HELP = "Single-step behaviour cloning (MLP obs -> action) on expert episodes, split by episode"
+from dilqr_rl.cli._errors import CLIError, check_threads, writable_folder
 
 DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Args:
-    data: str = field(default="", metadata=arg_help("a saved episodes file (dilqr-rl collect --kind episodes); "
-                                                     "empty: collect one"))
-    env_id: str = field(default="", metadata=arg_help(
-        f"environment id; empty: the dataset's with --data, else {DEFAULT_ENV_ID}"))
-    n_episodes: int = field(default=20, metadata=arg_help("expert episodes when collecting"))
-    max_episode_steps: int = field(default=0, metadata=arg_help(
-        "time limit of collected and evaluation episodes (0: the dataset's with --data, else the env's)"))
-    val_fraction: float = field(default=0.2, metadata=arg_help("fraction of the episodes held out for validation"))
-    test_fraction: float = field(default=0.2, metadata=arg_help("fraction of the episodes held out for testing "
-                                                                "(0: no test loss)"))
-    hidden_sizes: tuple[int, ...] = field(default=(64, 64), metadata=arg_help("hidden layer widths of the MLP"))
-    epochs: int = field(default=50, metadata=arg_help("training epochs"))
-    batch_size: int = field(default=64, metadata=arg_help("transitions per step"))
-    lr: float = field(default=1e-3, metadata=arg_help("Adam learning rate"))
-    lr_schedule: Literal["constant", "cosine"] = field(default="constant", metadata=arg_help("lr schedule"))
-    eval_episodes: int = field(default=3, metadata=arg_help("episodes to measure the policy's return (0: skip)"))
-    eval_seed: int = field(default=1000, metadata=arg_help(
-        "seed of the first evaluation episode (keep it away from the collection seeds seed, seed+1, ...)"))
-    seed: int = field(default=0, metadata=arg_help("random seed (data, split, initial weights, batches)"))
-    threads: int = field(default=1, metadata=arg_help("torch CPU threads (small problems run best on 1)"))
-    output_dir: str = field(default="runs", metadata=arg_help("root of the run directories"))
-    exp_name: str = field(default="bc-step", metadata=arg_help("experiment name in the run directory"))
-    progress: bool = field(default=True, metadata=arg_help("show progress bars"))
+    """Single-step behaviour cloning (MLP observation -> action) on expert episodes, split by episode; TensorBoard,
+    checkpoints (best.pt loads in dilqr-rl evaluate and video) and the policy's return in the env."""
+
+    data: Path | None = None
+    """An episodes file (dilqr-rl collect --kind episodes); None: collect n_episodes."""
+    env_id: str | None = None
+    """Environment id; None: the dataset's with --data, else dilqr_rl/Pendulum-v0."""
+    n_episodes: int = 20
+    """Expert episodes when collecting."""
+    max_episode_steps: int | None = None
+    """Time limit of collected and evaluation episodes (None: the dataset's with --data, else the env's)."""
+    val_fraction: float = 0.2
+    """Fraction of the episodes held out for validation."""
+    test_fraction: float = 0.2
+    """Fraction of the episodes held out for testing (0: no test loss)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the MLP."""
+    epochs: int = 50
+    """Training epochs."""
+    batch_size: int = 64
+    """Transitions per step."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """Learning-rate schedule."""
+    eval_episodes: int = 20
+    """Episodes to measure the policy's return (0: skip)."""
+    eval_seed: int = 1000
+    """Seed of the first evaluation episode (keep it away from the collection seeds seed, seed + 1, ...)."""
+    seed: int = 0
+    """Random seed (data, split, initial weights, batches)."""
+    threads: int = 1
+    """torch CPU threads (small problems run fastest on 1)."""
+    output_dir: str = "runs"
+    """Root of the run folders."""
+    exp_name: str = "bc-step"
+    """Experiment name in the run folder's name."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
+        if self.eval_episodes < 0:
+            raise ValueError(f"--eval-episodes must be >= 0 (0 skips the evaluation); got {self.eval_episodes}")
+        check_fractions(self.val_fraction, self.test_fraction)
 
 
-def load_or_collect_episodes(args: Args) -> EpisodeDataset:
-    """``EpisodeDataset.load(args.data)`` (for ``args.env_id`` when given), else collect ``args.n_episodes``."""
-    if args.data:
-        return EpisodeDataset.load(args.data, env_id=args.env_id or None)
-    env_kwargs = {"max_episode_steps": args.max_episode_steps} if args.max_episode_steps else {}
+def load_or_collect_episodes(args: Args):
+    """The episodes of ``--data`` (for ``--env-id`` when given), else ``--n-episodes`` collected."""
+    from dilqr_rl.cli._data import episodes
+    from dilqr_rl.data import collect_episodes
+
+    if args.data is not None:
+        return episodes(args.data, args.env_id)
+    env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
     return collect_episodes(args.env_id or DEFAULT_ENV_ID, args.n_episodes, seed=args.seed, progress=args.progress,
                             **env_kwargs)
 
@@ -62,26 +75,31 @@ def load_or_collect_episodes(args: Args) -> EpisodeDataset:
 def check_fractions(val_fraction: float, test_fraction: float) -> None:
     """Refuse fractions of episodes that leave a split without episodes or with all of them."""
     if not (0.0 < val_fraction < 1.0 and 0.0 <= test_fraction < 1.0):
-        raise ValueError(f"need 0 < --val-fraction < 1 and 0 <= --test-fraction < 1; got {val_fraction} and "
+        raise ValueError(f"need 0 < val_fraction < 1 and 0 <= test_fraction < 1; got {val_fraction} and "
                          f"{test_fraction}")
 
 
-def split_data(ds: EpisodeDataset, val_fraction: float, test_fraction: float, seed: int):
+def split_data(ds, val_fraction: float, test_fraction: float, seed: int):
     """(train, val, test) pairs of (obs (N, d), actions (N, m)) float32, split by whole episodes.
 
     The test episodes are chosen by :func:`split_episodes` itself, run on the episode ids; the rest is split
     into train and val the same way. ``test`` is empty when ``test_fraction`` is 0.
     """
+    import numpy as np
+    import torch
+
+    from dilqr_rl.agents.bc_step import split_episodes
+
     check_fractions(val_fraction, test_fraction)
     obs, actions, ids = ds.observations, ds.actions, ds.episode
     if obs.ndim != 2 or actions.ndim != 2:
-        raise ValueError(f"single-step BC needs flat observations (N, d) and actions (N, m); the dataset has "
-                         f"observations {obs.shape} and actions {actions.shape}: use an env with vector spaces")
+        raise CLIError(f"single-step BC needs flat observations (N, d) and actions (N, m); the dataset has "
+                       f"observations {obs.shape} and actions {actions.shape}: use an env with vector spaces")
     n_min = 3 if test_fraction > 0 else 2
     if ds.n_episodes < n_min:
-        raise ValueError(f"the dataset has {ds.n_episodes} episode(s) but bc-step splits by episode and needs at "
-                         f"least {n_min} (train, val{', test' if n_min == 3 else ''}): collect more with "
-                         "--n-episodes, or pass --test-fraction 0")
+        raise CLIError(f"the dataset has {ds.n_episodes} episode(s) but bc-step splits by episode and needs at "
+                       f"least {n_min} (train, val{', test' if n_min == 3 else ''}): collect more with "
+                       "--n-episodes, or pass --test-fraction 0")
     rest = np.ones(len(ids), dtype=bool)
     if test_fraction > 0:
         column = ids[:, None]
@@ -93,18 +111,29 @@ def split_data(ds: EpisodeDataset, val_fraction: float, test_fraction: float, se
 
 
 def run(args: Args) -> int:
+    import json
+    from contextlib import closing
+    from dataclasses import asdict, replace
+
+    import numpy as np
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from dilqr_rl.agents.bc import BCConfig
+    from dilqr_rl.agents.bc_step import StepPolicySpec, build_step_policy
+    from dilqr_rl.agents.logging import make_run_dir, make_writer
+    from dilqr_rl.cli._policies import make_cli_env
+
     torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
+    set_random_seed(args.seed)
+    writable_folder(args.output_dir, "--output-dir")
     config = BCConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer="adam", lr=args.lr,
-                      lr_schedule=args.lr_schedule, seed=args.seed, progress=args.progress)
-    if args.eval_episodes < 0:
-        raise ValueError(f"--eval-episodes must be >= 0 (0 skips the evaluation); got {args.eval_episodes}")
-    check_fractions(args.val_fraction, args.test_fraction)  # before collecting
+                      lr_schedule=args.lr_schedule, seed=args.seed, progress=args.progress, progress_label="bc-step")
     ds = load_or_collect_episodes(args)
     train, val, test = split_data(ds, args.val_fraction, args.test_fraction, args.seed)
-    env_kwargs = ({"max_episode_steps": args.max_episode_steps} if args.max_episode_steps
-                  else dict(ds.metadata.get("env_kwargs", {})) if args.data else {})
-    with closing(make_env(ds.env_id, **env_kwargs)) as env:
+    env_kwargs = ({"max_episode_steps": args.max_episode_steps} if args.max_episode_steps is not None
+                  else dict(ds.metadata.get("env_kwargs", {})) if args.data is not None else {})
+    with closing(make_cli_env(ds.env_id, **env_kwargs)) as env:
         space = env.action_space
         spec = StepPolicySpec(obs_dim=train[0].shape[1], action_dim=train[1].shape[1],
                               action_low=tuple(float(v) for v in np.broadcast_to(space.low, space.shape)),
@@ -113,11 +142,11 @@ def run(args: Args) -> int:
         policy = build_step_policy(spec)
         run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
         config = replace(config, checkpoint_dir=str(run_dir / "checkpoints"))
-        hparams = {**asdict(spec), **asdict(config), "data": args.data or "collected", "env_id": ds.env_id,
+        hparams = {**asdict(spec), **asdict(config), "data": str(args.data or "collected"), "env_id": ds.env_id,
                    "n_episodes": ds.n_episodes, "val_fraction": args.val_fraction,
                    "test_fraction": args.test_fraction}
         with closing(make_writer(run_dir, hparams)) as writer:
-            summary = _train_and_evaluate(args, ds, policy, spec, config, writer, env, (train, val, test))
+            summary = _train_and_evaluate(args, ds, policy, spec, config, writer, (train, val, test), env_kwargs)
     summary = {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoints" / "best.pt"), **summary}
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
     for key, value in summary.items():
@@ -125,9 +154,12 @@ def run(args: Args) -> int:
     return 0
 
 
-def _train_and_evaluate(args: Args, ds: EpisodeDataset, policy, spec: StepPolicySpec, config: BCConfig, writer,
-                        env, data) -> dict[str, Any]:
+def _train_and_evaluate(args: Args, ds, policy, spec, config, writer, data, env_kwargs: dict) -> dict[str, Any]:
     """Fit on ``data`` = (train, val, test), log ``bc/`` and ``eval/`` scalars; the result's summary."""
+    from dilqr_rl.agents.bc_step import StepBCTrainer
+    from dilqr_rl.agents.evaluation import evaluate_episodes
+    from dilqr_rl.cli._policies import make_cli_env
+
     train, val, test = data
     expert_return = float(ds.episode_returns().mean())
     for key, value in (("bc/train_transitions", len(train[0])), ("bc/val_transitions", len(val[0])),
@@ -137,7 +169,8 @@ def _train_and_evaluate(args: Args, ds: EpisodeDataset, policy, spec: StepPolicy
     summary: dict[str, Any] = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                                "test_loss": result.test_loss, "expert_return": expert_return}
     if args.eval_episodes:
-        returns = evaluate_policy(policy, env, args.eval_episodes, args.eval_seed)
+        returns = evaluate_episodes(policy, lambda: make_cli_env(ds.env_id, **env_kwargs), args.eval_episodes,
+                                    args.eval_seed, progress=args.progress, label="return")
         summary.update(mean_return=returns.mean_return, std_return=returns.std_return)
         writer.add_scalar("eval/mean_return", returns.mean_return, config.epochs + 1)
         writer.add_scalar("eval/std_return", returns.std_return, config.epochs + 1)

@@ -2,8 +2,6 @@
 
 from dilqr_rl.bench.config import BenchConfig
 
-HELP = ("Timing studies: backward time vs iterations and horizon (DiLQR Fig. 2), speed of both model kinds "
-        "against mpc.pytorch, batch x horizon scaling; writes CSV/JSON/Markdown/PNG under runs/bench/")
 Args = BenchConfig
 
 

@@ -1,36 +1,59 @@
-"""``dilqr-rl collect``: generate a demonstration dataset (expert plans of a system, or expert episodes)."""
+"""``dilqr-rl collect``: demonstrations: expert plans of a system, or expert episodes in an env (ours or Minari)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import torch
-
-from dilqr_rl.cli.args import arg_help
-
-HELP = "Generate demonstrations: expert plans of a system (imitation) or expert episodes in an env"
+from dilqr_rl.cli._errors import CLIError, check_threads, writable_file
+from dilqr_rl.models.systems import SystemName
 
 
-@dataclass
+@dataclass(frozen=True)
 class Args:
-    kind: Literal["plans", "episodes"] = field(default="plans", metadata=arg_help(
-        "plans: the papers' imitation data (x_init, x_{1:T}, u_{1:T}); episodes: expert rollouts in an env"))
-    system: str = field(default="pendulum", metadata=arg_help("plans: system name (pendulum, cartpole)"))
-    env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=arg_help(
-        "episodes: environment id (ours, Pendulum-v1 or InvertedPendulum-v5)"))
-    n_train: int = field(default=50, metadata=arg_help("plans: training trajectories"))
-    n_val: int = field(default=20, metadata=arg_help("plans: validation trajectories"))
-    n_test: int = field(default=50, metadata=arg_help("plans: test trajectories"))
-    horizon: int = field(default=0, metadata=arg_help("plans: horizon T (0: the system's default)"))
-    n_episodes: int = field(default=10, metadata=arg_help("episodes: number of episodes"))
-    max_episode_steps: int = field(default=0, metadata=arg_help("episodes: time limit (0: the env's own)"))
-    seed: int = field(default=0, metadata=arg_help("random seed; the same seed gives the same dataset"))
-    output: str = field(default="", metadata=arg_help(
-        "output .npz file (default runs/data/<kind>__<system or env>__<sizes>__seed<seed>.npz)"))
-    progress: bool = field(default=True, metadata=arg_help("show a progress bar"))
-    threads: int = field(default=1, metadata=arg_help("torch CPU threads (small solves run fastest on 1)"))
+    """Generate a demonstration dataset: the papers' imitation data (--kind plans: x_init, x_{1:T}, u_{1:T} of
+    a system's expert) or expert rollouts in an environment (--kind episodes), as our .npz or a Minari
+    dataset."""
+
+    kind: Literal["plans", "episodes"] = "plans"
+    """plans: expert plans of --system; episodes: expert rollouts in --env-id."""
+    system: SystemName = "pendulum-upright"
+    """plans: the control problem (pendulum, cartpole: the papers' settings)."""
+    env_id: str = "dilqr_rl/Pendulum-v0"
+    """episodes: environment id (ours, Pendulum-v1 or InvertedPendulum-v5)."""
+    n_train: int = 50
+    """plans: training trajectories."""
+    n_val: int = 20
+    """plans: validation trajectories."""
+    n_test: int = 50
+    """plans: test trajectories."""
+    horizon: int | None = None
+    """plans: horizon T (None: the system's)."""
+    n_episodes: int = 10
+    """episodes: number of episodes (episode i reset with seed + i)."""
+    max_episode_steps: int | None = None
+    """episodes: time limit (None: the env's own)."""
+    format: Literal["npz", "minari"] = "npz"
+    """episodes: npz (our versioned file) or minari (a Minari dataset for other offline-RL libraries; needs
+    pip install 'dilqr_rl[minari]')."""
+    dataset_id: str | None = None
+    """minari: the dataset id (None: dilqr_rl/<env>-expert-v0)."""
+    seed: int = 0
+    """Random seed; the same seed gives the same dataset."""
+    output: Path | None = None
+    """npz: output file (None: runs/data/<kind>__<system or env>__<sizes>__seed<seed>.npz); minari: the datasets
+    folder (None: Minari's, MINARI_DATASETS_PATH or ~/.minari/datasets)."""
+    progress: bool = True
+    """Show a progress bar."""
+    threads: int = 1
+    """torch CPU threads (small solves run fastest on 1)."""
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
+        if self.format == "minari" and self.kind != "episodes":
+            raise ValueError("format=minari writes episodes (Minari datasets are episodes); plans stay in our npz "
+                             "format: add kind=episodes or drop format=minari")
 
 
 def default_output(args: Args) -> Path:
@@ -42,20 +65,57 @@ def default_output(args: Args) -> Path:
 
 
 def run(args: Args) -> int:
-    from dilqr_rl.data import collect_episodes, collect_plans
+    import torch
+
+    from dilqr_rl.cli._errors import writable_folder
 
     torch.set_num_threads(args.threads)
-    output = Path(args.output) if args.output else default_output(args)
-    if args.kind == "plans":
-        dataset = collect_plans(args.system, args.n_train, args.n_val, args.n_test, seed=args.seed,
-                                progress=args.progress, horizon=args.horizon or None)
-        summary = ", ".join(f"{name} {len(split)}" for name, split in dataset.splits.items())
+    if args.format == "minari":
+        if args.output is not None:
+            writable_folder(args.output, "--output")
+        _check_minari_installed()
     else:
-        env_kwargs = {"max_episode_steps": args.max_episode_steps} if args.max_episode_steps else {}
-        dataset = collect_episodes(args.env_id, args.n_episodes, seed=args.seed, progress=args.progress,
-                                   **env_kwargs)
-        returns = dataset.episode_returns()
-        summary = f"{len(dataset)} transitions, mean return {returns.mean():.2f} (min {returns.min():.2f})"
-    path = dataset.save(output)
+        writable_file(args.output if args.output is not None else default_output(args), "--output")
+    dataset, summary = _collect(args)
+    if args.format == "minari":
+        from dilqr_rl.data.minari_export import default_dataset_id, to_minari
+
+        dataset_id = args.dataset_id or default_dataset_id(dataset)
+        try:
+            written = to_minari(dataset, dataset_id, root=args.output)
+        except ValueError as error:  # minari: an id that exists or is malformed
+            raise CLIError(f"--dataset-id {dataset_id}: {error}") from None
+        print(f"wrote Minari dataset {dataset_id} ({written.total_episodes} episodes): {summary}; load it with "
+              f"minari.load_dataset({dataset_id!r})")
+        return 0
+    path = dataset.save(args.output if args.output is not None else default_output(args))
     print(f"wrote {path}: {summary}")
     return 0
+
+
+def _collect(args: Args):
+    from dilqr_rl.cli._policies import make_cli_env
+    from dilqr_rl.data import collect_episodes, collect_plans
+
+    if args.kind == "plans":
+        dataset = collect_plans(args.system, args.n_train, args.n_val, args.n_test, seed=args.seed,
+                                progress=args.progress, horizon=args.horizon)
+        return dataset, ", ".join(f"{name} {len(split)}" for name, split in dataset.splits.items())
+    make_cli_env(args.env_id).close()  # an unknown id fails here, in --env-id terms
+    env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
+    try:
+        dataset = collect_episodes(args.env_id, args.n_episodes, seed=args.seed, progress=args.progress,
+                                   **env_kwargs)
+    except ValueError as error:
+        if "no iLQR expert" not in str(error):
+            raise
+        raise CLIError(f"--env-id {args.env_id}: {error}") from None
+    returns = dataset.episode_returns()
+    return dataset, f"{len(dataset)} transitions, mean return {returns.mean():.2f} (min {returns.min():.2f})"
+
+
+def _check_minari_installed() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("minari") is None:
+        raise CLIError("--format minari needs minari, which is not installed: pip install 'dilqr_rl[minari]'")

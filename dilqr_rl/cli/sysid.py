@@ -1,55 +1,88 @@
-"""``dilqr-rl sysid``: fit dynamics parameters on next-state transitions of expert plans (SysId baseline)."""
+"""``dilqr-rl sysid``: system identification: fit the dynamics' parameters to next-state transitions of expert plans."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-import torch
-
-from dilqr_rl.agents.bc_sequence import SequencePolicySpec, load_or_collect_plans, wrong_initial_model
-from dilqr_rl.agents.logging import make_run_dir, make_writer, seed_everything
-from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid, transition_loss, transitions_from_plans
-from dilqr_rl.cli.args import arg_help
-from dilqr_rl.models import get_system
-
-HELP = "System identification: fit the dynamics' parameters to next-state transitions of expert plans"
+from dilqr_rl.cli._errors import CLIError, check_threads, speak_flags, writable_folder
+from dilqr_rl.models.systems import SystemName
 
 
-@dataclass
+@dataclass(frozen=True)
 class Args:
-    system: Literal["pendulum", "cartpole"] = field(default="pendulum", metadata=arg_help("control problem"))
-    data: str = field(default="", metadata=arg_help("a saved PlanDataset; empty: collect one"))
-    n_train: int = field(default=50, metadata=arg_help("training trajectories when collecting"))
-    n_val: int = field(default=20, metadata=arg_help("validation trajectories when collecting"))
-    n_test: int = field(default=50, metadata=arg_help("test trajectories when collecting"))
-    epochs: int = field(default=300, metadata=arg_help("passes over the transitions"))
-    batch_size: int = field(default=256, metadata=arg_help("transitions per step"))
-    lr: float = field(default=1e-2, metadata=arg_help("learning rate"))
-    optimizer: Literal["adam", "rmsprop"] = field(default="adam", metadata=arg_help("optimizer"))
-    perturbation: float = field(default=0.3, metadata=arg_help("relative error of the initial model"))
-    learnable: tuple[str, ...] = field(default=(), metadata=arg_help("parameters to fit (default all learnable)"))
-    seed: int = field(default=0, metadata=arg_help("random seed"))
-    threads: int = field(default=1, metadata=arg_help("torch CPU threads"))
-    output_dir: str = field(default="runs", metadata=arg_help("root of the run directories"))
-    exp_name: str = field(default="sysid", metadata=arg_help("experiment name in the run directory"))
-    progress: bool = field(default=True, metadata=arg_help("show progress bars"))
+    """System identification (the SysId baseline): fit the dynamics' parameters to the next-state transitions
+    of expert plans, from the same wrong initial model as bc. Writes dynamics.pt (the model's state dict) and
+    policy.pt (the system's controller planning with it; loads in dilqr-rl evaluate and video)."""
+
+    system: SystemName = "pendulum-upright"
+    """The control problem (pendulum, cartpole: the papers' settings)."""
+    data: Path | None = None
+    """A plans file (dilqr-rl collect --kind plans); None: collect n_train/n_val/n_test plans."""
+    n_train: int = 50
+    """Training trajectories when collecting."""
+    n_val: int = 20
+    """Validation trajectories when collecting."""
+    n_test: int = 50
+    """Test trajectories when collecting."""
+    epochs: int = 300
+    """Passes over the transitions."""
+    batch_size: int = 256
+    """Transitions per step."""
+    lr: float = 1e-2
+    """Learning rate."""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """Optimizer."""
+    perturbation: float = 0.3
+    """Relative error of the initial model."""
+    learnable: tuple[str, ...] | None = None
+    """Parameters to fit (None: the system's)."""
+    seed: int = 0
+    """Random seed."""
+    threads: int = 1
+    """torch CPU threads."""
+    output_dir: str = "runs"
+    """Root of the run folders."""
+    exp_name: str = "sysid"
+    """Experiment name in the run folder's name."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
 
 
 def run(args: Args) -> int:
+    import json
+    from dataclasses import asdict
+
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from dilqr_rl.agents.bc import save_checkpoint
+    from dilqr_rl.agents.bc_sequence import SequencePolicySpec, build_sequence_policy, wrong_initial_model
+    from dilqr_rl.agents.logging import make_run_dir, make_writer
+    from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid, transition_loss, transitions_from_plans
+    from dilqr_rl.cli._data import plans
+    from dilqr_rl.models import get_system
+
     torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
+    set_random_seed(args.seed)
+    writable_folder(args.output_dir, "--output-dir")
     system = get_system(args.system)
-    spec = SequencePolicySpec(kind="dilqr", system=args.system, mode="dx", perturbation=args.perturbation,
-                              init_seed=args.seed, learnable=args.learnable or None)
-    config = SysIdConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                         seed=args.seed, progress=args.progress)
-    ds = load_or_collect_plans(args.system, args.data, args.n_train, args.n_val, args.n_test, args.seed,
-                               progress=args.progress)
+    try:
+        spec = SequencePolicySpec(kind="dilqr", system=args.system, mode="dx", perturbation=args.perturbation,
+                                  init_seed=args.seed, learnable=args.learnable)
+        config = SysIdConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                             seed=args.seed, progress=args.progress)
+    except ValueError as error:
+        raise CLIError(speak_flags(str(error), Args).replace("learnable [", "--learnable [")) from None
+    ds = plans(args.system, args.data, args.n_train, args.n_val, args.n_test, args.seed, args.progress)
     train, test = ds.split("train"), ds.split("test")
     if len(train) == 0:
-        raise ValueError("the training split is empty: SysId needs at least one plan (collect with n_train >= 1)")
+        raise CLIError("the training split is empty: SysId needs at least one plan (--n-train >= 1, or --data with "
+                       "training plans)")
     run_dir = make_run_dir(args.output_dir, args.system, args.exp_name, args.seed)
     dynamics = system.make_dynamics(torch.float64, **wrong_initial_model(spec)[0])
     learned = spec.learned_dynamics_names()
@@ -69,8 +102,13 @@ def run(args: Args) -> int:
                "params": {k: result.params[k] for k in learned},
                "true_params": {k: system.true_params[k] for k in learned}}
     torch.save(dynamics.state_dict(), run_dir / "dynamics.pt")
+    planner = build_sequence_policy(spec)  # the system's controller, planning with the fitted dynamics
+    planner.dynamics.load_state_dict(dynamics.state_dict())
+    save_checkpoint(run_dir / "policy.pt", {"spec": asdict(spec), "policy": planner.state_dict()})
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
-    print(f"run directory: {run_dir}")
+    print(f"run folder: {run_dir}")
+    print(f"the fitted model as a controller: dilqr-rl evaluate --policy {run_dir / 'policy.pt'} "
+          f"(dynamics only: {run_dir / 'dynamics.pt'})")
     print(f"transition loss: train {result.loss:.3e}, test " + ("-" if test_loss is None else f"{test_loss:.3e}"))
     for k in learned:
         print(f"{k}: true {system.true_params[k]:g}, learned {result.params[k]:.5f}")

@@ -1,37 +1,81 @@
-"""``dilqr-rl video``: a GIF (or MP4 with imageio-ffmpeg) of one episode of the expert or a BC checkpoint."""
+"""``dilqr-rl video``: a GIF (or MP4 with the video extra) of one episode of the expert, a BC or a PPO policy."""
 
 from __future__ import annotations
 
-from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
-import torch
+from dilqr_rl.cli._errors import CLIError, check_threads, writable_file
+from dilqr_rl.cli._policies import load_cli_policy, make_cli_env
 
-import dilqr_rl.envs  # noqa: F401  (registers the environments)
-from dilqr_rl.agents.evaluation import load_policy
-from dilqr_rl.agents.video import record_video
-from dilqr_rl.cli.args import arg_help
-from dilqr_rl.envs.registration import make_env
-
-HELP = "Record one episode of the expert or a BC checkpoint as a GIF (or MP4 with imageio-ffmpeg)"
+VIDEO_FORMATS = (".gif", ".mp4")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Args:
-    policy: str = field(default="expert", metadata=arg_help("'expert' or the path of a BC checkpoint (best.pt)"))
-    env_id: str = field(default="dilqr_rl/Pendulum-v0", metadata=arg_help("Gymnasium id"))
-    output: str = field(default="runs/videos/episode.gif", metadata=arg_help("video file (.gif or .mp4)"))
-    seed: int = field(default=0, metadata=arg_help("episode seed"))
-    max_steps: int = field(default=0, metadata=arg_help("cut the episode after this many steps (0: env's limit)"))
-    fps: int = field(default=0, metadata=arg_help("frames per second (0: the env's render_fps)"))
-    threads: int = field(default=1, metadata=arg_help("torch CPU threads"))
+    """Record one seeded episode of a policy as a GIF (or MP4 with pip install 'dilqr_rl[video]')."""
+
+    policy: str = "expert"
+    """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step) or a PPO model
+    (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip)."""
+    env_id: str = "dilqr_rl/Pendulum-v0"
+    """Gymnasium id."""
+    output: Path | None = None
+    """Video file (.gif or .mp4); None: runs/videos/<env>__<policy>__seed<seed>.gif (a new name if taken)."""
+    seed: int = 0
+    """Episode seed."""
+    max_steps: int | None = None
+    """Cut the episode after this many steps (None: the env's limit)."""
+    fps: int | None = None
+    """Frames per second (None: the env's render_fps)."""
+    threads: int = 1
+    """torch CPU threads."""
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
+        if self.fps is not None and self.fps < 1:
+            raise ValueError(f"--fps must be >= 1, or None for the env's render_fps; got {self.fps}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"--max-steps must be >= 1, or None for the env's limit; got {self.max_steps}")
+
+
+def check_video_option(path: Path, option: str) -> Path:
+    """Refuse a video file the writer cannot write (format, missing MP4 support, folder), before any episode."""
+    from dilqr_rl.agents.video import check_video_target
+
+    if path.suffix not in VIDEO_FORMATS:
+        raise CLIError(f"{option} {path}: unsupported video format {path.suffix or '(none)'!r}; use "
+                       f"{' or '.join(VIDEO_FORMATS)}")
+    try:
+        check_video_target(path)
+    except ImportError as error:
+        raise CLIError(f"{option} {path}: {error}") from None
+    return writable_file(path, option)
+
+
+def default_output(args: Args) -> Path:
+    """runs/videos/<env>__<policy>__seed<seed>.gif, with -1, -2, ... if that file exists."""
+    policy = "expert" if args.policy == "expert" else Path(args.policy).stem
+    stem = f"{args.env_id.replace('/', '-')}__{policy}__seed{args.seed}"
+    path, k = Path("runs", "videos", f"{stem}.gif"), 0
+    while path.exists():
+        k += 1
+        path = path.with_name(f"{stem}-{k}.gif")
+    return path
 
 
 def run(args: Args) -> int:
+    from contextlib import closing
+
+    import torch
+
+    from dilqr_rl.agents.video import record_video
+
     torch.set_num_threads(args.threads)
-    with closing(make_env(args.env_id, render_mode="rgb_array")) as env:
-        policy = load_policy(args.policy, env)
-        path, ret = record_video(policy, env, args.output, args.seed, fps=args.fps or None,
-                                 max_steps=args.max_steps or None)
+    output = check_video_option(args.output if args.output is not None else default_output(args), "--output")
+    with closing(make_cli_env(args.env_id, render_mode="rgb_array")) as env:
+        policy = load_cli_policy(args.policy, env, args.env_id)
+        path, ret = record_video(policy, env, output, args.seed, fps=args.fps, max_steps=args.max_steps,
+                                 progress=True)
     print(f"wrote {path} (return {ret:.1f})")
     return 0

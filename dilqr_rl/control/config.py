@@ -29,6 +29,10 @@ class GradMethod(_Choice):
     """The same adjoint with the cost Hessian only: DiffMPC's last-layer gradient (baseline)."""
     UNROLL = "unroll"
     """Autograd through every iteration of the solver (baseline; memory grows with iterations)."""
+    DIFFMPC_FIXED_JACOBIAN = "diffmpc-fixed-jacobian"
+    """``diffmpc`` with the dynamics Jacobian held fixed, as mpc.pytorch computes it with autograd
+    Jacobians: the parameters reach the gradient only through f (a peer comparison, wrong even for linear
+    dynamics given as a module)."""
 
 
 class OnUnconverged(_Choice):

@@ -1,4 +1,4 @@
-"""The backward pass of the implicit and DiffMPC modes (DESIGN.md section 3).
+"""The backward pass of the implicit and DiffMPC modes (derived in docs/implicit_gradient.md).
 
 At an iLQR fixed point tau* the KKT residual of the original problem vanishes, so by the implicit
 function theorem a vector-Jacobian product needs one adjoint LQR solve:
@@ -94,12 +94,15 @@ def _hessian_and_psi(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Ten
     return H, psi
 
 
-def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
+def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Tensor, dlam: Tensor,
+         fixed_jacobian: bool = False) -> Tensor:
     """Psi(theta) of step 3, differentiable in the models' parameters only (scalar).
 
     The directional terms grad g . dtau and lam . (F dtau) come from the models' closed forms when they
     have them; otherwise both are d/dtau [g + lam . f] . dtau, one reverse pass with a graph (exact for
     any module, row-wise or not), which the caller's reverse pass differentiates again in theta.
+    ``fixed_jacobian`` drops the parameters' path through F (mpc.pytorch's autograd-Jacobian gradient):
+    the term lam . (F dtau) is then a constant and is left out.
     """
     Bsz, _, n = x.shape
     t = problem.step_indices(Bsz, x.device)
@@ -115,10 +118,10 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     else:
         through_tau.append(stage_cost(problem.cost, xr, ur, t).sum())
     dyn_closed = getattr(problem.dynamics, "jacobians", None)
-    if dyn_closed is not None:
+    if not fixed_jacobian and dyn_closed is not None:
         A, B = dyn_closed(xr, ur)
         psi = psi + (lam.unsqueeze(-2) @ (A @ dx.reshape(-1, n, 1) + B @ du.reshape(-1, B.shape[-1], 1))).sum()
-    else:
+    elif not fixed_jacobian:
         through_tau.append((lam * f).sum())
     if through_tau:
         (grad,) = torch.autograd.grad(sum(through_tau), tau, create_graph=True, materialize_grads=True)
@@ -159,7 +162,8 @@ def implicit_backward(
         if method is GradMethod.IMPLICIT:
             H, psi = _hessian_and_psi(problem, x, u, C, lam)
         else:
-            H, psi = C, partial(_psi, problem, x, u, lam)
+            H = C
+            psi = partial(_psi, problem, x, u, lam, fixed_jacobian=method is GradMethod.DIFFMPC_FIXED_JACOBIAN)
         adj = adjoint_lqr(H, gbar, F, free)
         fallback = ~adj.ok & ~ignored
         if method is GradMethod.IMPLICIT and bool(fallback.any()):

@@ -65,7 +65,8 @@ class DiLQR(nn.Module):
     ``cost`` by ``grad_method``: ``"implicit"`` (exact, O(T), independent of the iterations),
     ``"diffmpc"`` (cost Hessian only: DiffMPC's gradient) or ``"unroll"`` (autograd through every
     iteration). Bounds are constants: floats, or tensors broadcastable to (B, T, m); ``None`` is
-    unbounded.
+    unbounded. The math of the backward and the comparison of the modes: docs/implicit_gradient.md; the
+    forward solver: docs/forward_solver.md.
 
     Shapes:
         x_init (B, n), u_init (B, T, m) -> Solution with x (B, T, n), u (B, T, m), cost (B,).
@@ -108,6 +109,9 @@ class DiLQR(nn.Module):
                 raise ValueError(f"{name} requires grad, but bounds are constants of the layer: pass "
                                  f"{name}.detach()")
             self.register_buffer(name, None if bound is None else torch.as_tensor(bound).detach().clone())
+            value = getattr(self, name)
+            if value is not None and bool(torch.isnan(value).any()):
+                raise ValueError(f"{name} contains NaN; a bound must be a number (+-inf for none) or None")
         if self.u_lower is not None and self.u_upper is not None:
             lo, hi = torch.broadcast_tensors(self.u_lower, self.u_upper)
             if bool((lo > hi).any()):
@@ -152,8 +156,11 @@ class DiLQR(nn.Module):
         return tuple(out)
 
     def _check_convergence(self, converged: Tensor) -> Tensor | None:
-        """Apply the unconverged policy; return the per-item gradient mask for ``zero`` (else None)."""
-        if bool(converged.all()):
+        """Apply the unconverged policy; return the per-item gradient mask for ``zero`` (else None).
+
+        ``tol=0`` asks for exactly ``max_iter`` iterations, with no convergence test: nothing to report.
+        """
+        if bool(converged.all()) or self.config.tol == 0:
             return None
         items = (~converged).nonzero().flatten().tolist()
         message = (
@@ -189,6 +196,10 @@ class DiLQR(nn.Module):
         Bsz, T = x_init.shape[0], self.config.horizon
         m = u_init.shape[-1] if u_init is not None else self._control_dim()
         if u_init is not None:
+            known = self.control_dim or (self._bound_dim() if self._bound_dim() != 1 else None)  # 1 broadcasts
+            if known is not None and m != known:
+                raise ValueError(f"u_init has {m} controls per step but the layer plans m = {known} (its dynamics' "
+                                 f"control_dim or bounds): pass u_init of shape (B, T, m) = {(Bsz, T, known)}")
             if u_init.shape != (Bsz, T, m) or u_init.dtype != x_init.dtype:
                 raise ValueError(f"u_init must be (B, T, m) = {(Bsz, T, m)} with dtype {x_init.dtype}; got "
                                  f"{tuple(u_init.shape)} {u_init.dtype}")
@@ -202,10 +213,16 @@ class DiLQR(nn.Module):
         lo, hi = (self._bound(b, s, (Bsz, T, m), x_init) for b, s in ((self.u_lower, -1), (self.u_upper, 1)))
         return Problem(self.dynamics, self.cost, self.config, lo, hi), u0
 
-    def _control_dim(self) -> int:
+    def _bound_dim(self) -> int | None:
+        """m from a bound tensor's last dimension, if a bound has one."""
         for bound in (self.u_lower, self.u_upper):
             if bound is not None and bound.ndim > 0:
                 return bound.shape[-1]
+        return None
+
+    def _control_dim(self) -> int:
+        if self._bound_dim() is not None:
+            return self._bound_dim()
         if self.control_dim is None:
             raise ValueError("cannot tell the control size m: give the dynamics a control_dim attribute, "
                              "pass control_dim= to DiLQR, or pass u_init")

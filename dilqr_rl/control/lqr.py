@@ -169,7 +169,7 @@ def ilqr_gains(
 
 
 def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolution:
-    """Solve the equality-constrained LQR of the implicit gradient (DESIGN.md section 3, step 2).
+    """Solve the equality-constrained LQR of the implicit gradient (docs/implicit_gradient.md, section 4).
 
         min sum_t 1/2 dtau_t^T H_t dtau_t + gbar_t^T dtau_t
         s.t. dx_1 = 0, dx_{t+1} = F_t dtau_t, du_{t,i} = 0 where not free[t, i]

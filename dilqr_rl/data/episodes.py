@@ -56,6 +56,10 @@ class EpisodeDataset:
     def __len__(self) -> int:
         return len(self.arrays["rewards"])
 
+    def __repr__(self) -> str:
+        states = ", with states" if self.has_states else ""
+        return f"EpisodeDataset({self.env_id!r}, {self.n_episodes} episodes, {len(self)} transitions{states})"
+
     @property
     def n_episodes(self) -> int:
         return int(self.arrays["episode"].max()) + 1 if len(self) else 0
@@ -114,22 +118,34 @@ def collect_episodes(
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     rows: list[dict[str, np.ndarray]] = []
     expert_name, settings, physics = None, None, None
-    with tqdm(total=n_episodes, desc=f"episodes {env_id}", unit="ep", disable=not progress) as bar:
+    experts: list[ILQRExpert] = []
+    with ExitStack() as open_bar:
+        bar = None
         for first in range(0, n_episodes, batch_size):
             with ExitStack() as open_envs:
                 envs = []
                 for _ in range(min(batch_size, n_episodes - first)):
                     envs.append(make_env(env_id, **env_kwargs))
                     open_envs.callback(envs[-1].close)
+                if bar is None:  # steps of all episodes, as far as the time limit tells
+                    limit = getattr(envs[0].spec, "max_episode_steps", None)
+                    bar = open_bar.enter_context(tqdm(total=limit and limit * n_episodes, desc=f"episodes {env_id}",
+                                                      unit="step", disable=not progress))
                 expert = expert_for(envs[0], **(expert_settings or {}))
+                experts.append(expert)
                 expert_name, settings, physics = expert.name, expert.settings.as_dict(), _physics(envs[0])
                 rows.extend(_run_batch(envs, expert, seed, first, bar))
     arrays = {name: np.concatenate([r[name] for r in rows]) for name in rows[0]}
+    solves = sum(e.solves for e in experts)
     metadata = {
         "env_id": env_id,
         "env_kwargs": {k: v for k, v in env_kwargs.items() if isinstance(v, (int, float, str, bool, type(None)))},
         "physics": physics,
-        "expert": {"name": expert_name, "settings": settings},
+        "expert": {"name": expert_name, "settings": settings, "solves": solves,
+                   "converged_fraction": sum(e.converged_solves for e in experts) / max(solves, 1),
+                   "convergence_note": "receding-horizon: each step's solve runs at most settings.max_iter "
+                                       "warm-started iterations (cold_iter from a cold start), so a step may act "
+                                       "on an unconverged plan by design"},
         "n_episodes": n_episodes,
         "seed": seed,
         "seeding": "episode i is reset with seed + i",
@@ -182,8 +198,11 @@ def _run_batch(envs: list[gym.Env], expert: ILQRExpert, seed: int, first: int, b
                 log["states"].append(infos[i]["state"])
                 log["next_states"].append(info["state"])
             obs[i], infos[i] = next_obs, info
+            bar.update(1)
             if terminated or truncated:
-                bar.update(1)
+                limit = getattr(envs[i].spec, "max_episode_steps", None)
+                if limit:  # an episode that ended early: its remaining steps count as done
+                    bar.update(max(limit - len(log["rewards"]), 0))
             else:
                 still.append(i)
         active = still

@@ -35,7 +35,12 @@ class DatasetError(ValueError):
 
 
 class DatasetMismatchError(DatasetError):
-    """A valid dataset of the wrong kind or for the wrong system / environment."""
+    """A valid dataset of the wrong kind or for the wrong system / environment; ``stored`` says what it holds
+    (its kind, system or environment), so that a caller can phrase its own advice."""
+
+    def __init__(self, message: str, stored: str | None = None) -> None:
+        super().__init__(message)
+        self.stored = stored
 
 
 def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> Path:
@@ -58,11 +63,18 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata
             np.savez_compressed(file, **payload)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a dataset is a normal file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_arrays(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -105,6 +117,6 @@ def _check_header(path: Path, metadata: Any, kind: str, regenerate: str) -> None
         other = metadata.get("kind")
         loader = {"plans": "PlanDataset", "episodes": "EpisodeDataset"}.get(str(other), "the matching class")
         raise DatasetMismatchError(f"{path} holds a {other!r} dataset, expected {kind!r}; load it with "
-                                   f"{loader}.load")
+                                   f"{loader}.load", stored=str(other))
     if not isinstance(metadata.get("arrays"), dict):
         raise DatasetError(f"{path}: the metadata has no array table; the file is corrupted. {regenerate}")

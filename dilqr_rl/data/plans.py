@@ -9,6 +9,11 @@ the box-constrained iLQR solution with the true dynamics and the system's goal c
 warm start: exactly what a DiLQR policy with the true parameters computes, so the imitation problem is
 realizable. Initial states are drawn in the order train, val, test from one generator seeded with
 ``seed``, so a larger test split does not change the training data.
+
+Demonstrations come from converged solves only: an item that does not converge within ``max_iter`` is
+solved again with ten times the iterations, and one that still does not converge is replaced by a fresh
+draw from the same generator (after all the regular draws). The metadata records how many converged at
+the first attempt, how many needed the retry, which were replaced and how many draws that took.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class PlanSplit:
     def __len__(self) -> int:
         return self.x_init.shape[0]
 
+    def __repr__(self) -> str:
+        return f"PlanSplit({len(self)} plans, x {tuple(self.x.shape)}, u {tuple(self.u.shape)})"
+
 
 @dataclass
 class PlanDataset:
@@ -54,6 +62,10 @@ class PlanDataset:
     system: str
     splits: dict[str, PlanSplit]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name} {len(split)}" for name, split in self.splits.items())
+        return f"PlanDataset({self.system!r}, horizon {self.metadata.get('horizon')}, {sizes})"
 
     @property
     def spec(self) -> SystemSpec:
@@ -113,11 +125,12 @@ def collect_plans(
     max_iter: int = 200,
     tol: float = 1e-8,
     chunk_size: int = 25,
+    allow_unconverged: bool = False,
 ) -> PlanDataset:
     """Expert plans for ``system`` (see the module docstring); ``horizon`` defaults to the spec's.
 
-    Items that do not converge within ``max_iter`` are kept (``split.converged`` marks them) and warned
-    about once.
+    Items that do not converge within ``max_iter`` are retried, then replaced (see the module docstring);
+    ``allow_unconverged=True`` keeps them instead (``split.converged`` marks them, a warning says how many).
     """
     spec = get_system(system)
     sizes = {"train": n_train, "val": n_val, "test": n_test}
@@ -128,27 +141,54 @@ def collect_plans(
     generator = torch.Generator().manual_seed(seed)
     x_init = spec.sample_x_init(sum(sizes.values()), generator)  # (N, n)
     controller = expert_controller(spec, T, max_iter, tol)
-    xs, us, converged = [], [], []
-    with tqdm(total=len(x_init), desc=f"plans {system}", unit="traj", disable=not progress) as bar, \
-            torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnconvergedWarning)
-        for chunk in x_init.split(chunk_size):
-            sol = controller(chunk)
-            xs.append(sol.x)
-            us.append(sol.u)
-            converged.append(sol.converged)
-            bar.update(len(chunk))
-    x, u, ok = torch.cat(xs), torch.cat(us), torch.cat(converged)
+    with tqdm(total=len(x_init), desc=f"plans {system}", unit="traj", disable=not progress) as bar:
+        x, u, ok = _solve(controller, x_init, chunk_size, bar)
+    report = {"first_attempt": int(ok.sum()), "retried": int((~ok).sum()), "replaced": [], "replacement_draws": 0}
+    retry = expert_controller(spec, T, 10 * max_iter, tol)
     if not bool(ok.all()):
-        warnings.warn(f"{int((~ok).sum())} of {len(ok)} plans did not converge within max_iter={max_iter}; "
-                      "they are kept and marked in split.converged", UnconvergedWarning, stacklevel=2)
+        bad = (~ok).nonzero().flatten()
+        x[bad], u[bad], ok[bad] = _solve(retry, x_init[bad], chunk_size)
+    for _ in range(_REPLACEMENT_ROUNDS if not allow_unconverged else 0):
+        bad = (~ok).nonzero().flatten()
+        if not len(bad):
+            break
+        report["replaced"] = sorted(set(report["replaced"]) | set(bad.tolist()))
+        report["replacement_draws"] += len(bad)
+        x_init[bad] = spec.sample_x_init(len(bad), generator)
+        x[bad], u[bad], ok[bad] = _solve(retry, x_init[bad], chunk_size)
+    if not bool(ok.all()):
+        message = (f"{int((~ok).sum())} of {len(ok)} expert plans of {system} did not converge within "
+                   f"{10 * max_iter} iterations (tol={tol})")
+        if not allow_unconverged:
+            raise RuntimeError(message + ": raise max_iter or loosen tol; or pass allow_unconverged=True to "
+                               "keep them marked in split.converged")
+        warnings.warn(message + "; they are kept and marked in split.converged", UnconvergedWarning, stacklevel=2)
     splits, start = {}, 0
     for name in SPLITS:
         stop = start + sizes[name]
         splits[name] = PlanSplit(x_init[start:stop], x[start:stop], u[start:stop], ok[start:stop])
         start = stop
     metadata = _metadata(spec, sizes, T, seed, max_iter, tol, ok)
+    metadata["expert"].update(report)
     return PlanDataset(system=system, splits=splits, metadata=metadata)
+
+
+_REPLACEMENT_ROUNDS = 5
+
+
+def _solve(controller: DiLQR, x_init: Tensor, chunk_size: int, bar=None) -> tuple[Tensor, Tensor, Tensor]:
+    """Expert plans x (N, T, n), u (N, T, m) and converged (N,) for x_init (N, n), in chunks."""
+    xs, us, converged = [], [], []
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedWarning)
+        for chunk in x_init.split(chunk_size):
+            sol = controller(chunk)
+            xs.append(sol.x)
+            us.append(sol.u)
+            converged.append(sol.converged)
+            if bar is not None:
+                bar.update(len(chunk))
+    return torch.cat(xs), torch.cat(us), torch.cat(converged)
 
 
 def expert_controller(spec: SystemSpec, horizon: int, max_iter: int, tol: float) -> DiLQR:
@@ -169,7 +209,8 @@ def _metadata(spec: SystemSpec, sizes: dict[str, int], horizon: int, seed: int, 
         "x_init_distribution": {"type": "uniform", "low": list(spec.x_init_low), "high": list(spec.x_init_high)},
         "splits": sizes,
         "expert": {"solver": "DiLQR", "warm_start": "zeros", "max_iter": max_iter, "tol": tol,
-                   "converged": int(converged.sum()), "total": len(converged)},
+                   "converged": int(converged.sum()), "total": len(converged),
+                   "converged_fraction": float(converged.double().mean()) if len(converged) else 1.0},
         "seed": seed,
         "library_version": dilqr_rl.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

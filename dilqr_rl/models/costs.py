@@ -1,4 +1,5 @@
-"""Stage costs: the papers' weighted goal cost and a periodic pendulum swing-up cost."""
+"""Stage costs: weighted goal costs (ours, and the DiffMPC papers' quadratic form) and a periodic pendulum
+swing-up cost."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ class GoalCost(CostModel):
     def goal_parameters(self) -> list[nn.Parameter]:
         return [self.goal]
 
+    def model_vector(self) -> Tensor:
+        """theta of the cost model loss: (w_g, tau_g) flattened."""
+        return torch.cat([self.weights, self.goal.flatten()])
+
+    def model_vector_names(self) -> list[str]:
+        N = self.log_weights.numel()
+        return [f"weight_{i}" for i in range(N)] + [f"goal_{i}" for i in range(self.goal.numel())]
+
     def _goal(self, t: Tensor | None) -> Tensor:
         if not self.time_varying:
             return self.goal
@@ -87,3 +96,64 @@ class PendulumSwingUpCost(CostModel):
         C[:, 1, 1] = 2.0 * w[1]
         C[:, 2, 2] = 2.0 * w[2]
         return c, C
+
+
+class QuadGoalCost(CostModel):
+    """The cost of the DiffMPC / DiLQR imitation experiments: mpc.pytorch's ``QuadCost`` as their code
+    parameterises it::
+
+        g(tau) = 1/2 sum_i q_i tau_i^2 + sum_i p_i tau_i,   q = sigmoid(q_logit),   p = -sqrt(q) * goal
+               = 1/2 ||sqrt(q) * tau - goal||^2 - 1/2 ||goal||^2
+
+    on tau = [x; u]. The goal is reached where q_i = 1; the papers' true weights are <= 1 (the sigmoid keeps
+    the learned ones in (0, 1); a weight of exactly 1, as in the true costs, is stored as an infinite logit
+    and stays fixed), and their goals are nonzero only where q_i = 1. ``weights`` (q) and ``goal``
+    are what a cost learner fits, alternately (``weight_parameters`` / ``goal_parameters``). The model
+    loss compares (q, p): the coefficients of the quadratic, as the papers' code logs them.
+
+    Shapes:
+        weights (N,) in (0, 1], goal (N,); forward: x (R, n), u (R, m) -> (R,).
+    """
+
+    def __init__(self, weights: Tensor, goal: Tensor) -> None:
+        super().__init__()
+        weights, goal = torch.as_tensor(weights), torch.as_tensor(goal)
+        if weights.ndim != 1 or goal.shape != weights.shape:
+            raise ValueError(f"weights and goal must be vectors (N,) of the same size; got {tuple(weights.shape)} "
+                             f"and {tuple(goal.shape)}")
+        if not bool(((weights > 0) & (weights <= 1)).all()):
+            raise ValueError(f"weights must lie in (0, 1] (they are sigmoids of q_logit); got {weights.tolist()}")
+        self.q_logit = nn.Parameter(torch.logit(weights).clone())
+        self.goal = nn.Parameter(goal.clone())
+
+    @property
+    def weights(self) -> Tensor:
+        return torch.sigmoid(self.q_logit)
+
+    @property
+    def linear(self) -> Tensor:
+        """p = -sqrt(q) * goal (N,)."""
+        return -self.weights.sqrt() * self.goal
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [self.q_logit]
+
+    def goal_parameters(self) -> list[nn.Parameter]:
+        return [self.goal]
+
+    def model_vector(self) -> Tensor:
+        """theta of the cost model loss: (q, p)."""
+        return torch.cat([self.weights, self.linear])
+
+    def model_vector_names(self) -> list[str]:
+        N = self.q_logit.numel()
+        return [f"q_{i}" for i in range(N)] + [f"p_{i}" for i in range(N)]
+
+    def forward(self, x: Tensor, u: Tensor) -> Tensor:
+        tau = torch.cat([x, u], dim=-1)
+        return (0.5 * self.weights * tau**2 + self.linear * tau).sum(-1)
+
+    def derivatives(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+        tau = torch.cat([x, u], dim=-1)
+        q = self.weights
+        return q * tau + self.linear, torch.diag_embed(q.expand_as(tau))  # (R, N), (R, N, N)

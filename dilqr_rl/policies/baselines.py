@@ -109,3 +109,31 @@ class LSTMSequencePolicy(nn.Module):
         inputs = e.unsqueeze(1).expand(B, self.horizon, self.hidden_size)  # (B, T, H)
         out, _ = self.lstm(inputs, (h0.contiguous(), c0.contiguous()))
         return self.squash(self.head(out))  # (B, T, m)
+
+
+class AutoregressiveLSTMPolicy(nn.Module):
+    """The NN baseline as the DiffMPC code builds it: an LSTM cell fed back its own controls.
+
+    The initial state is embedded by a 3-layer ReLU MLP; at each step the LSTM cell updates, a 3-layer MLP
+    decodes the cell state into u_t, and a 3-layer MLP embeds u_t as the next input. The output is not
+    squashed into the control bounds (the papers' is not either).
+    """
+
+    def __init__(self, state_dim: int, control_dim: int, horizon: int, hidden_size: int = 256) -> None:
+        super().__init__()
+        if horizon < 1 or hidden_size < 1:
+            raise ValueError(f"horizon and hidden_size must be >= 1; got {horizon}, {hidden_size}")
+        h = hidden_size
+        self.state_embed = mlp([state_dim, h, h, h], nn.ReLU)
+        self.control_embed = mlp([control_dim, h, h, h], nn.ReLU)
+        self.decode = mlp([h, h, h, control_dim], nn.ReLU)
+        self.cell = nn.LSTMCell(h, h)
+        self.horizon = horizon
+
+    def forward(self, x_init: Tensor) -> Tensor:
+        y, state, us = self.state_embed(x_init), None, []
+        for _ in range(self.horizon):
+            state = self.cell(y, state)
+            us.append(self.decode(state[1]))  # from the cell state, as the papers' code
+            y = self.control_embed(us[-1])
+        return torch.stack(us, 1)  # (B, T, m)

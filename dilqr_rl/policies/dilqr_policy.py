@@ -3,13 +3,19 @@
 Actor: observation -> state map -> DiLQR -> u_1 (the first planned control) as the mean of SB3's diagonal
 Gaussian, with a learnable log-std. Critic: SB3's features extractor (``FlattenExtractor`` by default) and
 an MLP (``net_arch``). The policy-gradient loss reaches every learnable parameter of the dynamics and cost
-through the layer's implicit backward, so PPO/A2C can correct a misspecified physical model.
+through the layer's implicit backward (docs/implicit_gradient.md), so PPO/A2C can correct a misspecified
+physical model.
 
 Usage::
 
+    model = PPO(DiLQRPolicy, "dilqr_rl/Pendulum-v0")  # plans with a learnable copy of the env's model
     policy_kwargs = dict(dynamics=PendulumDynamics(mass=1.5), cost=PendulumSwingUpCost(), horizon=15,
                          state_map="pendulum_angle")
-    model = PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=policy_kwargs)
+    model = PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=policy_kwargs)  # your own model
+
+Without ``dynamics`` and ``cost`` the policy takes them, and the state map, from the environment the SB3
+algorithm that builds it trains on (:func:`dilqr_rl.policies.env_models.env_model`: the env's own model
+for our envs, and the models of ``expert_for`` for Gymnasium's ``Pendulum-v1`` and ``InvertedPendulum-v5``).
 
 The policy deep-copies ``dynamics``, ``cost`` and a module ``state_map``, so the objects in
 ``policy_kwargs`` stay an untouched description (SB3 pickles ``policy_kwargs`` with cloudpickle and saves
@@ -22,6 +28,7 @@ Shapes: obs (B, *obs_shape) -> state (B, n) -> action mean (B, m); the controlle
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,9 +37,12 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.distributions import DiagGaussianDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import Tensor, nn
 
 from dilqr_rl.control.errors import UnconvergedWarning
@@ -105,14 +115,9 @@ class CriticExtractor(nn.Module):
     def __init__(self, state_dim: int, features_dim: int, net_arch: Sequence[int],
                  activation_fn: type[nn.Module]) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        size = features_dim
-        for width in net_arch:
-            layers += [nn.Linear(size, width), activation_fn()]
-            size = width
-        self.value_net = nn.Sequential(*layers)
+        self.value_net = nn.Sequential(*create_mlp(features_dim, -1, list(net_arch), activation_fn))
         self.latent_dim_pi = state_dim
-        self.latent_dim_vf = size
+        self.latent_dim_vf = net_arch[-1] if net_arch else features_dim
 
     def forward(self, features: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         state, critic_features = features
@@ -150,11 +155,13 @@ class DiLQRPolicy(ActorCriticPolicy):
     Policy kwargs, besides SB3's ``ActorCriticPolicy`` ones (``net_arch`` describes the critic only;
     ``use_sde`` and ``share_features_extractor=True`` are not supported):
 
-    - ``dynamics``, ``cost``: ``nn.Module`` models (required); their learnable parameters are trained.
+    - ``dynamics``, ``cost``: ``nn.Module`` models; their learnable parameters are trained. Default (both
+      omitted): the model of the env the algorithm trains on (see the module docstring).
     - ``horizon``: planning horizon T (default 15).
     - ``u_lower``, ``u_upper``: control bounds (default: the Box action space's ``low``/``high``).
     - ``grad_method``: ``"implicit"`` (default), ``"diffmpc"`` or ``"unroll"``.
-    - ``state_map``: ``"identity"`` (default), ``"pendulum_angle"``, ``"mlp"``, ``"cnn"`` or an ``nn.Module``.
+    - ``state_map``: ``"identity"`` (default; with the env's model: the env's map), ``"pendulum_angle"``,
+      ``"mlp"``, ``"cnn"`` or an ``nn.Module``.
       A module (e.g. a pretrained encoder) keeps its weights; SB3's orthogonal init (``ortho_init``) only
       initialises the named learned maps.
     - ``solver_options``: ``DiLQR`` options (``max_iter``, ``tol``, ``on_unconverged``, ...), merged over
@@ -177,7 +184,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         u_lower: float | Sequence[float] | None = None,
         u_upper: float | Sequence[float] | None = None,
         grad_method: str = "implicit",
-        state_map: str | nn.Module = "identity",
+        state_map: str | nn.Module | None = None,
         solver_options: dict[str, Any] | None = None,
         controller_dtype: torch.dtype = torch.float64,
         controller_lr_scale: float = 1.0,
@@ -186,9 +193,13 @@ class DiLQRPolicy(ActorCriticPolicy):
         use_sde: bool = False,
         **kwargs: Any,
     ) -> None:
-        if dynamics is None or cost is None:
-            raise ValueError("DiLQRPolicy needs policy_kwargs=dict(dynamics=..., cost=..., ...): the "
-                             "nn.Module models the controller plans with")
+        if dynamics is None and cost is None:
+            dynamics, cost, env_map = _model_of_training_env()
+            state_map = env_map if state_map is None else state_map
+        elif dynamics is None or cost is None:
+            raise ValueError("DiLQRPolicy needs both dynamics and cost in policy_kwargs, or neither (then it uses "
+                             "the model of the env it trains on)")
+        state_map = "identity" if state_map is None else state_map
         if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
             raise ValueError(f"DiLQRPolicy needs a 1-D continuous Box action space (the controls u); got "
                              f"{action_space}")
@@ -270,3 +281,35 @@ class DiLQRPolicy(ActorCriticPolicy):
         data.update(self._config, dynamics=self.controller.dynamics, cost=self.controller.cost,
                     state_map=self.state_map, net_arch=self._critic_net_arch)
         return data
+
+
+def _model_of_training_env() -> tuple[nn.Module, nn.Module, nn.Module]:
+    """(dynamics, cost, state map) of the env of the SB3 algorithm now building this policy.
+
+    SB3 builds the policy inside the algorithm's ``_setup_model`` from the spaces alone, so the env is
+    found as the algorithm on the call stack (``PPO(DiLQRPolicy, env)``, ``A2C(...)``). The models are
+    written into the algorithm's ``policy_kwargs``, which ``model.save`` stores, so ``PPO.load`` rebuilds
+    the same policy without the env.
+    """
+    from dilqr_rl.policies.env_models import env_model
+
+    frame = inspect.currentframe()
+    while frame is not None and not isinstance(frame.f_locals.get("self"), BaseAlgorithm):
+        frame = frame.f_back
+    algorithm = frame.f_locals["self"] if frame is not None else None
+    del frame
+    venv = getattr(algorithm, "env", None)
+    venv = venv.unwrapped if venv is not None else None
+    if not isinstance(venv, DummyVecEnv):
+        raise ValueError("DiLQRPolicy without dynamics and cost takes the model of the env it trains on, which "
+                         "needs an SB3 algorithm with a DummyVecEnv, e.g. PPO(DiLQRPolicy, 'dilqr_rl/Pendulum-v0'); "
+                         "otherwise pass policy_kwargs=dict(dynamics=..., cost=...): the nn.Module models the "
+                         "controller plans with")
+    try:
+        model = env_model(venv.envs[0])
+    except ValueError as error:
+        raise ValueError(f"DiLQRPolicy has no default model for this env ({error}); pass "
+                         "policy_kwargs=dict(dynamics=..., cost=...): the nn.Module models the controller plans "
+                         "with") from None
+    algorithm.policy_kwargs.update(dynamics=model.dynamics, cost=model.cost, state_map=model.state_map)
+    return model.dynamics, model.cost, model.state_map

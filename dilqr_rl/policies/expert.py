@@ -101,6 +101,9 @@ class ILQRExpert:
         self.action_scale = float(action_scale)
         self.name = name
         self.control_dim = int(getattr(dynamics, "control_dim", 1))
+        self.solves = 0
+        """Solves so far (one per state acted on); with ``converged_solves``, the converged fraction."""
+        self.converged_solves = 0
 
     def __repr__(self) -> str:
         return f"ILQRExpert({self.name}, {self.settings})"
@@ -162,20 +165,24 @@ class ILQRExpert:
             cold = torch.ones(B, dtype=torch.bool)
             plan = x.new_zeros(B, T, m)
         u = plan.clone()
+        converged = torch.zeros(B, dtype=torch.bool)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UnconvergedWarning)  # few iterations per step is the design
             if bool(cold.any()):
-                u[cold] = self._solve_cold(x[cold])
+                u[cold], converged[cold] = self._solve_cold(x[cold])
             if bool((~cold).any()):
-                u[~cold] = self.warm(x[~cold], plan[~cold]).u
+                sol = self.warm(x[~cold], plan[~cold])
+                u[~cold], converged[~cold] = sol.u, sol.converged
+        self.solves += B
+        self.converged_solves += int(converged.sum())
         return u[:, 0], shift_plan(u)
 
-    def _solve_cold(self, x: Tensor) -> Tensor:
-        """Best of the constant-control starts: plans (B, T, m)."""
+    def _solve_cold(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Best of the constant-control starts: plans (B, T, m) and whether each converged (B,)."""
         B, T, m = x.shape[0], self.settings.horizon, self.control_dim
         levels = [c * (self.u_upper if c > 0 else -self.u_lower) for c in self.settings.cold_starts]
         S = len(levels)
         starts = x.new_tensor(levels).view(S, 1, 1, 1).expand(S, B, T, m).reshape(S * B, T, m)
         sol = self.cold(x.repeat(S, 1), starts.contiguous())
         best = sol.cost.view(S, B).argmin(0)  # (B,)
-        return sol.u.view(S, B, T, m)[best, torch.arange(B)]
+        return sol.u.view(S, B, T, m)[best, torch.arange(B)], sol.converged.view(S, B)[best, torch.arange(B)]

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from torch import nn
 
 
-def mlp(sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``tanh`` between them (none after the last).
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``activation`` (tanh) between them (none
+    after the last).
 
     Shapes: (B, sizes[0]) -> (B, sizes[-1]).
     """
@@ -19,5 +20,5 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.Tanh())
+            layers.append(activation())
     return nn.Sequential(*layers)

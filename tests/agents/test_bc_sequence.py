@@ -20,7 +20,7 @@ from dilqr_rl.models import get_system
 
 def tiny_plans(n: int, seed: int, horizon: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(x_init (n, 2), expert u (n, T, 1)) from the true pendulum controller (T: the system's by default)."""
-    s = get_system("pendulum")
+    s = get_system("pendulum-upright")
     x0 = s.sample_x_init(n, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         u = DiLQR(s.make_dynamics(), s.make_cost(), horizon or s.horizon, s.u_lower, s.u_upper)(x0).u
@@ -53,7 +53,7 @@ def test_dilqr_modes_reduce_the_imitation_loss(data, mode):
     _, trainer, result, before = fit(spec, data, epochs=8, lr=2e-2)
     assert trainer.evaluate(data[0])[0] < 0.85 * before  # the best-validation model, on the training set
     assert result.test_loss is not None
-    assert result.history["ilqr/converged_fraction"][-1] > 0.5
+    assert result.history["ilqr/unconverged_fraction"][-1] < 0.5
 
 
 @pytest.mark.parametrize("kind", ["lstm", "mlp"])
@@ -61,7 +61,7 @@ def test_nn_baselines_train_through_the_same_trainer(data, kind):
     spec = SequencePolicySpec(kind=kind, hidden_size=16)
     _, trainer, result, before = fit(spec, data, epochs=30, optimizer="adam", lr=1e-2)
     assert trainer.evaluate(data[0])[0] < 0.5 * before
-    assert "ilqr/converged_fraction" not in result.history
+    assert "ilqr/unconverged_fraction" not in result.history
 
 
 def test_dx_moves_the_model_towards_the_truth(data):
@@ -94,7 +94,7 @@ def test_cost_mode_alternates_weights_and_goal_every_k_epochs():
 
 
 def test_wrong_initial_model_is_seeded_and_between_r_over_2_and_r():
-    true = get_system("pendulum").true_params
+    true = get_system("pendulum-upright").true_params
     for seed in range(5):
         spec = SequencePolicySpec(kind="dilqr", mode="dx", perturbation=0.2, init_seed=seed)
         params, _, _ = wrong_initial_model(spec)
@@ -155,8 +155,12 @@ def test_bad_inputs_name_the_valid_choices(tmp_path):
     with pytest.raises(ValueError, match="need epochs >= 0, batch_size >= 1 and lr > 0"):
         BCConfig(batch_size=0)
     spec = SequencePolicySpec()
-    with pytest.raises(ValueError, match="alternate_every must be >= 1"):
+    with pytest.raises(ValueError, match="alternate_every and warm_start_reset must be >= 1, got 0 and 50"):
         SequenceBCTrainer(build_sequence_policy(spec), spec, BCConfig(), alternate_every=0)
+    with pytest.raises(ValueError, match=r"unknown loss_reduction 'max'; valid: \['sum', 'mean'\]"):
+        SequenceBCTrainer(build_sequence_policy(spec), spec, BCConfig(), loss_reduction="max")
+    with pytest.raises(ValueError, match=r"start_params \['mas'\] are not parameters of pendulum-upright"):
+        SequencePolicySpec(start_params={"mas": 1.0})
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
     torch.save({"weights": 1}, tmp_path / "other.pt")
@@ -205,7 +209,7 @@ def test_an_empty_validation_split_is_refused_and_an_empty_test_split_gives_no_t
 
 def test_imitation_loss_is_the_summed_squared_action_error(data):
     x, u = data[2]
-    s = get_system("pendulum")
+    s = get_system("pendulum-upright")
     expert = DiLQR(s.make_dynamics(), s.make_cost(), s.horizon, s.u_lower, s.u_upper)  # as in tiny_plans
     loss, solution = imitation_loss(expert, x, u)
     assert loss.shape == (4,) and float(loss.max()) < 1e-12 and bool(solution.converged.all())
@@ -229,3 +233,80 @@ def test_relative_lr_scales_each_parameter_by_its_magnitude(data):
     assert len(lrs) == 2
     assert lrs[id(dyn.mass)] == pytest.approx(1e-2 * initial["mass"])
     assert lrs[id(dyn.gravity)] == pytest.approx(1e-2 * initial["gravity"])
+
+
+def test_papers_systems_start_from_the_papers_initial_models():
+    dx = SequencePolicySpec(system="cartpole", mode="dx")
+    params, w, goal = wrong_initial_model(dx)
+    assert params == {"gravity": 9.8, "cart_mass": 3.0, "pole_mass": 0.1, "length": 1.0}
+    torch.testing.assert_close(w, torch.tensor(get_system("cartpole").cost_weights, dtype=torch.float64))
+    cost = SequencePolicySpec(system="cartpole", mode="cost")
+    params, w, goal = wrong_initial_model(cost)
+    assert params == {}  # true dynamics
+    assert w.tolist() == [0.5] * 6 and goal.tolist() == [0.0] * 6
+    learner = build_sequence_policy(cost)
+    torch.testing.assert_close(learner.cost.weights, torch.full((6,), 0.5, dtype=torch.float64))
+    # a random start when asked, and single parameters overridden explicitly
+    assert wrong_initial_model(SequencePolicySpec(system="cartpole", perturbation=0.3))[0]["gravity"] != 9.8
+    override = SequencePolicySpec(system="pendulum-nonrealizable", start_params={"gravity": 6.0})
+    params = wrong_initial_model(override)[0]
+    assert params == {"damping": 0.0, "bias": 0.0, "gravity": 6.0, "mass": 1.0, "length": 1.0}
+
+
+def test_cost_model_loss_of_the_papers_cost_compares_q_and_p():
+    spec = SequencePolicySpec(system="pendulum", mode="cost")
+    learner = build_sequence_policy(spec)
+    q_true = torch.tensor([1.0, 1.0, 0.1, 0.001], dtype=torch.float64)
+    p_true = -q_true.sqrt() * torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    q, p = torch.full((4,), 0.5, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    expected = float(((torch.cat([q_true, p_true]) - torch.cat([q, p])) ** 2).mean())
+    assert model_loss(spec, learner) == pytest.approx(expected)
+
+
+def test_mean_reduction_is_the_sum_over_t_and_m_divided():
+    spec = SequencePolicySpec(kind="dilqr", mode="dx")
+    policy = build_sequence_policy(spec)
+    x0, u = tiny_plans(3, 5)
+    total = imitation_loss(policy, x0, u)[0]
+    mean = imitation_loss(policy, x0, u, reduction="mean")[0]
+    torch.testing.assert_close(mean, total / (u.shape[1] * u.shape[2]))
+
+
+def test_warm_starts_cut_the_iterations_and_survive_a_resume(data, tmp_path):
+    spec = SequencePolicySpec(kind="dilqr", mode="dx")
+    cfg = BCConfig(epochs=3, batch_size=8, progress=False, lr=1e-3)
+    cold = SequenceBCTrainer(build_sequence_policy(spec), spec, cfg).fit(*data)
+    warm_trainer = SequenceBCTrainer(build_sequence_policy(spec), spec, cfg, warm_start=True)
+    warm = warm_trainer.fit(*data)
+    assert warm.history["ilqr/iterations"][0] == cold.history["ilqr/iterations"][0]  # first epoch: cold
+    assert warm.history["ilqr/iterations"][-1] < 0.7 * cold.history["ilqr/iterations"][-1]
+    table = warm_trainer._warm
+    assert table.shape == (16, spec.planning_horizon, 1) and bool(table.abs().sum(-1).sum(-1).gt(0).all())
+    # reset every warm_start_reset epochs
+    warm_trainer.warm_start_reset = 2
+    warm_trainer.on_epoch_start(2)
+    assert float(table.abs().max()) == 0.0
+    # the warm starts are part of last.pt: a resumed run continues the same trajectory of losses
+    ckpt = BCConfig(epochs=2, batch_size=8, progress=False, lr=1e-3, checkpoint_dir=str(tmp_path))
+    SequenceBCTrainer(build_sequence_policy(spec), spec, ckpt, warm_start=True).fit(*data)
+    resumed = SequenceBCTrainer(build_sequence_policy(spec), spec, dataclasses.replace(ckpt, epochs=3),
+                                warm_start=True)
+    result = resumed.fit(*data, resume=True)
+    torch.testing.assert_close(torch.tensor(result.history["train/loss"]), torch.tensor(warm.history["train/loss"]))
+
+
+def test_papers_lstm_predicts_unbounded_sequences_and_trains():
+    spec = SequencePolicySpec(kind="papers_lstm", system="cartpole", hidden_size=16)
+    policy = build_sequence_policy(spec, torch.float32)
+    x0 = get_system("cartpole").sample_x_init(5, torch.Generator().manual_seed(0), torch.float32)
+    assert policy(x0).shape == (5, 20, 1)
+    u = 150.0 * torch.ones(5, 20, 1)  # beyond the bounds: the papers' LSTM is not squashed
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    first = None
+    for _ in range(60):
+        opt.zero_grad()
+        loss = imitation_loss(policy, x0, u, reduction="mean")[0].mean()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else float(loss)
+    assert float(loss) < 0.5 * first

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilqr_rl.agents.evaluation import MPCPolicy, default_state_map, evaluate_policy, load_policy
+from dilqr_rl.agents.evaluation import MPCPolicy, default_state_map, evaluate_episodes, load_policy
 from dilqr_rl.control import DiLQR
 from dilqr_rl.envs.registration import make_env
 from dilqr_rl.models import get_system
@@ -21,9 +21,9 @@ class ZeroPolicy:
 def test_expert_mpc_beats_doing_nothing_and_is_reproducible():
     env = make_env("dilqr_rl/Pendulum-v0")
     expert = load_policy("expert", env)
-    a = evaluate_policy(expert, env, n_episodes=2, seed=3, max_steps=60)
-    b = evaluate_policy(expert, env, n_episodes=2, seed=3, max_steps=60)
-    zero = evaluate_policy(ZeroPolicy(), env, n_episodes=2, seed=3, max_steps=60)
+    a = evaluate_episodes(expert, env, n_episodes=2, seed=3, max_steps=60)
+    b = evaluate_episodes(expert, env, n_episodes=2, seed=3, max_steps=60)
+    zero = evaluate_episodes(ZeroPolicy(), env, n_episodes=2, seed=3, max_steps=60)
     np.testing.assert_allclose(a.returns, b.returns)
     assert a.mean_return > zero.mean_return
     assert (a.lengths == 60).all()
@@ -35,8 +35,8 @@ def test_the_expert_is_the_one_expert_for_builds():
         expert = load_policy("expert", env)
         assert isinstance(expert, ILQRExpert) and expert.settings == expert_for(env).settings
         assert type(expert.dynamics) is type(env.unwrapped.dynamics)
-        a = evaluate_policy(expert, env, n_episodes=1, seed=1, max_steps=5)
-        b = evaluate_policy(expert_for(env), env, n_episodes=1, seed=1, max_steps=5)
+        a = evaluate_episodes(expert, env, n_episodes=1, seed=1, max_steps=5)
+        b = evaluate_episodes(expert_for(env), env, n_episodes=1, seed=1, max_steps=5)
         np.testing.assert_allclose(a.returns, b.returns)
     with pytest.raises(ValueError, match="no iLQR expert for CartPoleEnv"):
         load_policy("expert", gym.make("CartPole-v1"))
@@ -56,7 +56,7 @@ def test_expert_warm_start_is_the_shifted_plan_and_sequence_baselines_run_as_mpc
 
 def test_recorded_frames_are_rgb():
     env = make_env("dilqr_rl/Pendulum-v0", render_mode="rgb_array")
-    result = evaluate_policy(ZeroPolicy(), env, n_episodes=2, seed=0, record_first=True, max_steps=5)
+    result = evaluate_episodes(ZeroPolicy(), env, n_episodes=2, seed=0, record_first=True, max_steps=5)
     assert len(result.frames) == 6 and result.frames[0].ndim == 3 and result.frames[0].dtype == np.uint8
 
 
@@ -71,15 +71,27 @@ def test_default_state_map():
 def test_evaluation_errors():
     env = make_env("dilqr_rl/Pendulum-v0")
     with pytest.raises(ValueError, match="n_episodes must be >= 1"):
-        evaluate_policy(ZeroPolicy(), env, n_episodes=0)
+        evaluate_episodes(ZeroPolicy(), env, n_episodes=0)
     with pytest.raises(ValueError, match="recording needs frames: create the env with render_mode='rgb_array'"):
-        evaluate_policy(ZeroPolicy(), env, n_episodes=1, record_first=True)
-    with pytest.raises(ValueError, match=r"no default map from observations of shape \(5,\)"):
+        evaluate_episodes(ZeroPolicy(), env, n_episodes=1, record_first=True)
+    with pytest.raises(ValueError, match=r"observations of shape \(5,\) have no known map to them"):
         default_state_map((5,), 2)
+    with pytest.raises(ValueError, match="record_first needs one env, not an env factory"):
+        evaluate_episodes(ZeroPolicy(), lambda: make_env("dilqr_rl/Pendulum-v0"), n_episodes=1, record_first=True)
+
+
+def test_lockstep_episodes_equal_one_by_one():
+    """An env factory runs the episodes in lockstep (one batched predict per step) from the same seeded starts."""
+    env = make_env("dilqr_rl/Pendulum-v0")
+    expert = expert_for(env)
+    one_by_one = evaluate_episodes(expert, env, n_episodes=3, seed=5, max_steps=15)
+    lockstep = evaluate_episodes(expert, lambda: make_env("dilqr_rl/Pendulum-v0"), n_episodes=3, seed=5, max_steps=15)
+    np.testing.assert_allclose(lockstep.returns, one_by_one.returns, rtol=1e-5)  # batched solves: rounding only
+    np.testing.assert_array_equal(lockstep.lengths, [15, 15, 15])
 
 
 def _dilqr(max_iter: int = 2) -> DiLQR:
-    spec = get_system("pendulum")
+    spec = get_system("pendulum-upright")
     return DiLQR(spec.make_dynamics(), spec.make_cost(), spec.horizon, spec.u_lower, spec.u_upper,
                  max_iter=max_iter)
 

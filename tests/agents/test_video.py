@@ -49,8 +49,20 @@ def test_record_video_checks_the_target_before_running_the_episode(tmp_path, nam
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None,
-                    reason="checks the error shown without imageio-ffmpeg, which is installed here")
-def test_mp4_without_ffmpeg_names_the_fix(tmp_path):
-    with pytest.raises(RuntimeError, match=r"pip install 'dilqr_rl\[video\]'"):
+def test_mp4_without_ffmpeg_names_the_fix(tmp_path, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "imageio_ffmpeg"
+                        else find_spec(name, *a))
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'dilqr_rl\[video\]' \(or imageio-ffmpeg\)"):
         write_video(frames(), tmp_path / "a.mp4")
+
+
+def test_mp4_is_written(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")  # the video extra, part of dev
+    path = write_video(frames(), tmp_path / "a.mp4", fps=10)
+    reader = imageio.get_reader(path)
+    try:
+        written = [frame for frame in reader]
+    finally:
+        reader.close()
+    assert len(written) == len(frames()) and written[0].shape == frames()[0].shape

@@ -28,8 +28,8 @@ def test_bc_writes_events_checkpoints_and_results(tmp_path, policy):
     out = bc(tmp_path, "--policy", policy, "--seed", "2")
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
-    assert run_dir.name.startswith(f"pendulum__bc-{policy}__2__")
-    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert run_dir.name.startswith(f"pendulum-upright__bc-{policy}__2__")
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1  # hyperparameters in the same file
     result = json.loads((run_dir / "result.json").read_text())
     assert result["test_loss"] >= 0 and f"test_loss: {result['test_loss']:.4g}" in out.stdout
     policy_module = load_sequence_policy(run_dir / "checkpoints" / "best.pt")
@@ -51,7 +51,7 @@ def test_bc_resume_continues_a_run(tmp_path):
 
 
 def test_bc_trains_on_plans_of_the_dataset_horizon(tmp_path, capsys):
-    data = collect_plans("pendulum", n_train=3, n_val=1, n_test=1, progress=False, horizon=6).save(
+    data = collect_plans("pendulum-upright", n_train=3, n_val=1, n_test=1, progress=False, horizon=6).save(
         tmp_path / "plans.npz")
     runs = tmp_path / "runs"
     assert main(["bc", "--data", str(data), "--epochs", "1", "--batch-size", "3", "--no-progress",
@@ -68,12 +68,23 @@ def test_bc_user_errors_are_one_line_messages(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: the validation split is empty") and "Traceback" not in err
     assert not runs.exists()  # refused before a run directory was made
-    data = collect_plans("pendulum", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "plans.npz")
-    assert main(["bc", "--system", "cartpole", "--data", str(data), "--output-dir", str(runs)]) == 2
+    data = collect_plans("pendulum-upright", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "plans.npz")
+    assert main(["bc", "--system", "cartpole-balance", "--data", str(data), "--output-dir", str(runs)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the dataset at") and "not 'cartpole': pass --system pendulum" in err
+    assert err.startswith(f"error: --data {data} holds plans of pendulum-upright, not cartpole-balance: pass --system "
+                          "pendulum-upright")
     assert main(["bc", "--data", str(tmp_path / "none.npz"), "--output-dir", str(runs)]) == 2
-    assert capsys.readouterr().err.startswith(f"error: no dataset at {tmp_path / 'none.npz'}")
+    assert capsys.readouterr().err == (f"error: --data {tmp_path / 'none.npz'}: no such file; create one with "
+                                       "dilqr-rl collect --kind plans ...\n")
+    assert main(["bc", *TINY, "--learnable", "mass", "weight", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith("error: --learnable ['weight'] are not parameters of pendulum-upright")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    assert main(["bc", "--data", str(broken), "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --data {broken}: {broken} is not a readable dilqr_rl dataset")
+    assert main(["bc", *TINY, "--lr", "0", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err == "error: --lr must be > 0, or None for the papers' default; got 0.0\n"
+    assert not runs.exists()
 
 
 def test_bc_without_test_plans_reports_no_test_loss(tmp_path, capsys):
@@ -91,4 +102,21 @@ def test_bc_bad_resume_directory_is_reported(tmp_path):
 
 def test_bc_rejects_an_unknown_mode(tmp_path):
     out = bc(tmp_path, "--mode", "dcost")
-    assert out.returncode == 2 and "invalid choice: 'dcost'" in out.stderr
+    assert out.returncode == 2 and "invalid choice 'dcost' for argument '--mode'" in out.stderr
+
+
+def test_bc_resume_with_another_learner_is_refused(tmp_path):
+    assert bc(tmp_path).returncode == 0
+    (run_dir,) = tmp_path.iterdir()
+    out = bc(tmp_path, "--resume", str(run_dir), "--mode", "cost")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr == (f"error: --resume {run_dir} continues a run with another learner: --mode cost (the run has "
+                          "dx). Pass the options of the original run, or start a new run without --resume\n")
+
+
+def test_bc_prints_each_result_once_and_help_one_default(tmp_path):
+    out = bc(tmp_path, "--policy", "mlp")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("test_loss") == 1
+    help_text = subprocess.run([*CLI, "bc", "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert help_text.count("(default: 1)") == 1 and "--relative-lr" in help_text  # threads' only

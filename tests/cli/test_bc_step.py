@@ -13,9 +13,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import load_step_policy
-from dilqr_rl.agents.evaluation import evaluate_policy
+from dilqr_rl.agents.evaluation import evaluate_episodes
+from dilqr_rl.cli._errors import CLIError
 from dilqr_rl.cli.bc_step import split_data
-from dilqr_rl.data import EpisodeDataset, collect_episodes
+from dilqr_rl.data import EpisodeDataset, collect_episodes, collect_plans
 from dilqr_rl.envs import make_env
 
 ENV_ID = "dilqr_rl/Pendulum-v0"
@@ -59,10 +60,10 @@ def test_bc_step_writes_events_and_a_checkpoint_that_reproduces_the_run(tmp_path
     assert test_loss == pytest.approx(result["test_loss"], rel=1e-5)  # the best model, on the same test split
     env = make_env(ENV_ID, max_episode_steps=15)
     try:
-        returns = evaluate_policy(policy, env, n_episodes=2, seed=100)
+        returns = evaluate_episodes(policy, env, n_episodes=2, seed=100)  # one by one; the run: in lockstep
     finally:
         env.close()
-    assert returns.mean_return == pytest.approx(result["mean_return"], rel=1e-6)  # the same actions as in the run
+    assert returns.mean_return == pytest.approx(result["mean_return"], rel=1e-5)  # the same actions as in the run
     assert result["expert_return"] == pytest.approx(episodes.episode_returns().mean())
 
 
@@ -71,13 +72,20 @@ def test_bc_step_reports_user_errors_on_one_line(tmp_path, episodes):
     runs = tmp_path / "runs"
     out = bc_step(runs, "--data", str(data), "--env-id", "Pendulum-v1", "--no-progress")
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
-    assert f"holds episodes of {ENV_ID!r}, expected 'Pendulum-v1'" in out.stderr
+    assert f"--data {data} holds episodes of {ENV_ID}, not Pendulum-v1: drop --env-id" in out.stderr
     assert not runs.exists()  # refused before a run directory was made
+    plans = collect_plans("pendulum-upright", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "p.npz")
+    out = bc_step(runs, "--data", str(plans), "--no-progress")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr == (f"error: --data {plans} holds plans, not episodes: use it with dilqr-rl bc / sysid --data, "
+                          "or create episodes with dilqr-rl collect --kind episodes ...\n")
+    out = bc_step(runs, "--val-fraction", "1.5", "--no-progress")
+    assert out.stderr == "error: need 0 < --val-fraction < 1 and 0 <= --test-fraction < 1; got 1.5 and 0.2\n"
 
 
 def test_split_data_refuses_too_few_episodes_and_bad_fractions(episodes):
     one_episode = EpisodeDataset(ENV_ID, {**episodes.arrays, "episode": np.zeros_like(episodes.episode)})
-    with pytest.raises(ValueError, match=r"has 1 episode\(s\) but bc-step splits by episode and needs at least 3"):
+    with pytest.raises(CLIError, match=r"has 1 episode\(s\) but bc-step splits by episode and needs at least 3"):
         split_data(one_episode, 0.25, 0.25, seed=0)
-    with pytest.raises(ValueError, match=r"need 0 < --val-fraction < 1 and 0 <= --test-fraction < 1; got 0\.0"):
+    with pytest.raises(ValueError, match=r"need 0 < val_fraction < 1 and 0 <= test_fraction < 1; got 0\.0"):
         split_data(episodes, 0.0, 0.25, seed=0)

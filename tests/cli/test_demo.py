@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
@@ -13,14 +17,31 @@ def test_demo_quick(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
-    for name in ("expert (true model)", "DiLQR.dx (implicit)", "LSTM (NN baseline)", "test imitation loss"):
+    names = ("iLQR expert (evaluate)", "demonstrator (true model)", "DiLQR.dx (implicit)", "LSTM (NN baseline)")
+    for name in (*names, "test imitation loss"):
         assert name in out.stdout
     for sub in ("dilqr_dx", "lstm"):
-        assert list((run_dir / sub).glob("events.out.tfevents.*"))
+        (events,) = (run_dir / sub).glob("events.out.tfevents.*")  # one file per learner
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        assert "eval/mean_return" in accumulator.Tags()["scalars"]
         assert (run_dir / sub / "checkpoints" / "best.pt").is_file()
     assert (run_dir / "dilqr_dx.gif").stat().st_size > 0
-    # the expert's test loss is measured (it re-plans with the dataset's solver settings: ~0, not a constant)
-    expert_row = next(line for line in out.stdout.splitlines() if line.startswith("expert (true model)"))
-    test_loss, model_loss, dyn_error = (float(v) for v in expert_row.split()[3:6])
+    # the demonstrator's test loss is measured (it re-plans with the dataset's solver settings: ~0, not a constant)
+    row = next(line for line in out.stdout.splitlines() if line.startswith("demonstrator (true model)"))
+    test_loss, model_loss, dyn_error = (float(v) for v in row.split()[3:6])
     assert 0.0 <= test_loss < 1e-10 and model_loss == dyn_error == 0.0
-    assert "its test loss is measured, its model loss and dyn. error are 0 by definition" in out.stdout
+    table = out.stdout.split("\nresults:")[0]
+    assert (run_dir / "results.md").read_text() == f"```\n{table}\n```\n"
+    with open(run_dir / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["policy"] for r in rows] == list(names)
+    assert float(rows[2]["env_return"]) == pytest.approx(float(table.splitlines()[4].split()[-2]), abs=0.06)
+    assert "(env return: mean over 2 episodes of dilqr_rl/Pendulum-v0" in out.stdout
+
+
+def test_demo_options_are_checked(capsys):
+    from dilqr_rl.cli import main
+
+    assert main(["demo", "--eval-episodes", "0"]) == 2
+    assert capsys.readouterr().err == "error: --eval-episodes must be >= 1; got 0\n"

@@ -1,16 +1,28 @@
-"""``dilqr-rl evaluate`` end to end as a subprocess."""
+"""``dilqr-rl evaluate``: the expert, a PPO model.zip and its checkpoints, BC checkpoints; errors before any episode."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+import zipfile
 
 import imageio.v2 as imageio
+import pytest
 
+from dilqr_rl.agents.ppo import PPOConfig, train_ppo
 from dilqr_rl.cli import main
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory):
+    """A tiny ``dilqr-rl rl`` run: model.zip and checkpoints/model_32_steps.zip."""
+    config = PPOConfig(total_timesteps=32, n_envs=1, n_steps=32, batch_size=32, n_epochs=1, horizon=4, max_iter=4,
+                       eval_episodes=0, progress=False, output_dir=str(tmp_path_factory.mktemp("runs")))
+    return train_ppo(config).run_dir
 
 
 def test_evaluate_the_expert_with_a_gif(tmp_path):
@@ -21,14 +33,102 @@ def test_evaluate_the_expert_with_a_gif(tmp_path):
     assert out.returncode == 0, out.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
     result = json.loads((run_dir / "result.json").read_text())
-    assert len(result["returns"]) == 2 and list(run_dir.glob("events.out.tfevents.*"))
+    assert len(result["returns"]) == 2 and len(list(run_dir.glob("events.out.tfevents.*"))) == 1
     assert len(imageio.mimread(gif)) == 11
+    assert "return" in out.stdout and "seeds 0..1" in out.stdout
 
 
-def test_evaluate_a_missing_checkpoint_names_the_problem(tmp_path, capsys):
+def test_every_artefact_of_rl_evaluates(ppo_run, tmp_path, capsys):
+    for path in (ppo_run / "model.zip", ppo_run / "checkpoints" / "model_32_steps.zip"):
+        assert main(["evaluate", "--policy", str(path), "--env-id", "Pendulum-v1", "--episodes", "2",
+                     "--max-steps", "5", "--no-progress", "--output-dir", str(tmp_path)]) == 0
+        assert f"{path} on Pendulum-v1: return" in capsys.readouterr().out
+    assert main(["evaluate", "--policy", str(ppo_run / "model.zip"), "--env-id", "dilqr_rl/CartpoleBalance-v0",
+                 "--output-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    model = ppo_run / "model.zip"
+    assert err.startswith(f"error: --policy {model} does not fit --env-id dilqr_rl/CartpoleBalance-v0: ")
+    assert "was trained on observations (3,) and actions (1,)" in err
+
+
+def test_a_bc_step_checkpoint_on_the_wrong_env_is_a_user_error(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["bc-step", "--n-episodes", "3", "--max-episode-steps", "5", "--epochs", "1", "--eval-episodes", "0",
+                 "--test-fraction", "0", "--no-progress", "--output-dir", str(runs)]) == 0
+    (best,) = runs.glob("*/checkpoints/best.pt")
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(best), "--env-id", "dilqr_rl/CartpoleBalance-v0",
+                 "--output-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --policy {best} does not fit --env-id dilqr_rl/CartpoleBalance-v0: {best} was "
+                          "trained on observations (3,) and actions (1,), but dilqr_rl/CartpoleBalance-v0 has "
+                          "observations (4,)")
+
+
+def test_user_errors_come_before_any_episode(tmp_path, capsys, monkeypatch):
     runs = tmp_path / "runs"
     assert main(["evaluate", "--policy", str(tmp_path / "best.pt"), "--output-dir", str(runs)]) == 2
-    assert capsys.readouterr().err.startswith(f"error: no checkpoint at {tmp_path / 'best.pt'}")
+    assert capsys.readouterr().err.startswith(f"error: --policy {tmp_path / 'best.pt'}: no such file; pass 'expert'")
     assert main(["evaluate", "--video", str(tmp_path / "v.avi"), "--output-dir", str(runs)]) == 2
-    assert capsys.readouterr().err.startswith("error: unsupported video format '.avi'")
+    assert capsys.readouterr().err == (f"error: --video {tmp_path / 'v.avi'}: unsupported video format '.avi'; use "
+                                       ".gif or .mp4\n")
+    assert main(["evaluate", "--threads", "0", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err == ("error: --threads must be >= 1 (torch CPU threads); got 0. Small problems run "
+                                       "fastest with --threads 1.\n")
+    assert main(["evaluate", "--env-id", "NoSuchEnv-v9", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith("error: --env-id NoSuchEnv-v9: ")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["evaluate", "--output-dir", str(blocker)]) == 2
+    assert capsys.readouterr().err == (f"error: --output-dir {blocker}: this is a file, not a folder; pass a folder "
+                                       "(it is created if missing)\n")
+    assert main(["evaluate", "--policy", "expert", "--env-id", "CartPole-v1", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith("error: --policy expert: no iLQR expert for CartPoleEnv")
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "imageio_ffmpeg"
+                        else find_spec(name, *a))
+    assert main(["evaluate", "--video", str(tmp_path / "v.mp4"), "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err == (f"error: --video {tmp_path / 'v.mp4'}: writing MP4 needs imageio-ffmpeg, which "
+                                       "is not installed: pip install 'dilqr_rl[video]' (or imageio-ffmpeg), or write "
+                                       "a .gif\n")
     assert not runs.exists()
+
+
+def test_bc_checkpoints_evaluate_and_a_planner_for_another_env_is_a_user_error(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["bc", "--n-train", "2", "--n-val", "1", "--n-test", "1", "--epochs", "1", "--no-progress",
+                 "--output-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    capsys.readouterr()
+    for name in ("best.pt", "last.pt"):
+        assert main(["evaluate", "--policy", str(run_dir / "checkpoints" / name), "--episodes", "2", "--max-steps",
+                     "3", "--no-progress", "--output-dir", str(runs)]) == 0
+    best = run_dir / "checkpoints" / "best.pt"
+    assert main(["evaluate", "--policy", str(best), "--env-id", "dilqr_rl/CartpoleBalance-v0",
+                 "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --policy {best} does not fit --env-id dilqr_rl/CartpoleBalance-v0: the policy plans in states of "
+        "size n = 2, and observations of shape (4,) have no known map to them: pass the --env-id it was trained "
+        "on, e.g. dilqr_rl/Pendulum-v0\n")
+
+
+def test_files_that_are_not_policies(tmp_path, capsys):
+    import torch
+
+    not_bc = tmp_path / "weights.pt"
+    torch.save({"weights": 1}, not_bc)
+    assert main(["evaluate", "--policy", str(not_bc), "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --policy {not_bc}: {not_bc} is not a dilqr_rl BC checkpoint (expected "
+                                       "format 'dilqr_rl.bc/1'); pass 'expert' (the iLQR expert of the env), a BC "
+                                       "checkpoint (.pt: dilqr-rl bc, bc-step) or a PPO model (.zip: dilqr-rl rl's "
+                                       "model.zip or checkpoints/*_steps.zip)\n")
+    not_sb3 = tmp_path / "archive.zip"
+    with zipfile.ZipFile(not_sb3, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    assert main(["evaluate", "--policy", str(not_sb3), "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --policy {not_sb3}: {not_sb3} is not a Stable-Baselines3 PPO "
+                                              "or A2C model")
+    for option in (["--episodes", "0"], ["--max-steps", "0"]):
+        assert main(["evaluate", *option]) == 2
+    assert capsys.readouterr().err == ("error: --episodes must be >= 1; got 0\n"
+                                       "error: --max-steps must be >= 1, or None for the env's limit; got 0\n")

@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from dilqr_rl.agents.bc_sequence import load_sequence_policy
 from dilqr_rl.cli import main
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
@@ -20,13 +23,19 @@ def test_sysid_fits_and_reports(tmp_path):
     (run_dir,) = tmp_path.iterdir()
     result = json.loads((run_dir / "result.json").read_text())
     assert abs(result["params"]["mass"] - 1.0) < 1e-2 and abs(result["params"]["gravity"] - 10.0) < 1e-1
-    assert list(run_dir.glob("events.out.tfevents.*")) and (run_dir / "dynamics.pt").is_file()
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1 and (run_dir / "dynamics.pt").is_file()
     assert "mass: true 1, learned" in out.stdout
+    planner = load_sequence_policy(run_dir / "policy.pt")  # the fitted model as the system's controller
+    assert float(planner.dynamics.mass) == pytest.approx(result["params"]["mass"])
+    out = subprocess.run([*CLI, "evaluate", "--policy", str(run_dir / "policy.pt"), "--episodes", "2",
+                          "--max-steps", "5", "--no-progress", "--output-dir", str(tmp_path / "eval")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
 
 
 def test_sysid_rejects_unknown_parameters(tmp_path, capsys):
     assert main(["sysid", "--learnable", "dt", "--output-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith("error: learnable ['dt'] are not parameters of pendulum")
+    assert capsys.readouterr().err.startswith("error: --learnable ['dt'] are not parameters of pendulum")
     assert main(["sysid", "--n-train", "0", "--no-progress", "--output-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: the training split is empty: SysId needs at least one plan")
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""``dilqr-rl video`` end to end as a subprocess."""
+"""``dilqr-rl video``: GIF and MP4 files of the expert and of PPO models, distinct default names, errors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import subprocess
 import sys
 
 import imageio.v2 as imageio
+import pytest
+
+from dilqr_rl.cli import main
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
@@ -18,7 +21,40 @@ def test_video_writes_a_gif(tmp_path):
     assert len(imageio.mimread(path)) == 7 and f"wrote {path}" in out.stdout
 
 
-def test_video_rejects_an_unknown_format(tmp_path):
-    out = subprocess.run([*CLI, "video", "--output", str(tmp_path / "v.avi"), "--max-steps", "2"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and out.stderr == "error: unsupported video format '.avi'; valid: ['.gif', '.mp4']\n"
+def test_video_writes_an_mp4(tmp_path, capsys):
+    pytest.importorskip("imageio_ffmpeg")  # the video extra, part of dev
+    path = tmp_path / "v.mp4"
+    assert main(["video", "--output", str(path), "--max-steps", "6"]) == 0
+    reader = imageio.get_reader(path)
+    try:
+        frames = [frame for frame in reader]
+    finally:
+        reader.close()
+    assert len(frames) == 7 and frames[0].ndim == 3 and f"wrote {path}" in capsys.readouterr().out
+
+
+def test_default_names_do_not_overwrite(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["video", "--max-steps", "2", "--seed", "3"]) == 0
+    names = sorted(p.name for p in (tmp_path / "runs" / "videos").iterdir())
+    assert names == ["dilqr_rl-Pendulum-v0__expert__seed3-1.gif", "dilqr_rl-Pendulum-v0__expert__seed3.gif"]
+
+
+def test_video_user_errors(tmp_path, capsys):
+    assert main(["video", "--output", str(tmp_path / "v.avi"), "--max-steps", "2"]) == 2
+    assert capsys.readouterr().err == (f"error: --output {tmp_path / 'v.avi'}: unsupported video format '.avi'; use "
+                                       ".gif or .mp4\n")
+    assert main(["video", "--output", str(tmp_path), "--max-steps", "2"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --output {tmp_path}: unsupported video format")
+    folder = tmp_path / "x.gif"
+    folder.mkdir()
+    assert main(["video", "--output", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --output {folder}: this is a folder; pass a file name, e.g. {folder / 'out'}\n"
+    assert main(["video", "--fps", "0"]) == 2
+    assert capsys.readouterr().err == "error: --fps must be >= 1, or None for the env's render_fps; got 0\n"
+    assert main(["video", "--max-steps", "0"]) == 2
+    assert capsys.readouterr().err == "error: --max-steps must be >= 1, or None for the env's limit; got 0\n"
+    assert main(["video", "--threads", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --threads must be >= 1")

@@ -10,7 +10,7 @@ from torch import nn
 
 from dilqr_rl import DiLQR, SolverConfig
 from dilqr_rl.control import HessianFallbackWarning, NonFiniteError, NotConvergedError, UnconvergedWarning
-from dilqr_rl.models import GoalCost, LinearDynamics, PendulumDynamics
+from dilqr_rl.models import GoalCost, LinearDynamics, PendulumDynamics, PendulumFeatureDynamics
 from tests.control.problems import F64, X0, pendulum
 
 
@@ -74,6 +74,17 @@ def test_u_init_errors():
         ctrl(x0, u_init=torch.zeros(3, 4, 1, dtype=F64))
     with pytest.raises(ValueError, match="u_init is NaN or infinite"):
         ctrl(x0, u_init=torch.full((3, 5, 1), float("inf"), dtype=F64))
+    with pytest.raises(ValueError, match=r"u_init has 2 controls per step but the layer plans m = 1 \(its dynamics' "
+                                         r"control_dim or bounds\): pass u_init of shape \(B, T, m\) = \(3, 5, 1\)"):
+        ctrl(x0, u_init=torch.zeros(3, 5, 2, dtype=F64))
+
+
+@pytest.mark.parametrize("name", ["u_lower", "u_upper"])
+def test_nan_bounds_are_refused_where_they_are_given(name):
+    bounds = {"u_lower": -1.0, "u_upper": 1.0, name: torch.tensor([0.0, float("nan")])}
+    with pytest.raises(ValueError, match=rf"{name} contains NaN; a bound must be a number \(\+-inf for none\) or "
+                                         "None"):
+        DiLQR(PendulumDynamics().double(), _cost(), 5, **bounds)
 
 
 def test_bound_that_does_not_broadcast():
@@ -199,22 +210,52 @@ def test_non_finite_cost_raises():
         ctrl(torch.zeros(1, 2, dtype=F64))
 
 
-def test_non_convex_cost_never_breaks_the_backward():
-    """Swing-up cost (indefinite Hessian near the bottom), loose solves from random states: the backward
-    returns finite gradients, flagging the items it could not differentiate instead of raising."""
+def test_a_converged_saddle_falls_back_to_the_cost_hessian():
+    """The papers' feature pendulum hanging still, goal upright, a convex cost on the features: u = 0 is a
+    stationary point (pushing left or right is symmetric) and iLQR stops there, but it is a maximum of the
+    swing-up, not a minimum: the reduced Lagrangian Hessian is indefinite. The cost Hessian is positive
+    definite, so the gradient is DiffMPC's."""
+    cost = GoalCost(torch.tensor([1.0, 1.0, 0.1, 0.1]), torch.tensor([1.0, 0.0, 0.0, 0.0])).double()
+    x0 = torch.tensor([[-1.0, 0.0, 0.0]], dtype=F64)  # (cos, sin, theta_dot): hanging at rest
+    grads = {}
+    for method in ("implicit", "diffmpc"):
+        ctrl = DiLQR(PendulumFeatureDynamics(dtype=F64), cost, 10, -2.0, 2.0, grad_method=method, tol=1e-10)
+        sol = ctrl(x0)
+        assert sol.all_converged and sol.u.abs().max() < 1e-12  # the solver stops at the saddle
+        if method == "implicit":
+            with pytest.warns(HessianFallbackWarning, match=r"not positive definite for batch items \[0\]"):
+                sol.u.sum().backward()
+            assert sol.backward.hessian_fallback.tolist() == [True]
+            assert sol.backward.zero_gradient.tolist() == [False]
+        else:
+            sol.u.sum().backward()
+        grads[method] = ctrl.dynamics.mass.grad
+    assert grads["implicit"] != 0 and grads["implicit"] == grads["diffmpc"]
+
+
+def test_a_stationary_point_of_a_non_convex_cost_gets_a_zero_gradient():
+    """The swing-up cost 2 (1 - cos theta) with almost no control penalty, from hanging at rest: u = 0 is
+    stationary, and neither the Lagrangian nor the cost Hessian (cos pi < 0) is positive definite on the
+    controls there. That item gets a zero gradient and both warnings; the item started near the top (a
+    strict minimum) keeps its exact gradient."""
     from dilqr_rl.models import PendulumSwingUpCost
 
-    gen = torch.Generator().manual_seed(0)
-    x0 = torch.stack([(2 * torch.rand(64, generator=gen, dtype=F64) - 1) * 3.14159,
-                      2 * torch.rand(64, generator=gen, dtype=F64) - 1], -1)
-    ctrl = DiLQR(PendulumDynamics(dtype=F64), PendulumSwingUpCost(0.5, 0.1, 0.01).double(), 15, -2.0, 2.0,
-                 max_iter=20, tol=1e-5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sol = ctrl(x0)
-        sol.u[:, 0].sum().backward()
+    ctrl = DiLQR(PendulumDynamics(dtype=F64), PendulumSwingUpCost(1.0, 0.0, 1e-4).double(), 30, -2.0, 2.0,
+                 tol=1e-10)
+    x0 = torch.tensor([[torch.pi, 0.0], [0.05, 0.0]], dtype=F64, requires_grad=True)
+    sol = ctrl(x0)
+    assert sol.all_converged and sol.u[0].abs().max() == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol.u.sum().backward()
+    messages = [str(w.message) for w in caught if issubclass(w.category, HessianFallbackWarning)]
+    assert len(messages) == 2
+    assert messages[0].startswith("the reduced Lagrangian Hessian is not positive definite for batch items [0]")
+    assert messages[1].startswith("no positive definite adjoint Hessian for batch items [0]")
+    assert sol.backward.hessian_fallback.tolist() == [True, False]
+    assert sol.backward.zero_gradient.tolist() == [True, False]
+    assert (x0.grad[0] == 0).all() and (x0.grad[1] != 0).all()
     assert torch.isfinite(ctrl.dynamics.mass.grad)
-    assert sol.backward.zero_gradient is not None
 
 
 class _IndefiniteWherePositive(PendulumDynamics):

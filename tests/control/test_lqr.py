@@ -23,8 +23,9 @@ def _random_lqr(B=2, T=5, n=3, m=2, seed=0):
     return H, g, F
 
 
-def _dense_kkt(H, g, F, free):
-    """Solve min 1/2 z^T H z + g^T z s.t. dx_1 = 0, dx_{t+1} = F_t dtau_t, du = 0 off the free set."""
+def _dense_kkt(H, g, F, free, fixed=None):
+    """Solve min 1/2 z^T H z + g^T z s.t. dx_1 = 0, dx_{t+1} = F_t dtau_t, du = fixed (default 0) off the free
+    set."""
     T, N = g.shape
     n = F.shape[1]
     m = N - n
@@ -40,9 +41,12 @@ def _dense_kkt(H, g, F, free):
             r[0, t * N + n + i] = 1.0
             rows.append(r)
     Jc = torch.cat(rows)
+    b = torch.zeros(len(Jc), dtype=F64)
+    if fixed is not None:
+        b[T * n:] = fixed[~free]  # the rows above, in (t, i) order
     Hd = torch.block_diag(*H)
     K = torch.cat([torch.cat([Hd, Jc.T], 1), torch.cat([Jc, torch.zeros(len(Jc), len(Jc), dtype=F64)], 1)])
-    sol = torch.linalg.solve(K, torch.cat([-g.reshape(-1), torch.zeros(len(Jc), dtype=F64)]))
+    sol = torch.linalg.solve(K, torch.cat([-g.reshape(-1), b]))
     dtau = sol[: T * N].view(T, N)
     mult = sol[T * N:]
     return dtau, mult[:n], mult[n:n + (T - 1) * n].view(T - 1, n)
@@ -79,6 +83,31 @@ def test_ilqr_gains_without_bounds_match_dense_kkt():
         for t in range(T):
             du = gains.K[b, t] @ dx + gains.k[b, t]
             torch.testing.assert_close(du, dtau[t, n:])
+            dx = F[b, t] @ torch.cat([dx, du])
+
+
+@pytest.mark.parametrize("m", [1, 2])
+def test_ilqr_gains_with_bounds_solve_the_reduced_problem(m):
+    """With bounds, each stage clamps some controls at a bound; the sweep's policy du_t = K_t dx_t + k_t is then
+    the exact solution of the LQR whose clamped controls are fixed at their bound (the reduced problem),
+    from one dense KKT solve."""
+    H, g, F = _random_lqr(m=m, T=6)
+    g = 4.0 * g  # large linear terms: many controls hit the box
+    B, T, n, _ = F.shape
+    lo, hi = torch.full((B, T, m), -0.3, dtype=F64), torch.full((B, T, m), 0.5, dtype=F64)
+    zeros = torch.zeros(B, T, m, dtype=F64)
+    gains = ilqr_gains(F, g, H, zeros, lo, hi, torch.zeros(B, dtype=F64), zeros)
+    assert gains.ok.all()
+    clamped = (gains.k <= lo + 1e-12) | (gains.k >= hi - 1e-12)
+    assert clamped.any() and (~clamped).any()  # a real mix of free and clamped controls
+    assert (gains.K[clamped] == 0).all()  # a clamped control does not react to dx
+    for b in range(B):
+        dtau, _, _ = _dense_kkt(H[b], g[b], F[b], ~clamped[b], fixed=gains.k[b])
+        dx = torch.zeros(n, dtype=F64)
+        for t in range(T):
+            du = gains.K[b, t] @ dx + gains.k[b, t]
+            torch.testing.assert_close(du, dtau[t, n:])
+            torch.testing.assert_close(dx, dtau[t, :n])
             dx = F[b, t] @ torch.cat([dx, du])
 
 

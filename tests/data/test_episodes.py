@@ -11,7 +11,6 @@ from dilqr_rl.data import DatasetMismatchError, EpisodeDataset, PlanDataset, col
 
 @pytest.fixture(scope="module")
 def pendulum() -> EpisodeDataset:
-    torch.set_num_threads(1)
     return collect_episodes("dilqr_rl/Pendulum-v0", 3, seed=0, progress=False, batch_size=2,
                             max_episode_steps=15)
 
@@ -34,6 +33,8 @@ def test_arrays_are_consistent_transitions(pendulum: EpisodeDataset) -> None:
     tensors = pendulum.tensors()
     assert tensors["observations"].dtype == torch.float64 and tensors["terminated"].dtype == torch.bool
     assert pendulum.metadata["physics"]["mass"] == 1.0 and pendulum.metadata["seed"] == 0
+    expert = pendulum.metadata["expert"]
+    assert expert["solves"] == 45 and 0.0 <= expert["converged_fraction"] <= 1.0  # one solve per step
 
 
 def test_deterministic_given_the_seed_and_independent_of_batching(pendulum: EpisodeDataset) -> None:

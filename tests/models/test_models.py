@@ -123,12 +123,12 @@ def test_swing_up_cost_derivatives_and_value_near_top():
 
 
 def test_physical_parameters_and_systems():
-    spec = get_system("pendulum")
+    spec = get_system("pendulum-upright")
     model = spec.make_dynamics(mass=1.5)
     assert model.physical_parameters()["mass"].item() == 1.5
     assert model.mass.requires_grad and model.gravity.requires_grad and not model.length.requires_grad
     assert all(p.requires_grad for p in spec.make_dynamics(learnable=("mass", "length", "gravity")).parameters())
-    cart = get_system("cartpole").make_dynamics()
+    cart = get_system("cartpole-balance").make_dynamics()
     assert not cart.pole_mass.requires_grad and cart.cart_mass.requires_grad
     x0 = spec.sample_x_init(100, torch.Generator().manual_seed(0))
     assert x0.shape == (100, 2) and (x0[:, 0].abs() <= 2.0).all()
@@ -147,8 +147,8 @@ def test_physical_parameters_and_systems():
         (lambda: PendulumDynamics(dt=0.0), "dt must be positive"),
         (lambda: PendulumDynamics(max_speed=-1.0), "max_speed must be positive or None"),
         (lambda: CartpoleDynamics(dt=-0.1), "dt must be positive"),
-        (lambda: get_system("acrobot"), r"unknown system 'acrobot'; valid: \['cartpole', 'pendulum'\]"),
-        (lambda: get_system("pendulum").make_dynamics(mas=1.0), r"unknown parameters \['mas'\] for pendulum"),
+        (lambda: get_system("acrobot"), r"unknown system 'acrobot'; valid: \['cartpole', 'cartpole-balance', "),
+        (lambda: get_system("pendulum-upright").make_dynamics(mas=1.0), r"unknown parameters \['mas'\] for pendulum"),
     ],
 )
 def test_model_errors(build, match):

@@ -14,7 +14,7 @@ from stable_baselines3 import A2C, PPO
 from dilqr_rl.control.errors import UnconvergedWarning
 from dilqr_rl.envs import PixelPendulumEnv
 from dilqr_rl.models import GoalCost, PendulumDynamics, PendulumSwingUpCost
-from dilqr_rl.policies import DiLQRPolicy
+from dilqr_rl.policies import DiLQRPolicy, expert_for
 from dilqr_rl.policies.state_maps import CNNEncoder, MLPEncoder, PendulumAngleMap, make_state_map
 
 
@@ -154,7 +154,7 @@ def test_deterministic_action_is_the_first_planned_control():
 
 
 def test_unconverged_solves_are_counted_and_warned_once():
-    model = _ppo(solver_options={"max_iter": 1, "tol": 0.0})
+    model = _ppo(solver_options={"max_iter": 1, "tol": 1e-12})  # one iteration cannot confirm convergence
     obs = torch.tensor([[-1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -253,7 +253,7 @@ def test_cnn_state_map_on_image_observations():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"dynamics": None}, "needs policy_kwargs=dict\\(dynamics=..., cost=..."),
+        ({"dynamics": None}, "needs both dynamics and cost in policy_kwargs, or neither"),
         ({"state_map": "pixels"}, "state_map must be one of 'identity', 'pendulum_angle', 'mlp', 'cnn'"),
         ({"state_map": "identity"}, "state_map='identity' needs observations of size n = 2"),
         ({"grad_method": "adjoint"}, "grad_method must be one of 'implicit', 'diffmpc', 'unroll'"),
@@ -285,3 +285,41 @@ def test_bad_spaces():
 def test_gsde_is_rejected():
     with pytest.raises(ValueError, match="supports neither use_sde=True"):
         PPO(DiLQRPolicy, "Pendulum-v1", use_sde=True, policy_kwargs=_kwargs())
+
+
+@pytest.mark.parametrize(("env_id", "learnable"), [
+    ("dilqr_rl/Pendulum-v0", ["mass", "length", "gravity"]),
+    ("Pendulum-v1", ["mass", "length", "gravity"]),
+    ("dilqr_rl/CartpoleSwingUp-v0", ["cart_mass", "pole_mass", "length", "gravity"]),
+    ("InvertedPendulum-v5", ["model.cart_mass", "model.pole_mass", "model.length", "model.gravity"]),
+])
+def test_zero_config_policy_plans_with_a_learnable_copy_of_the_envs_model(env_id, learnable, tmp_path):
+    import dilqr_rl.envs  # noqa: F401  (registers our ids)
+
+    model = PPO(DiLQRPolicy, env_id, n_steps=8, batch_size=8, n_epochs=1, seed=0)
+    dynamics = model.policy.controller.dynamics
+    assert [n for n, p in dynamics.named_parameters() if p.requires_grad] == learnable
+    assert not any(p.requires_grad for p in model.policy.controller.cost.parameters())
+    env = model.get_env().envs[0]
+    expert = expert_for(env)
+    obs, _ = env.reset(seed=0)
+    state = model.policy.state_map(torch.as_tensor(obs[None]))
+    np.testing.assert_allclose(state.numpy(), expert.obs_to_state(obs[None]), rtol=1e-6)
+    if env_id == "dilqr_rl/Pendulum-v0":  # the env's own model, copied (the env's physics are untouched)
+        assert dynamics is not env.unwrapped.dynamics and float(dynamics.mass) == float(env.unwrapped.dynamics.mass)
+    model.learn(8)
+    model.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip")  # rebuilt without the env
+    observation = model.get_env().reset()
+    np.testing.assert_allclose(loaded.predict(observation, deterministic=True)[0],
+                               model.predict(observation, deterministic=True)[0], rtol=1e-6)
+
+
+def test_unknown_envs_keep_the_clear_error():
+    with pytest.raises(ValueError, match=r"DiLQRPolicy has no default model for this env \(no iLQR expert for "
+                                         r"Continuous_MountainCarEnv.*pass policy_kwargs=dict\(dynamics=\.\.\., "):
+        PPO(DiLQRPolicy, "MountainCarContinuous-v0")
+    with pytest.raises(ValueError, match=r"DiLQRPolicy without dynamics and cost takes the model of the env it trains "
+                                         r"on, which needs an SB3 algorithm"):
+        DiLQRPolicy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2, 2, (1,)), lambda _: 1e-3)
+

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from dilqr_rl.policies.expert_fit import INVERTED_PENDULUM_FIT, fit_inverted_pendulum, inverted_pendulum_transitions
 
 
 def test_refit_on_a_small_sample_lands_near_the_stored_constants() -> None:
-    torch.set_num_threads(1)
     fit = fit_inverted_pendulum(n_samples=300, seed=1)
     stored = INVERTED_PENDULUM_FIT
     assert fit.cart_mass == pytest.approx(stored.cart_mass, rel=1e-12)

@@ -1,0 +1,56 @@
+"""``dilqr-rl reproduce``: the papers' experiments as multi-seed sweeps on Ray Tune; results.csv, summary.md, plots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Args:
+    """Reproduce one of the papers' experiments as a multi-seed sweep on Ray Tune (cartpole-cost, cartpole-dx,
+    imitation, nonrealizable-pendulum, gradient-fidelity); writes results.csv, summary.md and plots."""
+
+    name: str
+    """The study: cartpole-cost, cartpole-dx, imitation, nonrealizable-pendulum, gradient-fidelity."""
+    seeds: int | None = None
+    """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum)."""
+    quick: bool = False
+    """A reduced version of the same study (minutes)."""
+    epochs: int | None = None
+    """Epochs of the model-based learners (None: the study's)."""
+    address: str | None = None
+    """A Ray cluster's address (None: a local Ray on all cores)."""
+    cpus_per_trial: int = 1
+    """CPU cores (and torch threads) per trial."""
+    cpus: int | None = None
+    """Cores a local Ray may use (None: all of them); trials run cpus / cpus_per_trial at a time."""
+    out: Path | None = None
+    """Output folder (None: runs/reproduce/NAME[-quick]); an earlier run of the same sweep there is resumed."""
+    fresh: bool = False
+    """Discard an earlier sweep in the output folder."""
+    cache: str | None = "runs/reproduce/trial-cache"
+    """Where finished trials are kept for other studies: a trial another study ran with the same settings and
+    the same library source is copied, not run again (None: no cache)."""
+    progress: bool = True
+    """Show a progress bar over the trials."""
+
+    def __post_init__(self) -> None:
+        from dilqr_rl.experiments import STUDIES
+
+        if self.name not in STUDIES:
+            raise ValueError(f"--name must be one of {list(STUDIES)}; got {self.name!r}")
+        if self.cpus_per_trial < 1:
+            raise ValueError(f"--cpus-per-trial must be >= 1; got {self.cpus_per_trial}")
+        if self.cpus is not None and self.cpus < self.cpus_per_trial:
+            raise ValueError(f"--cpus must be >= --cpus-per-trial ({self.cpus_per_trial}); got {self.cpus}")
+
+
+def run(args: Args) -> int:
+    from dilqr_rl.experiments import StudyOptions, run_study
+
+    options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs)
+    out = run_study(args.name, options, args.out, args.address, args.cpus_per_trial, args.fresh, args.progress,
+                    args.cache, args.cpus)
+    print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.md'}")
+    return 0

@@ -1,0 +1,175 @@
+"""Aggregates and figures shared by the studies' summaries: mean and standard error over seeds, Markdown
+tables, learning curves with seed bands, per-parameter trajectories. Plots need matplotlib (the ``sweep``
+extra); they are written as PNG without a display."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dilqr_rl.experiments.study import Row
+
+
+def ok_rows(rows: Iterable[Row]) -> list[Row]:
+    return [r for r in rows if r.get("status") == "ok"]
+
+
+def failures(rows: Iterable[Row]) -> str:
+    """A Markdown section listing the failed trials (empty when none failed)."""
+    bad = [r for r in rows if r.get("status") != "ok"]
+    if not bad:
+        return ""
+    lines = "\n".join(f"- `{r['trial_id']}`: {r.get('error', '')}" for r in bad)
+    return f"\n## Failed trials ({len(bad)})\n\nThese are left out of every table and figure above.\n\n{lines}\n"
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float, int]:
+    """Mean, standard error of the mean (0 for one value) and count of the finite values."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return math.nan, math.nan, 0
+    se = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
+    return statistics.fmean(finite), se, len(finite)
+
+
+def fmt(mean: float, se: float, n: int, digits: int = 3) -> str:
+    """``1.23e-04 ± 5.6e-06 (n=5)``."""
+    if n == 0:
+        return "n/a"
+    return f"{mean:.{digits}g} ± {se:.2g} (n={n})"
+
+
+def group(rows: Iterable[Row], *keys: str) -> dict[tuple, list[Row]]:
+    """Rows grouped by the values of ``keys``, in first-seen order."""
+    out: dict[tuple, list[Row]] = {}
+    for r in rows:
+        out.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+    return out
+
+
+def table(headers: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table."""
+    head = "| " + " | ".join(headers) + " |\n|" + "|".join("---" for _ in headers) + "|\n"
+    return head + "".join("| " + " | ".join(str(c) for c in line) + " |\n" for line in lines)
+
+
+def history(out_dir: Path, row: Row) -> dict[str, list[float]]:
+    """The per-epoch curves a trial wrote (``trials/<id>/history.json``)."""
+    path = Path(out_dir) / "trials" / row["trial_id"] / "history.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(curves: dict[str, list[list[float]]], path: Path, ylabel: str, title: str,
+                logy: bool = True, reference: dict[str, float] | None = None) -> Path:
+    """One line per label: the mean over seeds with a band of one standard error; ``reference`` draws
+    dashed horizontal lines (e.g. the truth)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, runs in curves.items():
+        runs = [r for r in runs if r]
+        if not runs:
+            continue
+        length = min(len(r) for r in runs)
+        cols = list(zip(*[r[:length] for r in runs]))
+        mean = [statistics.fmean(c) for c in cols]
+        se = [statistics.stdev(c) / math.sqrt(len(c)) if len(c) > 1 else 0.0 for c in cols]
+        epochs = range(1, length + 1)
+        ax.plot(epochs, mean, label=f"{label} (n={len(runs)})")
+        ax.fill_between(epochs, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)], alpha=0.25)
+    for label, value in (reference or {}).items():
+        ax.axhline(value, ls="--", color="k", lw=0.8, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_parameters(per_method: dict[str, dict[str, list[list[float]]]], truth: dict[str, float], path: Path,
+                    title: str) -> Path:
+    """One panel per parameter: each method's mean trajectory over seeds (band: standard error), the truth
+    dashed."""
+    plt = _pyplot()
+    names = list(truth)
+    cols = min(4, len(names))
+    rows_ = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(3.2 * cols, 2.6 * rows_), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for method, params in per_method.items():
+            runs = [r for r in params.get(name, []) if r]
+            if not runs:
+                continue
+            length = min(len(r) for r in runs)
+            columns = list(zip(*[r[:length] for r in runs]))
+            mean = [statistics.fmean(c) for c in columns]
+            se = [statistics.stdev(c) / math.sqrt(len(c)) if len(c) > 1 else 0.0 for c in columns]
+            epochs = range(1, length + 1)
+            ax.plot(epochs, mean, label=method)
+            ax.fill_between(epochs, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)], alpha=0.2)
+        ax.axhline(truth[name], ls="--", color="k", lw=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curves_by(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], key: str) -> dict[str, list]:
+    """{label(row): [history[key] per trial]} over the ok rows."""
+    out: dict[str, list] = {}
+    for r in ok_rows(rows):
+        out.setdefault(label(r), []).append(history(out_dir, r).get(key, []))
+    return out
+
+
+def parameter_histories(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], names: Sequence[str]
+                        ) -> dict[str, dict[str, list[list[float]]]]:
+    """{label: {parameter: [trajectory per trial]}} from the ``param/<name>`` curves."""
+    out: dict[str, dict[str, list[list[float]]]] = {}
+    for r in ok_rows(rows):
+        h = history(out_dir, r)
+        per = out.setdefault(label(r), {})
+        for name in names:
+            per.setdefault(name, []).append(h.get(f"param/{name}", []))
+    return out
+
+
+def timing_table(rows: Iterable[Row], label: Callable[[Row], str]) -> str:
+    """Seconds per training epoch (median within each trial; mean ± SE over trials) and wall time."""
+    lines = []
+    for name, group_rows in group_by_label(ok_rows(rows), label).items():
+        per_epoch = mean_se([r.get("epoch_seconds_median") for r in group_rows])
+        wall = mean_se([r.get("wall_time_s") for r in group_rows])
+        lines.append([name, fmt(*per_epoch), fmt(*wall), group_rows[0].get("epochs")])
+    return table(["method", "s per epoch (1 CPU thread)", "trial wall time s", "epochs"], lines)
+
+
+def group_by_label(rows: Iterable[Row], label: Callable[[Row], str]) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {}
+    for r in rows:
+        out.setdefault(label(r), []).append(r)
+    return out

@@ -1,0 +1,48 @@
+"""``dilqr-rl`` itself: the command list, fast help, unknown commands, and the one error class it catches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dilqr_rl.cli import main, subcommands
+from dilqr_rl.cli._errors import speak_flags
+from dilqr_rl.cli.rl import Args as RLArgs
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = ("import sys; from dilqr_rl.cli import main; code = main(['--help']); "
+            "print('torch' in sys.modules, 'stable_baselines3' in sys.modules, code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[-1] == "False False 0"
+    names = {"bc", "bc-step", "bench", "collect", "demo", "evaluate", "reproduce", "rl", "sysid", "video"}
+    for name in names:
+        assert f"\n  {name} " in out.stdout
+    assert set(subcommands()) == names
+
+
+def test_no_command_and_unknown_commands(capsys):
+    assert main([]) == 2
+    assert capsys.readouterr().err.startswith("usage: dilqr-rl COMMAND [OPTIONS]")
+    assert main(["train"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown command 'train'; valid: bc, bc-step, bench")
+
+
+def test_only_cli_errors_are_caught(monkeypatch):
+    """A bug (here a ValueError from inside a command) keeps its traceback: main does not swallow it."""
+    import dilqr_rl.cli.video as video
+
+    def broken(args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(video, "run", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["video"])
+
+
+def test_config_messages_speak_flags():
+    message = "start_angle sets reset options: use env_id=Pendulum-v1, or start_angle=None; progress=False"
+    assert speak_flags(message, RLArgs) == ("--start-angle sets reset options: use --env-id Pendulum-v1, or "
+                                            "--start-angle None; --no-progress")

@@ -1,0 +1,84 @@
+"""The five studies end to end with --quick on a local Ray, and their trial functions as plain functions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dilqr_rl.cli import main
+from dilqr_rl.experiments import STUDIES, StudyOptions, get_study, run_study
+from dilqr_rl.experiments.gradient_fidelity import run_fidelity_trial
+from dilqr_rl.experiments.imitation_trial import run_imitation_trial
+from dilqr_rl.experiments.sweep import read_results
+
+EXPECTED = {
+    "cartpole-cost": ["DiLQR / DiffMPC final model loss", "model_loss.png", "Per dimension"],
+    "cartpole-dx": ["bad values, final", "paper (Table 1)", "parameters_train"],
+    "imitation": ["LSTM / DiLQR.dx test loss", "### pendulum, train", "### cartpole, train"],
+    "nonrealizable-pendulum": ["SysId / DiLQR.dx next-state error", "test next-state error"],
+    "gradient-fidelity": ["diffmpc-fixed-jacobian err (cos)", "dropped curvature"],
+}
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_quick_study_runs_on_ray_and_writes_its_report(ray_session, tmp_path, name):
+    out = run_study(name, StudyOptions(quick=True), tmp_path / name, progress=False)
+    rows = read_results(out / "results.csv")
+    assert len(rows) == len(get_study(name).trials(StudyOptions(quick=True)))
+    assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows if r["status"] != "ok"]
+    summary = (out / "summary.md").read_text()
+    assert "QUICK" in summary and "Failed trials" not in summary
+    for text in EXPECTED[name]:
+        assert text in summary, text
+    assert list(out.glob("*.png"))
+    assert all((out / "trials" / r["trial_id"] / "result.json").is_file() for r in rows)
+
+
+def test_reproduce_command(ray_session, tmp_path, capsys):
+    assert main(["reproduce", "--name", "gradient-fidelity", "--quick", "--out", str(tmp_path / "gf"),
+                 "--no-progress"]) == 0
+    assert f"summary: {tmp_path / 'gf' / 'summary.md'}" in capsys.readouterr().out
+    assert main(["reproduce", "--name", "acrobot"]) == 2
+    assert "--name must be one of ['cartpole-cost'" in capsys.readouterr().err
+
+
+def _imitation(tmp_path, method, system="pendulum", **extra):
+    config = {"method": method, "system": system, "seed": 0, "n_train": 3, "n_val": 2, "n_test": 2, "epochs": 2,
+              "nn_epochs": 3, "nn_hidden": 8, "data_dir": str(tmp_path / "data"), **extra}
+    return run_imitation_trial(config, tmp_path / method)
+
+
+def test_imitation_trial_writes_history_and_metrics(tmp_path):
+    m = _imitation(tmp_path, "diffmpc.dx")
+    assert m["epochs"] == 2 and m["test_loss"] >= 0 and m["n_dynamics_params"] == 3
+    assert set(m["params_best"]) == {"gravity", "mass", "length"}
+    assert m["params_start"] == {"gravity": 15.0, "mass": 3.0, "length": 0.5}
+    history = json.loads((tmp_path / "diffmpc.dx" / "history.json").read_text())
+    assert len(history["bc/model_loss"]) == 2 and len(history["ilqr/unconverged_fraction"]) == 2
+    assert list((tmp_path / "diffmpc.dx").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "data").glob("pendulum__3-2-2__seed0.npz"))  # cached for the other trials
+
+
+def test_imitation_trial_baselines_and_nonrealizable_start(tmp_path):
+    lstm = _imitation(tmp_path, "lstm")
+    assert lstm["epochs"] == 3 and "model_loss_best" not in lstm
+    sysid = _imitation(tmp_path, "sysid", system="pendulum-nonrealizable", start_params={"gravity": 6.0})
+    assert sysid["params_start"]["gravity"] == 6.0 and sysid["test_transition_loss"] > 0
+    with pytest.raises(ValueError, match=r"unknown method 'dilqr\.dynamics'"):
+        _imitation(tmp_path, "dilqr.dynamics")
+
+
+def test_fidelity_trial_separates_the_gradients(tmp_path):
+    """Implicit and converged unroll match finite differences; DiffMPC's does not on the pendulum; on
+    linear dynamics DiffMPC is exact and only the fixed-Jacobian variant is wrong (in the dynamics'
+    parameters: for the cost's, all four agree)."""
+    base = {"bounds": "papers", "horizon": 5, "params": "dynamics", "seed": 0, "starts": 2}
+    pendulum = run_fidelity_trial({**base, "system": "pendulum"}, tmp_path / "p")
+    assert pendulum["rel_error_implicit"] < 1e-6 and pendulum["rel_error_unroll"] < 1e-6
+    assert pendulum["rel_error_diffmpc"] > 1e-5 and pendulum["dropped_curvature"] > 0
+    linear = run_fidelity_trial({**base, "system": "linear"}, tmp_path / "l")
+    assert linear["rel_error_diffmpc"] < 1e-6 and linear["dropped_curvature"] == 0
+    assert linear["rel_error_diffmpc-fixed-jacobian"] > 0.1
+    cost = run_fidelity_trial({**base, "system": "linear", "params": "cost"}, tmp_path / "c")
+    assert max(cost[f"rel_error_{m}"] for m in ("implicit", "diffmpc", "diffmpc-fixed-jacobian", "unroll")) < 1e-6

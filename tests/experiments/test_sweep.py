@@ -1,0 +1,59 @@
+"""The sweep on Ray Tune: failures become rows, a rerun resumes (finished trials are not run again),
+mismatched sweeps are refused, --fresh starts over, rows round-trip through results.csv."""
+
+from __future__ import annotations
+
+import pytest
+
+from dilqr_rl.experiments import StudyOptions, get_study, run_study
+from dilqr_rl.experiments.sweep import SweepError, read_results, run_trial_local
+from tests.experiments.fake_study import STUDY as FAKE
+
+
+def _runs(out, trial_id):
+    return (out / "trials" / trial_id / "runs.txt").read_text().count("run")
+
+
+def test_a_failing_trial_is_a_row_and_the_rerun_resumes(ray_session, tmp_path):
+    out = run_study(FAKE, StudyOptions(seeds=2), tmp_path / "fake", progress=False)
+    rows = {r["trial_id"]: r for r in read_results(out / "results.csv")}
+    assert set(rows) == {"ok__s0", "ok__s1", "bad__s0", "bad__s1"}
+    assert rows["ok__s1"]["status"] == "ok" and rows["ok__s1"]["value"] == 2.5 and rows["ok__s1"]["seed"] == 1
+    assert rows["bad__s0"]["status"] == "error" and "fails on purpose" in rows["bad__s0"]["error"]
+    summary = (out / "summary.md").read_text()
+    assert "ok__s0: ok 1.5" in summary and "bad__s0: error" in summary
+    assert (out / "trials" / "ok__s0" / "result.json").is_file()
+    # rerun: the finished trials are not run again, the failed ones are restarted
+    run_study(FAKE, StudyOptions(seeds=2), out, progress=False)
+    assert _runs(out, "ok__s0") == 1 and _runs(out, "bad__s0") == 2
+    # another trial list in the same folder is refused; --fresh starts over
+    with pytest.raises(SweepError, match=r"holds an earlier sweep with other trials.*--fresh"):
+        run_study(FAKE, StudyOptions(seeds=1), out, progress=False)
+    run_study(FAKE, StudyOptions(seeds=1), out, progress=False, fresh=True)
+    assert _runs(out, "ok__s0") == 2
+    assert len(read_results(out / "results.csv")) == 2
+
+
+def test_trials_run_as_plain_functions(tmp_path):
+    config = {**FAKE.trials(StudyOptions())[0], "trial_dir": str(tmp_path / "t"), "threads": 1}
+    assert run_trial_local(FAKE, config) == {"value": 1.5}
+
+
+def test_unknown_study_and_bad_options():
+    with pytest.raises(ValueError, match=r"unknown study 'acrobot'; valid: \['cartpole-cost'"):
+        get_study("acrobot")
+    with pytest.raises(ValueError, match="seeds must be an integer >= 1 or None"):
+        StudyOptions(seeds=0)
+    with pytest.raises(SweepError, match="cpus_per_trial must be >= 1"):
+        run_study(FAKE, cpus_per_trial=0)
+
+
+def test_a_trial_cache_shares_identical_trials_between_sweeps(ray_session, tmp_path):
+    cache = tmp_path / "cache"
+    first = run_study(FAKE, StudyOptions(seeds=1), tmp_path / "a", progress=False, cache_dir=cache)
+    second = run_study(FAKE, StudyOptions(seeds=1), tmp_path / "b", progress=False, cache_dir=cache)
+    assert _runs(first, "ok__s0") == 1
+    assert not (second / "trials" / "ok__s0" / "runs.txt").exists()  # copied, not run
+    assert (second / "trials" / "ok__s0" / "CACHED").is_file()
+    assert read_results(second / "results.csv")[0]["value"] == 1.5
+    assert _runs(second, "bad__s0") == 1  # failures are not cached
