@@ -104,10 +104,11 @@ def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...]
     return (value if create_graph or keep_graph else value.detach()), J
 
 
-def _gradient(scalar_rows: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """tau, *aux -> d/dtau sum(scalar_rows(tau, *aux)) (R, N), with a graph (to differentiate it again)."""
+def _gradient(terms: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """tau, *aux -> d/dtau of the sum of all entries of terms(tau, *aux), (R, N), with a graph (to differentiate
+    it again)."""
     def grad(tau: Tensor, *aux: Tensor) -> Tensor:
-        return torch.autograd.grad(scalar_rows(tau, *aux).sum(), tau, create_graph=True, materialize_grads=True)[0]
+        return torch.autograd.grad(terms(tau, *aux).sum(), tau, create_graph=True, materialize_grads=True)[0]
     return grad
 
 
@@ -183,5 +184,5 @@ def dynamics_lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: 
             return (lr * dynamics(tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0)).squeeze(0)).sum()
 
         return vmap(hessian(weighted))(tau, lam)
-    grad = _gradient(lambda tau_r, lr: (lr * dynamics(tau_r[:, :n], tau_r[:, n:])).sum(-1))
+    grad = _gradient(lambda tau_r, lr: lr * dynamics(tau_r[:, :n], tau_r[:, n:]))  # summed in _gradient
     return row_jacobian(grad, tau, (lam,), tau.shape[-1])[1]
