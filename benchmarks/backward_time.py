@@ -1,6 +1,7 @@
-"""Backward time vs iterations and horizon (DiLQR Fig. 2); the same as ``dilqr-rl bench``.
+"""The timing studies of ``dilqr-rl bench`` (DiLQR Fig. 2 by default; ``--study speed`` or ``--study scale``).
 
-    python benchmarks/backward_time.py [--quick] [--out DIR] [--no-mpc] ...
+    python benchmarks/backward_time.py [--study iterations|speed|scale] [--model closed-form|autograd]
+                                       [--quick] [--out DIR] [--no-mpc] ...
 """
 
 import sys
