@@ -67,8 +67,8 @@ def _hessian_and_psi(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Ten
     """
     dyn, cost = problem.dynamics, problem.cost
     cost_closed = getattr(cost, "derivatives", None) is not None
-    if getattr(dyn, "lagrangian_hessian", None) is not None or not is_row_wise(dyn) or not (
-            cost_closed or is_row_wise(cost)):
+    autograd_dynamics = getattr(dyn, "lagrangian_hessian", None) is None and is_row_wise(dyn)
+    if not (autograd_dynamics and (cost_closed or is_row_wise(cost))):
         return lagrangian_hessian(problem, x, u, C, lam), partial(_psi, problem, x, u, lam)
     Bsz, T, n = x.shape
     N = n + u.shape[-1]
@@ -84,7 +84,7 @@ def _hessian_and_psi(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Ten
 
     tau = torch.cat([x, u], -1).reshape(Bsz * T, N)
     value, J = row_jacobian(gradient_and_f, tau, (lam.reshape(-1, n), t), N, keep_graph=True)
-    H = J.view(Bsz, T, N, N) + C if cost_closed else J.view(Bsz, T, N, N)
+    H = J.reshape(Bsz, T, N, N) + C if cost_closed else J.reshape(Bsz, T, N, N)
 
     def psi(dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
         dtau = torch.cat([dx, du], -1).reshape(-1, N)
@@ -187,6 +187,8 @@ def implicit_backward(
     if params:
         with torch.enable_grad():
             value = psi(adj.dx, adj.du, adj.dlam)
-            grads = torch.autograd.grad(value, params, allow_unused=True) if value.requires_grad else (None,) * len(
-                params)
+            if value.requires_grad:
+                grads = torch.autograd.grad(value, params, allow_unused=True)
+            else:  # no parameter reaches Psi
+                grads = (None,) * len(params)
     return ImplicitGradient(adj.grad_x_init, grads, fallback, singular)
