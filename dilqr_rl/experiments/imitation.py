@@ -18,7 +18,7 @@ METHODS = ["lstm", "sysid", "dilqr.dx", "dilqr.cost", "diffmpc.dx", "diffmpc.cos
 LABELS = {"lstm": "LSTM (NN)", "sysid": "SysId", "dilqr.dx": "DiLQR.dx", "dilqr.cost": "DiLQR.cost",
           "diffmpc.dx": "DiffMPC.dx", "diffmpc.cost": "DiffMPC.cost"}
 SYSTEMS, SIZES = ["pendulum", "cartpole"], [100]
-EPOCHS, NN_EPOCHS = 500, 10000
+EPOCHS, NN_EPOCHS = 500, 2000
 PAPER_RATIO = {"pendulum": 1e6, "cartpole": 1e4}
 
 
