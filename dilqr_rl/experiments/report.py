@@ -19,12 +19,13 @@ def ok_rows(rows: Iterable[Row]) -> list[Row]:
 
 
 def failures(rows: Iterable[Row]) -> str:
-    """A Markdown section listing the failed trials (empty when none failed)."""
+    """A Markdown section listing the trials that failed or did not finish (empty when there are none)."""
     bad = [r for r in rows if r.get("status") != "ok"]
     if not bad:
         return ""
-    lines = "\n".join(f"- `{r['trial_id']}`: {r.get('error', '')}" for r in bad)
-    return f"\n## Failed trials ({len(bad)})\n\nThese are left out of every table and figure above.\n\n{lines}\n"
+    lines = "\n".join(f"- `{r['trial_id']}` ({r.get('status')}): {r.get('error', '')}" for r in bad)
+    return (f"\n## Failed or unfinished trials ({len(bad)})\n\nThese are left out of every table and figure "
+            f"above.\n\n{lines}\n")
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float, int]:

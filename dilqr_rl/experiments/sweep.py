@@ -15,6 +15,7 @@ list, checked on resume), ``trials/<trial_id>/`` (logs, ``history.json``, ``resu
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -62,30 +63,36 @@ def run_trial_local(study: Study, config: TrialConfig) -> dict[str, Any]:
     return metrics
 
 
-_SOURCE_HASH: list[str] = []
+_NOT_TRIAL_CODE = ("cli", "bench", "experiments")
+"""Subpackages whose source does not change a trial's result (the trial function's own module aside)."""
 
 
-def _source_hash() -> str:
-    """A digest of the library's Python source: a cached trial is reused only by the same code."""
-    if not _SOURCE_HASH:
-        import hashlib
+@functools.cache
+def _source_hash(trial_module: str) -> str:
+    """A digest of the source a trial's result can depend on: the library outside the command line, the
+    benchmarks and the studies' scheduling and summaries, plus the trial function's module."""
+    import hashlib
+    import importlib
 
-        import dilqr_rl
+    import dilqr_rl
 
-        digest = hashlib.sha256()
-        for path in sorted(Path(dilqr_rl.__file__).parent.rglob("*.py")):
-            digest.update(path.read_bytes())
-        _SOURCE_HASH.append(digest.hexdigest()[:16])
-    return _SOURCE_HASH[0]
+    root = Path(dilqr_rl.__file__).parent
+    files = [p for p in root.rglob("*.py") if p.relative_to(root).parts[0] not in _NOT_TRIAL_CODE]
+    files.append(Path(importlib.import_module(trial_module).__file__))
+    digest = hashlib.sha256()
+    for path in sorted(set(files)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def trial_key(study: Study, config: TrialConfig) -> str:
-    """The cache key of a trial: its trial function, its settings (not where it runs) and the source."""
+    """The cache key of a trial: its trial function, its settings (not where it runs) and the source it
+    can depend on (see :func:`_source_hash`)."""
     import hashlib
 
     settings = {k: v for k, v in config.items() if k not in RESERVED}
     function = f"{study.run_trial.__module__}.{study.run_trial.__qualname__}"
-    text = json.dumps([function, settings, _source_hash()], sort_keys=True)
+    text = json.dumps([function, settings, _source_hash(study.run_trial.__module__)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -211,12 +218,20 @@ def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, c
     finally:
         if started:
             ray.shutdown()
+    return rows_from_results(list(grid), configs)
+
+
+def rows_from_results(results: list, configs: list[TrialConfig]) -> list[Row]:
+    """One row per Tune result (``.config``, ``.error``, ``.metrics``), in the order of ``configs``: ``ok``
+    with the trial's metrics, ``error`` with its message, or ``unfinished`` (the sweep was stopped)."""
     rows = []
-    for result in grid:
+    for result in results:
         config = result.config["trial"]
         row: Row = {k: v for k, v in config.items() if k not in RESERVED[2:]}
         if result.error is not None:
             row.update(status="error", error=_one_line(result.error))
+        elif "metrics_json" not in (result.metrics or {}):
+            row.update(status="unfinished", error="the sweep stopped before this trial finished")
         else:
             metrics = json.loads(result.metrics["metrics_json"])
             _store(Path(config["trial_dir"]), metrics, result.metrics.get("history_json", "{}"))
@@ -297,4 +312,9 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
         row["sweep_wall_time_s"] = time.perf_counter() - start
     write_results(rows, out / "results.csv")
     study.summarize(rows, out, options)
+    unfinished = sum(r["status"] == "unfinished" for r in rows)
+    if unfinished:  # Tune stopped on Ctrl-C; what finished is written, the rest resumes on a rerun
+        print(f"{unfinished} of {len(rows)} trials did not finish; run the same command again to resume "
+              f"(finished trials are kept in {out})", file=sys.stderr)
+        raise KeyboardInterrupt
     return out

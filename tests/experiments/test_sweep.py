@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dilqr_rl.experiments import StudyOptions, get_study, run_study
-from dilqr_rl.experiments.sweep import SweepError, read_results, run_trial_local
+from dilqr_rl.experiments.sweep import SweepError, read_results, rows_from_results, run_trial_local
 from tests.experiments.fake_study import STUDY as FAKE
 
 
@@ -57,3 +57,18 @@ def test_a_trial_cache_shares_identical_trials_between_sweeps(ray_session, tmp_p
     assert (second / "trials" / "ok__s0" / "CACHED").is_file()
     assert read_results(second / "results.csv")[0]["value"] == 1.5
     assert _runs(second, "bad__s0") == 1  # failures are not cached
+
+
+def test_a_stopped_sweep_marks_its_unfinished_trials(tmp_path):
+    """Ctrl-C stops Tune; trials that did not finish have no metrics and become 'unfinished' rows."""
+    from types import SimpleNamespace
+
+    configs = [{"trial_id": f"t{i}", "trial_dir": str(tmp_path / f"t{i}")} for i in range(3)]
+    results = [SimpleNamespace(config={"trial": configs[2]}, error=None, metrics={}),
+               SimpleNamespace(config={"trial": configs[0]}, error=None,
+                               metrics={"metrics_json": '{"value": 1}', "history_json": "{}"}),
+               SimpleNamespace(config={"trial": configs[1]}, error=RuntimeError("boom\nbad value"), metrics={})]
+    rows = rows_from_results(results, configs)
+    assert [r["status"] for r in rows] == ["ok", "error", "unfinished"]
+    assert rows[0]["value"] == 1 and rows[1]["error"] == "RuntimeError: bad value"
+    assert "trial_dir" not in rows[0] and (tmp_path / "t0" / "result.json").is_file()
