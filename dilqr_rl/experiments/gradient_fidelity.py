@@ -184,7 +184,7 @@ def run_fidelity_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[st
 
 
 def _plot(ok: list[Row], path: Path) -> None:
-    plt = report._pyplot()
+    plt = report.pyplot()
     settings = report.group(ok, "system", "bounds", "params")
     fig, axes = plt.subplots(1, len(METHODS) - 1, figsize=(4.2 * (len(METHODS) - 1), 3.6), squeeze=False)
     for ax, method in zip(axes[0], [m for m in METHODS if m != "implicit"]):
@@ -198,9 +198,7 @@ def _plot(ok: list[Row], path: Path) -> None:
         ax.set_title(f"{method}: relative error vs FD", fontsize=9)
     axes[0][0].set_ylabel("||g - g_FD|| / ||g_FD||")
     axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    report.save(fig, path)
 
 
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:

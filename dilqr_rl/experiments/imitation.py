@@ -28,7 +28,7 @@ def trials(options: StudyOptions) -> list[dict]:
 
 
 def _bar_plot(ok: list[Row], path: Path) -> None:
-    plt = report._pyplot()
+    plt = report.pyplot()
     systems = [s for s in SYSTEMS if any(r["system"] == s for r in ok)]
     fig, axes = plt.subplots(1, max(len(systems), 1), figsize=(5.2 * max(len(systems), 1), 3.6), squeeze=False)
     for ax, system in zip(axes[0], systems):
@@ -43,9 +43,7 @@ def _bar_plot(ok: list[Row], path: Path) -> None:
         ax.set_yscale("log")
         ax.set_title(f"{system}: test imitation loss (best val)", fontsize=9)
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    report.save(fig, path)
 
 
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:

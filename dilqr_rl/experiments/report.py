@@ -64,7 +64,8 @@ def history(out_dir: Path, row: Row) -> dict[str, list[float]]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,23 +74,37 @@ def _pyplot():
     return plt
 
 
+def save(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
+def _band(ax, runs: list[list[float]], label: str, alpha: float) -> None:
+    """Plot the per-epoch mean over ``runs`` (truncated to the shortest) with a one-standard-error band."""
+    runs = [r for r in runs if r]
+    if not runs:
+        return
+    length = min(len(r) for r in runs)
+    columns = list(zip(*[r[:length] for r in runs]))
+    mean = [statistics.fmean(c) for c in columns]
+    se = [statistics.stdev(c) / math.sqrt(len(c)) if len(c) > 1 else 0.0 for c in columns]
+    epochs = range(1, length + 1)
+    ax.plot(epochs, mean, label=label)
+    ax.fill_between(epochs, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)], alpha=alpha)
+
+
 def plot_curves(curves: dict[str, list[list[float]]], path: Path, ylabel: str, title: str,
                 logy: bool = True, reference: dict[str, float] | None = None) -> Path:
     """One line per label: the mean over seeds with a band of one standard error; ``reference`` draws
     dashed horizontal lines (e.g. the truth)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for label, runs in curves.items():
-        runs = [r for r in runs if r]
-        if not runs:
-            continue
-        length = min(len(r) for r in runs)
-        cols = list(zip(*[r[:length] for r in runs]))
-        mean = [statistics.fmean(c) for c in cols]
-        se = [statistics.stdev(c) / math.sqrt(len(c)) if len(c) > 1 else 0.0 for c in cols]
-        epochs = range(1, length + 1)
-        ax.plot(epochs, mean, label=f"{label} (n={len(runs)})")
-        ax.fill_between(epochs, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)], alpha=0.25)
+        n = len([r for r in runs if r])
+        _band(ax, runs, f"{label} (n={n})", alpha=0.25)
     for label, value in (reference or {}).items():
         ax.axhline(value, ls="--", color="k", lw=0.8, label=label)
     if logy:
@@ -99,33 +114,21 @@ def plot_curves(curves: dict[str, list[list[float]]], path: Path, ylabel: str, t
     ax.set_title(title)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_parameters(per_method: dict[str, dict[str, list[list[float]]]], truth: dict[str, float], path: Path,
                     title: str) -> Path:
     """One panel per parameter: each method's mean trajectory over seeds (band: standard error), the truth
     dashed."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(truth)
     cols = min(4, len(names))
     rows_ = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows_, cols, figsize=(3.2 * cols, 2.6 * rows_), squeeze=False)
     for ax, name in zip(axes.flat, names):
         for method, params in per_method.items():
-            runs = [r for r in params.get(name, []) if r]
-            if not runs:
-                continue
-            length = min(len(r) for r in runs)
-            columns = list(zip(*[r[:length] for r in runs]))
-            mean = [statistics.fmean(c) for c in columns]
-            se = [statistics.stdev(c) / math.sqrt(len(c)) if len(c) > 1 else 0.0 for c in columns]
-            epochs = range(1, length + 1)
-            ax.plot(epochs, mean, label=method)
-            ax.fill_between(epochs, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)], alpha=0.2)
+            _band(ax, params.get(name, []), method, alpha=0.2)
         ax.axhline(truth[name], ls="--", color="k", lw=0.8)
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
@@ -133,10 +136,7 @@ def plot_parameters(per_method: dict[str, dict[str, list[list[float]]]], truth: 
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def curves_by(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], key: str) -> dict[str, list]:
