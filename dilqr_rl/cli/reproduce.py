@@ -34,6 +34,8 @@ class Args:
     the same library source is copied, not run again (None: no cache)."""
     progress: bool = True
     """Show a progress bar over the trials."""
+    summary_only: bool = False
+    """Run nothing: rewrite summary.md and the plots of a finished sweep in --out from its results.csv."""
 
     def __post_init__(self) -> None:
         from dilqr_rl.experiments import STUDIES
@@ -47,10 +49,20 @@ class Args:
 
 
 def run(args: Args) -> int:
+    from dilqr_rl.cli._errors import CLIError
     from dilqr_rl.experiments import StudyOptions, run_study
+    from dilqr_rl.experiments.sweep import SweepError, summarize_again
 
     options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs)
-    out = run_study(args.name, options, args.out, args.address, args.cpus_per_trial, args.fresh, args.progress,
-                    args.cache, args.cpus)
+    try:
+        if args.summary_only:
+            default = Path("runs") / "reproduce" / (args.name + ("-quick" if args.quick else ""))
+            out = summarize_again(args.name, args.out or default, options)
+            print(f"summary: {out / 'summary.md'}")
+            return 0
+        out = run_study(args.name, options, args.out, args.address, args.cpus_per_trial, args.fresh,
+                        args.progress, args.cache, args.cpus)
+    except SweepError as error:
+        raise CLIError(str(error)) from None
     print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.md'}")
     return 0

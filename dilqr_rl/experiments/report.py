@@ -166,7 +166,8 @@ def timing_table(rows: Iterable[Row], label: Callable[[Row], str]) -> str:
         per_epoch = mean_se([r.get("epoch_seconds_median") for r in group_rows])
         wall = mean_se([r.get("wall_time_s") for r in group_rows])
         lines.append([name, fmt(*per_epoch), fmt(*wall), group_rows[0].get("epochs")])
-    return table(["method", "s per epoch (1 CPU thread)", "trial wall time s", "epochs"], lines)
+    return table(["method", "s per epoch (1 CPU thread)", "trial wall time s (since its last resume)", "epochs"],
+                 lines)
 
 
 def group_by_label(rows: Iterable[Row], label: Callable[[Row], str]) -> dict[str, list[Row]]:
@@ -174,3 +175,50 @@ def group_by_label(rows: Iterable[Row], label: Callable[[Row], str]) -> dict[str
     for r in rows:
         out.setdefault(label(r), []).append(r)
     return out
+
+
+def tail_median(curve: Sequence[float], last: int = 50) -> float:
+    """The median of the last ``last`` values of a per-epoch curve: the level it settled at, without the
+    epoch-to-epoch jitter of a constant learning rate."""
+    return statistics.median(curve[-last:]) if curve else math.nan
+
+
+def first_below(curve: Sequence[float], threshold: float) -> int | None:
+    """The first epoch (1-based) at which ``curve`` is below ``threshold``; None if never."""
+    return next((i + 1 for i, v in enumerate(curve) if v < threshold), None)
+
+
+def paired_ratios(rows: Iterable[Row], key: str, method_a: str, method_b: str, pair: Sequence[str]
+                  ) -> tuple[float, int, int]:
+    """Trials of the two methods paired on ``pair`` (e.g. system, n_train, seed: the same data): the
+    geometric mean of key(a) / key(b), the pairs where a is lower, and the number of pairs."""
+    by = {(r["method"], *(r[k] for k in pair)): r[key] for r in rows if r.get(key) is not None}
+    logs, wins = [], 0
+    for (method, *rest), value in by.items():
+        other = by.get((method_b, *rest))
+        if method == method_a and other is not None and value > 0 and other > 0:
+            logs.append(math.log(value / other))
+            wins += value < other
+    return (math.exp(statistics.fmean(logs)) if logs else math.nan), wins, len(logs)
+
+
+def nonphysical_table(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], names: Sequence[str]) -> str:
+    """Per method and parameter: trials in which the parameter was ever <= 0, and the mean first and last
+    epoch at which it was."""
+    lines = []
+    for name_label, group in group_by_label(ok_rows(rows), label).items():
+        for name in names:
+            spans = []
+            for r in group:
+                curve = history(out_dir, r).get(f"param/{name}", [])
+                bad = [i + 1 for i, v in enumerate(curve) if v <= 0]
+                if bad:
+                    spans.append((bad[0], bad[-1]))
+            if spans:
+                lines.append([name_label, name, f"{len(spans)}/{len(group)}",
+                              f"{statistics.fmean(s[0] for s in spans):.0f}",
+                              f"{statistics.fmean(s[1] for s in spans):.0f}"])
+    if not lines:
+        return "No learned parameter was ever <= 0.\n"
+    return table(["method", "parameter", "trials with values <= 0", "first such epoch (mean)",
+                  "last such epoch (mean)"], lines)

@@ -318,3 +318,16 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
               f"(finished trials are kept in {out})", file=sys.stderr)
         raise KeyboardInterrupt
     return out
+
+
+def summarize_again(study: str | Study, out_dir: str | Path, options: StudyOptions | None = None) -> Path:
+    """Rewrite a finished sweep's summary and plots from its ``results.csv`` and trial histories, without
+    running anything (e.g. after changing the summary)."""
+    from dilqr_rl.experiments import get_study
+
+    study = get_study(study) if isinstance(study, str) else study
+    out = Path(out_dir)
+    if not (out / "results.csv").is_file():
+        raise SweepError(f"{out} holds no results.csv: run the study first (dilqr-rl reproduce --name {study.name})")
+    study.summarize(read_results(out / "results.csv"), out, options or StudyOptions())
+    return out

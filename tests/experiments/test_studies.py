@@ -41,6 +41,18 @@ def test_reproduce_command(ray_session, tmp_path, capsys):
     assert f"summary: {tmp_path / 'gf' / 'summary.md'}" in capsys.readouterr().out
     assert main(["reproduce", "--name", "acrobot"]) == 2
     assert "--name must be one of ['cartpole-cost'" in capsys.readouterr().err
+    # the summary is rewritten from results.csv without running anything
+    (tmp_path / "gf" / "summary.md").unlink()
+    assert main(["reproduce", "--name", "gradient-fidelity", "--quick", "--out", str(tmp_path / "gf"),
+                 "--summary-only"]) == 0
+    assert "diffmpc-fixed-jacobian" in (tmp_path / "gf" / "summary.md").read_text()
+    # another sweep in the same folder is a user error, in the command's terms
+    assert main(["reproduce", "--name", "gradient-fidelity", "--quick", "--seeds", "2", "--out",
+                 str(tmp_path / "gf"), "--no-progress"]) == 0  # quick caps the seeds: the same trials
+    assert main(["reproduce", "--name", "cartpole-cost", "--quick", "--out", str(tmp_path / "gf")]) == 2
+    assert "holds an earlier sweep with other trials" in capsys.readouterr().err
+    assert main(["reproduce", "--name", "imitation", "--summary-only", "--out", str(tmp_path / "none")]) == 2
+    assert "holds no results.csv" in capsys.readouterr().err
 
 
 def _imitation(tmp_path, method, system="pendulum", **extra):
