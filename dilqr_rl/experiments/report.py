@@ -134,7 +134,8 @@ def plot_parameters(per_method: dict[str, dict[str, list[list[float]]]], truth: 
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    if axes.flat[0].get_legend_handles_labels()[0]:
+        axes.flat[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return save(fig, path)
 
