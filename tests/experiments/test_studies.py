@@ -13,7 +13,7 @@ from dilqr_rl.experiments.imitation_trial import run_imitation_trial
 from dilqr_rl.experiments.sweep import read_results
 
 EXPECTED = {
-    "cartpole-cost": ["DiLQR / DiffMPC final model loss", "model_loss.png", "Per dimension"],
+    "cartpole-cost": ["final model loss: DiLQR / DiffMPC", "model_loss.png", "Per dimension"],
     "cartpole-dx": ["bad values, final", "paper (Table 1)", "parameters_train"],
     "imitation": ["LSTM / DiLQR.dx test loss", "### pendulum, train", "### cartpole, train"],
     "nonrealizable-pendulum": ["SysId / DiLQR.dx next-state error", "test next-state error"],
