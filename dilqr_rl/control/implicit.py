@@ -136,10 +136,6 @@ def _resolve_items(adj, items: Tensor, H: Tensor, gbar: Tensor, F: Tensor, free:
     return type(adj)(*(full.index_copy(0, idx, part) for full, part in zip(adj, sub)))
 
 
-def _items(mask: Tensor) -> list[int]:
-    return mask.nonzero().flatten().tolist()[:10]
-
-
 def implicit_backward(
     problem: Problem, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor, active: Tensor,
     grad_x: Tensor, grad_u: Tensor, params: tuple[Tensor, ...], method: GradMethod, weight: Tensor,
@@ -168,17 +164,19 @@ def implicit_backward(
         fallback = ~adj.ok & ~ignored
         if method is GradMethod.IMPLICIT and bool(fallback.any()):
             warnings.warn(
-                f"the reduced Lagrangian Hessian is not positive definite for batch items {_items(fallback)}: "
-                "their gradient uses the cost Hessian (DiffMPC's approximation). The solution may be a saddle "
-                "point or not converged.", HessianFallbackWarning, stacklevel=4,
+                "the reduced Lagrangian Hessian is not positive definite for some batch items (flagged in "
+                "solution.backward.hessian_fallback): their gradient uses the cost Hessian (DiffMPC's "
+                "approximation). The solution may be a saddle point or not converged.",
+                HessianFallbackWarning, stacklevel=4,
             )
             adj = _resolve_items(adj, fallback, C, gbar, F, free)
         singular = ~adj.ok & ~ignored
         if bool(singular.any()):
             warnings.warn(
-                f"no positive definite adjoint Hessian for batch items {_items(singular)} (the cost is not "
-                "convex in the free controls there): their gradient is zero. Check convergence, or add a "
-                "control penalty to the cost.", HessianFallbackWarning, stacklevel=4,
+                "no positive definite adjoint Hessian for some batch items (flagged in "
+                "solution.backward.zero_gradient; the cost is not convex in the free controls there): their "
+                "gradient is zero. Check convergence, or add a control penalty to the cost.",
+                HessianFallbackWarning, stacklevel=4,
             )
             keep = (~singular).to(gbar.dtype).view(-1, 1, 1)
             adj = adj._replace(dx=adj.dx * keep, du=adj.du * keep, dlam=adj.dlam * keep,

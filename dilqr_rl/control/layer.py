@@ -108,7 +108,9 @@ class DiLQR(nn.Module):
             if isinstance(bound, Tensor) and bound.requires_grad:
                 raise ValueError(f"{name} requires grad, but bounds are constants of the layer: pass "
                                  f"{name}.detach()")
-            self.register_buffer(name, None if bound is None else torch.as_tensor(bound).detach().clone())
+            if bound is not None and not isinstance(bound, Tensor):  # a Python number: keep it exact in float64
+                bound = torch.as_tensor(bound, dtype=torch.float64)
+            self.register_buffer(name, None if bound is None else bound.detach().clone())
             value = getattr(self, name)
             if value is not None and bool(torch.isnan(value).any()):
                 raise ValueError(f"{name} contains NaN; a bound must be a number (+-inf for none) or None")

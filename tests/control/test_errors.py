@@ -164,11 +164,25 @@ def test_hessian_fallback_warns_flags_and_uses_the_cost_hessian():
     ref = DiLQR(PendulumDynamics(max_speed=None).double(), cost, 10, tol=1e-12, grad_method="diffmpc")
     x0 = torch.tensor([[0.5, 0.0]], dtype=F64)
     sol = bad(x0)
-    with pytest.warns(HessianFallbackWarning, match=r"not positive definite for batch items \[0\]"):
+    with pytest.warns(HessianFallbackWarning, match=r"not positive definite for some batch items"):
         sol.u.sum().backward()
     assert sol.backward.hessian_fallback.tolist() == [True]
     ref(x0).u.sum().backward()
     torch.testing.assert_close(bad.dynamics.mass.grad, ref.dynamics.mass.grad)
+
+
+def test_hessian_fallback_is_reported_once_per_place_not_once_per_backward():
+    """A training loop (PPO's minibatches) meets the fallback in many backwards, for different items each
+    time: the message names no items (they are flagged per solve), so Python's default filter shows it once."""
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3)).double()
+    bad = DiLQR(_IndefiniteLagrangian(max_speed=None).double(), cost, 10, tol=1e-12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for x0 in ([[0.5, 0.0]], [[0.1, 0.0], [0.4, 0.2]], [[0.3, 0.1]]):
+            sol = bad(torch.tensor(x0, dtype=F64))
+            sol.u.sum().backward()
+            assert sol.backward.hessian_fallback.all()
+    assert sum(issubclass(w.category, HessianFallbackWarning) for w in caught) == 1
 
 
 def test_singular_adjoint_gives_zero_gradient_and_warns():
@@ -182,7 +196,7 @@ def test_singular_adjoint_gives_zero_gradient_and_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnconvergedWarning)  # u_T is undetermined: convergence may stall
         sol = ctrl(x0)
-    with pytest.warns(HessianFallbackWarning, match=r"no positive definite adjoint Hessian for batch items \[0\]"):
+    with pytest.warns(HessianFallbackWarning, match=r"no positive definite adjoint Hessian for some batch items"):
         sol.x.sum().backward()
     assert sol.backward.zero_gradient.tolist() == [True]
     assert (x0.grad == 0).all()
@@ -223,7 +237,7 @@ def test_a_converged_saddle_falls_back_to_the_cost_hessian():
         sol = ctrl(x0)
         assert sol.all_converged and sol.u.abs().max() < 1e-12  # the solver stops at the saddle
         if method == "implicit":
-            with pytest.warns(HessianFallbackWarning, match=r"not positive definite for batch items \[0\]"):
+            with pytest.warns(HessianFallbackWarning, match=r"not positive definite for some batch items"):
                 sol.u.sum().backward()
             assert sol.backward.hessian_fallback.tolist() == [True]
             assert sol.backward.zero_gradient.tolist() == [False]
@@ -250,8 +264,8 @@ def test_a_stationary_point_of_a_non_convex_cost_gets_a_zero_gradient():
         sol.u.sum().backward()
     messages = [str(w.message) for w in caught if issubclass(w.category, HessianFallbackWarning)]
     assert len(messages) == 2
-    assert messages[0].startswith("the reduced Lagrangian Hessian is not positive definite for batch items [0]")
-    assert messages[1].startswith("no positive definite adjoint Hessian for batch items [0]")
+    assert messages[0].startswith("the reduced Lagrangian Hessian is not positive definite for some batch items")
+    assert messages[1].startswith("no positive definite adjoint Hessian for some batch items")
     assert sol.backward.hessian_fallback.tolist() == [True, False]
     assert sol.backward.zero_gradient.tolist() == [True, False]
     assert (x0.grad[0] == 0).all() and (x0.grad[1] != 0).all()

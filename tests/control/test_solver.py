@@ -135,6 +135,14 @@ def test_tensor_bounds_per_step():
     assert (sol.u <= hi + 1e-12).all() and (sol.u >= -0.5 - 1e-12).all()
 
 
+def test_number_bounds_are_exact_in_float64():
+    """A bound given as a Python number is not rounded through float32: the saturated controls of a float64
+    solve sit at exactly 0.4, not at 0.4000000059604645."""
+    sol = pendulum(lo=-0.4, hi=0.4, tol=1e-10)(X0["pendulum"])
+    assert sol.active.any()
+    assert sol.u.abs().max().item() == 0.4
+
+
 def test_time_varying_goal_cost_gradient():
     """A goal per step (T, N): the solution tracks it and d loss / d goal matches finite differences."""
     T = 20
