@@ -14,7 +14,7 @@ class Args:
     name: str
     """The study: cartpole-cost, cartpole-dx, imitation, nonrealizable-pendulum, gradient-fidelity."""
     seeds: int | None = None
-    """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum)."""
+    """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum, 3 for gradient-fidelity)."""
     quick: bool = False
     """A reduced version of the same study (minutes)."""
     epochs: int | None = None

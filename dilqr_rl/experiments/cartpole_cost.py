@@ -81,7 +81,7 @@ quadratic cost learned from q = 0.5 and goal 0 (weights and goal alternating eve
 first), RMSprop (lr 1e-2, alpha 0.5), batch 32, warm starts reset every 50 epochs; {settings.get('n_train')}
 training, {settings.get('n_val')} validation and {settings.get('n_test')} test plans, {settings.get('epochs')}
 epochs, {len({r['seed'] for r in ok})} seeds (each seed draws its own expert plans, shared by both methods;
-the papers vary only the batch order).{" QUICK RUN: tiny sizes, numbers mean nothing." if options.quick else ""}
+the papers vary only the batch order).{report.run_note(rows, options, DEFAULT_SEEDS, EPOCHS)}
 
 Model loss: MSE over the 12 cost coefficients (q, p) of 1/2 q tau^2 + p tau, as the papers' code logs them
 (the papers do not define it further). The last epoch's value jitters at a constant learning rate: the

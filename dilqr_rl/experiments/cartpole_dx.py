@@ -86,7 +86,7 @@ fits (gravity, cart mass, pole mass, length) from the papers' start (9.8, 3.0, 0
 {settings.get('n_test')} test plans, {settings.get('epochs')} epochs, {len({r['seed'] for r in ok})} seeds
 (each seed draws its own expert plans, shared by both methods; the papers vary only the batch order). The
 ICML text learns three parameters, the workshop text and both codes four: we learn four.{
-" QUICK RUN: tiny sizes, numbers mean nothing." if options.quick else ""}
+report.run_note(rows, options, DEFAULT_SEEDS, EPOCHS)}
 
 Model loss: MSE over the learned physical parameters. At a constant learning rate the parameters keep
 jittering around their limit, so the last epoch's value is noisy; the median of the last 50 epochs and the

@@ -42,12 +42,14 @@ BOUNDS = {"pendulum": {"papers": 2.0, "wide": 50.0}, "cartpole": {"papers": 100.
 """Symmetric control bounds per system and regime (papers: the papers' own)."""
 STARTS, QUICK_STARTS = 8, 2
 F64 = torch.float64
+SEEDS = 3
+"""Seeds by default (each draws its own starts and perturbations)."""
 
 
 def trials(options: StudyOptions) -> list[dict]:
     systems = ["pendulum", "linear"] if options.quick else ["pendulum", "cartpole", "linear"]
     horizons = [5] if options.quick else HORIZONS
-    seeds = min(options.seeds_or(3), 1 if options.quick else 10**6)
+    seeds = min(options.seeds_or(SEEDS), 1 if options.quick else 10**6)
     configs = []
     for system in systems:
         regimes = list(BOUNDS[system])[:1] if options.quick else list(BOUNDS[system])
@@ -228,7 +230,7 @@ to the learned parameters: the dynamics at the papers' wrong initial model (pend
 relative error ||g - g_FD|| / ||g_FD|| against central finite differences of re-solves converged to a KKT
 residual of 1e-12 (relative step 1e-6; "FD noise" is the largest disagreement with a 1e-5 step), mean over
 seeds, and the cosine in brackets. All solves converged: {all_converged}.{
-" QUICK RUN: tiny sizes." if options.quick else ""}
+report.run_note(rows, options, SEEDS)}
 
 - `diffmpc` is this project's `diffmpc` mode: the adjoint with the cost Hessian only, the dynamics Jacobian
   differentiated in the parameters. `diffmpc-fixed-jacobian` holds the Jacobian fixed, as mpc.pytorch does

@@ -82,7 +82,7 @@ the batch order). Model-based learners: RMSprop (lr 1e-2, alpha 0.5), batch 32, 
 epochs, the papers' initial models. LSTM: the papers' autoregressive LSTM (hidden 256), Adam 1e-4,
 {nn_epochs} epochs. SysId: the same learner trained on next-state transitions of the training plans.
 Imitation loss: the squared control error averaged over T and the controls (the papers' code); the epoch
-with the best validation loss is selected.{" QUICK RUN: tiny sizes, numbers mean nothing." if options.quick else ""}
+with the best validation loss is selected.{report.run_note(rows, options, DEFAULT_SEEDS, EPOCHS)}
 
 {"".join(sections)}
 Figures: `test_loss.png`, `val_loss.png` (seed bands: one standard error).

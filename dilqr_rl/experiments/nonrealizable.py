@@ -63,7 +63,7 @@ per seed (the papers' code). {settings.get('n_train')} training, {settings.get('
 {settings.get('n_test')} test plans; RMSprop (lr 1e-2, alpha 0.5), batch 32, {settings.get('epochs')} epochs
 (the papers' code: 250), {len({r['seed'] for r in ok})} seeds; best validation epoch. Next-state error:
 mean squared error of the learned model's one-step prediction on the test plans' transitions.{
-" QUICK RUN: tiny sizes, numbers mean nothing." if options.quick else ""}
+report.run_note(rows, options, SEEDS, EPOCHS)}
 
 {report.table(["method", "test imitation loss", "test next-state error", "learned (best val, mean)"], lines)}
 {" ".join(verdict)} (the paper: SysId is slightly better on transitions and worse on imitation).

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dilqr_rl.experiments.study import Row
+from dilqr_rl.experiments.study import Row, StudyOptions
 
 
 def ok_rows(rows: Iterable[Row]) -> list[Row]:
@@ -26,6 +26,25 @@ def failures(rows: Iterable[Row]) -> str:
     lines = "\n".join(f"- `{r['trial_id']}` ({r.get('status')}): {r.get('error', '')}" for r in bad)
     return (f"\n## Failed or unfinished trials ({len(bad)})\n\nThese are left out of every table and figure "
             f"above.\n\n{lines}\n")
+
+
+def run_note(rows: Iterable[Row], options: StudyOptions, seeds: int, epochs: int | None = None) -> str:
+    """The sentence that flags a run which is not the study's full version: ``--quick``, or fewer seeds or
+    epochs than the study's defaults (read from the rows, so a rewritten summary keeps it). Empty for a
+    full run."""
+    if options.quick:
+        return " QUICK RUN: tiny sizes, numbers mean nothing."
+    rows = list(rows)
+    ran_seeds = len({r["seed"] for r in rows})
+    ran_epochs = sorted({int(r["epochs"]) for r in rows if r.get("epochs") is not None})
+    reduced = []
+    if ran_seeds < seeds:
+        reduced.append(f"{ran_seeds} seeds instead of the study's {seeds}")
+    if epochs is not None and ran_epochs and ran_epochs[0] < epochs:
+        reduced.append(f"{ran_epochs[0]} epochs instead of the study's {epochs}")
+    if not reduced:
+        return ""
+    return f" REDUCED RUN: {' and '.join(reduced)} (`--seeds`, `--epochs`), to fit the time available."
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float, int]:

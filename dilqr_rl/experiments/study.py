@@ -30,7 +30,8 @@ class StudyOptions:
     """What the user chose for a run of a study."""
 
     seeds: int | None = None
-    """Seeds per method and setting; ``None``: the study's own (5; 8 for the non-realizable pendulum)."""
+    """Seeds per method and setting; ``None``: the study's own (5; 8 for the non-realizable pendulum, 3 for
+    gradient fidelity)."""
     quick: bool = False
     """The reduced version: tiny sizes, minutes on 2 CPU cores (what the tests run)."""
     epochs: int | None = None

@@ -72,3 +72,13 @@ def test_a_stopped_sweep_marks_its_unfinished_trials(tmp_path):
     assert [r["status"] for r in rows] == ["ok", "error", "unfinished"]
     assert rows[0]["value"] == 1 and rows[1]["error"] == "RuntimeError: bad value"
     assert "trial_dir" not in rows[0] and (tmp_path / "t0" / "result.json").is_file()
+
+
+def test_summary_flags_a_run_with_fewer_seeds_or_epochs_than_the_study():
+    from dilqr_rl.experiments import report
+
+    rows = [{"seed": s, "epochs": 200, "status": "ok"} for s in range(3)]
+    note = report.run_note(rows, StudyOptions(seeds=3, epochs=200), seeds=5, epochs=500)
+    assert "3 seeds instead of the study's 5" in note and "200 epochs instead of the study's 500" in note
+    assert report.run_note(rows, StudyOptions(), seeds=3, epochs=200) == ""  # the full run: no note
+    assert "QUICK RUN" in report.run_note(rows, StudyOptions(quick=True), seeds=5)
