@@ -49,8 +49,15 @@ def _direction_table(rows: list[Row]) -> str:
     return report.table(headers, lines)
 
 
+def _part_loss(row: Row, prefix: str) -> float:
+    """The final model loss over one kind of coefficient: the weights (``q_``) or the linear terms (``p_``)."""
+    names = [n for n in row["params_true"] if n.startswith(prefix)]
+    return sum((row["params_last"][n] - row["params_true"][n]) ** 2 for n in names) / len(names)
+
+
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
-    ok = report.ok_rows(rows)
+    ok = [{**r, "model_loss_q": _part_loss(r, "q_"), "model_loss_p": _part_loss(r, "p_")}
+          for r in report.ok_rows(rows)]
     label = lambda r: LABELS[r["method"]]  # noqa: E731
     lines = []
     for method in METHODS:
@@ -62,7 +69,8 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
                       report.fmt(*report.mean_se([r["test_loss"] for r in group])),
                       report.fmt(*report.mean_se([r.get("iterations_mean") for r in group]))])
     paired = []
-    for key, what in (("model_loss_last", "final model loss"), ("test_loss", "test imitation loss")):
+    for key, what in (("model_loss_last", "final model loss"), ("model_loss_q", "final model loss, weights q only"),
+                      ("model_loss_p", "final model loss, linear terms p only"), ("test_loss", "test imitation loss")):
         ratio, wins, pairs = report.paired_ratios(ok, key, "dilqr.cost", "diffmpc.cost", ["seed"])
         paired.append(f"- {what}: DiLQR / DiffMPC **{ratio:.2f}** (geometric mean over seeds; DiLQR lower in "
                       f"{wins} of {pairs})")
