@@ -194,7 +194,9 @@ def _plot(ok: list[Row], path: Path) -> None:
             by_t = report.group(rows, "horizon")
             ts = sorted(t for (t,) in by_t)
             means = [report.mean_se([r[f"rel_error_{method}"] for r in by_t[(t,)]])[0] for t in ts]
-            ax.plot(ts, [max(m, 1e-16) for m in means], marker="o", label=f"{system} {bounds} {params}")
+            style = {"pendulum": "-", "cartpole": "--", "linear": ":"}.get(system, "-.")
+            ax.plot(ts, [max(m, 1e-16) for m in means], style, marker="o" if params == "dynamics" else "s",
+                    label=f"{system} {bounds} {params}")
         ax.set_yscale("log")
         ax.set_xlabel("horizon T")
         ax.set_title(f"{method}: relative error vs FD", fontsize=9)
@@ -203,11 +205,30 @@ def _plot(ok: list[Row], path: Path) -> None:
     report.save(fig, path)
 
 
+def _left_out(rows: list[Row]) -> str:
+    """The trials the table leaves out, and why."""
+    unconverged = [r for r in rows if not r["converged"]]
+    flat = [r for r in rows if r["converged"] and r["grad_norm"] == 0]
+    text = []
+    if unconverged:
+        ids = ", ".join(f"`{r['trial_id']}` (KKT {r['max_kkt']:.1e})" for r in unconverged)
+        text.append(f"- {len(unconverged)} trials whose solve at the learner's model did not converge within 1000 "
+                    f"iterations (finite differences of an unconverged solution map measure nothing): {ids}.")
+    if flat:
+        ids = ", ".join(f"`{r['trial_id']}`" for r in flat)
+        text.append(f"- {len(flat)} trials whose loss is flat in the parameters (the FD gradient is exactly zero; "
+                    f"the learner's plans equal the expert's, their controls on the same bounds), so no relative "
+                    f"error or cosine is defined; every mode's gradient is zero there too: {ids}.")
+    return ("Left out of the table:\n\n" + "\n".join(text) + "\n") if text else "Every trial is in the table.\n"
+
+
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     ok = report.ok_rows(rows)
+    usable = [r for r in ok if r["converged"] and r["grad_norm"] > 0]
     lines = []
-    for (system, bounds, params, horizon), group in report.group(ok, "system", "bounds", "params", "horizon").items():
-        line = [system, bounds, params, horizon]
+    for (system, bounds, params, horizon), group in report.group(usable, "system", "bounds", "params",
+                                                                 "horizon").items():
+        line = [system, bounds, params, horizon, len(group)]
         for method in METHODS:
             m, _, n = report.mean_se([r[f"rel_error_{method}"] for r in group])
             c = report.mean_se([r[f"cosine_{method}"] for r in group])[0]
@@ -217,10 +238,9 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
                  f"{report.mean_se([r['dropped_curvature'] for r in group])[0]:.3g}",
                  f"{max(r['fd_self_disagreement'] for r in group):.1e}"]
         lines.append(line)
-    _plot(ok, out_dir / "relative_error.png")
-    headers = ["system", "bounds", "parameters", "T", *[f"{m} err (cos)" for m in METHODS], "saturated",
+    _plot(usable, out_dir / "relative_error.png")
+    headers = ["system", "bounds", "parameters", "T", "seeds", *[f"{m} err (cos)" for m in METHODS], "saturated",
                "costate norm", "dropped curvature", "FD noise"]
-    all_converged = all(r["converged"] for r in ok)
     text = f"""# gradient-fidelity: every gradient mode against finite differences
 
 For each setting the gradient of the papers' imitation loss (mean squared control error against the true
@@ -229,7 +249,7 @@ to the learned parameters: the dynamics at the papers' wrong initial model (pend
 (9.8, 3.0, 0.1, 1.0); linear: A, B perturbed), or the cost at a perturbed cost (true dynamics). Entries:
 relative error ||g - g_FD|| / ||g_FD|| against central finite differences of re-solves converged to a KKT
 residual of 1e-12 (relative step 1e-6; "FD noise" is the largest disagreement with a 1e-5 step), mean over
-seeds, and the cosine in brackets. All solves converged: {all_converged}.{
+seeds, and the cosine in brackets. Only converged solves with a non-zero gradient count (see below the table).{
 report.run_note(rows, options, SEEDS)}
 
 - `diffmpc` is this project's `diffmpc` mode: the adjoint with the cost Hessian only, the dynamics Jacobian
@@ -240,6 +260,7 @@ report.run_note(rows, options, SEEDS)}
   mean ||hess(lam . f)|| / ||C||, the term DiffMPC leaves out of the adjoint's Hessian.
 
 {report.table(headers, lines)}
+{_left_out(ok)}
 Figure: `relative_error.png`.
 {report.failures(rows)}"""
     (out_dir / "summary.md").write_text(text)

@@ -276,6 +276,8 @@ def read_results(path: Path) -> list[Row]:
     def parse(value: str) -> Any:
         if value == "":
             return None
+        if value in ("True", "False"):  # csv writes booleans as Python does
+            return value == "True"
         try:
             return json.loads(value)
         except json.JSONDecodeError:

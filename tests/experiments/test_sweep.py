@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dilqr_rl.experiments import StudyOptions, get_study, run_study
-from dilqr_rl.experiments.sweep import SweepError, read_results, rows_from_results, run_trial_local
+from dilqr_rl.experiments.sweep import SweepError, read_results, rows_from_results, run_trial_local, write_results
 from tests.experiments.fake_study import STUDY as FAKE
 
 
@@ -82,3 +82,12 @@ def test_summary_flags_a_run_with_fewer_seeds_or_epochs_than_the_study():
     assert "3 seeds instead of the study's 5" in note and "200 epochs instead of the study's 500" in note
     assert report.run_note(rows, StudyOptions(), seeds=3, epochs=200) == ""  # the full run: no note
     assert "QUICK RUN" in report.run_note(rows, StudyOptions(quick=True), seeds=5)
+
+
+def test_results_csv_round_trips_booleans_numbers_and_nested_values(tmp_path):
+    rows = [{"trial_id": "a", "converged": False, "kkt": 1e-9, "params": {"mass": 1.0}, "note": "x"},
+            {"trial_id": "b", "converged": True, "kkt": None, "params": {"mass": 2.0}, "note": "False alarm"}]
+    write_results(rows, tmp_path / "results.csv")
+    back = read_results(tmp_path / "results.csv")
+    assert back == rows
+    assert back[0]["converged"] is False  # not the truthy string "False"
