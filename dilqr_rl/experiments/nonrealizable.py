@@ -50,6 +50,12 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
         verdict.append(f"SysId / DiLQR.dx next-state error: **{s[1] / d[1]:.3g}** (below 1: SysId fits the "
                        f"transitions better); test imitation loss: **{s[0] / d[0]:.3g}** (above 1: SysId imitates "
                        "worse).")
+    paired = []
+    for a, b in (("sysid", "dilqr.dx"), ("diffmpc.dx", "dilqr.dx")):
+        for key, what in (("test_transition_loss", "next-state error"), ("test_loss", "test imitation loss")):
+            ratio, wins, pairs = report.paired_ratios(ok, key, a, b, ["seed"])
+            paired.append(f"- {what}: {LABELS[a]} / {LABELS[b]} **{ratio:.3g}** (geometric mean over seeds; "
+                          f"{LABELS[a]} lower in {wins} of {pairs})")
     label = lambda r: LABELS[r["method"]]  # noqa: E731
     report.plot_curves(report.curves_by(ok, out_dir, label, "eval/val_loss"), out_dir / "val_loss.png",
                        "validation imitation loss", "non-realizable pendulum: validation loss per epoch")
@@ -67,6 +73,10 @@ report.run_note(rows, options, SEEDS, EPOCHS)}
 
 {report.table(["method", "test imitation loss", "test next-state error", "learned (best val, mean)"], lines)}
 {" ".join(verdict)} (the paper: SysId is slightly better on transitions and worse on imitation).
+
+Paired on the seed (the same expert plans and the same random start):
+
+{chr(10).join(paired)}
 
 Figure: `val_loss.png` (seed bands: one standard error).
 {report.failures(rows)}"""
