@@ -7,6 +7,8 @@ is an ``nn.Module`` taking the (preprocessed, batched) observation to x.
 Shapes:
     IdentityStateMap: obs (B, n) -> x (B, n).
     PendulumAngleMap: obs (B, 3) = (cos theta, sin theta, theta_dot) -> x (B, 2) = (theta, theta_dot).
+    PendulumFeatureMap: its inverse, x (B, 2) -> (B, 3) (e.g. a planned state to a decoder's input).
+    PendulumLatentMap: a learned encoder's output z (B, 3) -> x (B, 2) = (atan2(z_1, z_0), bounded speed).
     MLPEncoder: obs (B, *obs_shape) -> x (B, n) (the observation is flattened).
     CNNEncoder: obs (B, C, H, W) with values in [0, 1] -> x (B, n).
 
@@ -44,6 +46,34 @@ class PendulumAngleMap(nn.Module):
     def forward(self, obs: Tensor) -> Tensor:
         theta = torch.atan2(obs[:, 1], obs[:, 0])
         return torch.stack([theta, obs[:, 2]], dim=-1)
+
+
+class PendulumLatentMap(nn.Module):
+    """A learned encoder's 3 outputs z to the pendulum's state: theta = atan2(z_1, z_0) (no cut: an encoder
+    outputs a point of the plane for the angle, continuous around the circle) and theta_dot = s tanh(z_2 / s),
+    s = ``max_speed``, kept inside the model's speed clip (beyond it the model's derivatives in theta_dot are
+    zero and an encoder stuck there gets no gradient)."""
+
+    state_dim = 2
+
+    def __init__(self, max_speed: float = 8.0) -> None:
+        super().__init__()
+        if not max_speed > 0:
+            raise ValueError(f"max_speed must be positive (the model's speed clip); got {max_speed}")
+        self.max_speed = float(max_speed)
+
+    def forward(self, z: Tensor) -> Tensor:
+        theta = torch.atan2(z[:, 1], z[:, 0])
+        return torch.stack([theta, self.max_speed * torch.tanh(z[:, 2] / self.max_speed)], dim=-1)
+
+
+class PendulumFeatureMap(nn.Module):
+    """``(theta, theta_dot) -> (cos theta, sin theta, theta_dot)``: the inverse of :class:`PendulumAngleMap`."""
+
+    state_dim = 3
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stack([torch.cos(x[:, 0]), torch.sin(x[:, 0]), x[:, 1]], dim=-1)
 
 
 class MLPEncoder(nn.Module):
