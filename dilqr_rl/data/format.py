@@ -3,7 +3,7 @@
 Layout (``FORMAT_VERSION`` 1):
 
 - ``__metadata__``: a 0-d unicode array holding a JSON object with at least ``format`` ("dilqr_rl
-  dataset"), ``format_version`` (int), ``kind`` ("plans" or "episodes") and ``arrays`` (name ->
+  dataset"), ``format_version`` (int), ``kind`` ("plans", "episodes" or "pixel_episodes") and ``arrays`` (name ->
   {"shape", "dtype"}, checked on load);
 - one entry per array, named as in ``arrays`` (e.g. ``train.x``); numeric arrays only.
 
@@ -28,6 +28,10 @@ FORMAT_NAME = "dilqr_rl dataset"
 FORMAT_VERSION = 1
 """Bumped on any incompatible change of the layout; readers refuse versions they do not know."""
 METADATA_KEY = "__metadata__"
+CREATE = {"plans": "`dilqr-rl collect --kind plans ...`", "episodes": "`dilqr-rl collect --kind episodes ...`",
+          "pixel_episodes": "dilqr_rl.data.collect_pixel_episodes(...)"}
+"""How to make a dataset of each kind (for the error messages)."""
+LOADERS = {"plans": "PlanDataset", "episodes": "EpisodeDataset", "pixel_episodes": "PixelEpisodeDataset"}
 
 
 class DatasetError(ValueError):
@@ -81,8 +85,8 @@ def load_arrays(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarra
     """Read a dataset of ``kind`` written by :func:`save_arrays`; every failure is a :class:`DatasetError`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no dataset at {path}; create one with `dilqr-rl collect --kind {kind} ...`")
-    regenerate = f"Regenerate it with `dilqr-rl collect --kind {kind} ...`."
+        raise FileNotFoundError(f"no dataset at {path}; create one with {CREATE.get(kind, kind)}")
+    regenerate = f"Regenerate it with {CREATE.get(kind, kind)}."
     try:
         with np.load(path, allow_pickle=False) as archive:
             if METADATA_KEY not in archive.files:
@@ -115,7 +119,7 @@ def _check_header(path: Path, metadata: Any, kind: str, regenerate: str) -> None
                            f"({metadata.get('library_version', 'unknown')}) or regenerate it.")
     if metadata.get("kind") != kind:
         other = metadata.get("kind")
-        loader = {"plans": "PlanDataset", "episodes": "EpisodeDataset"}.get(str(other), "the matching class")
+        loader = LOADERS.get(str(other), "the matching class")
         raise DatasetMismatchError(f"{path} holds a {other!r} dataset, expected {kind!r}; load it with "
                                    f"{loader}.load", stored=str(other))
     if not isinstance(metadata.get("arrays"), dict):
