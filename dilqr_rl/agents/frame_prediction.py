@@ -1,0 +1,183 @@
+"""Training and evaluating frame predictors (:mod:`dilqr_rl.policies.image_prediction`) on pixel episodes.
+
+Training samples windows: an episode e and a start t, the observation at t (F stacked frames), the next K
+expert actions and the frames t .. t + K. The loss is the per-pixel MSE of the decoded frames at step 0 (the
+reconstruction) and at ``decoded_steps`` steps drawn from 1..K (the prediction; a uniform sample of the steps
+is an unbiased estimate of the loss over all K, at a fraction of the decoder's cost), plus, for a
+:class:`~dilqr_rl.policies.image_prediction.PlanningPredictor`, ``action_weight`` times the MSE between the
+planned and the expert's controls (the imitation loss). The planner is warm-started from the expert's
+controls in training; evaluation gives it only the observation.
+
+Evaluation predicts K steps from the first observation of each test episode: ``plan`` (the planner's own
+controls, started from constant controls as the expert starts), ``rollout`` (a predictor's dynamics under
+the expert's controls).
+
+Shapes: frames (E, L + 1, H, W) uint8, actions (E, L, m); errors (N, K + 1) per-pixel MSE for k = 0..K.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dilqr_rl.agents.logging import StepHistory
+from dilqr_rl.agents.physics_optim import adam_with_physics, hold_physics
+from dilqr_rl.control import UnconvergedWarning
+from dilqr_rl.data.pixel_episodes import stack_observations
+from dilqr_rl.policies.image_models import pixel_mse, to_unit
+from dilqr_rl.policies.image_prediction import FramePrediction, LatentRolloutPredictor, PlanningPredictor
+
+
+@dataclass(frozen=True)
+class PredictionConfig:
+    """Optimisation of a frame predictor."""
+
+    steps: int = 1500
+    """Gradient steps (each on ``batch_size`` windows)."""
+    batch_size: int = 16
+    """Windows per step."""
+    lr: float = 1e-3
+    """Adam's learning rate for the networks (encoder, decoder, latent step model)."""
+    physics_lr: float = 1e-2
+    """Adam's learning rate for each physical parameter, relative to its initial magnitude."""
+    action_weight: float = 1e-2
+    """Weight of the imitation loss (planned vs expert controls) next to the per-pixel MSE."""
+    reconstruction_warmup: int = 0
+    """First steps on the reconstruction loss (step 0) alone: an autoencoder warm-up that gives the encoder a
+    state before any prediction (or plan) is asked of it."""
+    physics_warmup: int = 0
+    """Steps during which the physical parameters stay at their start (the encoder first learns a state the
+    model's physics can predict; learning both at once from a random encoder drifts the physics)."""
+    decoded_steps: int = 8
+    """Predicted steps decoded per window in training (drawn from 1..K without replacement), besides step 0."""
+    log_every: int = 25
+    """Steps between entries of the history (each entry averages the steps since the last)."""
+    seed: int = 0
+    """Seeds the windows and the decoded steps."""
+    device: str = "cpu"
+    """Where the networks and the batches live."""
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch_size, self.decoded_steps, self.log_every) < 1:
+            raise ValueError(f"steps, batch_size, decoded_steps and log_every must be >= 1; got {self}")
+        if not (self.lr > 0 and self.physics_lr > 0 and self.action_weight >= 0):
+            raise ValueError(f"need lr > 0, physics_lr > 0 and action_weight >= 0; got {self}")
+
+
+def _windows(frames: Tensor, actions: Tensor, stack: int, horizon: int, batch: int, decoded: int,
+             generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """A random batch: obs (B, F, H, W) in [0, 1], target frames (B, S, 1, H, W), expert controls (B, K, m) and
+    the decoded steps (S,) = 0 and ``decoded`` steps of 1..K."""
+    E, L1 = frames.shape[:2]
+    if L1 - 1 < horizon:
+        raise ValueError(f"episodes of {L1 - 1} steps are shorter than the predicted horizon K = {horizon}")
+    e = torch.randint(E, (batch,), generator=generator)
+    t = torch.randint(L1 - horizon, (batch,), generator=generator)
+    steps = torch.cat([torch.zeros(1, dtype=torch.long),
+                       1 + torch.randperm(horizon, generator=generator)[:decoded].sort().values])
+    obs = to_unit(stack_observations(frames, e, t, stack))
+    targets = to_unit(frames[e[:, None], t[:, None] + steps]).unsqueeze(2)  # (B, S, 1, H, W)
+    u = actions[e[:, None], t[:, None] + torch.arange(horizon)]  # (B, K, m)
+    return obs, targets, u, steps
+
+
+def predict(model: nn.Module, obs: Tensor, u_expert: Tensor, steps: Tensor | Sequence[int] | None, mode: str,
+            levels: Sequence[float] = ()) -> FramePrediction:
+    """One prediction: ``train`` (planner warm-started by the expert's controls; the baseline under them),
+    ``plan`` (the planner from ``levels`` constant starts) or ``rollout`` (the dynamics under the expert's)."""
+    if isinstance(model, LatentRolloutPredictor):
+        return model(obs, u_expert, steps)
+    if not isinstance(model, PlanningPredictor):
+        raise TypeError(f"model must be a PlanningPredictor or LatentRolloutPredictor; got {type(model).__name__}")
+    dtype = next(model.dilqr.parameters()).dtype
+    if mode == "rollout":
+        return model.rollout(obs, u_expert, steps)
+    u_init = u_expert.to(dtype) if mode == "train" else model.best_constant_start(obs, levels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedWarning)  # counted in the history instead
+        return model(obs, u_init, steps)
+
+
+def train_predictor(model: nn.Module, frames: Tensor, actions: Tensor, stack: int, horizon: int,
+                    config: PredictionConfig, physics: Sequence[nn.Parameter] = (), writer=None,
+                    param_names: Sequence[str] = ()) -> dict[str, list[float]]:
+    """Train ``model`` on windows of the episodes (module docstring); return the history (one entry per
+    ``log_every`` steps): ``train/loss``, ``train/pixel_mse``, ``train/action_mse``, ``train/step_seconds``, and
+    for a planner ``ilqr/iterations``, ``ilqr/converged_fraction`` and ``param/<name>`` of ``physics``."""
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = adam_with_physics(model, physics, config.lr, config.physics_lr)
+    log = StepHistory(config.log_every, config.steps, writer)
+    model.train()
+    for step in range(1, config.steps + 1):
+        start = time.perf_counter()
+        hold_physics(optimizer, step <= config.physics_warmup)
+        obs, targets, u_expert, steps = _windows(frames, actions, stack, horizon, config.batch_size,
+                                                 config.decoded_steps, generator)
+        obs, targets, u_expert = (v.to(config.device) for v in (obs, targets, u_expert))
+        if step <= config.reconstruction_warmup:
+            loss, scalars = _reconstruction_loss(model, obs, targets[:, 0])
+        else:
+            loss, scalars = _prediction_loss(model, obs, targets, u_expert, steps.to(config.device),
+                                             config.action_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scalars["train/step_seconds"] = time.perf_counter() - start
+        log.add(step, scalars, {f"param/{n}": float(p) for n, p in zip(param_names, physics)})
+    return log.history
+
+
+def _reconstruction_loss(model: nn.Module, obs: Tensor, target: Tensor) -> tuple[Tensor, dict[str, float]]:
+    """Per-pixel MSE of the decoded observation (step 0) alone; target (B, 1, H, W)."""
+    frames = model.reconstruct(obs)
+    loss = pixel_mse(frames, target.to(frames.dtype)).mean()
+    return loss, {"train/loss": float(loss), "train/reconstruction_mse": float(loss)}
+
+
+def _prediction_loss(model: nn.Module, obs: Tensor, targets: Tensor, u_expert: Tensor, steps: Tensor,
+                     action_weight: float) -> tuple[Tensor, dict[str, float]]:
+    """Per-pixel MSE of the decoded steps (step 0 and the sampled predictions) plus the weighted imitation
+    loss of a planner; targets (B, S, 1, H, W), u_expert (B, K, m)."""
+    out = predict(model, obs, u_expert, steps, "train")
+    errors = pixel_mse(out.frames.flatten(0, 1), targets.flatten(0, 1).to(out.frames.dtype)).view(len(obs), -1)
+    pixel = errors.mean()
+    scalars = {"train/reconstruction_mse": float(errors[:, 0].mean()),
+               "train/prediction_mse": float(errors[:, 1:].mean())}
+    loss = pixel
+    if out.plan is not None:
+        action = (out.u - u_expert.to(out.u.dtype)).square().mean()
+        loss = pixel + action_weight * action.to(pixel.dtype)
+        scalars.update({"train/action_mse": float(action),
+                        "ilqr/iterations": float(out.plan.iterations.double().mean()),
+                        "ilqr/converged_fraction": float(out.plan.converged.double().mean())})
+    scalars["train/loss"] = float(loss)
+    return loss, scalars
+
+
+@torch.no_grad()
+def prediction_errors(model: nn.Module, frames: Tensor, actions: Tensor, stack: int, horizon: int, mode: str,
+                      levels: Sequence[float] = (), device: str = "cpu", chunk: int = 25
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Predict K = ``horizon`` steps from the first observation of every episode; return the per-pixel MSE
+    (N, K + 1) for k = 0..K and the predicted frames (N, K + 1, H, W) uint8."""
+    model.eval()
+    E = frames.shape[0]
+    steps = torch.arange(horizon + 1)
+    errors, images = [], []
+    for first in range(0, E, chunk):
+        e = torch.arange(first, min(first + chunk, E))
+        t = torch.zeros_like(e)
+        obs = to_unit(stack_observations(frames, e, t, stack)).to(device)
+        u = actions[e, :horizon].to(device)
+        out = predict(model, obs, u, steps.to(device), mode, levels)
+        target = to_unit(frames[e, : horizon + 1]).unsqueeze(2).to(out.frames.device)  # (b, K + 1, 1, H, W)
+        diff = (out.frames.float() - target).square().flatten(2).mean(2)  # (b, K + 1)
+        errors.append(diff.cpu().numpy())
+        images.append((out.frames[:, :, 0].float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+    return np.concatenate(errors), np.concatenate(images)
