@@ -9,16 +9,21 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Args:
     """Reproduce one of the papers' experiments as a multi-seed sweep on Ray Tune (cartpole-cost, cartpole-dx,
-    imitation, nonrealizable-pendulum, gradient-fidelity); writes results.csv, summary.md and plots."""
+    imitation, nonrealizable-pendulum, gradient-fidelity, visual, pixel-bc); writes results.csv, summary.md and
+    plots."""
 
     name: str
-    """The study: cartpole-cost, cartpole-dx, imitation, nonrealizable-pendulum, gradient-fidelity."""
+    """The study: cartpole-cost, cartpole-dx, imitation, nonrealizable-pendulum, gradient-fidelity, visual,
+    pixel-bc."""
     seeds: int | None = None
-    """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum, 3 for gradient-fidelity)."""
+    """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum; 3 for gradient-fidelity,
+    visual and pixel-bc)."""
     quick: bool = False
     """A reduced version of the same study (minutes)."""
     epochs: int | None = None
     """Epochs of the model-based learners (None: the study's)."""
+    device: str = "cpu"
+    """Torch device of the studies that train networks (visual, pixel-bc), e.g. cuda; the others run on CPU."""
     address: str | None = None
     """A Ray cluster's address (None: a local Ray on all cores)."""
     cpus_per_trial: int = 1
@@ -53,7 +58,7 @@ def run(args: Args) -> int:
     from dilqr_rl.experiments import StudyOptions, run_study
     from dilqr_rl.experiments.sweep import SweepError, summarize_again
 
-    options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs)
+    options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs, device=args.device)
     try:
         if args.summary_only:
             default = Path("runs") / "reproduce" / (args.name + ("-quick" if args.quick else ""))

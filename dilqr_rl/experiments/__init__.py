@@ -18,6 +18,8 @@ STUDIES: dict[str, str] = {
     "imitation": "imitation",
     "nonrealizable-pendulum": "nonrealizable",
     "gradient-fidelity": "gradient_fidelity",
+    "visual": "visual",
+    "pixel-bc": "pixel_bc",
 }
 """Study name -> module under ``dilqr_rl.experiments``."""
 

@@ -36,6 +36,8 @@ class StudyOptions:
     """The reduced version: tiny sizes, minutes on 2 CPU cores (what the tests run)."""
     epochs: int | None = None
     """Override the study's epochs for the model-based learners (``None``: the study's own)."""
+    device: str = "cpu"
+    """Torch device of the studies that train networks (``visual``, ``pixel-bc``); the others run on CPU."""
 
     def __post_init__(self) -> None:
         if self.seeds is not None and (not isinstance(self.seeds, int) or self.seeds < 1):

@@ -1,4 +1,4 @@
-"""The five studies end to end with --quick on a local Ray, and their trial functions as plain functions."""
+"""The seven studies end to end with --quick on a local Ray, and their trial functions as plain functions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ EXPECTED = {
     "imitation": ["LSTM / DiLQR.dx test loss", "### pendulum, train", "### cartpole, train"],
     "nonrealizable-pendulum": ["SysId / DiLQR.dx next-state error", "test next-state error"],
     "gradient-fidelity": ["diffmpc-fixed-jacobian err (cos)", "dropped curvature"],
+    "visual": ["| DiLQR head, own plan |", "| latent MLP, expert controls |", "`strip.png` and `strip.gif`",
+               "| baseline |", "Regime: quick"],
+    "pixel-bc": ["| DiLQR policy + state loss |", "| CNN-MLP (actions only) |",
+                 "Does the action loss reach the encoder?", "Regime: quick"],
 }
 
 
