@@ -163,8 +163,9 @@ def _plot(means: dict, ok: list[Row], demos: list[int], path: Path) -> None:
 
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     ok = report.ok_rows(rows)
-    settings = {**FULL, **(QUICK if options.quick else {}), "device": options.device, "state_weight": STATE_WEIGHT,
-                "log_every": PixelBCConfig.log_every}
+    learned = [r for r in ok if r["method"] not in REFERENCES]
+    settings = {**(learned[0] if learned else {**FULL, **(QUICK if options.quick else {}), "device": options.device}),
+                "state_weight": STATE_WEIGHT, "log_every": PixelBCConfig.log_every}
     demos = sorted({r["n_demos"] for r in ok if r["method"] not in REFERENCES})
     table, means = _return_table(ok, demos)
     _plot(means, ok, demos, out_dir / "return_vs_demos.png")
@@ -176,11 +177,12 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     text = f"""# pixel-bc: behaviour cloning from pixels, DiLQR actor vs CNN-MLP
 
 {"QUICK RUN: tiny sizes, numbers mean nothing. " if options.quick else ""}`dilqr_rl/PixelPendulum-v0`, run on
-`{options.device}`, {len({r['seed'] for r in ok if r['method'] not in REFERENCES})} seeds per policy and number of
+`{settings['device']}`, {len({r['seed'] for r in ok if r['method'] not in REFERENCES})} seeds per policy and number of
 demonstrations (each seed: its own demonstrations, initial weights and batch order).
 
 Regime: {"quick (every code path, tiny sizes)" if options.quick else "full run, reduced: " + REDUCED.format(
-    steps=settings["steps"], trials=len(rows), learners=len(LEARNERS), seeds=options.seeds_or(SEEDS))}.
+    steps=settings["steps"], trials=len(rows), learners=len(LEARNERS), seeds=options.seeds_or(SEEDS))}.{
+    "" if options.quick else report.run_note([r for r in ok if r["method"] not in REFERENCES], options, SEEDS)}
 
 ## Setting
 

@@ -185,7 +185,7 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
 {len({r['seed'] for r in ok})} seeds per method (each seed: its own training swing-ups and initial weights).
 
 Regime: {"quick (every code path, tiny sizes)" if options.quick else "full run, reduced: " + REDUCED.format(
-    trials=len(rows), **settings)}.
+    trials=len(rows), **settings)}.{"" if options.quick else report.run_note(ok, options, SEEDS)}
 
 ## What we chose
 
