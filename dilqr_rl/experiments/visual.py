@@ -21,7 +21,8 @@ from dilqr_rl.experiments.visual_trial import METHODS, MODES, TRUTH, dataset, ru
 
 SEEDS = 3
 LABELS = {"dilqr/plan": "DiLQR head, own plan", "dilqr/rollout": "DiLQR model, expert controls",
-          "latent/rollout": "latent MLP, expert controls"}
+          "latent/rollout": "latent MLP, expert controls", "ref/black": "reference: an all-black frame",
+          "ref/held": "reference: the observed frame held"}
 FULL: dict[str, Any] = {
     "size": 64, "frames": 4, "channels": [16, 32, 32, 64, 64], "n_train": 100, "n_test": 25, "episode_steps": 100,
     "horizon": 40, "steps": 1000, "reconstruction_warmup": 400, "physics_warmup": 500, "batch_size": 16,
@@ -104,6 +105,13 @@ def per_trajectory(ok: list[Row], out_dir: Path, key: str) -> np.ndarray | None:
     return np.mean(runs, 0) if runs else None
 
 
+def reference_errors(frames: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """Per-pixel MSE (N, K + 1) of two predictions that learn nothing, on the test frames (N, L + 1, H, W) uint8:
+    an all-black frame (the pendulum is a thin bar on black) and the first frame held for every step."""
+    f = frames[:, : horizon + 1].astype(np.float64) / 255.0
+    return {"ref/black": np.square(f).mean((2, 3)), "ref/held": np.square(f - f[:, :1]).mean((2, 3))}
+
+
 def _step_table(errors: dict[str, np.ndarray], horizon: int) -> str:
     shown = [k for k in STEPS_SHOWN if k <= horizon] or [horizon]
     lines = []
@@ -135,6 +143,19 @@ def _verdict(errors: dict[str, np.ndarray], horizon: int) -> str:
     return "\n".join(lines)
 
 
+def _claim(errors: dict[str, np.ndarray], references: dict[str, np.ndarray]) -> str:
+    """The paper's claim (higher accuracy, lower variance) against this run, in one sentence."""
+    if "dilqr/plan" not in errors or "latent/rollout" not in errors or "ref/black" not in references:
+        return ""
+    d, b, k = errors["dilqr/plan"][:, 1:], errors["latent/rollout"][:, 1:], references["ref/black"][:, 1:]
+    accurate, steady = d.mean() < b.mean(), d.std(0).mean() < b.std(0).mean()
+    verdict = {(True, True): "both", (True, False): "higher accuracy but not lower variance",
+               (False, True): "lower variance but not higher accuracy", (False, False): "neither"}[accurate, steady]
+    return (f"In this run the DiLQR head's mean error over the steps is x{d.mean() / b.mean():.2f} the baseline's "
+            f"and x{d.mean() / k.mean():.2f} an all-black frame's; its spread over the test swing-ups is "
+            f"x{d.std(0).mean() / b.std(0).mean():.2f} the baseline's. Of the claim we see {verdict}.")
+
+
 def _ranges(steps: list[int]) -> str:
     if not steps:
         return ""
@@ -161,12 +182,13 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     horizon = settings["horizon"]
     errors = {f"{m}/{mode}": e for m in METHODS for mode in MODES[m]
               if (e := per_trajectory(ok, out_dir, f"{m}/{mode}")) is not None}
-    plot_errors({LABELS[k]: e for k, e in errors.items()}, out_dir / "prediction_error.png",
+    test = dataset({**settings, "data_dir": str(out_dir / "data")}, "test") if ok else None
+    references = reference_errors(test.frames, horizon) if test is not None else {}
+    plot_errors({LABELS[k]: e for k, e in {**errors, **references}.items()}, out_dir / "prediction_error.png",
                 f"per-pixel MSE over {len(next(iter(errors.values()))) if errors else 0} test swing-ups")
     strips = ""
     seed0 = {r["method"]: out_dir / "trials" / r["trial_id"] for r in ok if r["seed"] == 0}
     if {"dilqr", "latent"} <= set(seed0) and (seed0["dilqr"] / "predictions_plan.npy").is_file():
-        test = dataset({**settings, "data_dir": str(out_dir / "data")}, "test")
         write_strips(test.frames, {LABELS["dilqr/plan"]: np.load(seed0["dilqr"] / "predictions_plan.npy"),
                                    LABELS["latent/rollout"]: np.load(seed0["latent"] / "predictions_rollout.npy")},
                      out_dir / "strip.png", out_dir / "strip.gif")
@@ -196,12 +218,15 @@ Per-pixel MSE between the predicted and the real frame k steps after the observa
 per test swing-up averaged over the seeds; mean ± standard error over the {settings['n_test']} test swing-ups.
 "SD over trajectories" is the standard deviation over the test swing-ups, averaged over k = 1..{horizon}.
 
-{_step_table(errors, horizon) if errors else "n/a"}
+{_step_table({**errors, **references}, horizon) if errors else "n/a"}
+The two references learn nothing: a method near the all-black frame's error has not learned to draw the
+pendulum where it is.
+
 {_verdict(errors, horizon)}
 
 The paper claims "significantly higher prediction accuracy with lower variance" for the DiLQR head. The lines
 above say where we see it (paired over the test swing-ups: a step counts when the mean difference exceeds two
-standard errors).
+standard errors). {_claim(errors, references)}
 
 Figures: `prediction_error.png` (bands: one standard error over the test swing-ups), {strips or "no strips"},
 `parameters.png`.

@@ -70,7 +70,8 @@ def write_strips(real_frames: np.ndarray, predicted: dict[str, np.ndarray], png:
                 if row == 0:
                     ax.set_title(f"k = {k}", fontsize=7)
                 if col == 0:
-                    ax.set_ylabel(f"#{i + 1} {label}", fontsize=6, rotation=0, ha="right", va="center")
+                    name = label.replace(", ", ",\n")  # two short lines fit the margin
+                    ax.set_ylabel(f"#{i + 1} {name}", fontsize=6, rotation=0, ha="right", va="center")
     fig.tight_layout(pad=0.3)
     fig.savefig(png, dpi=110)
     plt.close(fig)
