@@ -138,8 +138,8 @@ def _verdict(errors: dict[str, np.ndarray], horizon: int) -> str:
         ratio = errors[key][:, 1:].mean() / errors["latent/rollout"][:, 1:].mean()
         sd_ratio = errors[key][:, 1:].std(0).mean() / errors["latent/rollout"][:, 1:].std(0).mean()
         lines.append(f"- {LABELS[key]} vs {LABELS['latent/rollout']}: mean error over k = 1..{horizon} x{ratio:.2f}, "
-                     f"SD over trajectories x{sd_ratio:.2f}; significantly lower at {len(better)} of {horizon} steps "
-                     f"{_ranges(better)}, significantly higher at {len(worse)} {_ranges(worse)}.")
+                     f"SD over trajectories x{sd_ratio:.2f}; significantly lower at {len(better)} of {horizon} steps"
+                     f"{_ranges(better)}, significantly higher at {len(worse)}{_ranges(worse)}.")
     return "\n".join(lines)
 
 
@@ -164,7 +164,7 @@ def _ranges(steps: list[int]) -> str:
         if b != a + 1:
             parts.append(f"{start}" if start == a else f"{start}-{a}")
             start = b
-    return "(k = " + ", ".join(parts) + ")"
+    return " (k = " + ", ".join(parts) + ")"
 
 
 def _parameters(ok: list[Row]) -> str:
