@@ -24,6 +24,8 @@ class Args:
     """Epochs of the model-based learners (None: the study's)."""
     device: str = "cpu"
     """Torch device of the studies that train networks (visual, pixel-bc), e.g. cuda; the others run on CPU."""
+    size: int | None = None
+    """Frame side in pixels of visual and pixel-bc, a multiple of 32 (None: the study's, 64; e.g. 224 on a GPU)."""
     address: str | None = None
     """A Ray cluster's address (None: a local Ray on all cores)."""
     cpus_per_trial: int = 1
@@ -49,6 +51,9 @@ class Args:
             raise ValueError(f"--name must be one of {list(STUDIES)}; got {self.name!r}")
         if self.cpus_per_trial < 1:
             raise ValueError(f"--cpus-per-trial must be >= 1; got {self.cpus_per_trial}")
+        if self.size is not None and (self.size < 32 or self.size % 32):
+            raise ValueError(f"--size must be a multiple of 32 (the image encoder halves each side five times), "
+                             f"e.g. 64 or 224; got {self.size}")
         if self.cpus is not None and self.cpus < self.cpus_per_trial:
             raise ValueError(f"--cpus must be >= --cpus-per-trial ({self.cpus_per_trial}); got {self.cpus}")
 
@@ -58,7 +63,8 @@ def run(args: Args) -> int:
     from dilqr_rl.experiments import StudyOptions, run_study
     from dilqr_rl.experiments.sweep import SweepError, summarize_again
 
-    options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs, device=args.device)
+    options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs, device=args.device,
+                           size=args.size)
     try:
         if args.summary_only:
             default = Path("runs") / "reproduce" / (args.name + ("-quick" if args.quick else ""))

@@ -72,6 +72,8 @@ def trials(options: StudyOptions) -> list[dict]:
     base = {**FULL, **(QUICK if options.quick else {}), "device": options.device}
     if options.epochs is not None:
         base["steps"] = options.epochs
+    if options.size is not None:
+        base["size"] = options.size
     configs = [{**base, "method": method, "n_demos": 0, "seed": 0, "state_weight": 0.0, "trial_id": f"{method}__s0"}
                for method in REFERENCES]
     for seed in range(seeds):  # seed outermost: a sweep cut short still has every n and method

@@ -38,12 +38,18 @@ class StudyOptions:
     """Override the study's epochs for the model-based learners (``None``: the study's own)."""
     device: str = "cpu"
     """Torch device of the studies that train networks (``visual``, ``pixel-bc``); the others run on CPU."""
+    size: int | None = None
+    """Frame side in pixels of the pixel studies (``visual``, ``pixel-bc``), a multiple of 32 (the image encoder
+    halves each side five times); ``None``: the study's own (64; 32 with ``quick``)."""
 
     def __post_init__(self) -> None:
         if self.seeds is not None and (not isinstance(self.seeds, int) or self.seeds < 1):
             raise ValueError(f"seeds must be an integer >= 1 or None (the study's own); got {self.seeds!r}")
         if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
             raise ValueError(f"epochs must be an integer >= 1 or None (the study's own); got {self.epochs!r}")
+        if self.size is not None and (not isinstance(self.size, int) or self.size < 32 or self.size % 32):
+            raise ValueError(f"size must be a multiple of 32 (the image encoder halves each side five times), e.g. "
+                             f"64 or 224, or None (the study's own); got {self.size!r}")
 
 
     def seeds_or(self, default: int) -> int:

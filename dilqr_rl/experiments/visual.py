@@ -31,10 +31,11 @@ FULL: dict[str, Any] = {
 }
 """The full study's settings: 64 x 64 on one CPU core per trial, sized to about 8 minutes per seed (see the
 summary for what that reduces)."""
-REDUCED = ("64 x 64 frames on CPU (this run had no GPU; the issue's 224 x 224 run is for one), {steps} gradient "
-           "steps per trial (the first {reconstruction_warmup} on the reconstruction alone) instead of the 2500 "
-           "the study was designed with, so that the {trials} trials fit about 25 minutes on one CPU core shared "
-           "with other jobs; 25 test swing-ups as the paper")
+REDUCED = ("{size} x {size} frames on `{device}` (the issue's 224 x 224 run is for a GPU, `--size 224 --device "
+           "cuda`; none was available for the committed run), {steps} gradient steps per trial (the first "
+           "{reconstruction_warmup} on the reconstruction alone) instead of the 2500 the study was designed with, "
+           "sized so that the {trials} trials fit about 25 minutes of one CPU core shared with other jobs; 25 test "
+           "swing-ups as the paper")
 """What the committed full run reduces, and why."""
 QUICK: dict[str, Any] = {"size": 32, "channels": [4, 4, 4, 4, 4], "n_train": 3, "n_test": 3, "episode_steps": 10,
                          "horizon": 5, "steps": 4, "reconstruction_warmup": 2, "physics_warmup": 3, "batch_size": 4,
@@ -92,6 +93,8 @@ def trials(options: StudyOptions) -> list[dict]:
             c = {**FULL, **(QUICK if options.quick else {}), "method": method, "seed": seed, "device": options.device}
             if options.epochs is not None:
                 c["steps"] = options.epochs
+            if options.size is not None:
+                c["size"] = options.size
             c["trial_id"] = f"{method}__s{seed}"
             configs.append(c)
     return configs

@@ -57,3 +57,15 @@ def test_pixel_bc_trials_cover_demonstrations_methods_and_seeds():
     assert {t["method"] for t in trials} == {"demonstrator", "expert", "dilqr", "dilqr+state", "mlp", "mlp+state"}
     assert all(t["state_weight"] > 0 for t in learners if t["method"].endswith("+state"))
     assert all(t["device"] == "cuda" for t in get_study("visual").trials(StudyOptions(device="cuda")))
+
+
+def test_size_reaches_the_pixel_trials_and_bad_sizes_are_refused(capsys):
+    from dilqr_rl.cli import main
+
+    for name in ("visual", "pixel-bc"):
+        assert {t["size"] for t in get_study(name).trials(StudyOptions(size=224))} == {224}
+    with pytest.raises(ValueError, match=r"size must be a multiple of 32 \(the image encoder halves each side five "
+                                         r"times\), e\.g\. 64 or 224, or None \(the study's own\); got 100"):
+        StudyOptions(size=100)
+    assert main(["reproduce", "--name", "visual", "--size", "48"]) == 2
+    assert "--size must be a multiple of 32" in capsys.readouterr().err
