@@ -117,6 +117,17 @@ def _comparison(means: dict, demos: list[int]) -> str:
     return "\n".join(lines) or "n/a"
 
 
+def _best(means: dict, ok: list[Row]) -> str:
+    """The best learned mean return against the demonstrator's, in one sentence."""
+    learned = {key: stats for key, stats in means.items() if stats[2]}
+    demonstrator = [r["mean_return"] for r in ok if r["method"] == "demonstrator"]
+    if not learned or not demonstrator:
+        return ""
+    (method, n), stats = max(learned.items(), key=lambda item: item[1][0])
+    return (f"The best learned policy is the {LABELS[method]} with {n} demonstrations: {stats[0]:.0f} ± "
+            f"{stats[1]:.0f}, against {demonstrator[0]:.0f} for the demonstrator it imitates.")
+
+
 def _parameters(ok: list[Row], demos: list[int]) -> str:
     lines = []
     for method in ("dilqr", "dilqr+state"):
@@ -195,6 +206,8 @@ Mean return over the {settings['eval_episodes']} evaluation episodes, mean ± st
 
 {table}
 {_comparison(means, demos)}
+
+{_best(means, ok)}
 
 Figure: `return_vs_demos.png`.
 
