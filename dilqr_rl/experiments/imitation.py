@@ -58,21 +58,36 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
             test = report.mean_se([r["test_loss"] for r in group])
             means[method] = test[0]
             model = report.mean_se([r.get("model_loss_best") for r in group])
-            lines.append([LABELS[method], report.fmt(*test), report.fmt(*model),
-                          report.fmt(*report.mean_se([r.get("test_transition_loss") for r in group])),
+            transition = ("0 (the true dynamics)" if method.endswith(".cost") else
+                          report.fmt(*report.mean_se([r.get("test_transition_loss") for r in group])))
+            lines.append([LABELS[method], report.fmt(*test), report.fmt(*model), transition,
                           report.fmt(*report.mean_se([r.get("epoch_seconds_median") for r in group]))])
         ratio = means.get("lstm", math.nan) / means.get("dilqr.dx", math.nan)
+        paired = []
+        for a, b in (("dilqr.dx", "diffmpc.dx"), ("dilqr.cost", "diffmpc.cost"), ("dilqr.dx", "sysid")):
+            r, wins, pairs = report.paired_ratios(group_rows, "test_loss", a, b, ["seed"])
+            if pairs:
+                paired.append(f"- test imitation loss, {LABELS[a]} / {LABELS[b]}: **{r:.3g}** (geometric mean over "
+                              f"seeds; {LABELS[a]} lower in {wins} of {pairs})")
         sections.append(f"""### {system}, train {n_train}
 
 {report.table(["method", "test imitation loss", "model loss (best val)", "test next-state error",
                "s per epoch"], lines)}
 LSTM / DiLQR.dx test loss: **{ratio:.3g}x** (paper: about {PAPER_RATIO.get(system, math.nan):.0e}x).
+
+Paired on the seed (the same expert plans):
+
+{chr(10).join(paired)}
 """)
     _bar_plot(ok, out_dir / "test_loss.png")
-    label = lambda r: f"{r['system']} {LABELS[r['method']]}"  # noqa: E731
-    report.plot_curves(report.curves_by(ok, out_dir, label, "eval/val_loss"), out_dir / "val_loss.png",
-                       "validation imitation loss", "imitation: validation loss per epoch")
-    settings = ok[0] if ok else {}
+    label = lambda r: LABELS[r["method"]]  # noqa: E731
+    for system in SYSTEMS:
+        of_system = [r for r in ok if r["system"] == system]
+        if of_system:
+            report.plot_curves(report.curves_by(of_system, out_dir, label, "eval/val_loss"),
+                               out_dir / f"val_loss_{system}.png", "validation imitation loss",
+                               f"{system}: validation imitation loss per epoch")
+    settings = next((r for r in ok if r["method"] != "lstm"), ok[0] if ok else {})
     nn_epochs = next((r["nn_epochs"] for r in ok if r["method"] == "lstm"), None)
     text = f"""# imitation: the papers' imitation comparison (DiLQR Fig. 3, DiffMPC Fig. 4)
 
@@ -84,8 +99,8 @@ epochs, the papers' initial models. LSTM: the papers' autoregressive LSTM (hidde
 Imitation loss: the squared control error averaged over T and the controls (the papers' code); the epoch
 with the best validation loss is selected.{report.run_note(rows, options, DEFAULT_SEEDS, EPOCHS)}
 
-{"".join(sections)}
-Figures: `test_loss.png`, `val_loss.png` (seed bands: one standard error).
+{chr(10).join(sections)}
+Figures: `test_loss.png`, `val_loss_pendulum.png`, `val_loss_cartpole.png` (seed bands: one standard error).
 {report.failures(rows)}"""
     (out_dir / "summary.md").write_text(text)
 
