@@ -71,9 +71,7 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     paired = []
     for key, what in (("model_loss_last", "final model loss"), ("model_loss_q", "final model loss, weights q only"),
                       ("model_loss_p", "final model loss, linear terms p only"), ("test_loss", "test imitation loss")):
-        ratio, wins, pairs = report.paired_ratios(ok, key, "dilqr.cost", "diffmpc.cost", ["seed"])
-        paired.append(f"- {what}: DiLQR / DiffMPC **{ratio:.2f}** (geometric mean over seeds; DiLQR lower in "
-                      f"{wins} of {pairs})")
+        paired.append(report.paired_line(ok, key, what, "dilqr.cost", "diffmpc.cost", "DiLQR", "DiffMPC", ".2f"))
     curves = report.curves_by(ok, out_dir, label, "bc/model_loss")
     report.plot_curves(curves, out_dir / "model_loss.png", "cost model loss MSE(theta - theta_hat)",
                        "cart-pole cost learning (train 100)")
@@ -98,7 +96,7 @@ median of the last 50 epochs and the lowest value show the level reached.
 {report.table(HEADERS, lines)}
 Paired on the seed (the same expert plans):
 
-{chr(10).join(paired)}
+{chr(10).join(filter(None, paired))}
 
 The paper: DiLQR's final model loss 32% lower (a ratio of 0.68; the workshop version: 18%, 0.82).
 

@@ -65,9 +65,8 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     for n_train in sorted({r["n_train"] for r in ok}):
         subset = [r for r in ok if r["n_train"] == n_train]
         for key, what in (("model_loss_last", "final model loss"), ("test_loss", "test imitation loss")):
-            ratio, wins, pairs = report.paired_ratios(subset, key, "dilqr.dx", "diffmpc.dx", ["seed"])
-            paired.append(f"- train {n_train}, {what}: DiLQR / DiffMPC **{ratio:.2f}** (geometric mean over seeds; "
-                          f"DiLQR lower in {wins} of {pairs})")
+            paired.append(report.paired_line(subset, key, f"train {n_train}, {what}", "dilqr.dx", "diffmpc.dx",
+                                             "DiLQR", "DiffMPC", ".2f"))
     label = lambda r: f"{LABELS[r['method']]}, train {r['n_train']}"  # noqa: E731
     report.plot_curves(report.curves_by(ok, out_dir, label, "bc/model_loss"), out_dir / "model_loss.png",
                        "dynamics model loss MSE(theta - theta_hat)", "cart-pole dynamics learning")
@@ -95,7 +94,7 @@ lowest value show the level reached, "epochs to 1e-3" how fast.
 {report.table(LOSS_HEADERS, loss_lines)}
 Paired on the seed (the same expert plans):
 
-{chr(10).join(paired)}
+{chr(10).join(filter(None, paired))}
 
 The paper: DiLQR's final model loss 41% lower at train 50 (a ratio of 0.59); DiLQR "converges slightly
 slower" at train 100.

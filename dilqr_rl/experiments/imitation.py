@@ -65,10 +65,8 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
         ratio = means.get("lstm", math.nan) / means.get("dilqr.dx", math.nan)
         paired = []
         for a, b in (("dilqr.dx", "diffmpc.dx"), ("dilqr.cost", "diffmpc.cost"), ("dilqr.dx", "sysid")):
-            r, wins, pairs = report.paired_ratios(group_rows, "test_loss", a, b, ["seed"])
-            if pairs:
-                paired.append(f"- test imitation loss, {LABELS[a]} / {LABELS[b]}: **{r:.3g}** (geometric mean over "
-                              f"seeds; {LABELS[a]} lower in {wins} of {pairs})")
+            paired.append(report.paired_line(group_rows, "test_loss", "test imitation loss", a, b, LABELS[a],
+                                             LABELS[b]))
         sections.append(f"""### {system}, train {n_train}
 
 {report.table(["method", "test imitation loss", "model loss (best val)", "test next-state error",
@@ -77,7 +75,7 @@ LSTM / DiLQR.dx test loss: **{ratio:.3g}x** (paper: about {PAPER_RATIO.get(syste
 
 Paired on the seed (the same expert plans):
 
-{chr(10).join(paired)}
+{chr(10).join(filter(None, paired))}
 """)
     _bar_plot(ok, out_dir / "test_loss.png")
     label = lambda r: LABELS[r["method"]]  # noqa: E731

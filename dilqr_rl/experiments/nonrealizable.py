@@ -53,9 +53,7 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     paired = []
     for a, b in (("sysid", "dilqr.dx"), ("diffmpc.dx", "dilqr.dx")):
         for key, what in (("test_transition_loss", "next-state error"), ("test_loss", "test imitation loss")):
-            ratio, wins, pairs = report.paired_ratios(ok, key, a, b, ["seed"])
-            paired.append(f"- {what}: {LABELS[a]} / {LABELS[b]} **{ratio:.3g}** (geometric mean over seeds; "
-                          f"{LABELS[a]} lower in {wins} of {pairs})")
+            paired.append(report.paired_line(ok, key, what, a, b, LABELS[a], LABELS[b]))
     label = lambda r: LABELS[r["method"]]  # noqa: E731
     report.plot_curves(report.curves_by(ok, out_dir, label, "eval/val_loss"), out_dir / "val_loss.png",
                        "validation imitation loss", "non-realizable pendulum: validation loss per epoch")
@@ -76,7 +74,7 @@ report.run_note(rows, options, SEEDS, EPOCHS)}
 
 Paired on the seed (the same expert plans and the same random start):
 
-{chr(10).join(paired)}
+{chr(10).join(filter(None, paired))}
 
 Figure: `val_loss.png` (seed bands: one standard error).
 {report.failures(rows)}"""

@@ -222,6 +222,17 @@ def paired_ratios(rows: Iterable[Row], key: str, method_a: str, method_b: str, p
     return (math.exp(statistics.fmean(logs)) if logs else math.nan), wins, len(logs)
 
 
+def paired_line(rows: Iterable[Row], key: str, what: str, method_a: str, method_b: str, name_a: str, name_b: str,
+                fmt: str = ".3g", pair: Sequence[str] = ("seed",)) -> str | None:
+    """A Markdown bullet with :func:`paired_ratios` of ``key`` for two methods (None when no trials pair up):
+    ``- what: A / B **ratio** (geometric mean over seeds; A lower in k of n)``."""
+    ratio, wins, pairs = paired_ratios(rows, key, method_a, method_b, pair)
+    if not pairs:
+        return None
+    return (f"- {what}: {name_a} / {name_b} **{ratio:{fmt}}** (geometric mean over seeds; {name_a} lower in {wins} "
+            f"of {pairs})")
+
+
 def nonphysical_table(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], names: Sequence[str]) -> str:
     """Per method and parameter: trials in which the parameter was ever <= 0, and the mean first and last
     epoch at which it was."""
