@@ -19,20 +19,6 @@ def _rows(R, n, m=1, seed=0):
             torch.randn(R, n, generator=gen, dtype=F64))
 
 
-class _PerRow(nn.Module):
-    """Wraps a module with ``row_wise = False``: the solver's torch.func reference path."""
-
-    row_wise = False
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-        self.time_varying = getattr(inner, "time_varying", False)
-
-    def forward(self, *args):
-        return self.inner(*args)
-
-
 class _Hidden(nn.Module):
     """The same model with its closed forms out of sight."""
 
@@ -43,6 +29,12 @@ class _Hidden(nn.Module):
 
     def forward(self, *args):
         return self.inner(*args)
+
+
+class _PerRow(_Hidden):
+    """Hides the closed forms and sets ``row_wise = False``: the solver's torch.func reference path."""
+
+    row_wise = False
 
 
 DYNAMICS = {"mlp": (MLPDynamics, 2), "cartpole": (lambda: CartpoleDynamics(dtype=F64), 4),
