@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +31,7 @@ from dilqr_rl.agents.physics_optim import adam_with_physics, hold_physics
 from dilqr_rl.control import UnconvergedWarning
 from dilqr_rl.data.pixel_episodes import stack_observations
 from dilqr_rl.policies.image_models import pixel_mse, to_unit
-from dilqr_rl.policies.image_prediction import FramePrediction, LatentRolloutPredictor, PlanningPredictor
+from dilqr_rl.policies.image_prediction import FramePrediction, LatentRolloutPredictor, PlanningPredictor, decode_steps
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,25 @@ class PredictionConfig:
     reconstruction_warmup: int = 0
     """First steps on the reconstruction loss (step 0) alone: an autoencoder warm-up that gives the encoder a
     state before any prediction (or plan) is asked of it."""
+    state_steps: int = 0
+    """First steps during which the encoder also regresses the recorded true state (``state_features`` of it,
+    weight ``state_weight``, added to the step's loss; ``steps`` or more: throughout). It anchors the encoder
+    to the physical state and its conventions (theta = 0 upright, the sense of rotation), which frames alone
+    leave open (any rotation or reflection of the angle decodes to the same frames) and which the planner's
+    physics and cost need. After these steps the losses are on pixels (and actions) only."""
+    state_weight: float = 1.0
+    """Weight of the state regression during ``state_steps``."""
+    consistency_weight: float = 0.0
+    """Weight of the latent consistency loss (needs ``state_features``; after ``reconstruction_warmup``): the
+    model's dynamics rolled out under the expert's controls from the encoded observation, against the
+    encodings of the observations actually reached, at the decoded steps (the targets carry no gradient; both
+    compared through ``state_features`` for a planner). A self-supervised system identification in the
+    encoder's state: no true state is used."""
+    decoder_on_predictions: bool = True
+    """Whether the predicted frames' loss also trains the decoder. False: the decoder learns from the
+    reconstruction (step 0) alone and the prediction loss reaches only what made the predicted states (encoder,
+    dynamics, planner): a prediction that puts the pendulum in the wrong place is corrected where it went
+    wrong, instead of the decoder learning to hedge between places (a blurred, darker frame)."""
     physics_warmup: int = 0
     """Steps during which the physical parameters stay at their start (the encoder first learns a state the
     model's physics can predict; learning both at once from a random encoder drifts the physics)."""
@@ -66,14 +85,18 @@ class PredictionConfig:
     def __post_init__(self) -> None:
         if min(self.steps, self.batch_size, self.decoded_steps, self.log_every) < 1:
             raise ValueError(f"steps, batch_size, decoded_steps and log_every must be >= 1; got {self}")
-        if not (self.lr > 0 and self.physics_lr > 0 and self.action_weight >= 0):
-            raise ValueError(f"need lr > 0, physics_lr > 0 and action_weight >= 0; got {self}")
+        if min(self.reconstruction_warmup, self.state_steps, self.physics_warmup) < 0:
+            raise ValueError(f"the warm-ups are numbers of steps >= 0; got {self}")
+        if not (self.lr > 0 and self.physics_lr > 0 and min(self.action_weight, self.state_weight,
+                                                             self.consistency_weight) >= 0):
+            raise ValueError("need lr > 0, physics_lr > 0 and action_weight, state_weight, consistency_weight >= 0; "
+                             f"got {self}")
 
 
 def _windows(frames: Tensor, actions: Tensor, stack: int, horizon: int, batch: int, decoded: int,
-             generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """A random batch: obs (B, F, H, W) in [0, 1], target frames (B, S, 1, H, W), expert controls (B, K, m) and
-    the decoded steps (S,) = 0 and ``decoded`` steps of 1..K."""
+             generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
+    """A random batch: obs (B, F, H, W) in [0, 1], target frames (B, S, 1, H, W), expert controls (B, K, m),
+    the decoded steps (S,) = 0 and ``decoded`` steps of 1..K, and the windows' (episode, start) indices (B,)."""
     E, L1 = frames.shape[:2]
     if L1 - 1 < horizon:
         raise ValueError(f"episodes of {L1 - 1} steps are shorter than the predicted horizon K = {horizon}")
@@ -84,7 +107,7 @@ def _windows(frames: Tensor, actions: Tensor, stack: int, horizon: int, batch: i
     obs = to_unit(stack_observations(frames, e, t, stack))
     targets = to_unit(frames[e[:, None], t[:, None] + steps]).unsqueeze(2)  # (B, S, 1, H, W)
     u = actions[e[:, None], t[:, None] + torch.arange(horizon)]  # (B, K, m)
-    return obs, targets, u, steps
+    return obs, targets, u, steps, (e, t)
 
 
 def predict(model: nn.Module, obs: Tensor, u_expert: Tensor, steps: Tensor | Sequence[int] | None, mode: str,
@@ -106,10 +129,22 @@ def predict(model: nn.Module, obs: Tensor, u_expert: Tensor, steps: Tensor | Seq
 
 def train_predictor(model: nn.Module, frames: Tensor, actions: Tensor, stack: int, horizon: int,
                     config: PredictionConfig, physics: Sequence[nn.Parameter] = (), writer=None,
-                    param_names: Sequence[str] = ()) -> dict[str, list[float]]:
+                    param_names: Sequence[str] = (), states: Tensor | None = None,
+                    state_features: Callable[[Tensor], Tensor] | None = None) -> dict[str, list[float]]:
     """Train ``model`` on windows of the episodes (module docstring); return the history (one entry per
     ``log_every`` steps): ``train/loss``, ``train/pixel_mse``, ``train/action_mse``, ``train/step_seconds``, and
-    for a planner ``ilqr/iterations``, ``ilqr/converged_fraction`` and ``param/<name>`` of ``physics``."""
+    for a planner ``ilqr/iterations``, ``ilqr/converged_fraction`` and ``param/<name>`` of ``physics``.
+
+    ``config.state_steps > 0`` needs the episodes' true ``states`` (E, L + 1, n) and ``state_features``, which
+    maps states (R, n) to the space the encoder is compared in: a :class:`PlanningPredictor`'s encoded state
+    goes through it as well, a :class:`LatentRolloutPredictor`'s latent is compared as it is (its size must be
+    the features')."""
+    if config.state_steps and (states is None or state_features is None):
+        raise ValueError(f"state_steps = {config.state_steps} regresses the encoder on the recorded states: pass "
+                         "states (E, L + 1, n) and state_features, or set state_steps = 0")
+    if config.consistency_weight and state_features is None:
+        raise ValueError(f"consistency_weight = {config.consistency_weight} compares states through "
+                         "state_features: pass it, or set consistency_weight = 0")
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = adam_with_physics(model, physics, config.lr, config.physics_lr)
     log = StepHistory(config.log_every, config.steps, writer)
@@ -117,47 +152,106 @@ def train_predictor(model: nn.Module, frames: Tensor, actions: Tensor, stack: in
     for step in range(1, config.steps + 1):
         start = time.perf_counter()
         hold_physics(optimizer, step <= config.physics_warmup)
-        obs, targets, u_expert, steps = _windows(frames, actions, stack, horizon, config.batch_size,
-                                                 config.decoded_steps, generator)
+        obs, targets, u_expert, steps, (e, t) = _windows(frames, actions, stack, horizon, config.batch_size,
+                                                         config.decoded_steps, generator)
         obs, targets, u_expert = (v.to(config.device) for v in (obs, targets, u_expert))
         if step <= config.reconstruction_warmup:
             loss, scalars = _reconstruction_loss(model, obs, targets[:, 0])
         else:
             loss, scalars = _prediction_loss(model, obs, targets, u_expert, steps.to(config.device),
-                                             config.action_weight)
+                                             config.action_weight, config.decoder_on_predictions)
+            if config.consistency_weight:
+                reached = stack_observations(frames, e.repeat_interleave(len(steps) - 1),
+                                             (t[:, None] + steps[1:]).flatten(), stack)
+                consistency = _consistency_loss(model, obs, u_expert, to_unit(reached).to(config.device),
+                                                steps.to(config.device), state_features)
+                loss = loss + config.consistency_weight * consistency
+                scalars.update({"train/consistency_mse": consistency.item(), "train/loss": loss.item()})
+        if step <= config.state_steps:
+            state = _state_loss(model, obs, states[e, t].to(config.device), state_features)
+            loss = loss + config.state_weight * state
+            scalars.update({"train/state_mse": state.item(), "train/loss": loss.item()})
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scalars["train/step_seconds"] = time.perf_counter() - start
-        log.add(step, scalars, {f"param/{n}": float(p) for n, p in zip(param_names, physics)})
+        log.add(step, scalars, {f"param/{n}": p.item() for n, p in zip(param_names, physics)})
     return log.history
+
+
+def _consistency_loss(model: nn.Module, obs: Tensor, u_expert: Tensor, reached: Tensor, steps: Tensor,
+                      features: Callable[[Tensor], Tensor]) -> Tensor:
+    """MSE between the model's rollout under the expert's controls u_expert (B, K, m) from obs (B, F, H, W) at
+    ``steps[1:]`` and the (gradient-free) encodings of the observations reached there, (B * (S - 1), F, H, W)."""
+    rollout = model.rollout(obs, u_expert) if isinstance(model, PlanningPredictor) else model(obs, u_expert)
+    predicted = rollout.latent[:, steps[1:]].flatten(0, 1)  # (B * (S - 1), d)
+    with torch.no_grad():
+        target = model.encoder(reached).to(predicted.dtype)
+    if isinstance(model, PlanningPredictor):
+        predicted, target = features(predicted), features(target)
+    return (predicted - target).square().mean()
+
+
+def _state_loss(model: nn.Module, obs: Tensor, state: Tensor, features: Callable[[Tensor], Tensor]) -> Tensor:
+    """MSE between the encoding of obs (B, F, H, W) and ``features`` of the true state (B, n) (train_predictor)."""
+    encoded = model.encoder(obs)
+    if isinstance(model, PlanningPredictor):
+        encoded = features(encoded)
+    target = features(state.to(encoded.dtype))
+    if encoded.shape != target.shape:
+        raise ValueError(f"the encoder's output {tuple(encoded.shape)} and the state features {tuple(target.shape)} "
+                         "differ in shape; state_features must map states to the latent's size")
+    return (encoded - target).square().mean()
 
 
 def _reconstruction_loss(model: nn.Module, obs: Tensor, target: Tensor) -> tuple[Tensor, dict[str, float]]:
     """Per-pixel MSE of the decoded observation (step 0) alone; target (B, 1, H, W)."""
     frames = model.reconstruct(obs)
     loss = pixel_mse(frames, target.to(frames.dtype)).mean()
-    return loss, {"train/loss": float(loss), "train/reconstruction_mse": float(loss)}
+    return loss, {"train/loss": loss.item(), "train/reconstruction_mse": loss.item()}
 
 
 def _prediction_loss(model: nn.Module, obs: Tensor, targets: Tensor, u_expert: Tensor, steps: Tensor,
-                     action_weight: float) -> tuple[Tensor, dict[str, float]]:
+                     action_weight: float, decoder_on_predictions: bool = True) -> tuple[Tensor, dict[str, float]]:
     """Per-pixel MSE of the decoded steps (step 0 and the sampled predictions) plus the weighted imitation
     loss of a planner; targets (B, S, 1, H, W), u_expert (B, K, m)."""
-    out = predict(model, obs, u_expert, steps, "train")
-    errors = pixel_mse(out.frames.flatten(0, 1), targets.flatten(0, 1).to(out.frames.dtype)).view(len(obs), -1)
+    if decoder_on_predictions:
+        out = predict(model, obs, u_expert, steps, "train")
+        frames = out.frames
+    else:
+        out = predict(model, obs, u_expert, None, "train")
+        frozen = _frozen(model.decoder)
+        frames = torch.cat([decode_steps(model.decoder, out.latent, steps[:1]),
+                            decode_steps(frozen, out.latent, steps[1:])], dim=1)
+    errors = pixel_mse(frames.flatten(0, 1), targets.flatten(0, 1).to(frames.dtype)).view(len(obs), -1)
     pixel = errors.mean()
-    scalars = {"train/reconstruction_mse": float(errors[:, 0].mean()),
-               "train/prediction_mse": float(errors[:, 1:].mean())}
+    scalars = {"train/reconstruction_mse": errors[:, 0].mean().item(),
+               "train/prediction_mse": errors[:, 1:].mean().item()}
     loss = pixel
     if out.plan is not None:
         action = (out.u - u_expert.to(out.u.dtype)).square().mean()
         loss = pixel + action_weight * action.to(pixel.dtype)
-        scalars.update({"train/action_mse": float(action),
+        scalars.update({"train/action_mse": action.item(),
                         "ilqr/iterations": float(out.plan.iterations.double().mean()),
                         "ilqr/converged_fraction": float(out.plan.converged.double().mean())})
-    scalars["train/loss"] = float(loss)
+    scalars["train/loss"] = loss.item()
     return loss, scalars
+
+
+class _frozen(nn.Module):
+    """``decoder`` with its parameters detached: gradients reach its input only (its buffers, e.g. BatchNorm's
+    running statistics, are the decoder's own and update as usual)."""
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z: Tensor) -> Tensor:
+        params = {name: p.detach() for name, p in self.decoder.named_parameters()}
+        return torch.func.functional_call(self.decoder, {**params, **dict(self.decoder.named_buffers())}, (z,))
+
+    def parameters(self, recurse: bool = True):  # decode_steps reads the dtype from here
+        return self.decoder.parameters(recurse)
 
 
 @torch.no_grad()

@@ -145,7 +145,7 @@ def run_pixel_bc_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[st
     model.save(trial_dir / "model.zip")
     loaded = PPO.load(trial_dir / "model.zip", device=config.get("device", "cpu"))
     metrics = _evaluate(loaded, config)
-    metrics.update({f"param_{n}": float(p) for n, p in zip(names, physics)})
+    metrics.update({f"param_{n}": p.item() for n, p in zip(names, physics)})
     metrics["train_seconds"] = float(np.mean(history["train/step_seconds"]) * config["steps"])
     metrics["final_action_mse"] = history["train/action_mse"][-1]
     metrics["final_state_mse"] = history["train/state_mse"][-1]

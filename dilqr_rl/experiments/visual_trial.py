@@ -2,11 +2,13 @@
 
 Methods: ``dilqr`` (:class:`~dilqr_rl.policies.image_prediction.PlanningPredictor`: image encoder ->
 (theta, theta_dot) -> DiLQR plan with a learnable pendulum from a wrong start and the expert's cost ->
-decoder of the planned angles) and ``latent`` (:class:`~dilqr_rl.policies.image_prediction.LatentRolloutPredictor`:
-the same encoder and decoder around a 3-dimensional latent and an MLP step model rolled out under the expert's
-controls). Both are trained by :func:`dilqr_rl.agents.frame_prediction.train_predictor`; the DiLQR head is
-evaluated twice: planning its own controls (``plan``) and running its learned dynamics under the expert's
-controls (``rollout``), the information the baseline gets.
+decoder of the planned angles), ``dilqr-pixels`` (the same network trained without the state regression: the
+ablation) and ``latent`` (:class:`~dilqr_rl.policies.image_prediction.LatentRolloutPredictor`: the same encoder
+and decoder around a 3-dimensional latent and an MLP step model rolled out under the expert's controls). All are
+trained by :func:`dilqr_rl.agents.frame_prediction.train_predictor` with the losses the config switches on
+(``state_steps``, ``consistency_weight``, ``decoder_on_predictions``; see ``PredictionConfig``); the DiLQR
+head is evaluated twice: planning its own controls (``plan``) and running its learned dynamics under the
+expert's controls (``rollout``), the information the baseline gets.
 
 A trial writes TensorBoard logs, ``history.json`` (training curves and, under ``eval/<mode>/mse``, the
 per-pixel MSE (N, K + 1) of each test trajectory and step), ``predictions_<mode>.npy`` (the predicted frames of
@@ -28,7 +30,7 @@ from dilqr_rl.agents.frame_prediction import PredictionConfig, prediction_errors
 from dilqr_rl.agents.logging import make_writer
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import PixelEpisodeDataset, collect_pixel_episodes
-from dilqr_rl.envs.pendulum import MAX_TORQUE
+from dilqr_rl.envs.pendulum import MAX_SPEED, MAX_TORQUE
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.expert_envs import PENDULUM_WEIGHTS
@@ -36,8 +38,8 @@ from dilqr_rl.policies.image_models import ImageDecoder, ImageEncoder
 from dilqr_rl.policies.image_prediction import LatentRolloutPredictor, PlanningPredictor, ResidualStep
 from dilqr_rl.policies.state_maps import PendulumFeatureMap, PendulumLatentMap
 
-METHODS = ("dilqr", "latent")
-MODES = {"dilqr": ("plan", "rollout"), "latent": ("rollout",)}
+METHODS = ("dilqr", "dilqr-pixels", "latent")
+MODES = {"dilqr": ("plan", "rollout"), "dilqr-pixels": ("plan",), "latent": ("rollout",)}
 """Evaluation modes per method (see the module docstring)."""
 TRUTH = {"mass": 1.0, "gravity": 10.0}
 COLD_STARTS = (0.0, MAX_TORQUE, -MAX_TORQUE)
@@ -50,6 +52,14 @@ class AngleFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return PendulumFeatureMap()(x)[:, :2]
+
+
+def state_features(x: torch.Tensor) -> torch.Tensor:
+    """(theta, theta_dot) (R, 2) -> (cos theta, sin theta, theta_dot / 8) (R, 3): what the encoders are regressed
+    on during the state warm-up (the DiLQR encoder's state is mapped the same way; the baseline's latent is
+    compared as it is)."""
+    f = PendulumFeatureMap()(x)
+    return torch.cat([f[:, :2], f[:, 2:] / MAX_SPEED], dim=1)
 
 
 def build_model(config: dict[str, Any]) -> tuple[nn.Module, list[nn.Parameter], list[str]]:
@@ -89,8 +99,10 @@ def _training(config: dict[str, Any]) -> PredictionConfig:
     return PredictionConfig(
         steps=config["steps"], batch_size=config["batch_size"], lr=config["lr"], physics_lr=config["physics_lr"],
         action_weight=config["action_weight"], reconstruction_warmup=config["reconstruction_warmup"],
-        physics_warmup=config["physics_warmup"], decoded_steps=config["decoded_steps"], seed=config["seed"],
-        device=config.get("device", "cpu"))
+        physics_warmup=config["physics_warmup"], state_steps=config.get("state_steps", 0),
+        state_weight=config.get("state_weight", 1.0), consistency_weight=config.get("consistency_weight", 0.0),
+        decoder_on_predictions=config.get("decoder_on_predictions", True), decoded_steps=config["decoded_steps"],
+        seed=config["seed"], device=config.get("device", "cpu"))
 
 
 def run_visual_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[str, Any]:
@@ -108,7 +120,7 @@ def run_visual_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[str,
     tensors = train.tensors()
     try:
         history = train_predictor(model, tensors["frames"], tensors["actions"], train.stack, config["horizon"],
-                                  _training(config), physics, writer, names)
+                                  _training(config), physics, writer, names, tensors["states"], state_features)
     finally:
         writer.close()
     metrics: dict[str, Any] = {"train_seconds": float(np.mean(history["train/step_seconds"]) * config["steps"])}
@@ -121,7 +133,7 @@ def run_visual_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[str,
         mean = errors.mean(0)
         metrics.update({f"{mode}_mse_k{k}": float(mean[k]) for k in (0, 1, 10, 20, config["horizon"]) if k < len(mean)})
         metrics[f"{mode}_mse_mean"] = float(mean[1:].mean())
-    metrics.update({f"param_{n}": float(p) for n, p in zip(names, physics)})
+    metrics.update({f"param_{n}": p.item() for n, p in zip(names, physics)})
     if "ilqr/converged_fraction" in history:
         metrics["converged_fraction"] = float(np.mean(history["ilqr/converged_fraction"]))
     metrics["wall_time_s"] = time.perf_counter() - started

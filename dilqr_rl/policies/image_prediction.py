@@ -47,7 +47,7 @@ class FramePrediction(NamedTuple):
     """The DiLQR solution (None for rollouts under given controls)."""
 
 
-def _decode(decoder: nn.Module, latent: Tensor, steps: Sequence[int] | Tensor | None) -> Tensor | None:
+def decode_steps(decoder: nn.Module, latent: Tensor, steps: Sequence[int] | Tensor | None) -> Tensor | None:
     """Decode ``latent[:, steps]`` (B, S, d) -> (B, S, C, H, W) in the decoder's dtype."""
     if steps is None:
         return None
@@ -87,11 +87,11 @@ class PlanningPredictor(nn.Module):
         plan = out.plan
         last = self.dilqr.dynamics(plan.x[:, -1], plan.u[:, -1])  # x_{T+1} = f(x_T, u_T): (B, n)
         latent = torch.cat([plan.x, last.unsqueeze(1)], dim=1)  # (B, T + 1, n)
-        return FramePrediction(latent, _decode(self.decoder, latent, steps), plan.u, plan)
+        return FramePrediction(latent, decode_steps(self.decoder, latent, steps), plan.u, plan)
 
     def reconstruct(self, obs: Tensor) -> Tensor:
         """The decoded encoding of the observation: (B, F, H, W) -> (B, C, H, W) (no planning)."""
-        return _decode(self.decoder, self.encoder(obs).unsqueeze(1), [0])[:, 0]
+        return decode_steps(self.decoder, self.encoder(obs).unsqueeze(1), [0])[:, 0]
 
     def rollout(self, obs: Tensor, u: Tensor, steps: Sequence[int] | Tensor | None = None) -> FramePrediction:
         """The learned dynamics alone, rolled out under given controls u (B, K, m) from the encoded observation."""
@@ -101,7 +101,7 @@ class PlanningPredictor(nn.Module):
         for k in range(u.shape[1]):
             states.append(self.dilqr.dynamics(states[-1], u[:, k].to(dtype)))
         latent = torch.stack(states, 1)  # (B, K + 1, n)
-        return FramePrediction(latent, _decode(self.decoder, latent, steps), u, None)
+        return FramePrediction(latent, decode_steps(self.decoder, latent, steps), u, None)
 
     @torch.no_grad()
     def best_constant_start(self, obs: Tensor, levels: Sequence[float]) -> Tensor:
@@ -150,4 +150,4 @@ class LatentRolloutPredictor(nn.Module):
         for k in range(u.shape[1]):
             z.append(self.step(z[-1], u[:, k].to(z[-1].dtype)))
         latent = torch.stack(z, 1)  # (B, K + 1, d)
-        return FramePrediction(latent, _decode(self.decoder, latent, steps), u, None)
+        return FramePrediction(latent, decode_steps(self.decoder, latent, steps), u, None)

@@ -11,6 +11,7 @@ from torch import nn
 from dilqr_rl.agents.frame_prediction import PredictionConfig, predict, prediction_errors, train_predictor
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import collect_pixel_episodes
+from dilqr_rl.data.pixel_episodes import stack_observations
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.image_models import ImageDecoder, ImageEncoder, pixel_mse, to_unit
@@ -84,3 +85,81 @@ def test_errors_on_bad_input(data):
         train_predictor(_latent(), data["frames"], data["actions"], 4, 9, PredictionConfig(steps=1))
     with pytest.raises(ValueError, match="steps, batch_size, decoded_steps and log_every must be >= 1"):
         PredictionConfig(decoded_steps=0)
+
+
+def _pendulum_features(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([PendulumFeatureMap()(x)[:, :2], x[:, 1:] / 8.0], dim=1)
+
+
+@pytest.mark.parametrize("make", [lambda: _planner()[0], _latent], ids=["planner", "latent"])
+def test_state_steps_regress_the_encoder_then_stop(data, make):
+    model = make()
+    config = PredictionConfig(steps=4, batch_size=2, decoded_steps=1, reconstruction_warmup=1, state_steps=2,
+                              log_every=1)
+    history = train_predictor(model, data["frames"], data["actions"], 4, K, config, states=data["states"],
+                              state_features=_pendulum_features)
+    assert len(history["train/state_mse"]) == 2  # logged at steps 1 and 2 only
+    assert all(np.isfinite(history["train/state_mse"])) and min(history["train/state_mse"]) > 0
+    # the logged loss includes the state term: reconstruction (step 1) + state_weight x state MSE
+    assert history["train/loss"][0] == pytest.approx(history["train/reconstruction_mse"][0]
+                                                     + history["train/state_mse"][0], rel=1e-6)
+    with pytest.raises(ValueError, match="state_steps = 2 regresses the encoder on the recorded states"):
+        train_predictor(model, data["frames"], data["actions"], 4, K, config)
+
+
+def test_state_loss_compares_the_planner_state_through_the_features(data):
+    from dilqr_rl.agents.frame_prediction import _state_loss
+    model, _ = _planner()
+    obs = to_unit(data["frames"][:, :1].expand(-1, 4, -1, -1))
+    state = data["states"][:, 0]
+    with torch.no_grad():
+        loss = _state_loss(model, obs, state, _pendulum_features)
+        encoded = _pendulum_features(model.encoder(obs).double())
+        expected = (encoded - _pendulum_features(state.double())).square().mean()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    with pytest.raises(ValueError, match=r"the encoder's output \(2, 3\) and the state features \(2, 2\) differ"):
+        _state_loss(_latent(), obs, state, lambda x: x)
+
+
+def test_a_decoder_kept_off_the_predictions_learns_from_the_reconstruction_alone(data):
+    from dilqr_rl.agents.frame_prediction import _prediction_loss, _windows
+    model = _latent()
+    obs, targets, u, steps, _ = _windows(data["frames"], data["actions"], 4, K, 3, 2, torch.Generator().manual_seed(0))
+    _prediction_loss(model, obs, targets, u, steps, 0.0, decoder_on_predictions=False)[0].backward()
+    kept_off = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    # the same loss's reconstruction term alone: (1 / S) x the step-0 per-pixel MSE, S = 3 decoded steps
+    reconstruction = pixel_mse(model.reconstruct(obs), targets[:, 0]).mean() / len(steps)
+    reconstruction.backward()
+    for name, p in model.named_parameters():
+        if name.startswith("decoder."):
+            torch.testing.assert_close(kept_off[name], p.grad, rtol=1e-5, atol=1e-8)
+    # ... while the predictions still train what made the predicted latents (the step model)
+    assert all(p.grad is None for n, p in model.named_parameters() if n.startswith("step."))
+    assert any(kept_off[n].abs().max() > 0 for n, _ in model.named_parameters() if n.startswith("step."))
+
+
+def test_consistency_loss_is_the_rollout_against_the_reached_encodings(data):
+    from dilqr_rl.agents.frame_prediction import _consistency_loss
+    model, dynamics = _planner()
+    model.eval()  # BatchNorm on running statistics: the encodings below are the loss's own
+    e, t = torch.tensor([0, 1]), torch.tensor([0, 2])
+    obs = to_unit(stack_observations(data["frames"], e, t, 4))
+    u = data["actions"][e[:, None], t[:, None] + torch.arange(K)]
+    steps = torch.tensor([0, 1, 3])
+    reached = to_unit(stack_observations(data["frames"], e.repeat_interleave(2), (t[:, None] + steps[1:]).flatten(), 4))
+    loss = _consistency_loss(model, obs, u, reached, steps, _pendulum_features)
+    with torch.no_grad():
+        x = model.encoder(obs).double()
+        path = [x]
+        for k in range(K):
+            path.append(dynamics(path[-1], u[:, k].double()))
+        predicted = torch.stack(path, 1)[:, steps[1:]].flatten(0, 1)
+        target = model.encoder(reached).double()
+        expected = (_pendulum_features(predicted) - _pendulum_features(target)).square().mean()
+    assert loss.item() == pytest.approx(float(expected), rel=1e-6)
+    loss.backward()
+    assert dynamics.gravity.grad is not None and dynamics.gravity.grad != 0  # a system identification signal
+    with pytest.raises(ValueError, match=r"consistency_weight = 1\.0 compares states through state_features"):
+        train_predictor(model, data["frames"], data["actions"], 4, K, PredictionConfig(steps=1,
+                                                                                        consistency_weight=1.0))
