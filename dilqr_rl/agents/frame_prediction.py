@@ -8,6 +8,10 @@ is an unbiased estimate of the loss over all K, at a fraction of the decoder's c
 planned and the expert's controls (the imitation loss). The planner is warm-started from the expert's
 controls in training; evaluation gives it only the observation.
 
+Optional terms (:class:`PredictionConfig`): a regression of the encoder on the recorded true state
+(``state_steps``, ``state_weight``), a latent consistency loss (``consistency_weight``), and a decoder kept off
+the predicted frames (``decoder_on_predictions = False``: it learns from the reconstruction only).
+
 Evaluation predicts K steps from the first observation of each test episode: ``plan`` (the planner's own
 controls, started from constant controls as the expert starts), ``rollout`` (a predictor's dynamics under
 the expert's controls).

@@ -30,7 +30,7 @@ def test_visual_trial_writes_per_step_errors_and_strip_frames(tmp_path):
         assert np.load(tmp_path / "dilqr" / f"predictions_{mode}.npy").shape == (3, K + 1, size, size)
     assert {"param_mass", "param_gravity", "converged_fraction"} <= set(metrics)
     assert len(list((tmp_path / "data").glob("visual__*.npz"))) == 2  # train and test, cached
-    with pytest.raises(ValueError, match=r"unknown method 'lstm'; valid: \['dilqr', 'latent'\]"):
+    with pytest.raises(ValueError, match=r"unknown method 'lstm'; valid: \['dilqr', 'dilqr-pixels', 'latent'\]"):
         run_visual_trial({**config, "method": "lstm"}, tmp_path / "x")
 
 
@@ -69,3 +69,12 @@ def test_size_reaches_the_pixel_trials_and_bad_sizes_are_refused(capsys):
         StudyOptions(size=100)
     assert main(["reproduce", "--name", "visual", "--size", "48"]) == 2
     assert "--size must be a multiple of 32" in capsys.readouterr().err
+
+
+def test_visual_trials_carry_each_method_recipe():
+    trials = {t["trial_id"]: t for t in get_study("visual").trials(StudyOptions(epochs=30))}
+    assert set(trials) == {f"{m}__s{s}" for m in ("dilqr", "dilqr-pixels", "latent") for s in range(3)}
+    for t in trials.values():
+        regressed = t["method"] != "dilqr-pixels"
+        assert t["steps"] == 30 and t["state_steps"] == (30 if regressed else 0)  # "all" follows --epochs
+        assert t["decoder_on_predictions"] == (t["method"] == "latent")
