@@ -26,3 +26,51 @@ def test_readme_ppo_example_runs_as_written():
     namespace: dict = {}
     exec(compile(block.replace("total_timesteps=512", "total_timesteps=64"), "README.md", "exec"), namespace)
     assert isinstance(namespace["model"].policy, DiLQRPolicy)
+
+
+def _demo_rows(text: str) -> dict[str, list[str]]:
+    """The demo table's rows (policy -> its four result cells; the training seconds left out: they are timings),
+    the loss ratio and the learned parameters, from the demo's output or the README's copy of it."""
+    rows = {}
+    for line in text.splitlines():
+        match = re.match(r"^(iLQR expert \(evaluate\)|demonstrator \(true model\)|DiLQR\.dx \(implicit\)|"
+                         r"LSTM \(NN baseline\))\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+$", line)
+        if match:
+            rows[match[1]] = list(match.groups()[1:])
+        elif line.startswith(("LSTM / DiLQR.dx test loss:", "learned parameters (true -> learned):")):
+            rows[line.split(":")[0]] = re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?", line.split(":", 1)[1])
+    return rows
+
+
+def _close(name: str, column: int, readme: str, printed: str) -> bool:
+    """Equal to what the README's digits and another machine's last bits allow: returns within 0.5, learned
+    parameters within 0.1%, losses within 3%, their ratio (two digits shown) within 10%."""
+    if "-" in (readme, printed):
+        return readme == printed
+    a, b = float(readme), float(printed)
+    if name.startswith("learned parameters"):
+        return abs(a - b) <= 1e-3 * abs(a)
+    if name.startswith("LSTM / DiLQR.dx"):
+        return abs(a - b) <= 0.1 * abs(a)
+    if column == 3:  # the env return
+        return abs(a - b) <= 0.5
+    return abs(a - b) <= 0.03 * abs(a)
+
+
+def test_readme_demo_block_is_what_the_demo_prints(tmp_path, capsys):
+    """``make demo`` (``dilqr-rl demo``, seed 0) prints the table the README quotes (only the seconds and the run
+    folder's time stamp may differ; numbers within what the README's digits and another machine's last bits
+    allow). About a minute."""
+    from dilqr_rl.cli import main
+
+    block = re.search(r"Output of `make demo` on a fresh clone.*?```\n(.*?)```", README.read_text(), flags=re.S)
+    assert block, "the README quotes the demo's output"
+    expected = _demo_rows(block[1])
+    assert len(expected) == 6, f"the README's demo block changed shape: {sorted(expected)}"
+    assert main(["demo", "--output-dir", str(tmp_path), "--no-progress"]) == 0
+    printed = _demo_rows(capsys.readouterr().out)
+    assert set(printed) == set(expected)
+    for name, cells in expected.items():
+        assert len(cells) == len(printed[name]) and all(
+            _close(name, i, a, b) for i, (a, b) in enumerate(zip(cells, printed[name]))), (
+            f"README: {name}: {cells}; the demo prints {printed[name]}: update the README's demo block")
