@@ -68,9 +68,10 @@ class PredictionConfig:
     model's dynamics rolled out under the expert's controls from the encoded observation, against the
     encodings of the observations actually reached, at the decoded steps (the targets carry no gradient; both
     compared through ``state_features`` for a planner). A self-supervised system identification in the
-    encoder's state: no true state is used. Off in the ``visual`` study: in 700-step trials there it drew the
-    learned gravity away from the truth (7 -> 5.8..6.9, against 8.7 without it): the noise of the encoded
-    start states biases the fit, as errors in the inputs of any regression do."""
+    encoder's state: no true state is used. Off in the ``visual`` study: in exploratory 700-step runs (not
+    committed; the targets then still used batch statistics) it drew the learned gravity away from the truth,
+    where the runs without it moved gravity towards it. Noise in the encoded start states biases such a fit (as
+    errors in the inputs of any regression do); not investigated further."""
     decoder_on_predictions: bool = True
     """Whether the predicted frames' loss also trains the decoder. False: the decoder learns from the
     reconstruction (step 0) alone and the prediction loss reaches only what made the predicted states (encoder,
@@ -91,8 +92,10 @@ class PredictionConfig:
     def __post_init__(self) -> None:
         if min(self.steps, self.batch_size, self.decoded_steps, self.log_every) < 1:
             raise ValueError(f"steps, batch_size, decoded_steps and log_every must be >= 1; got {self}")
-        if min(self.reconstruction_warmup, self.state_steps, self.physics_warmup) < 0:
-            raise ValueError(f"the warm-ups are numbers of steps >= 0; got {self}")
+        counts = {"reconstruction_warmup": self.reconstruction_warmup, "state_steps": self.state_steps,
+                  "physics_warmup": self.physics_warmup}
+        if bad := {name: n for name, n in counts.items() if n < 0}:
+            raise ValueError(f"{', '.join(bad)} count steps and must be >= 0 (0: none); got {bad}")
         if not (self.lr > 0 and self.physics_lr > 0 and min(self.action_weight, self.state_weight,
                                                              self.consistency_weight) >= 0):
             raise ValueError("need lr > 0, physics_lr > 0 and action_weight, state_weight, consistency_weight >= 0; "
@@ -138,8 +141,11 @@ def train_predictor(model: nn.Module, frames: Tensor, actions: Tensor, stack: in
                     param_names: Sequence[str] = (), states: Tensor | None = None,
                     state_features: Callable[[Tensor], Tensor] | None = None) -> dict[str, list[float]]:
     """Train ``model`` on windows of the episodes (module docstring); return the history (one entry per
-    ``log_every`` steps): ``train/loss``, ``train/pixel_mse``, ``train/action_mse``, ``train/step_seconds``, and
-    for a planner ``ilqr/iterations``, ``ilqr/converged_fraction`` and ``param/<name>`` of ``physics``.
+    ``log_every`` steps, each term averaged over the steps of the block that had it): ``train/loss``,
+    ``train/reconstruction_mse``, ``train/prediction_mse`` (after the reconstruction warm-up),
+    ``train/state_mse`` (during ``state_steps``), ``train/consistency_mse`` (when weighted),
+    ``train/step_seconds``, and for a planner ``train/action_mse``, ``ilqr/iterations``,
+    ``ilqr/converged_fraction`` and ``param/<name>`` of ``physics``.
 
     ``config.state_steps > 0`` needs the episodes' true ``states`` (E, L + 1, n) and ``state_features``, which
     maps states (R, n) to the space the encoder is compared in: a :class:`PlanningPredictor`'s encoded state
@@ -148,9 +154,12 @@ def train_predictor(model: nn.Module, frames: Tensor, actions: Tensor, stack: in
     if config.state_steps and (states is None or state_features is None):
         raise ValueError(f"state_steps = {config.state_steps} regresses the encoder on the recorded states: pass "
                          "states (E, L + 1, n) and state_features, or set state_steps = 0")
-    if config.consistency_weight and state_features is None:
-        raise ValueError(f"consistency_weight = {config.consistency_weight} compares states through "
-                         "state_features: pass it, or set consistency_weight = 0")
+    if config.state_steps and tuple(states.shape[:2]) != tuple(frames.shape[:2]):
+        raise ValueError(f"states {tuple(states.shape)} must have one row per frame, (E, L + 1, n) with (E, L + 1) = "
+                         f"{tuple(frames.shape[:2])} as the frames")
+    if config.consistency_weight and state_features is None and isinstance(model, PlanningPredictor):
+        raise ValueError(f"consistency_weight = {config.consistency_weight} compares a planner's states through "
+                         "state_features (the angle wraps around): pass it, or set consistency_weight = 0")
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = adam_with_physics(model, physics, config.lr, config.physics_lr)
     log = StepHistory(config.log_every, config.steps, writer)
@@ -191,8 +200,11 @@ def _consistency_loss(model: nn.Module, obs: Tensor, u_expert: Tensor, reached: 
     ``steps[1:]`` and the (gradient-free) encodings of the observations reached there, (B * (S - 1), F, H, W)."""
     rollout = model.rollout(obs, u_expert) if isinstance(model, PlanningPredictor) else model(obs, u_expert)
     predicted = rollout.latent[:, steps[1:]].flatten(0, 1)  # (B * (S - 1), d)
+    training = model.encoder.training
     with torch.no_grad():
+        model.encoder.eval()  # BatchNorm on running statistics: the targets do not depend on their batch
         target = model.encoder(reached).to(predicted.dtype)
+        model.encoder.train(training)
     if isinstance(model, PlanningPredictor):
         predicted, target = features(predicted), features(target)
     return (predicted - target).square().mean()
@@ -205,8 +217,9 @@ def _state_loss(model: nn.Module, obs: Tensor, state: Tensor, features: Callable
         encoded = features(encoded)
     target = features(state.to(encoded.dtype))
     if encoded.shape != target.shape:
-        raise ValueError(f"the encoder's output {tuple(encoded.shape)} and the state features {tuple(target.shape)} "
-                         "differ in shape; state_features must map states to the latent's size")
+        raise ValueError(f"the encoding {tuple(encoded.shape)} (through state_features for a planner) and the state "
+                         f"features {tuple(target.shape)} differ in shape; state_features must map states to the "
+                         "latent's size")
     return (encoded - target).square().mean()
 
 
@@ -245,8 +258,10 @@ def _prediction_loss(model: nn.Module, obs: Tensor, targets: Tensor, u_expert: T
 
 
 class _frozen(nn.Module):
-    """``decoder`` with its parameters detached: gradients reach its input only (its buffers, e.g. BatchNorm's
-    running statistics, are the decoder's own and update as usual)."""
+    """``decoder`` with its parameters detached: gradients reach its input only. Its buffers are the decoder's
+    own: in ``train()`` mode BatchNorm normalises the frozen call's batch (the predicted steps) by that batch's
+    statistics, apart from the reconstruction's, and updates the running statistics with it too (two updates
+    per training step, the predicted steps' last)."""
 
     def __init__(self, decoder: nn.Module) -> None:
         super().__init__()
@@ -254,10 +269,7 @@ class _frozen(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         params = {name: p.detach() for name, p in self.decoder.named_parameters()}
-        return torch.func.functional_call(self.decoder, {**params, **dict(self.decoder.named_buffers())}, (z,))
-
-    def parameters(self, recurse: bool = True):  # decode_steps reads the dtype from here
-        return self.decoder.parameters(recurse)
+        return torch.func.functional_call(self.decoder, params, (z,))  # buffers: the decoder's own
 
 
 @torch.no_grad()

@@ -87,24 +87,26 @@ def make_writer(run_dir: str | Path, config: Mapping[str, Any] | Any | None = No
 class StepHistory:
     """Averages of per-step scalars over blocks of ``every`` steps: ``add(step, scalars, extra)`` accumulates;
     at every ``every``-th step and at ``last`` the averages (and ``extra``, logged as they are) go to
-    ``history`` (name -> list) and to TensorBoard at that step."""
+    ``history`` (name -> list) and to TensorBoard at that step. A scalar given on only some steps of a block
+    (a loss term that starts or stops inside it) is averaged over those steps; a name appears in a block's
+    entry only if it was given in that block."""
 
     def __init__(self, every: int, last: int, writer: SummaryWriter | None = None) -> None:
         self.every, self.last, self.writer = int(every), int(last), writer
         self.history: dict[str, list[float]] = {}
         self._sums: dict[str, float] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}
 
     def add(self, step: int, scalars: Mapping[str, float], extra: Mapping[str, float] | None = None) -> None:
         for name, value in scalars.items():
             self._sums[name] = self._sums.get(name, 0.0) + float(value)
-        self._count += 1
+            self._counts[name] = self._counts.get(name, 0) + 1
         if step % self.every and step != self.last:
             return
-        entry = {name: total / self._count for name, total in self._sums.items()}
+        entry = {name: total / self._counts[name] for name, total in self._sums.items()}
         entry.update(extra or {})
         for name, value in entry.items():
             self.history.setdefault(name, []).append(float(value))
             if self.writer is not None:
                 self.writer.add_scalar(name, value, step)
-        self._sums, self._count = {}, 0
+        self._sums, self._counts = {}, {}

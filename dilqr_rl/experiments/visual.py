@@ -30,7 +30,7 @@ FULL: dict[str, Any] = {
     "decoded_steps": 8, "lr": 1e-3, "physics_lr": 5e-3, "action_weight": 1e-2, "max_iter": 50,
     "start_mass": 1.3, "start_gravity": 7.0, "state_weight": 10.0, "consistency_weight": 0.0,
 }
-"""The full study's settings: 64 x 64 on one CPU core per trial, sized to about 8 minutes per DiLQR trial (see
+"""The full study's settings: 64 x 64 on one CPU core per trial, sized to about 9 minutes per DiLQR trial (see
 the summary for what that reduces)."""
 RECIPES: dict[str, dict[str, Any]] = {
     "dilqr": {"state_steps": "all", "decoder_on_predictions": False},
@@ -42,8 +42,8 @@ decoder. The baseline keeps its decoder on the predictions: it measured better s
 between places scores a lower per-pixel MSE than a sharp frame in the wrong place)."""
 REDUCED = ("{size} x {size} frames on `{device}` (the issue's 224 x 224 run is for a GPU, `--size 224 --device "
            "cuda`; none was available for the committed run), {steps} gradient steps per trial (the first "
-           "{reconstruction_warmup} on the reconstruction alone), sized so that the {trials} trials fit about 40 "
-           "minutes of this 2-core machine; 25 test swing-ups as the paper")
+           "{reconstruction_warmup} on the reconstruction and, except in the ablation, the state alone), sized so "
+           "that the {trials} trials fit about 40 minutes of this 2-core machine; 25 test swing-ups as the paper")
 """What the committed full run reduces, and why."""
 QUICK: dict[str, Any] = {"size": 32, "channels": [4, 4, 4, 4, 4], "n_train": 3, "n_test": 3, "episode_steps": 10,
                          "horizon": 5, "steps": 4, "reconstruction_warmup": 2, "physics_warmup": 3, "batch_size": 4,
@@ -215,8 +215,8 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
         write_strips(test.frames, {LABELS["dilqr/plan"]: np.load(seed0["dilqr"] / "predictions_plan.npy"),
                                    LABELS["latent/rollout"]: np.load(seed0["latent"] / "predictions_rollout.npy")},
                      out_dir / "strip.png", out_dir / "strip.gif")
-        strips = ("`strip.png` and `strip.gif` (seed 0: the real frames, then each method's prediction, for three "
-                  "test swing-ups)")
+        strips = ("`strip.png` and `strip.gif` (seed 0: the real frames, then the DiLQR head's and the baseline's "
+                  "predictions, for three test swing-ups)")
     label = lambda r: r["method"]  # noqa: E731
     planners = [r for r in ok if r["method"].startswith("dilqr")]
     if planners:

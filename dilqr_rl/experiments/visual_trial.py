@@ -56,7 +56,7 @@ class AngleFeatures(nn.Module):
 
 def state_features(x: torch.Tensor) -> torch.Tensor:
     """(theta, theta_dot) (R, 2) -> (cos theta, sin theta, theta_dot / 8) (R, 3): what the encoders are regressed
-    on during the state warm-up (the DiLQR encoder's state is mapped the same way; the baseline's latent is
+    on by the state regression (the DiLQR encoder's state is mapped the same way; the baseline's latent is
     compared as it is)."""
     f = PendulumFeatureMap()(x)
     return torch.cat([f[:, :2], f[:, 2:] / MAX_SPEED], dim=1)
@@ -95,11 +95,21 @@ def dataset(config: dict[str, Any], split: str) -> PixelEpisodeDataset:
     return ds
 
 
+def _state_steps(config: dict[str, Any]) -> int:
+    """``config["state_steps"]``: a number of steps, or ``"all"`` (every step; the study's recipes say so)."""
+    value = config.get("state_steps", 0)
+    if value == "all":
+        return config["steps"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"state_steps must be a number of steps >= 0 or 'all'; got {value!r}")
+    return value
+
+
 def _training(config: dict[str, Any]) -> PredictionConfig:
     return PredictionConfig(
         steps=config["steps"], batch_size=config["batch_size"], lr=config["lr"], physics_lr=config["physics_lr"],
         action_weight=config["action_weight"], reconstruction_warmup=config["reconstruction_warmup"],
-        physics_warmup=config["physics_warmup"], state_steps=config.get("state_steps", 0),
+        physics_warmup=config["physics_warmup"], state_steps=_state_steps(config),
         state_weight=config.get("state_weight", 1.0), consistency_weight=config.get("consistency_weight", 0.0),
         decoder_on_predictions=config.get("decoder_on_predictions", True), decoded_steps=config["decoded_steps"],
         seed=config["seed"], device=config.get("device", "cpu"))

@@ -12,6 +12,7 @@ from dilqr_rl.agents.frame_prediction import PredictionConfig, predict, predicti
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import collect_pixel_episodes
 from dilqr_rl.data.pixel_episodes import stack_observations
+from dilqr_rl.experiments.visual_trial import state_features
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.image_models import ImageDecoder, ImageEncoder, pixel_mse, to_unit
@@ -85,26 +86,36 @@ def test_errors_on_bad_input(data):
         train_predictor(_latent(), data["frames"], data["actions"], 4, 9, PredictionConfig(steps=1))
     with pytest.raises(ValueError, match="steps, batch_size, decoded_steps and log_every must be >= 1"):
         PredictionConfig(decoded_steps=0)
+    with pytest.raises(ValueError, match=r"state_steps, physics_warmup count steps and must be >= 0 \(0: none\); "
+                                         r"got \{'state_steps': -1, 'physics_warmup': -2\}"):
+        PredictionConfig(state_steps=-1, physics_warmup=-2)
 
 
-def _pendulum_features(x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([PendulumFeatureMap()(x)[:, :2], x[:, 1:] / 8.0], dim=1)
+_pendulum_features = state_features  # the visual study's: (cos theta, sin theta, theta_dot / 8)
 
 
 @pytest.mark.parametrize("make", [lambda: _planner()[0], _latent], ids=["planner", "latent"])
 def test_state_steps_regress_the_encoder_then_stop(data, make):
     model = make()
     config = PredictionConfig(steps=4, batch_size=2, decoded_steps=1, reconstruction_warmup=1, state_steps=2,
-                              log_every=1)
+                              state_weight=2.5, action_weight=0.0, log_every=1)
     history = train_predictor(model, data["frames"], data["actions"], 4, K, config, states=data["states"],
                               state_features=_pendulum_features)
     assert len(history["train/state_mse"]) == 2  # logged at steps 1 and 2 only
     assert all(np.isfinite(history["train/state_mse"])) and min(history["train/state_mse"]) > 0
-    # the logged loss includes the state term: reconstruction (step 1) + state_weight x state MSE
-    assert history["train/loss"][0] == pytest.approx(history["train/reconstruction_mse"][0]
-                                                     + history["train/state_mse"][0], rel=1e-6)
+    # the logged loss: step 1 the reconstruction, step 2 the prediction (reconstruction and 1 predicted step
+    # averaged), both + 2.5 x the state MSE; steps 3 and 4 the prediction alone
+    loss, rec, state = history["train/loss"], history["train/reconstruction_mse"], history["train/state_mse"]
+    pred = history["train/prediction_mse"]  # steps 2..4
+    assert loss[0] == pytest.approx(rec[0] + 2.5 * state[0], rel=1e-5)
+    assert loss[1] == pytest.approx((rec[1] + pred[0]) / 2 + 2.5 * state[1], rel=1e-5)
+    assert loss[2:] == pytest.approx([(r + p) / 2 for r, p in zip(rec[2:], pred[1:])], rel=1e-5)
     with pytest.raises(ValueError, match="state_steps = 2 regresses the encoder on the recorded states"):
         train_predictor(model, data["frames"], data["actions"], 4, K, config)
+    with pytest.raises(ValueError, match=r"states \(2, 6, 2\) must have one row per frame, \(E, L \+ 1, n\) with "
+                                         r"\(E, L \+ 1\) = \(2, 7\)"):
+        train_predictor(model, data["frames"], data["actions"], 4, K, config, states=data["states"][:, 1:],
+                        state_features=_pendulum_features)
 
 
 def test_state_loss_compares_the_planner_state_through_the_features(data):
@@ -117,7 +128,8 @@ def test_state_loss_compares_the_planner_state_through_the_features(data):
         encoded = _pendulum_features(model.encoder(obs).double())
         expected = (encoded - _pendulum_features(state.double())).square().mean()
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
-    with pytest.raises(ValueError, match=r"the encoder's output \(2, 3\) and the state features \(2, 2\) differ"):
+    with pytest.raises(ValueError, match=r"the encoding \(2, 3\) \(through state_features for a planner\) and the "
+                                         r"state features \(2, 2\) differ"):
         _state_loss(_latent(), obs, state, lambda x: x)
 
 
@@ -160,6 +172,10 @@ def test_consistency_loss_is_the_rollout_against_the_reached_encodings(data):
     assert loss.item() == pytest.approx(float(expected), rel=1e-6)
     loss.backward()
     assert dynamics.gravity.grad is not None and dynamics.gravity.grad != 0  # a system identification signal
-    with pytest.raises(ValueError, match=r"consistency_weight = 1\.0 compares states through state_features"):
+    model.train()
+    _consistency_loss(model, obs, u, reached, steps, _pendulum_features)
+    assert model.encoder.training  # the targets are encoded in eval mode, and the mode is put back
+    with pytest.raises(ValueError, match=r"consistency_weight = 1\.0 compares a planner's states through "
+                                         r"state_features"):
         train_predictor(model, data["frames"], data["actions"], 4, K, PredictionConfig(steps=1,
                                                                                         consistency_weight=1.0))

@@ -19,6 +19,7 @@ EXPECTED = {
     "nonrealizable-pendulum": ["SysId / DiLQR.dx next-state error", "test next-state error"],
     "gradient-fidelity": ["diffmpc-fixed-jacobian err (cos)", "dropped curvature"],
     "visual": ["| DiLQR head, own plan |", "| latent MLP, expert controls |", "`strip.png` and `strip.gif`",
+               "| ablation: DiLQR head without the state regression, own plan |", "| dilqr-pixels | gravity |",
                "| baseline |", "Regime: quick"],
     "pixel-bc": ["| DiLQR policy + state loss |", "| CNN-MLP (actions only) |",
                  "Does the action loss reach the encoder?", "Regime: quick"],
