@@ -24,8 +24,9 @@ from torch import Tensor, nn
 from dilqr_rl.agents.logging import StepHistory
 from dilqr_rl.agents.physics_optim import adam_with_physics, hold_physics
 from dilqr_rl.data.pixel_episodes import stack_observations
+from dilqr_rl.envs.pendulum import MAX_SPEED
 
-SPEED_SCALE = 8.0
+SPEED_SCALE = MAX_SPEED
 """theta_dot is divided by this (the pendulum's speed limit) in the auxiliary state features."""
 
 
@@ -60,7 +61,8 @@ class PixelBCConfig:
 
 
 def state_features(states: Tensor) -> Tensor:
-    """(theta, theta_dot) (B, 2) -> (cos theta, sin theta, theta_dot / SPEED_SCALE) (B, 3)."""
+    """(theta, theta_dot) (B, 2) -> (cos theta, sin theta, theta_dot / SPEED_SCALE) (B, 3): the state features of
+    the auxiliary loss here and of the ``visual`` study's state regression."""
     return torch.stack([torch.cos(states[:, 0]), torch.sin(states[:, 0]), states[:, 1] / SPEED_SCALE], -1)
 
 

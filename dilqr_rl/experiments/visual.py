@@ -17,7 +17,7 @@ import numpy as np
 from dilqr_rl.experiments import report
 from dilqr_rl.experiments.study import Row, Study, StudyOptions
 from dilqr_rl.experiments.visual_figures import plot_errors, write_strips
-from dilqr_rl.experiments.visual_trial import METHODS, MODES, TRUTH, dataset, run_visual_trial
+from dilqr_rl.experiments.visual_trial import METHODS, MODES, TRUTH, dataset, resolve_state_steps, run_visual_trial
 
 SEEDS = 3
 LABELS = {"dilqr/plan": "DiLQR head, own plan", "dilqr/rollout": "DiLQR model, expert controls",
@@ -108,8 +108,7 @@ def trials(options: StudyOptions) -> list[dict]:
                  "device": options.device}
             if options.epochs is not None:
                 c["steps"] = options.epochs
-            if c["state_steps"] == "all":
-                c["state_steps"] = c["steps"]
+            c["state_steps"] = resolve_state_steps(c)  # "all": the trial's steps
             if options.size is not None:
                 c["size"] = options.size
             c["trial_id"] = f"{method}__s{seed}"

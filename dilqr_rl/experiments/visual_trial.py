@@ -28,9 +28,10 @@ from torch import nn
 
 from dilqr_rl.agents.frame_prediction import PredictionConfig, prediction_errors, train_predictor
 from dilqr_rl.agents.logging import make_writer
+from dilqr_rl.agents.pixel_bc import state_features  # what the encoders are regressed on
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import PixelEpisodeDataset, collect_pixel_episodes
-from dilqr_rl.envs.pendulum import MAX_SPEED, MAX_TORQUE
+from dilqr_rl.envs.pendulum import MAX_TORQUE
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.expert_envs import PENDULUM_WEIGHTS
@@ -52,14 +53,6 @@ class AngleFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return PendulumFeatureMap()(x)[:, :2]
-
-
-def state_features(x: torch.Tensor) -> torch.Tensor:
-    """(theta, theta_dot) (R, 2) -> (cos theta, sin theta, theta_dot / 8) (R, 3): what the encoders are regressed
-    on by the state regression (the DiLQR encoder's state is mapped the same way; the baseline's latent is
-    compared as it is)."""
-    f = PendulumFeatureMap()(x)
-    return torch.cat([f[:, :2], f[:, 2:] / MAX_SPEED], dim=1)
 
 
 def build_model(config: dict[str, Any]) -> tuple[nn.Module, list[nn.Parameter], list[str]]:
@@ -95,7 +88,7 @@ def dataset(config: dict[str, Any], split: str) -> PixelEpisodeDataset:
     return ds
 
 
-def _state_steps(config: dict[str, Any]) -> int:
+def resolve_state_steps(config: dict[str, Any]) -> int:
     """``config["state_steps"]``: a number of steps, or ``"all"`` (every step; the study's recipes say so)."""
     value = config.get("state_steps", 0)
     if value == "all":
@@ -109,7 +102,7 @@ def _training(config: dict[str, Any]) -> PredictionConfig:
     return PredictionConfig(
         steps=config["steps"], batch_size=config["batch_size"], lr=config["lr"], physics_lr=config["physics_lr"],
         action_weight=config["action_weight"], reconstruction_warmup=config["reconstruction_warmup"],
-        physics_warmup=config["physics_warmup"], state_steps=_state_steps(config),
+        physics_warmup=config["physics_warmup"], state_steps=resolve_state_steps(config),
         state_weight=config.get("state_weight", 1.0), consistency_weight=config.get("consistency_weight", 0.0),
         decoder_on_predictions=config.get("decoder_on_predictions", True), decoded_steps=config["decoded_steps"],
         seed=config["seed"], device=config.get("device", "cpu"))

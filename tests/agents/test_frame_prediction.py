@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from dilqr_rl.agents.frame_prediction import PredictionConfig, predict, prediction_errors, train_predictor
+from dilqr_rl.agents.pixel_bc import state_features
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import collect_pixel_episodes
 from dilqr_rl.data.pixel_episodes import stack_observations
-from dilqr_rl.experiments.visual_trial import state_features
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.image_models import ImageDecoder, ImageEncoder, pixel_mse, to_unit
@@ -91,7 +91,7 @@ def test_errors_on_bad_input(data):
         PredictionConfig(state_steps=-1, physics_warmup=-2)
 
 
-_pendulum_features = state_features  # the visual study's: (cos theta, sin theta, theta_dot / 8)
+_pendulum_features = state_features  # the visual study's (and pixel BC's): (cos theta, sin theta, theta_dot / 8)
 
 
 @pytest.mark.parametrize("make", [lambda: _planner()[0], _latent], ids=["planner", "latent"])

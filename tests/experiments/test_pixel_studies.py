@@ -78,8 +78,8 @@ def test_visual_trials_carry_each_method_recipe():
         regressed = t["method"] != "dilqr-pixels"
         assert t["steps"] == 30 and t["state_steps"] == (30 if regressed else 0)  # "all" follows --epochs
         assert t["decoder_on_predictions"] == (t["method"] == "latent")
-    from dilqr_rl.experiments.visual_trial import _state_steps
+    from dilqr_rl.experiments.visual_trial import resolve_state_steps
 
-    assert _state_steps({"state_steps": "all", "steps": 7}) == 7 and _state_steps({"steps": 7}) == 0
+    assert resolve_state_steps({"state_steps": "all", "steps": 7}) == 7 and resolve_state_steps({"steps": 7}) == 0
     with pytest.raises(ValueError, match=r"state_steps must be a number of steps >= 0 or 'all'; got 'every'"):
-        _state_steps({"state_steps": "every", "steps": 7})
+        resolve_state_steps({"state_steps": "every", "steps": 7})
