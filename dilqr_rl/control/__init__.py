@@ -9,7 +9,7 @@ from dilqr_rl.control.errors import (
     RowCouplingError,
     UnconvergedWarning,
 )
-from dilqr_rl.control.layer import DiLQR
+from dilqr_rl.control.layer import DiLQR, PerStep
 from dilqr_rl.control.solution import BackwardInfo, Solution
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "NonFiniteError",
     "NotConvergedError",
     "OnUnconverged",
+    "PerStep",
     "RowCouplingError",
     "Solution",
     "SolverConfig",

@@ -9,13 +9,17 @@ dimension, all k passes done as one: the rows are replicated k times and copy i 
 (:func:`row_jacobian`). A module that sets ``row_wise = False`` gets ``torch.func`` instead, vectorized
 over the rows (each row differentiated as a batch of its own; slower).
 
-The derivatives are differentiable (``create_graph``) when grad mode is on, as in unroll mode.
+Per-item problem data reaches the models as keyword arguments, one row per row of x and u
+(``args: {name: (R, ...)}``, see ``DiLQR.forward``); the closed forms receive the same keywords. The
+derivatives are differentiable (``create_graph``) when grad mode is on, as in unroll mode, in the models'
+parameters and in the rows of ``args``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
@@ -28,11 +32,32 @@ _REPLICATE_MAX = 16384
 the k seeds is cheaper (measured in benchmarks/derivative_paths.py)."""
 
 
-def stage_cost(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> Tensor:
+Args = Mapping[str, Tensor]
+"""Per-row keyword arguments of a model: {name: (R, ...)}, row-aligned with x and u."""
+
+_NO_ARGS: Args = MappingProxyType({})
+
+
+def stage_cost(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor, args: Args = _NO_ARGS) -> Tensor:
     """g_t(x, u) for every row: x (R, n), u (R, m), t (R,) long -> (R,)."""
     if getattr(cost, "time_varying", False):
-        return cost(x, u, t)
-    return cost(x, u)
+        return cost(x, u, t, **args)
+    return cost(x, u, **args)
+
+
+def cost_closed_form(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor, args: Args = _NO_ARGS) -> tuple[Tensor, Tensor]:
+    """The cost's closed-form ``derivatives``: c (R, N), C (R, N, N)."""
+    if getattr(cost, "time_varying", False):
+        return cost.derivatives(x, u, t, **args)
+    return cost.derivatives(x, u, **args)
+
+
+def _bind(keys: tuple[str, ...], values: tuple[Tensor, ...]) -> dict[str, Tensor]:
+    return dict(zip(keys, values))
+
+
+def _one_row(values: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    return tuple(v.unsqueeze(0) for v in values)
 
 
 def is_row_wise(module: nn.Module) -> bool:
@@ -112,44 +137,49 @@ def _gradient(terms: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return grad
 
 
-def dynamics_jacobians(dynamics: nn.Module, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+def dynamics_jacobians(dynamics: nn.Module, x: Tensor, u: Tensor, args: Args = _NO_ARGS) -> tuple[Tensor, Tensor]:
     """A = df/dx (R, n, n) and B = df/du (R, n, m)."""
     closed_form = getattr(dynamics, "jacobians", None)
     if closed_form is not None:
-        return closed_form(x, u)
+        return closed_form(x, u, **args)
     n = x.shape[-1]
+    keys, values = tuple(args), tuple(args.values())
     if not is_row_wise(dynamics):
-        def f(xr: Tensor, ur: Tensor) -> Tensor:
-            return dynamics(xr.unsqueeze(0), ur.unsqueeze(0)).squeeze(0)
+        def f(xr: Tensor, ur: Tensor, *vr: Tensor) -> Tensor:
+            return dynamics(xr.unsqueeze(0), ur.unsqueeze(0), **_bind(keys, _one_row(vr))).squeeze(0)
 
-        return vmap(jacfwd(f, argnums=(0, 1)))(x, u)
-    _, J = row_jacobian(lambda tau: dynamics(tau[:, :n], tau[:, n:]), torch.cat([x, u], -1), (), n)
+        return vmap(jacfwd(f, argnums=(0, 1)))(x, u, *values)
+    _, J = row_jacobian(lambda tau, *vr: dynamics(tau[:, :n], tau[:, n:], **_bind(keys, vr)),
+                        torch.cat([x, u], -1), values, n)
     return J[..., :n], J[..., n:]
 
 
-def cost_derivatives(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+def cost_derivatives(cost: nn.Module, x: Tensor, u: Tensor, t: Tensor,
+                     args: Args = _NO_ARGS) -> tuple[Tensor, Tensor]:
     """Gradient c (R, N) and Hessian C (R, N, N) of the stage cost in tau = [x; u]."""
-    closed_form = getattr(cost, "derivatives", None)
-    if closed_form is not None:
-        return closed_form(x, u, t) if getattr(cost, "time_varying", False) else closed_form(x, u)
+    if getattr(cost, "derivatives", None) is not None:
+        return cost_closed_form(cost, x, u, t, args)
     n = x.shape[-1]
     tau = torch.cat([x, u], -1)
+    keys, values = tuple(args), tuple(args.values())
     if not is_row_wise(cost):
-        def g(tau_r: Tensor, tr: Tensor) -> Tensor:
-            return stage_cost(cost, tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0), tr.unsqueeze(0)).squeeze(0)
+        def g(tau_r: Tensor, tr: Tensor, *vr: Tensor) -> Tensor:
+            return stage_cost(cost, tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0), tr.unsqueeze(0),
+                              _bind(keys, _one_row(vr))).squeeze(0)
 
-        def grad_twice(tau_r: Tensor, tr: Tensor) -> tuple[Tensor, Tensor]:
-            c = jacrev(g)(tau_r, tr)
+        def grad_twice(tau_r: Tensor, tr: Tensor, *vr: Tensor) -> tuple[Tensor, Tensor]:
+            c = jacrev(g)(tau_r, tr, *vr)
             return c, c
 
-        C, c = vmap(jacfwd(grad_twice, has_aux=True))(tau, t)
+        C, c = vmap(jacfwd(grad_twice, has_aux=True))(tau, t, *values)
         return c, C
-    grad = _gradient(lambda tau_r, tr: stage_cost(cost, tau_r[:, :n], tau_r[:, n:], tr))
-    return row_jacobian(grad, tau, (t,), tau.shape[-1])
+    grad = _gradient(lambda tau_r, tr, *vr: stage_cost(cost, tau_r[:, :n], tau_r[:, n:], tr, _bind(keys, vr)))
+    return row_jacobian(grad, tau, (t, *values), tau.shape[-1])
 
 
 def linearization(
-    dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, t: Tensor
+    dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, t: Tensor,
+    dynamics_args: Args = _NO_ARGS, cost_args: Args = _NO_ARGS,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """F = [A B] (R, n, N), c (R, N), C (R, N, N) at the rows (x, u, t).
 
@@ -158,31 +188,54 @@ def linearization(
     """
     closed = getattr(dynamics, "jacobians", None) is not None or getattr(cost, "derivatives", None) is not None
     if closed or not (is_row_wise(dynamics) and is_row_wise(cost)):
-        A, B = dynamics_jacobians(dynamics, x, u)
-        c, C = cost_derivatives(cost, x, u, t)
+        A, B = dynamics_jacobians(dynamics, x, u, dynamics_args)
+        c, C = cost_derivatives(cost, x, u, t, cost_args)
         return torch.cat([A, B], -1), c, C
     n = x.shape[-1]
-    cost_gradient = _gradient(lambda tau, tr: stage_cost(cost, tau[:, :n], tau[:, n:], tr))
+    dkeys, ckeys = tuple(dynamics_args), tuple(cost_args)
+    nd = len(dkeys)
+    cost_gradient = _gradient(lambda tau, tr, *cv: stage_cost(cost, tau[:, :n], tau[:, n:], tr, _bind(ckeys, cv)))
 
-    def stacked(tau: Tensor, tr: Tensor) -> Tensor:
-        return torch.cat([dynamics(tau[:, :n], tau[:, n:]), cost_gradient(tau, tr)], -1)  # (R, n + N)
+    def stacked(tau: Tensor, tr: Tensor, *vr: Tensor) -> Tensor:
+        f = dynamics(tau[:, :n], tau[:, n:], **_bind(dkeys, vr[:nd]))
+        return torch.cat([f, cost_gradient(tau, tr, *vr[nd:])], -1)  # (R, n + N)
 
     tau = torch.cat([x, u], -1)
-    value, J = row_jacobian(stacked, tau, (t,), n + tau.shape[-1])
+    aux = (t, *dynamics_args.values(), *cost_args.values())
+    value, J = row_jacobian(stacked, tau, aux, n + tau.shape[-1])
     return J[:, :n], value[:, n:], J[:, n:]
 
 
-def dynamics_lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:
+def dynamics_lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor,
+                                args: Args = _NO_ARGS) -> Tensor:
     """Hessian of lam . f(tau) in tau = [x; u] (R, N, N); the term DiffMPC's gradient drops."""
     closed_form = getattr(dynamics, "lagrangian_hessian", None)
     if closed_form is not None:
-        return closed_form(x, u, lam)
+        return closed_form(x, u, lam, **args)
     n = x.shape[-1]
     tau = torch.cat([x, u], -1)
+    keys, values = tuple(args), tuple(args.values())
     if not is_row_wise(dynamics):
-        def weighted(tau_r: Tensor, lr: Tensor) -> Tensor:
-            return (lr * dynamics(tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0)).squeeze(0)).sum()
+        def weighted(tau_r: Tensor, lr: Tensor, *vr: Tensor) -> Tensor:
+            f = dynamics(tau_r[:n].unsqueeze(0), tau_r[n:].unsqueeze(0), **_bind(keys, _one_row(vr)))
+            return (lr * f.squeeze(0)).sum()
 
-        return vmap(hessian(weighted))(tau, lam)
-    grad = _gradient(lambda tau_r, lr: lr * dynamics(tau_r[:, :n], tau_r[:, n:]))  # summed in _gradient
-    return row_jacobian(grad, tau, (lam,), tau.shape[-1])[1]
+        return vmap(hessian(weighted))(tau, lam, *values)
+    grad = _gradient(lambda tau_r, lr, *vr: lr * dynamics(tau_r[:, :n], tau_r[:, n:], **_bind(keys, vr)))
+    return row_jacobian(grad, tau, (lam, *values), tau.shape[-1])[1]
+
+
+def graph_leaves(*outputs: Tensor) -> list[Tensor]:
+    """The leaf tensors that require grad and that ``outputs`` depend on, found by walking their autograd
+    graph (the tensors whose ``.grad`` a backward from ``outputs`` would fill)."""
+    leaves, seen, stack = [], set(), [o.grad_fn for o in outputs if o.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)  # AccumulateGrad: the leaf it accumulates into
+        if variable is not None:
+            leaves.append(variable)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return leaves

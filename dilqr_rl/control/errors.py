@@ -1,4 +1,16 @@
-"""Exceptions and warnings raised by the control core."""
+"""Exceptions and warnings raised by the control core, and how the core issues its warnings."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+import torch
 
 
 class DiLQRError(RuntimeError):
@@ -25,3 +37,32 @@ class UnconvergedWarning(UserWarning):
 class HessianFallbackWarning(UserWarning):
     """The adjoint's reduced Lagrangian Hessian was not positive definite for some items; the backward
     pass used the cost Hessian (the DiffMPC gradient) for them, or a zero gradient where that failed too."""
+
+
+_UNCONVERGED_WARNINGS: ContextVar[bool] = ContextVar("dilqr_unconverged_warnings", default=True)
+_INTERNAL = tuple(str(p) + os.sep for p in (Path(torch.__file__).parent, Path(__file__).parent))  # torch, the core
+
+
+@contextmanager
+def unconverged_warnings(enabled: bool) -> Iterator[None]:
+    """Turn the layer's ``UnconvergedWarning`` off (or on) inside the block, without touching the
+    ``warnings`` filters (entering ``warnings.catch_warnings`` resets every module's once-only registry, so
+    a caller that counts unconverged solves itself would make other warnings repeat at every call)."""
+    token = _UNCONVERGED_WARNINGS.set(enabled)
+    try:
+        yield
+    finally:
+        _UNCONVERGED_WARNINGS.reset(token)
+
+
+def unconverged_warnings_enabled() -> bool:
+    return _UNCONVERGED_WARNINGS.get()
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first frame outside torch and the control core: the user's call of
+    the layer, or of ``backward()`` for warnings raised inside the backward pass (not the autograd engine)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level + 1)

@@ -86,7 +86,7 @@ def _line_search(problem: Problem, x_init: Tensor, x: Tensor, u: Tensor, K: Tens
         xs.append(xn)
         us.append(un)
         if t < T - 1:
-            xn = problem.dynamics(xn, un.view(Bsz * S, -1))
+            xn = problem.f(xn, un.view(Bsz * S, -1), t, copies=S)
     xs, us = torch.stack(xs, 1).view(Bsz, S, T, n), torch.stack(us, 2)  # contiguous (B, S, T, .)
     return xs.transpose(0, 1), us.transpose(0, 1), problem.total_cost(xs, us).transpose(0, 1)
 

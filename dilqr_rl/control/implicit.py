@@ -16,7 +16,6 @@ O(T) time and memory, independent of the number of forward iterations.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -25,8 +24,8 @@ import torch
 from torch import Tensor
 
 from dilqr_rl.control.config import GradMethod
-from dilqr_rl.control.derivatives import is_row_wise, row_jacobian, stage_cost
-from dilqr_rl.control.errors import HessianFallbackWarning
+from dilqr_rl.control.derivatives import Args, cost_closed_form, is_row_wise, row_jacobian, stage_cost
+from dilqr_rl.control.errors import HessianFallbackWarning, warn
 from dilqr_rl.control.lqr import adjoint_lqr
 from dilqr_rl.control.problem import Problem
 
@@ -51,10 +50,9 @@ Psi = Callable[[Tensor, Tensor, Tensor], Tensor]
 """(dx, du, dlam) -> Psi(theta), differentiable in the models' parameters."""
 
 
-def _closed_cost_term(problem: Problem, xr: Tensor, ur: Tensor, t: Tensor, dtau: Tensor) -> Tensor:
+def _closed_cost_term(problem: Problem, xr: Tensor, ur: Tensor, t: Tensor, dtau: Tensor, args: Args) -> Tensor:
     """grad g . dtau summed over the rows, from the cost's closed-form gradient."""
-    closed = problem.cost.derivatives
-    c, _ = closed(xr, ur, t) if getattr(problem.cost, "time_varying", False) else closed(xr, ur)
+    c, _ = cost_closed_form(problem.cost, xr, ur, t, args)
     return (c * dtau).sum()
 
 
@@ -73,23 +71,29 @@ def _hessian_and_psi(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Ten
     Bsz, T, n = x.shape
     N = n + u.shape[-1]
     t = problem.step_indices(Bsz, x.device)
+    with torch.enable_grad():  # the rows keep the data's graph: Psi is differentiated in it
+        dyn_args, cost_args = problem.rows(problem.dynamics_args), problem.rows(problem.cost_args)
+    dkeys, ckeys, nd = tuple(dyn_args), tuple(cost_args), len(dyn_args)
 
-    def gradient_and_f(tau: Tensor, lam_r: Tensor, t_r: Tensor) -> Tensor:  # (R', N + n)
-        f = dyn(tau[:, :n], tau[:, n:])
+    def gradient_and_f(tau: Tensor, lam_r: Tensor, t_r: Tensor, *args: Tensor) -> Tensor:  # (R', N + n)
+        f = dyn(tau[:, :n], tau[:, n:], **dict(zip(dkeys, args[:nd])))
         lagrangian = (lam_r * f).sum()
         if not cost_closed:
-            lagrangian = lagrangian + stage_cost(cost, tau[:, :n], tau[:, n:], t_r).sum()
+            lagrangian = lagrangian + stage_cost(cost, tau[:, :n], tau[:, n:], t_r, dict(zip(ckeys, args[nd:]))).sum()
         (G,) = torch.autograd.grad(lagrangian, tau, create_graph=True, materialize_grads=True)
         return torch.cat([G, f], -1)
 
     tau = torch.cat([x, u], -1).reshape(Bsz * T, N)
-    value, J = row_jacobian(gradient_and_f, tau, (lam.reshape(-1, n), t), N, keep_graph=True)
+    aux = (lam.reshape(-1, n), t, *dyn_args.values(), *cost_args.values())
+    value, J = row_jacobian(gradient_and_f, tau, aux, N, keep_graph=True)
     H = J.reshape(Bsz, T, N, N) + C if cost_closed else J.reshape(Bsz, T, N, N)
 
     def psi(dx: Tensor, du: Tensor, dlam: Tensor) -> Tensor:
         dtau = torch.cat([dx, du], -1).reshape(-1, N)
         out = (value[:, :N] * dtau).sum() + (dlam.reshape(-1, n) * value[:, N:]).sum()
-        return out + _closed_cost_term(problem, tau[:, :n], tau[:, n:], t, dtau) if cost_closed else out
+        if cost_closed:
+            out = out + _closed_cost_term(problem, tau[:, :n], tau[:, n:], t, dtau, cost_args)
+        return out
 
     return H, psi
 
@@ -110,16 +114,17 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     dtau = torch.cat([dx, du], -1).reshape(tau.shape)
     lam, dlam = lam.reshape(-1, n), dlam.reshape(-1, n)
     xr, ur = tau[:, :n], tau[:, n:]
-    f = problem.dynamics(xr, ur)
+    dyn_args, cost_args = problem.rows(problem.dynamics_args), problem.rows(problem.cost_args)
+    f = problem.dynamics(xr, ur, **dyn_args)
     psi = (dlam * f).sum()
     through_tau = []  # scalars whose gradient in tau is dotted with dtau
     if getattr(problem.cost, "derivatives", None) is not None:
-        psi = psi + _closed_cost_term(problem, xr, ur, t, dtau)
+        psi = psi + _closed_cost_term(problem, xr, ur, t, dtau, cost_args)
     else:
-        through_tau.append(stage_cost(problem.cost, xr, ur, t).sum())
+        through_tau.append(stage_cost(problem.cost, xr, ur, t, cost_args).sum())
     dyn_closed = getattr(problem.dynamics, "jacobians", None)
     if not fixed_jacobian and dyn_closed is not None:
-        A, B = dyn_closed(xr, ur)
+        A, B = dyn_closed(xr, ur, **dyn_args)
         psi = psi + (lam.unsqueeze(-2) @ (A @ dx.reshape(-1, n, 1) + B @ du.reshape(-1, B.shape[-1], 1))).sum()
     elif not fixed_jacobian:
         through_tau.append((lam * f).sum())
@@ -163,20 +168,20 @@ def implicit_backward(
         adj = adjoint_lqr(H, gbar, F, free)
         fallback = ~adj.ok & ~ignored
         if method is GradMethod.IMPLICIT and bool(fallback.any()):
-            warnings.warn(
+            warn(
                 "the reduced Lagrangian Hessian is not positive definite for some batch items (flagged in "
                 "solution.backward.hessian_fallback): their gradient uses the cost Hessian (DiffMPC's "
                 "approximation). The solution may be a saddle point or not converged.",
-                HessianFallbackWarning, stacklevel=4,
+                HessianFallbackWarning,
             )
             adj = _resolve_items(adj, fallback, C, gbar, F, free)
         singular = ~adj.ok & ~ignored
         if bool(singular.any()):
-            warnings.warn(
+            warn(
                 "no positive definite adjoint Hessian for some batch items (flagged in "
                 "solution.backward.zero_gradient; the cost is not convex in the free controls there): their "
                 "gradient is zero. Check convergence, or add a control penalty to the cost.",
-                HessianFallbackWarning, stacklevel=4,
+                HessianFallbackWarning,
             )
             keep = (~singular).to(gbar.dtype).view(-1, 1, 1)
             adj = adj._replace(dx=adj.dx * keep, du=adj.du * keep, dlam=adj.dlam * keep,

@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
-import warnings
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from dilqr_rl.control.config import GradMethod, OnUnconverged, SolverConfig
-from dilqr_rl.control.derivatives import check_row_wise, stage_cost
-from dilqr_rl.control.errors import NotConvergedError, UnconvergedWarning
+from dilqr_rl.control.derivatives import check_row_wise, graph_leaves, stage_cost
+from dilqr_rl.control.errors import NotConvergedError, UnconvergedWarning, unconverged_warnings_enabled, warn
 from dilqr_rl.control.ilqr import SolverResult, solve
 from dilqr_rl.control.implicit import implicit_backward
 from dilqr_rl.control.problem import Problem, check_finite
 from dilqr_rl.control.solution import BackwardInfo, Solution
+
+
+@dataclass(frozen=True)
+class PerStep:
+    """Problem data with one value per batch item and per step, for ``DiLQR.forward``'s ``cost_args`` and
+    ``dynamics_args``: ``value`` (B, T, ...); the model receives row (b, t) at step t. A plain tensor
+    (B, ...) is one value per item, the same at every step."""
+
+    value: Tensor
+
+
+@dataclass(frozen=True)
+class _ArgSpec:
+    """Where an input of the autograd Function goes: ``kind`` "dynamics" or "cost", the keyword ``name``."""
+
+    kind: str
+    name: str
+    per_step: bool
+
+
+def _expand(value: Tensor, per_step: bool, horizon: int) -> Tensor:
+    """Per-item (B, ...) or per-step (B, T, ...) data -> (B, T, ...) (a view)."""
+    if per_step:
+        return value
+    return value.unsqueeze(1).expand(value.shape[0], horizon, *value.shape[1:])
+
+
+def _problem_args(specs: tuple[_ArgSpec, ...], values: tuple[Tensor, ...], horizon: int) -> tuple[dict, dict]:
+    """{name: (B, T, ...)} for the dynamics and for the cost."""
+    out: tuple[dict, dict] = ({}, {})
+    for spec, value in zip(specs, values):
+        out[spec.kind == "cost"][spec.name] = _expand(value, spec.per_step, horizon)
+    return out
 
 
 @dataclass(frozen=True)
@@ -26,57 +59,92 @@ class _Backward:
     result: SolverResult | None  # handed to save_for_backward, then dropped from the bundle
     weight: Tensor | None  # (B,) 1 for items that get a gradient, 0 for zeroed unconverged items
     info: BackwardInfo
+    specs: tuple[_ArgSpec, ...]  # the problem data among the Function's inputs (after the parameters)
 
 
 class _AttachImplicitGradient(torch.autograd.Function):
-    """Identity on the solution (x*, u*) whose backward is the implicit (or DiffMPC) adjoint."""
+    """Identity on the solution (x*, u*) whose backward is the implicit (or DiffMPC) adjoint.
+
+    Inputs after the bundle: x_init, u_init (or None: the fixed point does not depend on the warm start,
+    its gradient is zero), x*, u*, the tensors to differentiate (parameters and closed-over leaves), then
+    the problem data values (one per ``bundle.specs``).
+    """
 
     @staticmethod
-    def forward(bundle: _Backward, x_init: Tensor, x: Tensor, u: Tensor, *params: Tensor):
+    def forward(bundle: _Backward, x_init: Tensor, u_init: Tensor | None, x: Tensor, u: Tensor, *tensors: Tensor):
         return x.clone(), u.clone()
 
     @staticmethod
     def backward(ctx, grad_x: Tensor, grad_u: Tensor):
         b: _Backward = ctx.bundle
-        x, u, F, C, lam, active, weight, *params = ctx.saved_tensors
-        out = implicit_backward(b.problem, x, u, F, C, lam, active, grad_x, grad_u, tuple(params),
-                                b.problem.config.grad_method, weight)
+        x, u, F, C, lam, active, weight, *tensors = ctx.saved_tensors
+        n_data = len(b.specs)
+        params, data = tuple(tensors[: len(tensors) - n_data]), tensors[len(tensors) - n_data :]
+        problem = b.problem
+        if data:
+            with torch.enable_grad():  # the rows built from the copies carry the graph Psi needs
+                data = tuple(v.detach().requires_grad_(True) for v in data)
+                problem = problem.with_args(*_problem_args(b.specs, data, problem.horizon))
+        out = implicit_backward(problem, x, u, F, C, lam, active, grad_x, grad_u, (*params, *data),
+                                problem.config.grad_method, weight)
         b.info.hessian_fallback = out.fallback
         b.info.zero_gradient = out.singular
-        return None, out.grad_x_init, None, None, *out.params
+        grad_u_init = torch.zeros_like(ctx.u_init_like) if ctx.needs_input_grad[2] else None
+        return None, out.grad_x_init, grad_u_init, None, None, *out.params
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         bundle: _Backward = inputs[0]
         r = bundle.result
-        ctx.bundle = _Backward(bundle.problem, None, None, bundle.info)
-        ctx.save_for_backward(r.x, r.u, r.F, r.C, r.lam, r.active, bundle.weight, *inputs[4:])
+        ctx.bundle = _Backward(bundle.problem, None, None, bundle.info, bundle.specs)
+        ctx.u_init_like = r.u.new_zeros(()).expand(r.u.shape) if inputs[2] is not None else None
+        ctx.save_for_backward(r.x, r.u, r.F, r.C, r.lam, r.active, bundle.weight, *inputs[5:])
 
 
 class DiLQR(nn.Module):
     """Box-constrained iLQR with exact implicit gradients (Wang et al., ICML 2025).
 
-    Solves, for each batch item,
+    Solves, for each batch item b,
 
-        min_{x, u} sum_{t=1..T} g_t(x_t, u_t; theta)
-        s.t. x_1 = x_init, x_{t+1} = f(x_t, u_t; theta), u_lower <= u_t <= u_upper
+        min_{x, u} sum_{t=1..T} g_t(x_t, u_t; theta, a_bt)
+        s.t. x_1 = x_init, x_{t+1} = f(x_t, u_t; theta, d_bt), u_lower <= u_t <= u_upper
 
-    and differentiates the solution with respect to ``x_init`` and every parameter of ``dynamics`` and
-    ``cost`` by ``grad_method``: ``"implicit"`` (exact, O(T), independent of the iterations),
-    ``"diffmpc"`` (cost Hessian only: DiffMPC's gradient) or ``"unroll"`` (autograd through every
-    iteration). Bounds are constants: floats, or tensors broadcastable to (B, T, m); ``None`` is
-    unbounded. The math of the backward and the comparison of the modes: docs/implicit_gradient.md; the
-    forward solver: docs/forward_solver.md.
+    where theta are the parameters of the ``dynamics`` and ``cost`` modules and a, d optional per-item
+    problem data (``cost_args``, ``dynamics_args`` of :meth:`forward`).
+
+    What is differentiated: the returned x, u and cost, with respect to ``x_init``, every parameter of
+    ``dynamics`` and ``cost`` that requires grad, every tensor of ``cost_args`` / ``dynamics_args`` (and
+    through them whatever produced them, e.g. a network predicting goals), and every other tensor that
+    requires grad and that the modules' ``forward`` reads (a tensor they close over, found in its autograd
+    graph; its gradient reaches the leaves it was computed from). ``u_init``: in ``implicit`` and
+    ``diffmpc`` modes the solution, a fixed point, does not depend on the warm start, so its gradient is
+    zero; ``unroll`` differentiates the iterations started from it. Bounds are constants.
+
+    ``grad_method``: ``"implicit"`` (exact gradient of the fixed point, O(T), independent of the
+    iterations), ``"diffmpc"`` (cost Hessian only: DiffMPC's gradient, an approximation) or ``"unroll"``
+    (autograd through every iteration: the exact derivative of the returned iterate).
+
+    Which gradients are exact: ``Solution.exact_gradient`` (B,) bool. The implicit gradient is the fixed
+    point's only where the item converged; for an unconverged item (``on_unconverged="warn"``) the backward
+    evaluates the fixed-point formula at the last iterate, which is neither the derivative of that iterate
+    nor the converged solution's gradient, and ``exact_gradient`` is False there. ``on_unconverged="zero"``
+    gives those items a zero gradient, ``"raise"`` refuses them. After ``backward()``,
+    ``Solution.backward`` flags the items whose adjoint fell back to the cost Hessian or to zero.
+
+    Bounds are floats, or tensors broadcastable to (B, T, m); ``None`` is unbounded. The math of the
+    backward and the comparison of the modes: docs/implicit_gradient.md; the forward solver:
+    docs/forward_solver.md.
 
     Shapes:
-        x_init (B, n), u_init (B, T, m) -> Solution with x (B, T, n), u (B, T, m), cost (B,).
+        x_init (B, n), u_init (B, T, m), cost_args / dynamics_args values (B, ...) or ``PerStep`` (B, T, ...)
+        -> Solution with x (B, T, n), u (B, T, m), cost (B,).
 
     Example::
 
         ctrl = DiLQR(PendulumDynamics(), GoalCost(w, goal), horizon=20, u_lower=-2.0, u_upper=2.0)
-        sol = ctrl(x_init)
+        sol = ctrl(x_init, cost_args={"goal": goal_net(obs)})   # per-item goals (B, N)
         loss = ((sol.u - u_expert) ** 2).sum()
-        loss.backward()
+        loss.backward()                                          # reaches goal_net and the physics
     """
 
     def __init__(
@@ -123,38 +191,61 @@ class DiLQR(nn.Module):
         c = self.config
         return f"horizon={c.horizon}, grad_method={c.grad_method.value}, max_iter={c.max_iter}, tol={c.tol}"
 
-    def forward(self, x_init: Tensor, u_init: Tensor | None = None) -> Solution:
+    def forward(self, x_init: Tensor, u_init: Tensor | None = None, *,
+                cost_args: Mapping[str, Tensor | PerStep] | None = None,
+                dynamics_args: Mapping[str, Tensor | PerStep] | None = None) -> Solution:
+        """Solve from ``x_init`` (B, n), warm-started at ``u_init`` (B, T, m) (default zeros).
+
+        ``cost_args`` / ``dynamics_args``: per-item problem data, passed to the cost's (dynamics')
+        ``forward`` and closed forms as keyword arguments, one row per row of x and u: a tensor (B, ...) is
+        one value per item (the model sees (R, ...) with R = B*T rows), ``PerStep(v)`` with v (B, T, ...)
+        one value per item and step. They are differentiated like the parameters.
+        """
         cfg = self.config
-        problem, u0 = self._problem(x_init, u_init)
-        if cfg.grad_method is GradMethod.UNROLL:
+        unroll = cfg.grad_method is GradMethod.UNROLL
+        problem, u0, specs, values = self._problem(x_init, u_init, cost_args, dynamics_args, keep_graph=unroll)
+        if unroll:
             result = solve(problem, x_init, u0)
             x, u = result.x, result.u
             keep = self._check_convergence(result.converged)
             if keep is not None:
                 mask = keep.view(-1, 1, 1)
                 x, u = torch.where(mask, x, x.detach()), torch.where(mask, u, u.detach())
+            exact = torch.ones_like(result.converged) if keep is None else keep
         else:
             with torch.no_grad():
                 result = solve(problem, x_init.detach(), u0)
             keep = self._check_convergence(result.converged)
             x, u = result.x, result.u
+            exact = result.converged if cfg.grad_method is GradMethod.IMPLICIT else torch.zeros_like(result.converged)
         info = BackwardInfo()
-        if cfg.grad_method is not GradMethod.UNROLL and torch.is_grad_enabled():
-            params = self._learnable()
-            if params or x_init.requires_grad:
+        graph_problem = problem.with_args(*_problem_args(specs, values, cfg.horizon)) if values else problem
+        if not unroll and torch.is_grad_enabled():
+            params = self._learnable(problem, x_init, u0)
+            warm = u_init if u_init is not None and u_init.requires_grad else None
+            if params or values or x_init.requires_grad or warm is not None:
                 weight = torch.ones_like(result.cost) if keep is None else keep.to(result.cost.dtype)
-                bundle = _Backward(problem, result, weight, info)
-                x, u = _AttachImplicitGradient.apply(bundle, x_init, x, u, *params)
-        cost = problem.total_cost(x, u)
+                bundle = _Backward(problem, result, weight, info, specs)
+                x, u = _AttachImplicitGradient.apply(bundle, x_init, warm, x, u, *params, *values)
+        cost = graph_problem.total_cost(x, u)
         return Solution(x=x, u=u, cost=cost, converged=result.converged, iterations=result.iterations,
-                        kkt_residual=result.kkt, active=result.active, backward=info)
+                        kkt_residual=result.kkt, active=result.active, exact_gradient=exact, backward=info)
 
-    def _learnable(self) -> tuple[Tensor, ...]:
+    def _learnable(self, problem: Problem, x_init: Tensor, u0: Tensor) -> tuple[Tensor, ...]:
+        """The modules' parameters that require grad, and the leaves of any other tensor that requires grad
+        and that their forward reads (found in the autograd graph of one evaluation at the first step)."""
         seen, out = set(), []
         for p in (*self.dynamics.parameters(), *self.cost.parameters()):
             if p.requires_grad and id(p) not in seen:
                 seen.add(id(p))
                 out.append(p)
+        with torch.enable_grad():
+            x, u = x_init.detach(), u0[:, 0].detach()
+            outputs = problem.f(x, u, 0), problem.stage(x, u, 0)
+        for leaf in graph_leaves(*outputs):
+            if id(leaf) not in seen:
+                seen.add(id(leaf))
+                out.append(leaf)
         return tuple(out)
 
     def _check_convergence(self, converged: Tensor) -> Tensor | None:
@@ -174,13 +265,52 @@ class DiLQR(nn.Module):
         if policy is OnUnconverged.RAISE:
             raise NotConvergedError(message)
         if policy is OnUnconverged.ZERO:
-            warnings.warn(message + " Their gradients are zero.", UnconvergedWarning, stacklevel=5)
+            if unconverged_warnings_enabled():
+                warn(message + " Their gradients are zero.", UnconvergedWarning)
             return converged
-        warnings.warn(message, UnconvergedWarning, stacklevel=5)
+        if unconverged_warnings_enabled():
+            gradient = ("their gradient is the derivative of the last iterate" if self.config.grad_method is
+                        GradMethod.UNROLL else "their gradient is the fixed-point formula evaluated at the last "
+                        "iterate, not an exact gradient (solution.exact_gradient is False for them; "
+                        "on_unconverged='zero' zeroes it)")
+            warn(f"{message} As on_unconverged='warn', {gradient}.", UnconvergedWarning)
         return None
 
-    def _problem(self, x_init: Tensor, u_init: Tensor | None) -> tuple[Problem, Tensor]:
-        """Check the inputs once and build the problem with bounds expanded to (B, T, m)."""
+    def _data(self, x_init: Tensor, cost_args, dynamics_args) -> tuple[tuple[_ArgSpec, ...], tuple[Tensor, ...]]:
+        """Check the per-item problem data against the batch and the modules' signatures."""
+        specs, values = [], []
+        Bsz, T = x_init.shape[0], self.config.horizon
+        for kind, module, args in (("dynamics", self.dynamics, dynamics_args), ("cost", self.cost, cost_args)):
+            if args is None:
+                continue
+            if not isinstance(args, Mapping):
+                raise TypeError(f"{kind}_args must be a mapping {{keyword: tensor}}; got {type(args).__name__}")
+            for name, given in args.items():
+                per_step = isinstance(given, PerStep)
+                value = given.value if per_step else given
+                where = f"{kind}_args[{name!r}]"
+                if not isinstance(value, Tensor) or not value.is_floating_point():
+                    raise TypeError(f"{where} must be a floating-point tensor (or PerStep of one); got "
+                                    f"{type(value).__name__ if not isinstance(value, Tensor) else value.dtype}")
+                lead = (Bsz, T) if per_step else (Bsz,)
+                if tuple(value.shape[: len(lead)]) != lead:
+                    expected = "PerStep value (B, T, ...)" if per_step else "(B, ...): one value per batch item"
+                    raise ValueError(f"{where} has shape {tuple(value.shape)}; expected a {expected} with "
+                                     f"B = {Bsz}, T = {T}. Wrap per-step data (B, T, ...) in PerStep.")
+                if value.dtype != x_init.dtype or value.device != x_init.device:
+                    raise ValueError(f"{where} is {value.dtype} on {value.device} but x_init is {x_init.dtype} on "
+                                     f"{x_init.device}: pass both in one dtype and on one device")
+                _check_keyword(kind, module, name)
+                check_finite(where, value, "Pass finite problem data.")
+                specs.append(_ArgSpec(kind, name, per_step))
+                values.append(value)
+        return tuple(specs), tuple(values)
+
+    def _problem(self, x_init: Tensor, u_init: Tensor | None, cost_args, dynamics_args, keep_graph: bool):
+        """Check the inputs once and build the problem with bounds expanded to (B, T, m) and the problem
+        data expanded to (B, T, ...) (detached unless ``keep_graph``, for unroll).
+
+        Returns the problem, the warm start (B, T, m), the data's specs and their tensors as given."""
         if not isinstance(x_init, Tensor) or x_init.ndim != 2:
             shape = tuple(x_init.shape) if isinstance(x_init, Tensor) else type(x_init).__name__
             raise ValueError(f"x_init must be a tensor of shape (B, n); got {shape}. For one state use "
@@ -195,6 +325,7 @@ class DiLQR(nn.Module):
                 raise ValueError(f"parameter {name!r} is {p.dtype} but x_init is {x_init.dtype}: convert the "
                                  f"layer with .to({x_init.dtype}) or cast x_init")
         check_finite("x_init", x_init, "Pass finite initial states.")
+        specs, values = self._data(x_init, cost_args, dynamics_args)
         Bsz, T = x_init.shape[0], self.config.horizon
         m = u_init.shape[-1] if u_init is not None else self._control_dim()
         if u_init is not None:
@@ -206,14 +337,24 @@ class DiLQR(nn.Module):
                 raise ValueError(f"u_init must be (B, T, m) = {(Bsz, T, m)} with dtype {x_init.dtype}; got "
                                  f"{tuple(u_init.shape)} {u_init.dtype}")
             check_finite("u_init", u_init, "Pass a finite warm start.")
-            u0 = u_init.detach()
+            u0 = u_init if keep_graph else u_init.detach()
         else:
             u0 = x_init.new_zeros(Bsz, T, m)
-        t = torch.zeros(Bsz, dtype=torch.long, device=x_init.device)
-        check_row_wise("dynamics", self.dynamics, self.dynamics, x_init.detach(), u0[:, 0])
-        check_row_wise("cost", self.cost, partial(stage_cost, self.cost), x_init.detach(), u0[:, 0], t)
+        data = tuple(v if keep_graph else v.detach() for v in values)
         lo, hi = (self._bound(b, s, (Bsz, T, m), x_init) for b, s in ((self.u_lower, -1), (self.u_upper, 1)))
-        return Problem(self.dynamics, self.cost, self.config, lo, hi), u0
+        problem = Problem(self.dynamics, self.cost, self.config, lo, hi, *_problem_args(specs, data, T))
+        self._check_row_wise(problem, x_init.detach(), u0[:, 0].detach())
+        return problem, u0, specs, values
+
+    def _check_row_wise(self, problem: Problem, x: Tensor, u: Tensor) -> None:
+        """RowCouplingError unless both models act row by row on the first step's rows (and their data)."""
+        dyn_args, cost_args = problem.rows(problem.dynamics_args, t=0), problem.rows(problem.cost_args, t=0)
+        dkeys, ckeys = tuple(dyn_args), tuple(cost_args)
+        t = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        check_row_wise("dynamics", self.dynamics, lambda xr, ur, *v: self.dynamics(xr, ur, **dict(zip(dkeys, v))),
+                       x, u, *dyn_args.values())
+        check_row_wise("cost", self.cost, lambda xr, ur, tr, *v: stage_cost(self.cost, xr, ur, tr, dict(zip(ckeys, v))),
+                       x, u, t, *cost_args.values())
 
     def _bound_dim(self) -> int | None:
         """m from a bound tensor's last dimension, if a bound has one."""
@@ -239,3 +380,20 @@ class DiLQR(nn.Module):
         except RuntimeError:
             raise ValueError(f"a control bound of shape {tuple(bound.shape)} does not broadcast to "
                              f"(B, T, m) = {shape}") from None
+
+
+def _check_keyword(kind: str, module: nn.Module, name: str) -> None:
+    """Raise if ``module``'s forward (or one of its closed forms) cannot take the keyword ``name``: a closed
+    form that ignored per-item data would silently differentiate another problem."""
+    methods = ("forward", "jacobians", "lagrangian_hessian") if kind == "dynamics" else ("forward", "derivatives")
+    for method in methods:
+        fn = getattr(module, method, None)
+        if fn is None:
+            continue
+        params = inspect.signature(fn).parameters.values()
+        if not any(p.name == name or p.kind is p.VAR_KEYWORD for p in params):
+            raise TypeError(
+                f"{kind}_args has {name!r}, but {type(module).__name__}.{method}() takes no argument {name!r}: "
+                f"add a keyword argument {name} (one row per row of x, u) to {method}(), or remove it from "
+                f"{kind}_args"
+            )

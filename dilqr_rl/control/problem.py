@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
 
 from dilqr_rl.control.config import SolverConfig
-from dilqr_rl.control.derivatives import dynamics_lagrangian_hessian, linearization
+from dilqr_rl.control.derivatives import Args, dynamics_lagrangian_hessian, linearization, stage_cost
 from dilqr_rl.control.errors import NonFiniteError
 
 
 @dataclass(frozen=True)
 class Problem:
-    """min sum_t g_t(x_t, u_t) s.t. x_1 = x_init, x_{t+1} = f(x_t, u_t), lo <= u_t <= hi.
+    """min sum_t g_t(x_t, u_t; a_t) s.t. x_1 = x_init, x_{t+1} = f(x_t, u_t; d_t), lo <= u_t <= hi.
 
-    Shapes: lo, hi (B, T, m) (expanded views are fine).
+    ``dynamics_args`` d and ``cost_args`` a are per-item (and per-step) problem data, passed to the
+    models as keyword arguments, one row per row of x and u.
+
+    Shapes: lo, hi (B, T, m); every value of dynamics_args and cost_args (B, T, ...) (expanded views are
+    fine).
     """
 
     dynamics: nn.Module
@@ -24,6 +28,36 @@ class Problem:
     config: SolverConfig
     lo: Tensor
     hi: Tensor
+    dynamics_args: Args = field(default_factory=dict)
+    cost_args: Args = field(default_factory=dict)
+
+    def with_args(self, dynamics_args: Args, cost_args: Args) -> Problem:
+        """The same problem with other per-item data (e.g. copies that require grad)."""
+        return replace(self, dynamics_args=dynamics_args, cost_args=cost_args)
+
+    @staticmethod
+    def rows(args: Args, copies: int = 1, t: int | None = None) -> dict[str, Tensor]:
+        """Per-row values of ``args`` (each (B, T, ...)) for rows laid out as (B, copies) at step ``t``, or as
+        (B, copies, T) when ``t`` is None: {name: (B * copies [* T], ...)}."""
+        out = {}
+        for name, value in args.items():
+            if t is not None:
+                value = value[:, t : t + 1]  # (B, 1, ...)
+            if copies > 1:
+                value = value.unsqueeze(1).expand(value.shape[0], copies, *value.shape[1:]).flatten(0, 1)
+            out[name] = value.flatten(0, 1)
+        return out
+
+    def f(self, x: Tensor, u: Tensor, t: int, copies: int = 1) -> Tensor:
+        """x_{t+1} = f(x_t, u_t) for rows (B * copies, .) at step t."""
+        if not self.dynamics_args:
+            return self.dynamics(x, u)
+        return self.dynamics(x, u, **self.rows(self.dynamics_args, copies, t))
+
+    def stage(self, x: Tensor, u: Tensor, t: int) -> Tensor:
+        """g_t(x_t, u_t) (B,) for the rows (B, .) of step t."""
+        steps = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        return stage_cost(self.cost, x, u, steps, self.rows(self.cost_args, t=t))
 
     @property
     def horizon(self) -> int:
@@ -40,12 +74,13 @@ class Problem:
     def total_cost(self, x: Tensor, u: Tensor) -> Tensor:
         """sum_t g_t: x (..., T, n), u (..., T, m) -> (...)."""
         lead = x.shape[:-2]
-        rows = x.reshape(-1, x.shape[-1]), u.reshape(-1, u.shape[-1])
-        R = rows[0].shape[0]
+        xr, ur = x.reshape(-1, x.shape[-1]), u.reshape(-1, u.shape[-1])
+        R = xr.shape[0]
+        args = self.rows(self.cost_args, R // (self.lo.shape[0] * self.horizon)) if self.cost_args else {}
         if getattr(self.cost, "time_varying", False):  # step indices only where the cost uses them
-            g = self.cost(*rows, self.step_indices(R // self.horizon, x.device))
+            g = stage_cost(self.cost, xr, ur, self.step_indices(R // self.horizon, x.device), args)
         else:
-            g = self.cost(*rows)
+            g = self.cost(xr, ur, **args)
         if g.shape != (R,):
             raise ValueError(
                 f"the cost module must return one value per row, shape ({R},); "
@@ -57,7 +92,7 @@ class Problem:
         """States x (B, T, n) from x_init (B, n) under controls u (B, T, m) (open loop)."""
         xs = [x_init]
         for t in range(self.horizon - 1):
-            xs.append(self.dynamics(xs[-1], u[:, t]))
+            xs.append(self.f(xs[-1], u[:, t], t))
         return torch.stack(xs, 1)
 
     def linearize(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -65,7 +100,8 @@ class Problem:
         Bsz, T, n = x.shape
         m = u.shape[-1]
         F, c, C = linearization(self.dynamics, self.cost, x.reshape(-1, n), u.reshape(-1, m),
-                                self.step_indices(Bsz, x.device))
+                                self.step_indices(Bsz, x.device), self.rows(self.dynamics_args),
+                                self.rows(self.cost_args))
         return F.reshape(Bsz, T, n, n + m), c.reshape(Bsz, T, n + m), C.reshape(Bsz, T, n + m, n + m)
 
     def dynamics_curvature(self, x: Tensor, u: Tensor, lam: Tensor) -> Tensor:
@@ -73,7 +109,8 @@ class Problem:
         (iLQR) Hessian drops. Added to C it gives the Lagrangian Hessian of the problem."""
         Bsz, T, n = x.shape
         m = u.shape[-1]
-        Hf = dynamics_lagrangian_hessian(self.dynamics, x.reshape(-1, n), u.reshape(-1, m), lam.reshape(-1, n))
+        Hf = dynamics_lagrangian_hessian(self.dynamics, x.reshape(-1, n), u.reshape(-1, m), lam.reshape(-1, n),
+                                         self.rows(self.dynamics_args))
         return Hf.view(Bsz, T, n + m, n + m)
 
 

@@ -29,6 +29,11 @@ class Solution:
         x (B, T, n), u (B, T, m), cost (B,): differentiable outputs.
         converged (B,) bool, iterations (B,) long, kkt_residual (B,), active (B, T, m) bool: diagnostics,
         detached. ``active`` marks controls on a bound with a multiplier of the right sign.
+        exact_gradient (B,) bool: whether the backward gives the item its exact gradient. ``implicit``:
+        the item converged (the fixed point's gradient); for an unconverged item the fixed-point formula is
+        evaluated at the last iterate, which is no exact gradient of anything. ``unroll``: the derivative of
+        the returned iterate (False only where ``on_unconverged="zero"`` zeroed it). ``diffmpc``: always
+        False (an approximation by design). ``backward`` flags further items after ``backward()``.
     """
 
     x: Tensor
@@ -38,6 +43,7 @@ class Solution:
     iterations: Tensor
     kkt_residual: Tensor
     active: Tensor
+    exact_gradient: Tensor
     backward: BackwardInfo = field(default_factory=BackwardInfo)
 
     @property

@@ -13,7 +13,9 @@ class GoalCost(CostModel):
     """The papers' goal cost ``C(tau) = ||w_g o (tau - tau_g)||^2`` on tau = [x; u].
 
     ``w_g = exp(log_weights)`` stays positive; ``goal`` (tau_g) is learnable. A goal of shape (T, N)
-    makes the cost time-varying (one goal per step); a goal of shape (N,) is shared by all steps.
+    makes the cost time-varying (one goal per step); a goal of shape (N,) is shared by all steps. Per-item
+    goals and weights (e.g. predicted by a network) are passed to the solve instead:
+    ``DiLQR(...)(x0, cost_args={"goal": goals, "weights": weights})`` with (B, N) tensors (positive weights).
 
     Shapes:
         weights (N,), goal (N,) or (T, N); forward: x (R, n), u (R, m) [, t (R,)] -> (R,).
@@ -60,14 +62,19 @@ class GoalCost(CostModel):
             raise ValueError("this GoalCost has one goal per step (time-varying): pass the step indices t")
         return self.goal[t]
 
-    def forward(self, x: Tensor, u: Tensor, t: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, u: Tensor, t: Tensor | None = None, *, goal: Tensor | None = None,
+                weights: Tensor | None = None) -> Tensor:
+        """g(x, u) (R,); ``goal`` / ``weights`` (R, N), when given, replace the module's (per-item data:
+        ``DiLQR(...)(x0, cost_args={"goal": goals})``)."""
         tau = torch.cat([x, u], dim=-1)
-        return ((self.weights * (tau - self._goal(t))) ** 2).sum(-1)
+        w = self.weights if weights is None else weights
+        return ((w * (tau - (self._goal(t) if goal is None else goal))) ** 2).sum(-1)
 
-    def derivatives(self, x: Tensor, u: Tensor, t: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def derivatives(self, x: Tensor, u: Tensor, t: Tensor | None = None, *, goal: Tensor | None = None,
+                    weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
         tau = torch.cat([x, u], dim=-1)
-        w2 = 2.0 * self.weights**2  # (N,)
-        c = w2 * (tau - self._goal(t))  # (R, N)
+        w2 = 2.0 * (self.weights if weights is None else weights) ** 2  # (N,) or (R, N)
+        c = w2 * (tau - (self._goal(t) if goal is None else goal))  # (R, N)
         C = torch.diag_embed(w2.expand_as(tau))  # (R, N, N)
         return c, C
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import pytest
@@ -299,3 +300,17 @@ def test_fallback_applies_to_the_failing_items_only():
     torch.testing.assert_close(grads["mixed"][0], grads["diffmpc"][0])
     torch.testing.assert_close(grads["mixed"][1], grads["implicit"][1])
     assert not torch.allclose(grads["implicit"][0], grads["diffmpc"][0])
+
+
+def test_warnings_point_at_the_users_call():
+    """The backward's warnings name the line of the user's backward() (not the autograd engine), the forward's
+    the line that called the layer."""
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3)).double()
+    bad = DiLQR(_IndefiniteLagrangian(max_speed=None).double(), cost, 10, tol=1e-12, max_iter=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = bad(torch.tensor([[0.5, 0.0]], dtype=F64)); line_forward = sys._getframe().f_lineno  # noqa: E702
+        sol.u.sum().backward(); line_backward = sys._getframe().f_lineno  # noqa: E702
+    where = {w.category: (w.filename, w.lineno) for w in caught}
+    assert where[UnconvergedWarning] == (__file__, line_forward)
+    assert where[HessianFallbackWarning] == (__file__, line_backward)
