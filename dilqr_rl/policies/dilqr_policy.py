@@ -45,7 +45,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import Tensor, nn
 
-from dilqr_rl.control.errors import UnconvergedWarning
+from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
 from dilqr_rl.policies.state_maps import make_state_map
@@ -91,18 +91,18 @@ class FirstControl(nn.Module):
         self.dtype = dtype
 
     def forward(self, state: Tensor) -> Tensor:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UnconvergedWarning)
+        # Not warnings.catch_warnings: entering it resets Python's once-per-place registries, and every
+        # other warning (the backward's HessianFallbackWarning) would then repeat at every rollout step.
+        with unconverged_warnings(False):
             sol = self.controller(state.to(self.dtype))
-        unconverged = [w for w in caught if issubclass(w.category, UnconvergedWarning)]
-        for w in caught:
-            if not issubclass(w.category, UnconvergedWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if unconverged and not self.stats.warned:
+        if not sol.all_converged and self.controller.config.tol > 0 and not self.stats.warned:
             self.stats.warned = True
-            warnings.warn(f"{unconverged[0].message} Further unconverged solves of this policy are not "
-                          "reported one by one; their fraction is in policy.solver_stats (logged as "
-                          "ilqr/converged_fraction).", UnconvergedWarning, stacklevel=2)
+            items = int((~sol.converged).sum())
+            warnings.warn(f"iLQR did not converge within max_iter={self.controller.config.max_iter} for {items} "
+                          f"of {sol.converged.numel()} states of a rollout or update batch. Further unconverged "
+                          "solves of this policy are not reported one by one; their fraction is in "
+                          "policy.solver_stats (logged as ilqr/converged_fraction).", UnconvergedWarning,
+                          stacklevel=2)
         self.stats.record(sol)
         return sol.first_control().to(state.dtype)
 
