@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from tests import SUBPROCESS_TIMEOUT_S
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -69,7 +71,7 @@ def test_readme_demo_block_is_what_the_demo_prints(tmp_path):
     assert len(expected) == 6, f"the README's demo block changed shape: {sorted(expected)}"
     cli = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
     out = subprocess.run([*cli, "demo", "--output-dir", str(tmp_path), "--no-progress"], capture_output=True,
-                         text=True, timeout=600)
+                         text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     printed = _demo_rows(out.stdout)
     assert set(printed) == set(expected)

@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from tests import SUBPROCESS_TIMEOUT_S
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench(*args, cwd=None):
     result = subprocess.run([sys.executable, "-m", "dilqr_rl.cli", "bench", "--quick", "--no-mpc", *args],
-                            capture_output=True, text=True, timeout=300, cwd=cwd)
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result
 
 
 def test_script_shows_its_options():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "backward_time.py"), "--help"],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert result.returncode == 0
     for option in ("--sweep-iters", "--study", "--model", "--scale-batches"):
         assert option in result.stdout

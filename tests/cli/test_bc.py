@@ -13,6 +13,7 @@ from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_sequence import load_sequence_policy
 from dilqr_rl.cli import main
 from dilqr_rl.data import collect_plans
+from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 TINY = ["--n-train", "4", "--n-val", "2", "--n-test", "2", "--epochs", "2", "--batch-size", "4", "--no-progress"]
@@ -20,7 +21,7 @@ TINY = ["--n-train", "4", "--n-val", "2", "--n-test", "2", "--epochs", "2", "--b
 
 def bc(tmp_path, *extra):
     return subprocess.run([*CLI, "bc", *TINY, "--output-dir", str(tmp_path), *extra], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=SUBPROCESS_TIMEOUT_S)
 
 
 @pytest.mark.parametrize("policy", ["dilqr", "lstm"])
@@ -118,5 +119,6 @@ def test_bc_prints_each_result_once_and_help_one_default(tmp_path):
     out = bc(tmp_path, "--policy", "mlp")
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("test_loss") == 1
-    help_text = subprocess.run([*CLI, "bc", "--help"], capture_output=True, text=True, timeout=60).stdout
+    help_text = subprocess.run([*CLI, "bc", "--help"], capture_output=True, text=True,
+                               timeout=SUBPROCESS_TIMEOUT_S).stdout
     assert help_text.count("(default: 1)") == 1 and "--relative-lr" in help_text  # threads' only

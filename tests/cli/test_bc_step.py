@@ -18,6 +18,7 @@ from dilqr_rl.cli._errors import CLIError
 from dilqr_rl.cli.bc_step import split_data
 from dilqr_rl.data import EpisodeDataset, collect_episodes, collect_plans
 from dilqr_rl.envs import make_env
+from tests import SUBPROCESS_TIMEOUT_S
 
 ENV_ID = "dilqr_rl/Pendulum-v0"
 TINY = ["--n-episodes", "4", "--max-episode-steps", "15", "--epochs", "3", "--batch-size", "16",
@@ -27,7 +28,7 @@ TINY = ["--n-episodes", "4", "--max-episode-steps", "15", "--epochs", "3", "--ba
 
 def bc_step(tmp_path, *extra):
     return subprocess.run([sys.executable, "-m", "dilqr_rl.cli", "bc-step", "--output-dir", str(tmp_path), *extra],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

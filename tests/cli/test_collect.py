@@ -13,11 +13,12 @@ import pytest
 from dilqr_rl.cli import main
 from dilqr_rl.data import EpisodeDataset, PlanDataset, collect_episodes, collect_plans
 from dilqr_rl.data.minari_export import _datasets_root
+from tests import SUBPROCESS_TIMEOUT_S
 
 
 def collect(*args: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dilqr_rl.cli", "collect", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+                          text=True, cwd=cwd, timeout=SUBPROCESS_TIMEOUT_S)
 
 
 def test_collect_plans_to_the_default_path(tmp_path) -> None:

@@ -9,12 +9,14 @@ import sys
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from tests import SUBPROCESS_TIMEOUT_S
+
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
 
 def test_demo_quick(tmp_path):
     out = subprocess.run([*CLI, "demo", "--quick", "--no-progress", "--output-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
     names = ("iLQR expert (evaluate)", "demonstrator (true model)", "DiLQR.dx (implicit)", "LSTM (NN baseline)")

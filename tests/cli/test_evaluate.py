@@ -13,6 +13,7 @@ import pytest
 
 from dilqr_rl.agents.ppo import PPOConfig, train_ppo
 from dilqr_rl.cli import main
+from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
@@ -29,7 +30,7 @@ def test_evaluate_the_expert_with_a_gif(tmp_path):
     gif = tmp_path / "ep.gif"
     cmd = [*CLI, "evaluate", "--episodes", "2", "--max-steps", "10", "--video", str(gif),
            "--output-dir", str(tmp_path / "runs")]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
     result = json.loads((run_dir / "result.json").read_text())

@@ -10,12 +10,13 @@ import pytest
 from dilqr_rl.cli import main, subcommands
 from dilqr_rl.cli._errors import speak_flags
 from dilqr_rl.cli.rl import Args as RLArgs
+from tests import SUBPROCESS_TIMEOUT_S
 
 
 def test_help_lists_every_command_without_importing_torch():
     code = ("import sys; from dilqr_rl.cli import main; code = main(['--help']); "
             "print('torch' in sys.modules, 'stable_baselines3' in sys.modules, code)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.stdout.splitlines()[-1] == "False False 0"
     names = {"bc", "bc-step", "bench", "collect", "demo", "evaluate", "reproduce", "rl", "sysid", "video"}
     for name in names:

@@ -17,6 +17,7 @@ from dilqr_rl.agents.ppo import PPOConfig, checkpoints, load_run_config, make_en
 from dilqr_rl.cli import main, parse
 from dilqr_rl.cli.rl import Args
 from dilqr_rl.policies import DiLQRPolicy
+from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 TINY = ["--total-timesteps", "32", "--n-envs", "1", "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1",
@@ -26,7 +27,7 @@ TINY = ["--total-timesteps", "32", "--n-envs", "1", "--n-steps", "32", "--batch-
 def test_rl_subcommand_tiny_run(tmp_path):
     cmd = [*CLI, "rl", *TINY, "--seed", "3", "--output-dir", str(tmp_path), "--controller-lr-scale", "5",
            "--start-angle", "0.2", "--checkpoint-freq", "16"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
     assert run_dir.name.startswith("Pendulum-v1__ppo-dilqr__3__")
@@ -68,7 +69,7 @@ def test_rl_bad_options_are_one_line_errors_in_flag_terms(tmp_path, capsys):
 
 
 def test_rl_help_lists_options():
-    out = subprocess.run([*CLI, "rl", "--help"], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([*CLI, "rl", "--help"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
                          env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0 and "--mass-error" in out.stdout and "Relative error" in out.stdout
     assert "--controller-lr-scale" in out.stdout and "--start-angle" in out.stdout and "--resume" in out.stdout
@@ -104,7 +105,7 @@ def test_ctrl_c_saves_and_resume_continues(tmp_path, capsys, monkeypatch):
 def test_ppo_misspecified_script_quick(tmp_path):
     script = Path(__file__).parents[2] / "scripts" / "ppo_misspecified.py"
     out = subprocess.run([sys.executable, str(script), "--quick", "--no-progress", "--output-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     sweep = re.findall(r"mass +([0-9.]+): return +(-?[0-9.]+)", out.stdout)
     assert [float(m) for m, _ in sweep] == [0.5, 0.75, 1.0, 1.5, 2.0]

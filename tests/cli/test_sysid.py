@@ -10,6 +10,7 @@ import pytest
 
 from dilqr_rl.agents.bc_sequence import load_sequence_policy
 from dilqr_rl.cli import main
+from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
@@ -18,7 +19,7 @@ def test_sysid_fits_and_reports(tmp_path):
     cmd = [*CLI, "sysid", "--n-train", "4", "--n-val", "2", "--n-test", "2", "--epochs", "150",
            "--learnable", "mass", "gravity", "--lr", "5e-2", "--batch-size", "64", "--no-progress",
            "--output-dir", str(tmp_path)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     (run_dir,) = tmp_path.iterdir()
     result = json.loads((run_dir / "result.json").read_text())
@@ -29,7 +30,7 @@ def test_sysid_fits_and_reports(tmp_path):
     assert float(planner.dynamics.mass) == pytest.approx(result["params"]["mass"])
     out = subprocess.run([*CLI, "evaluate", "--policy", str(run_dir / "policy.pt"), "--episodes", "2",
                           "--max-steps", "5", "--no-progress", "--output-dir", str(tmp_path / "eval")],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
 
 

@@ -9,6 +9,7 @@ import imageio.v2 as imageio
 import pytest
 
 from dilqr_rl.cli import main
+from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
 
@@ -16,7 +17,7 @@ CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exi
 def test_video_writes_a_gif(tmp_path):
     path = tmp_path / "v.gif"
     out = subprocess.run([*CLI, "video", "--output", str(path), "--max-steps", "6"], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     assert len(imageio.mimread(path)) == 7 and f"wrote {path}" in out.stdout
 
