@@ -19,11 +19,14 @@ _STEPS = 0.5 ** torch.arange(12, dtype=torch.float64)  # projected line-search s
 
 class BoxQPResult(NamedTuple):
     """z (B, m) the minimizer; free (B, m) bool, the controls not clamped at a bound by the objective;
-    ok (B,) bool, False where the free block of Q is not positive definite."""
+    ok (B,) bool, False where the free block of Q is not positive definite; converged (B,) bool, False where
+    the Newton step left at z is not negligible (sqrt(eps) relative) because the iteration budget ran out or
+    no projected step decreased the objective enough (z is then the last iterate, not the minimizer)."""
 
     z: Tensor
     free: Tensor
     ok: Tensor
+    converged: Tensor
 
 
 def masked_matrix(Q: Tensor, free: Tensor) -> Tensor:
@@ -51,29 +54,31 @@ def box_qp(Q: Tensor, q: Tensor, lo: Tensor, hi: Tensor, z0: Tensor, iters: int 
         return _box_qp_scalar(Q[..., 0, 0], q[..., 0], lo[..., 0], hi[..., 0])
     z = torch.minimum(torch.maximum(z0, lo), hi)
     ok = torch.ones(Q.shape[:-2], dtype=torch.bool, device=Q.device)
-    done = torch.zeros_like(ok)
+    stuck = torch.zeros_like(ok)
     steps = _STEPS.to(Q)
     tiny = torch.finfo(Q.dtype).eps
-    for _ in range(iters):
+    for _ in range(iters + 1):  # the last pass only tests the final iterate
         grad = q + (Q @ z.unsqueeze(-1)).squeeze(-1)
         free = ~_clamped(z, grad, lo, hi)
         L, info = torch.linalg.cholesky_ex(masked_matrix(Q, free))
         ok = ok & (info == 0)
         target = -torch.cholesky_solve(torch.where(free, grad, 0.0).unsqueeze(-1), L).squeeze(-1)
         direction = torch.where(free & ok.unsqueeze(-1), target, 0.0)
-        done = done | ~ok | (direction.abs().amax(-1) <= tiny * (1 + z.abs().amax(-1)))
-        if bool(done.all()):
+        size, scale = direction.abs().amax(-1), 1 + z.abs().amax(-1)
+        converged = ok & (size <= tiny**0.5 * scale)  # the Newton step left is negligible
+        done = (ok & (size <= tiny * scale)) | stuck | ~ok  # iterate to the rounding floor, or until stuck
+        if bool(done.all()) or _ == iters:
             break
         # Projected Armijo line search, all step sizes at once: (S, B, m).
         trial = torch.minimum(torch.maximum(z + steps.view(-1, *[1] * z.ndim) * direction, lo), hi)
         f0 = _objective(Q, q, z)
         decrease = f0 - _objective(Q, q, trial)  # (S, B)
         sufficient = decrease >= _ARMIJO * -(grad * (trial - z)).sum(-1)
-        first = torch.where(sufficient.any(0), sufficient.float().argmax(0), steps.numel() - 1)
-        chosen = trial.gather(0, first.view(1, -1, 1).expand(1, *z.shape)).squeeze(0)
-        z = torch.where(done.unsqueeze(-1), z, chosen)
+        stuck = stuck | (~done & ~sufficient.any(0))  # no step size decreases enough: stop, unconverged
+        chosen = trial.gather(0, sufficient.float().argmax(0).view(1, -1, 1).expand(1, *z.shape)).squeeze(0)
+        z = torch.where((done | stuck).unsqueeze(-1), z, chosen)
     grad = q + (Q @ z.unsqueeze(-1)).squeeze(-1)
-    return BoxQPResult(z, ~_clamped(z, grad, lo, hi), ok)
+    return BoxQPResult(z, ~_clamped(z, grad, lo, hi), ok, converged)
 
 
 def _box_qp_scalar(Q: Tensor, q: Tensor, lo: Tensor, hi: Tensor) -> BoxQPResult:
@@ -81,4 +86,4 @@ def _box_qp_scalar(Q: Tensor, q: Tensor, lo: Tensor, hi: Tensor) -> BoxQPResult:
     unconstrained = -q / torch.where(ok, Q, torch.ones_like(Q))
     z = torch.minimum(torch.maximum(unconstrained, lo), hi)
     free = (unconstrained > lo) & (unconstrained < hi)
-    return BoxQPResult(z.unsqueeze(-1), free.unsqueeze(-1), ok)
+    return BoxQPResult(z.unsqueeze(-1), free.unsqueeze(-1), ok, ok)

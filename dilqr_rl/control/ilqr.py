@@ -200,7 +200,10 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
         x = torch.where(accept.view(-1, 1, 1), x_new, x)
         u = torch.where(accept.view(-1, 1, 1), u_new, u)
         J = torch.where(accept, J_new, J)
-        last_step = torch.where(accept, step, torch.where(running, 0.0, last_step))
+        # A rejected step is no evidence of convergence (a step of size 0 would leave the KKT residual as the
+        # only test): convergence needs an accepted small step. At the rounding floor steps that do not
+        # measurably change the cost are accepted (_choose_step), so converged items still get one.
+        last_step = torch.where(accept, step, torch.where(running, float("inf"), last_step))
         iterations = iterations + running.long()
         reg = _next_regularization(reg, accept, cfg)
         if tol > 0:

@@ -90,7 +90,10 @@ def _scalar_gains(Q_u: Tensor, neg_reg: Tensor, lower: Tensor, upper: Tensor, n:
     Q_u (B, 1, N+1) = [Q_ux | Q_uu | q_u], neg_reg (B, 1, 1) = -mu, lower/upper (B, 1, 1) ->
     [K_t | k_t] (B, 1, n+1). Where Q_uu + mu <= 0 the gains are meaningless; the caller flags the item.
     """
-    g = Q_u / (neg_reg - Q_u[..., n:n + 1])  # unconstrained [K | . | k] = -Q_u / (Q_uu + mu)
+    denominator = Q_u[..., n:n + 1] - neg_reg  # Q_uu + mu (B, 1, 1)
+    # A safe denominator where the stage fails: the caller zeroes those gains, and in unroll mode a division
+    # by 0 there would still send NaN through the masked branch's gradient.
+    g = -Q_u / torch.where(denominator > 0, denominator, torch.ones_like(denominator))  # [K | . | k]
     k_free = g[..., n + 1:]
     free = (k_free > lower) & (k_free < upper)
     return torch.cat([g[..., :n] * free, k_free.clamp(lower, upper)], -1)
@@ -103,7 +106,7 @@ def _box_gains(Q_u: Tensor, reg_eye: Tensor, lower: Tensor, upper: Tensor, k_war
     Quu = Q_u[..., n:-1] + reg_eye
     qp = box_qp(Quu, Q_u[..., -1], lower, upper, k_warm, iters)
     K, ok_K = _free_gain(Quu, Q_u[..., :n], qp.free)
-    return torch.cat([K, qp.z.unsqueeze(-1)], -1), qp.ok & ok_K
+    return torch.cat([K, qp.z.unsqueeze(-1)], -1), qp.ok & qp.converged & ok_K
 
 
 def _next_stage(M: Tensor, Fa: Tensor, Qa_next: Tensor, L_next: Tensor) -> Tensor:
@@ -121,8 +124,8 @@ def ilqr_gains(
 
     Shapes: F (B, T, n, N), c (B, T, N), C (B, T, N, N), u, lo, hi, k_warm (B, T, m), reg (B,).
     Each stage solves the box QP on Q_uu + reg I for k_t within [lo - u_t, hi - u_t]; rows of K_t for
-    clamped controls are zero. An item whose Q_uu + reg I is not positive definite at some stage gets
-    zero gains and ok False.
+    clamped controls are zero. An item whose Q_uu + reg I is not positive definite at some stage, or whose
+    box QP did not converge there, gets zero gains and ok False (the solver then raises its regularization).
     """
     Bsz, T, n, N = F.shape
     M, Fa = _augment(C, c, F)
@@ -190,7 +193,8 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
             if t < T - 1:
                 Qa = _next_stage(M[t], Fa_t[t], Qa, Ls[-1])
             Q_u = Qa[:, n:N]  # [Q_ux | Q_uu | q_u] (B, 1, N+1)
-            g = Q_u / -Q_u[..., n:n + 1]
+            Quu = Q_u[..., n:n + 1]
+            g = -Q_u / torch.where(Quu > 0, Quu, torch.ones_like(Quu))  # flagged below where Quu <= 0
             Kk = torch.where(free_t[t], torch.cat([g[..., :n], g[..., N:]], -1), 0.0)  # [K_t | k_t] on free rows
             Ls.append(_closed_loop(Kk, rows))  # [dx; du; 1] = L [dx; 1]
             Quus.append(Q_u[..., n])

@@ -259,7 +259,7 @@ def test_a_stationary_point_of_a_non_convex_cost_gets_a_zero_gradient():
                  tol=1e-10)
     x0 = torch.tensor([[torch.pi, 0.0], [0.05, 0.0]], dtype=F64, requires_grad=True)
     sol = ctrl(x0)
-    assert sol.all_converged and sol.u[0].abs().max() == 0
+    assert sol.all_converged and sol.u[0].abs().max() <= 1e-12  # stationary at rest (up to rounding)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sol.u.sum().backward()

@@ -255,3 +255,48 @@ def test_weakly_active_bounds_are_active():
 def test_describe_summarizes_the_solve():
     text = pendulum(max_iter=7, tol=0.0)(X0["pendulum"]).describe()
     assert text.startswith("converged 0%, iterations mean 7.0 max 7, max KKT residual ")
+
+
+def test_a_rejected_step_never_passes_as_convergence(monkeypatch):
+    """A nearly flat cost (KKT residual below tol everywhere near the start) whose optimum is far away: when
+    every line-search trial is rejected, the solver must not report the start as converged (a rejection used
+    to be recorded as a step of size 0, leaving the KKT residual as the only test)."""
+    import dilqr_rl.control.ilqr as ilqr
+    from dilqr_rl.models import LinearDynamics
+
+    dyn = LinearDynamics(torch.eye(1, dtype=F64), torch.ones(1, 1, dtype=F64))
+    cost = GoalCost(torch.tensor([1e-5, 1e-5]), torch.tensor([1.0, 0.0])).to(F64)  # ~1e-10 * (x - 1)^2
+    ctrl = DiLQR(dyn, cost, horizon=3, max_iter=20, tol=1e-7, on_unconverged="warn")
+    x0 = torch.zeros(1, 1, dtype=F64)
+    with torch.no_grad():
+        sol = ctrl(x0)
+    assert sol.all_converged and float(sol.u.abs().max()) > 0.3  # the optimum is far from the start u = 0
+
+    choose_step = ilqr._choose_step
+
+    def reject_all(J, Js, expected_terms, alphas, horizon):
+        found, index = choose_step(J, Js, expected_terms, alphas, horizon)
+        return torch.zeros_like(found), index
+
+    monkeypatch.setattr(ilqr, "_choose_step", reject_all)
+    with pytest.warns(UnconvergedWarning), torch.no_grad():
+        sol = ctrl(x0)
+    assert not sol.converged.any() and bool((sol.u == 0).all())
+    assert float(sol.kkt_residual.max()) <= 1e-7, "the KKT residual alone would have passed"
+
+
+def test_unroll_gradient_is_finite_through_failing_riccati_stages():
+    """m = 1 with a cost that does not penalise the control: the last stage's Q_uu is 0 at the first
+    iteration (the sweep fails there). unroll differentiates through that masked branch: it must stay finite."""
+    from torch import nn
+
+    class StateOnly(nn.Module):
+        def forward(self, x, u):
+            return (x**2).sum(-1) + 0.0 * u[:, 0]
+
+    dyn = PendulumDynamics(dtype=F64)
+    ctrl = DiLQR(dyn, StateOnly(), horizon=5, u_lower=-1.0, u_upper=1.0, grad_method="unroll", max_iter=4, tol=0)
+    x0 = torch.tensor([[0.5, 0.1], [1.0, 0.0]], dtype=F64, requires_grad=True)
+    ctrl(x0).x.sum().backward()
+    assert torch.isfinite(dyn.mass.grad) and torch.isfinite(x0.grad).all()
+    assert x0.grad.abs().max() > 0
