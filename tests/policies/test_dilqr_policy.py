@@ -8,6 +8,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+import stable_baselines3.common.policies as sb3_policies
 import torch
 from stable_baselines3 import A2C, PPO
 
@@ -55,6 +56,51 @@ def test_mass_gradient_is_nonzero_for_an_unsaturated_state():
     log_prob.sum().backward()
     assert policy.controller.dynamics.mass.grad is not None
     assert policy.controller.dynamics.mass.grad.abs().item() > 0
+
+
+def _central_difference(loss, parameter: torch.Tensor, eps: float = 1e-6) -> float:
+    with torch.no_grad():
+        parameter += eps
+        up = loss().item()
+        parameter -= 2 * eps
+        down = loss().item()
+        parameter += eps
+    return (up - down) / (2 * eps)
+
+
+def test_mean_action_and_log_prob_match_finite_differences_in_float64(monkeypatch):
+    """d (mean action) and d (evaluate_actions' log-probability) / d (mass, length, gravity, log-std) against
+    central finite differences, the whole policy in float64 and every solve converged (tol 1e-12). The state
+    (theta 0.2, speed 0.3) keeps u_1 inside its bounds. SB3's ``preprocess_obs`` casts observations to float32;
+    the test keeps them float64. The two agree to about 1e-9 here."""
+    monkeypatch.setattr(sb3_policies, "preprocess_obs", lambda obs, space, normalize_images=True: obs)
+    policy = DiLQRPolicy(gym.spaces.Box(-8.0, 8.0, (3,), np.float32), gym.spaces.Box(-2.0, 2.0, (1,), np.float32),
+                         lambda _: 1e-3, **_kwargs(dynamics=PendulumDynamics(mass=1.5),
+                                                   solver_options={"max_iter": 100, "tol": 1e-12})).double()
+    obs = torch.tensor([[math.cos(0.2), math.sin(0.2), 0.3]], dtype=torch.float64)
+    action = torch.tensor([[0.1]], dtype=torch.float64)
+
+    def converged(value: torch.Tensor) -> torch.Tensor:
+        assert value.dtype == torch.float64
+        assert policy.solver_stats.pop()["converged_fraction"] == 1.0
+        return value.sum()
+
+    def mean() -> torch.Tensor:
+        return converged(policy.get_distribution(obs).distribution.mean)
+
+    def log_prob() -> torch.Tensor:
+        return converged(policy.evaluate_actions(obs, action)[1])
+
+    assert abs(mean().item()) < 1.5  # u_1 away from the bounds +-2
+    dynamics = policy.controller.dynamics
+    for loss, parameters in ((mean, [dynamics.mass, dynamics.length, dynamics.gravity]),
+                             (log_prob, [dynamics.mass, dynamics.length, dynamics.gravity, policy.log_std])):
+        policy.zero_grad()
+        loss().backward()
+        for parameter in parameters:
+            analytic = parameter.grad.item()
+            assert analytic != 0.0
+            assert analytic == pytest.approx(_central_difference(loss, parameter), rel=1e-6, abs=0.0)
 
 
 def test_a2c_learns():
