@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -103,10 +104,27 @@ def test_mean_action_and_log_prob_match_finite_differences_in_float64(monkeypatc
             assert analytic == pytest.approx(_central_difference(loss, parameter), rel=1e-6, abs=0.0)
 
 
-def test_a2c_learns():
+def test_an_a2c_update_moves_the_mass_down_its_policy_loss():
+    """One A2C update (one rollout of 16 steps) moves the mass so that A2C's policy loss on that rollout,
+    re-evaluated at the parameters it was collected with but the updated mass, is lower."""
     model = A2C(DiLQRPolicy, "Pendulum-v1", n_steps=16, policy_kwargs=_kwargs(), seed=0)
-    model.learn(64)
-    assert model.num_timesteps == 64
+    initial = copy.deepcopy(model.policy.state_dict())
+    mass = model.policy.controller.dynamics.mass
+    before = mass.item()
+    model.learn(16)
+    assert model.num_timesteps == 16
+    after = mass.item()
+    assert after != pytest.approx(before, abs=1e-6)
+    model.policy.load_state_dict(initial)
+    rollout = next(model.rollout_buffer.get(batch_size=None))
+
+    def policy_loss(value: float) -> float:
+        with torch.no_grad():
+            mass.fill_(value)
+            _, log_prob, _ = model.policy.evaluate_actions(rollout.observations, rollout.actions)
+        return -(rollout.advantages * log_prob).mean().item()
+
+    assert policy_loss(after) < policy_loss(before)
 
 
 def test_policy_kwargs_are_not_mutated_by_training():
