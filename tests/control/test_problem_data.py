@@ -3,12 +3,14 @@ solution depends on gets its exact gradient (float64, central finite differences
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from dilqr_rl import DiLQR
-from dilqr_rl.control import PerStep
+from dilqr_rl.control import PerStep, UnconvergedWarning
 from dilqr_rl.models import GoalCost, PendulumDynamics
 from tests.control.problems import F64, without_closed_forms
 
@@ -254,3 +256,30 @@ def test_problem_data_errors(cost, args, error, match):
 def test_problem_data_mapping_is_checked():
     with pytest.raises(TypeError, match="cost_args must be a mapping"):
         _pendulum()(X0, cost_args=[torch.zeros(3, 3, dtype=F64)])
+
+
+def test_an_unconverged_gradient_is_flagged_not_exact():
+    """The README's figures: a swing-up stopped after 2 iterations. The implicit formula at the last iterate
+    matches neither finite differences of what the solver returned nor the converged gradient, and the
+    solution says so; converged, it matches finite differences."""
+
+    def make(max_iter, mass=1.0):
+        cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3)).to(F64)
+        return DiLQR(PendulumDynamics(mass=mass, dtype=F64), cost, horizon=20, u_lower=-10.0, u_upper=10.0,
+                     max_iter=max_iter, tol=1e-10, on_unconverged="warn")
+
+    x0 = torch.tensor([[3.0, 0.0]], dtype=F64)
+    grads, fds, flags = [], [], []
+    for max_iter in (2, 500):
+        ctrl = make(max_iter)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnconvergedWarning)
+            sol = ctrl(x0)
+            sol.u.square().sum().backward()
+            fds.append(_fd(lambda m, k=max_iter: make(k, float(m))(x0).u.square().sum(), torch.tensor(1.0, dtype=F64),
+                           torch.tensor(1.0, dtype=F64)))
+        grads.append(float(ctrl.dynamics.mass.grad))
+        flags.append(bool(sol.exact_gradient[0]))
+    assert flags == [False, True]
+    assert grads[0] == pytest.approx(1228.7, rel=1e-3) and fds[0] == pytest.approx(47.9, rel=1e-2)
+    assert grads[1] == pytest.approx(468.13, rel=1e-4) and fds[1] == pytest.approx(grads[1], rel=1e-6)
