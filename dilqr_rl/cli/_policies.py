@@ -1,4 +1,4 @@
-"""Loading the policy that ``evaluate`` and ``video`` run, with errors in the commands' terms."""
+"""Loading the policy and the env that ``evaluate`` and ``video`` run, with errors in the commands' terms."""
 
 from __future__ import annotations
 
@@ -20,6 +20,37 @@ def make_cli_env(env_id: str, **kwargs):
         raise CLIError(f"--env-id {env_id}: no such environment; pass one of ours ({', '.join(ENV_IDS)}) or a "
                        "Gymnasium id such as Pendulum-v1 or InvertedPendulum-v5")
     return make_env(env_id, **kwargs)
+
+
+def check_frames(env, env_id: str, instead: str) -> None:
+    """Draw one frame of ``env`` (made with ``render_mode="rgb_array"``) before any episode runs; an env that
+    cannot is a :class:`CLIError` naming ``--env-id``, why, the fix and ``instead`` (what else the user can do,
+    e.g. ``"record another --env-id"``)."""
+    import os
+    import sys
+
+    import gymnasium as gym
+    import numpy as np
+
+    modes = env.metadata.get("render_modes", [])
+    if "rgb_array" not in modes:
+        raise CLIError(f"--env-id {env_id} does not render rgb_array frames (its render modes: {modes}); {instead}")
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except gym.error.DependencyNotInstalled as error:
+        raise CLIError(f"--env-id {env_id} cannot draw video frames here: Gymnasium draws "
+                       f"{type(env.unwrapped).__name__} with pygame ({error}), and this package draws only "
+                       f"Pendulum-v1 and CartPole-v1 without it; install pygame, or {instead}") from None
+    except (RuntimeError, getattr(sys.modules.get("mujoco"), "FatalError", RuntimeError)) as error:
+        if "mujoco" not in type(env.unwrapped).__module__:
+            raise
+        raise CLIError(f"--env-id {env_id} cannot draw video frames here: MuJoCo could not render with "
+                       f"MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} ({error}); set MUJOCO_GL to egl or osmesa, "
+                       f"whichever this machine has, or {instead}") from None
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8):
+        got = f"an array {frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise CLIError(f"--env-id {env_id} renders {got}, not (H, W, 3) uint8 frames; {instead}")
 
 
 def load_cli_policy(source: str, env, env_id: str):

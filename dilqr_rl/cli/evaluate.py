@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.cli._errors import check_threads
-from dilqr_rl.cli._policies import load_cli_policy, make_cli_env
+from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env
 from dilqr_rl.cli.video import check_video_option
 
 
@@ -62,6 +62,8 @@ def run(args: Args) -> int:
         check_video_option(args.video, "--video")
     writable_folder(args.output_dir, "--output-dir")  # before the episodes run
     with closing(make_cli_env(args.env_id, render_mode="rgb_array" if args.video else None)) as env:
+        if args.video is not None:
+            check_frames(env, args.env_id, "evaluate without --video")
         policy = load_cli_policy(args.policy, env, args.env_id)
         lockstep = env.observation_space.dtype != np.uint8  # the pixel expert serves its one env only
         result = evaluate_episodes(policy, (lambda: make_cli_env(args.env_id)) if lockstep else env, args.episodes,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.cli._errors import CLIError, check_threads, writable_file
-from dilqr_rl.cli._policies import load_cli_policy, make_cli_env
+from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env
 
 VIDEO_FORMATS = (".gif", ".mp4")
 
@@ -74,6 +74,7 @@ def run(args: Args) -> int:
     torch.set_num_threads(args.threads)
     output = check_video_option(args.output if args.output is not None else default_output(args), "--output")
     with closing(make_cli_env(args.env_id, render_mode="rgb_array")) as env:
+        check_frames(env, args.env_id, "record another --env-id")
         policy = load_cli_policy(args.policy, env, args.env_id)
         path, ret = record_video(policy, env, output, args.seed, fps=args.fps, max_steps=args.max_steps,
                                  progress=True)

@@ -134,18 +134,26 @@ class CartpoleEnv(ModelEnv):
     def _draw(self, state: np.ndarray) -> np.ndarray:
         if self._canvas is None:
             self._canvas = raster.pixel_grid(RENDER_HEIGHT, RENDER_WIDTH)
-        px, py = self._canvas
-        pole = 2 * self._physics["length"]
-        scale = RENDER_WIDTH / (2 * self.x_limit + 2.5 * pole)  # pixels per metre
-        track_y = RENDER_HEIGHT / 2
-        cart = (RENDER_WIDTH / 2 + scale * float(state[0]), track_y)
-        theta = float(state[2])
-        tip = (cart[0] + scale * pole * math.sin(theta), track_y - scale * pole * math.cos(theta))
-        image = raster.blank(RENDER_HEIGHT, RENDER_WIDTH)
-        ends = (RENDER_WIDTH / 2 - scale * self.x_limit, RENDER_WIDTH / 2 + scale * self.x_limit)
-        paint = raster.paint
-        paint(image, raster.segment_coverage(px, py, (ends[0], track_y), (ends[1], track_y), 1.0), (0.0,) * 3)
-        paint(image, raster.box_coverage(px, py, cart, (25.0, 15.0)), (0.1, 0.1, 0.1))
-        paint(image, raster.segment_coverage(px, py, cart, tip, 5.0), (0.8, 0.6, 0.4))
-        paint(image, raster.disc_coverage(px, py, cart, 4.0), (0.5, 0.5, 0.8))
-        return raster.to_uint8(image)
+        return draw_cartpole(float(state[0]), float(state[2]), 2 * self._physics["length"], self.x_limit,
+                             self._canvas)
+
+
+def draw_cartpole(x: float, theta: float, pole_length: float, x_limit: float,
+                  canvas: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """A frame (H, W, 3) uint8 of the cart at ``x`` with the pole at ``theta`` (0 upright, positive leaning
+    to +x), on the pixel grid ``canvas = raster.pixel_grid(H, W)``: the track spans +-``x_limit``, the pole
+    is ``pole_length`` long (metres). Also draws Gymnasium's ``CartPole`` (see ``classic_render``)."""
+    px, py = canvas
+    height, width = px.shape
+    scale = width / (2 * x_limit + 2.5 * pole_length)  # pixels per metre
+    track_y = height / 2
+    cart = (width / 2 + scale * x, track_y)
+    tip = (cart[0] + scale * pole_length * math.sin(theta), track_y - scale * pole_length * math.cos(theta))
+    image = raster.blank(height, width)
+    ends = (width / 2 - scale * x_limit, width / 2 + scale * x_limit)
+    paint = raster.paint
+    paint(image, raster.segment_coverage(px, py, (ends[0], track_y), (ends[1], track_y), 1.0), (0.0,) * 3)
+    paint(image, raster.box_coverage(px, py, cart, (25.0, 15.0)), (0.1, 0.1, 0.1))
+    paint(image, raster.segment_coverage(px, py, cart, tip, 5.0), (0.8, 0.6, 0.4))
+    paint(image, raster.disc_coverage(px, py, cart, 4.0), (0.5, 0.5, 0.8))
+    return raster.to_uint8(image)

@@ -113,11 +113,17 @@ class PendulumEnv(ModelEnv):
         return False
 
     def _draw(self, state: np.ndarray) -> np.ndarray:
-        px, py = self._canvas
-        centre = RENDER_SIZE / 2
-        image = raster.blank(RENDER_SIZE, RENDER_SIZE)
-        tip = pole_tip(float(state[0]), centre, 0.4 * RENDER_SIZE)
-        raster.paint(image, raster.segment_coverage(px, py, (centre, centre), tip, 0.04 * RENDER_SIZE),
-                     (0.8, 0.3, 0.3))
-        raster.paint(image, raster.disc_coverage(px, py, (centre, centre), 0.02 * RENDER_SIZE), (0.0, 0.0, 0.0))
-        return raster.to_uint8(image)
+        return draw_pendulum(float(state[0]), self._canvas)
+
+
+def draw_pendulum(theta: float, canvas: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """A frame (S, S, 3) uint8 of the pendulum at angle ``theta`` (0 upright), on the square pixel grid
+    ``canvas = raster.pixel_grid(S, S)``; also draws Gymnasium's ``Pendulum-v1`` (see ``classic_render``)."""
+    px, py = canvas
+    size = px.shape[0]
+    centre = size / 2
+    image = raster.blank(size, size)
+    tip = pole_tip(theta, centre, 0.4 * size)
+    raster.paint(image, raster.segment_coverage(px, py, (centre, centre), tip, 0.04 * size), (0.8, 0.3, 0.3))
+    raster.paint(image, raster.disc_coverage(px, py, (centre, centre), 0.02 * size), (0.0, 0.0, 0.0))
+    return raster.to_uint8(image)

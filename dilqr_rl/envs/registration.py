@@ -41,11 +41,19 @@ def register_envs() -> None:
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make(env_id, **kwargs)`` for our ids and Gymnasium's (``"Pendulum-v1"``,
     ``"InvertedPendulum-v5"``); our ids are registered first. Unknown ids raise a ``ValueError``
-    listing ours."""
+    listing ours.
+
+    With ``render_mode="rgb_array"``, Gymnasium's ``Pendulum-v1`` and ``CartPole`` draw their frames with
+    numpy instead of pygame (:func:`dilqr_rl.envs.classic_render.with_numpy_render`)."""
     register_envs()
     if env_id not in gym.registry:
         raise ValueError(
             f"unknown environment id {env_id!r}; this package registers {list(ENV_IDS)}, and any id in "
             "gymnasium.registry (e.g. 'Pendulum-v1', 'InvertedPendulum-v5') works too"
         )
-    return gym.make(env_id, **kwargs)
+    env = gym.make(env_id, **kwargs)
+    if kwargs.get("render_mode") != "rgb_array":
+        return env
+    from dilqr_rl.envs.classic_render import with_numpy_render
+
+    return with_numpy_render(env)

@@ -133,3 +133,31 @@ def test_files_that_are_not_policies(tmp_path, capsys):
         assert main(["evaluate", *option]) == 2
     assert capsys.readouterr().err == ("error: --episodes must be >= 1; got 0\n"
                                        "error: --max-steps must be >= 1, or None for the env's limit; got 0\n")
+
+
+def test_a_ppo_model_on_pendulum_v1_with_a_video(ppo_run, tmp_path, capsys):
+    """``dilqr-rl rl``'s default env, Gymnasium's Pendulum-v1, draws its frames without pygame."""
+    gif = tmp_path / "ep.gif"
+    assert main(["evaluate", "--policy", str(ppo_run / "model.zip"), "--env-id", "Pendulum-v1", "--episodes", "2",
+                 "--max-steps", "4", "--video", str(gif), "--no-progress", "--output-dir", str(tmp_path / "r")]) == 0
+    assert len(imageio.mimread(gif)) == 5
+    (run_dir,) = (tmp_path / "r").iterdir()
+    assert json.loads((run_dir / "result.json").read_text())["video"] == str(gif)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pygame") is not None, reason="pygame draws Acrobot")
+def test_an_env_that_cannot_draw_frames_fails_before_any_episode(tmp_path, capsys, monkeypatch):
+    import dilqr_rl.agents.evaluation
+
+    def no_episodes(*args, **kwargs):
+        raise AssertionError("an episode ran before the frames were checked")
+
+    monkeypatch.setattr(dilqr_rl.agents.evaluation, "evaluate_episodes", no_episodes)
+    runs = tmp_path / "runs"
+    assert main(["evaluate", "--env-id", "Acrobot-v1", "--video", str(tmp_path / "v.gif"),
+                 "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err == (
+        "error: --env-id Acrobot-v1 cannot draw video frames here: Gymnasium draws AcrobotEnv with pygame (pygame "
+        "is not installed, run `pip install \"gymnasium[classic-control]\"`), and this package draws only "
+        "Pendulum-v1 and CartPole-v1 without it; install pygame, or evaluate without --video\n")
+    assert not runs.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 
@@ -59,3 +61,44 @@ def test_video_user_errors(tmp_path, capsys):
     assert capsys.readouterr().err == "error: --max-steps must be >= 1, or None for the env's limit; got 0\n"
     assert main(["video", "--threads", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: --threads must be >= 1")
+
+
+def test_video_of_gymnasium_pendulum_v1_without_pygame(tmp_path):
+    """Pendulum-v1 (the default env of ``dilqr-rl rl``) draws its frames with numpy."""
+    path = tmp_path / "v.gif"
+    out = subprocess.run([*CLI, "video", "--env-id", "Pendulum-v1", "--output", str(path), "--max-steps", "3"],
+                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert out.returncode == 0, out.stderr
+    frames = imageio.mimread(path)
+    assert len(frames) == 4 and frames[0].shape[-1] == 3 and not (frames[0] == frames[-1]).all()
+    assert f"wrote {path}" in out.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pygame") is not None, reason="pygame draws MountainCar")
+def test_an_env_that_cannot_draw_frames_is_refused_before_the_episode(tmp_path, capsys):
+    assert main(["video", "--env-id", "MountainCar-v0", "--output", str(tmp_path / "v.gif")]) == 2
+    assert capsys.readouterr().err == (
+        "error: --env-id MountainCar-v0 cannot draw video frames here: Gymnasium draws MountainCarEnv with pygame "
+        "(pygame is not installed, run `pip install \"gymnasium[classic_control]\"`), and this package draws only "
+        "Pendulum-v1 and CartPole-v1 without it; install pygame, or record another --env-id\n")
+    assert not (tmp_path / "v.gif").exists()
+
+
+def test_mujoco_without_a_working_renderer_is_refused(tmp_path):
+    """InvertedPendulum-v5 records with MUJOCO_GL=egl (set when unset and headless); a renderer MuJoCo cannot
+    use is one ``error:`` line naming MUJOCO_GL."""
+    path = tmp_path / "v.gif"
+    cmd = [*CLI, "video", "--env-id", "InvertedPendulum-v5", "--output", str(path), "--max-steps", "2"]
+    if importlib.util.find_spec("OpenGL.EGL") is not None and os.environ.get("MUJOCO_GL", "egl") == "egl":
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
+                             env={**os.environ, "MUJOCO_GL": "egl"})
+        assert out.returncode == 0, out.stderr
+        assert len(imageio.mimread(path)) == 3
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
+                         env={**os.environ, "MUJOCO_GL": "glx"})
+    assert out.returncode == 2
+    # Gymnasium's half-built viewer may add an "Exception ignored in ... __del__" report after the error line
+    (error,) = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert error.startswith("error: --env-id InvertedPendulum-v5 cannot draw video frames here: MuJoCo could not "
+                            "render with MUJOCO_GL='glx' (")
+    assert error.endswith("; set MUJOCO_GL to egl or osmesa, whichever this machine has, or record another --env-id")
