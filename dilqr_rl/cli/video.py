@@ -30,6 +30,8 @@ class Args:
     """Frames per second (None: the env's render_fps)."""
     threads: int = 1
     """torch CPU threads."""
+    progress: bool = True
+    """Show a progress bar over the episode's steps."""
 
     def __post_init__(self) -> None:
         check_threads(self.threads)
@@ -77,6 +79,6 @@ def run(args: Args) -> int:
         check_frames(env, args.env_id, "record another --env-id")
         policy = load_cli_policy(args.policy, env, args.env_id)
         path, ret = record_video(policy, env, output, args.seed, fps=args.fps, max_steps=args.max_steps,
-                                 progress=True)
+                                 progress=args.progress)
     print(f"wrote {path} (return {ret:.1f})")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,16 @@ def test_config_messages_speak_flags():
     message = "start_angle sets reset options: use env_id=Pendulum-v1, or start_angle=None; progress=False"
     assert speak_flags(message, RLArgs) == ("--start-angle sets reset options: use --env-id Pendulum-v1, or "
                                             "--start-angle None; --no-progress")
+
+
+def test_every_command_with_a_progress_bar_takes_no_progress():
+    """The README: ``--progress/--no-progress`` in every command with a bar (``bench`` prints tables, no bar)."""
+    import dataclasses
+    import importlib
+
+    without = {name for name, command in subcommands().items()
+               if "progress" not in {f.name for f in dataclasses.fields(
+                   importlib.import_module(f"dilqr_rl.cli.{command.module}").Args)}}
+    assert without == {"bench"}
+    bench = Path(importlib.import_module("dilqr_rl.bench").__path__[0])
+    assert not [path.name for path in bench.glob("*.py") if "tqdm" in path.read_text()]

@@ -64,14 +64,15 @@ def test_video_user_errors(tmp_path, capsys):
 
 
 def test_video_of_gymnasium_pendulum_v1_without_pygame(tmp_path):
-    """Pendulum-v1 (the default env of ``dilqr-rl rl``) draws its frames with numpy."""
+    """Pendulum-v1 (the default env of ``dilqr-rl rl``) draws its frames with numpy; ``--no-progress`` hides the
+    bar."""
     path = tmp_path / "v.gif"
-    out = subprocess.run([*CLI, "video", "--env-id", "Pendulum-v1", "--output", str(path), "--max-steps", "3"],
-                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    out = subprocess.run([*CLI, "video", "--env-id", "Pendulum-v1", "--output", str(path), "--max-steps", "3",
+                          "--no-progress"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     frames = imageio.mimread(path)
     assert len(frames) == 4 and frames[0].shape[-1] == 3 and not (frames[0] == frames[-1]).all()
-    assert f"wrote {path}" in out.stdout
+    assert "episode (seed 0)" not in out.stderr and f"wrote {path}" in out.stdout
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pygame") is not None, reason="pygame draws MountainCar")
@@ -88,7 +89,8 @@ def test_mujoco_without_a_working_renderer_is_refused(tmp_path):
     """InvertedPendulum-v5 records with MUJOCO_GL=egl (set when unset and headless); a renderer MuJoCo cannot
     use is one ``error:`` line naming MUJOCO_GL."""
     path = tmp_path / "v.gif"
-    cmd = [*CLI, "video", "--env-id", "InvertedPendulum-v5", "--output", str(path), "--max-steps", "2"]
+    cmd = [*CLI, "video", "--env-id", "InvertedPendulum-v5", "--output", str(path), "--max-steps", "2",
+           "--no-progress"]
     if importlib.util.find_spec("OpenGL.EGL") is not None and os.environ.get("MUJOCO_GL", "egl") == "egl":
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
                              env={**os.environ, "MUJOCO_GL": "egl"})
