@@ -41,10 +41,12 @@ class Args:
 
 def run(args: Args) -> int:
     import dataclasses
+    from pathlib import Path
 
     import torch
 
     from dilqr_rl.agents.demo import DemoConfig, format_table, run_demo
+    from dilqr_rl.cli._commands import installed_command
 
     torch.set_num_threads(args.threads)
     writable_folder(args.output_dir, "--output-dir")
@@ -56,5 +58,7 @@ def run(args: Args) -> int:
     print(format_table(report))
     print(f"results: {report.run_dir / 'results.md'} (and results.csv)")
     print(f"GIF of the learned controller: {report.gif}")
-    print(f"TensorBoard: .venv/bin/tensorboard --logdir {report.run_dir}   (or: make tensorboard)")
+    make = Path("Makefile").is_file() and "\ntensorboard:" in Path("Makefile").read_text()  # in a checkout
+    print(f"TensorBoard: {installed_command('tensorboard')} --logdir {report.run_dir}"
+          + ("   (or: make tensorboard)" if make else ""))
     return 0

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -15,10 +18,17 @@ CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exi
 
 
 def test_demo_quick(tmp_path):
-    out = subprocess.run([*CLI, "demo", "--quick", "--no-progress", "--output-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    """Run outside the checkout, with the environment's scripts off the PATH: the TensorBoard hint names this
+    environment's tensorboard by its absolute path (not .venv/bin/..., no make)."""
+    runs, elsewhere = tmp_path / "runs", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    scripts = sysconfig.get_path("scripts")
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != scripts)
+    out = subprocess.run([*CLI, "demo", "--quick", "--no-progress", "--output-dir", str(runs)], cwd=elsewhere,
+                         env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = runs.iterdir()
+    assert out.stdout.splitlines()[-1] == f"TensorBoard: {Path(scripts, 'tensorboard')} --logdir {run_dir}"
     names = ("iLQR expert (evaluate)", "demonstrator (true model)", "DiLQR.dx (implicit)", "LSTM (NN baseline)")
     for name in (*names, "test imitation loss"):
         assert name in out.stdout
