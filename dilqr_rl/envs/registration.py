@@ -1,4 +1,10 @@
-"""Registered ids of our environments (the ``dilqr_rl/`` namespace) and :func:`make_env`."""
+"""Registered ids of our environments (the ``dilqr_rl/`` namespace) and :func:`make_env`.
+
+``import dilqr_rl.envs`` registers them. Gymnasium >= 1.0 loads no plugins (it reads no ``gymnasium.envs``
+entry points), so ``gymnasium.make("dilqr_rl/Pendulum-v0")`` alone, in a process that has not imported
+``dilqr_rl.envs``, raises ``NamespaceNotFound``; Gymnasium's way to make it without the import is to prefix
+the id with the module that registers it: ``gymnasium.make("dilqr_rl.envs:dilqr_rl/Pendulum-v0")``.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
@@ -13,6 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from dilqr_rl.envs import ENV_IDS, InvertedPendulumStateAdapter, make_env
 from dilqr_rl.envs.headless import use_egl_when_headless
+from tests import SUBPROCESS_TIMEOUT_S
 
 ALL_IDS = [*ENV_IDS, "InvertedPendulum-v5"]
 TIME_LIMITS = {
@@ -131,3 +134,19 @@ def test_egl_is_chosen_only_when_headless_and_unset(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DISPLAY", ":0")
     use_egl_when_headless()
     assert "MUJOCO_GL" not in os.environ
+
+
+def test_gymnasium_makes_our_ids_in_a_fresh_interpreter_without_importing_us() -> None:
+    """Gymnasium >= 1.0 loads no plugins (no ``gymnasium.envs`` entry points): an id prefixed with the module
+    that registers it, ``"dilqr_rl.envs:dilqr_rl/Pendulum-v0"``, is Gymnasium's way to make it without an
+    import; every one of our ids works so, and registering again (our import after it) is harmless."""
+    code = ("import warnings, gymnasium; warnings.simplefilter('error'); "
+            "envs = [gymnasium.make(f'dilqr_rl.envs:{i}') for i in "
+            "('dilqr_rl/Pendulum-v0', 'dilqr_rl/CartpoleSwingUp-v0', 'dilqr_rl/CartpoleBalance-v0', "
+            "'dilqr_rl/PixelPendulum-v0')]; "
+            "import dilqr_rl.envs; dilqr_rl.envs.register_envs(); "
+            "print(envs[0].spec.id, envs[0].reset(seed=0)[0].shape, sorted(dilqr_rl.envs.ENV_IDS) == "
+            "sorted(e.spec.id for e in envs))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["dilqr_rl/Pendulum-v0", "(3,)", "True"]
