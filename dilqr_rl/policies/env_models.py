@@ -4,36 +4,22 @@
 of the model the iLQR expert of ``env`` uses (:func:`~dilqr_rl.policies.expert_for`): our environments'
 own dynamics, Gymnasium's ``Pendulum-v1`` physics read from the env, the cart-pole fitted to
 ``InvertedPendulum-v5``; the expert's cost (which matches the env's reward), frozen; and the expert's map
-from observations to model states as a fixed state map. Where the env's action is a scaled model control
-(MuJoCo), the models see ``u = action / action_scale``. Environments the expert does not know, and the
-pixel pendulum (whose expert reads the true state), raise ``ValueError``: pass ``dynamics`` and ``cost``.
+from observations to model states as a fixed state map (``expert.state_map``: torch operations that keep the
+observation's dtype and device). Where the env's action is a scaled model control (MuJoCo), the models see
+``u = action / action_scale``. Environments the expert does not know, and the pixel pendulum (whose expert
+reads the true state), raise ``ValueError``: pass ``dynamics`` and ``cost``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from dilqr_rl.policies.expert_envs import expert_for
-
-
-class ObservationToState(nn.Module):
-    """A fixed state map from a function of batched numpy observations (B, d) -> states (B, n) float64."""
-
-    def __init__(self, obs_to_state: Callable[[np.ndarray], np.ndarray], state_dim: int) -> None:
-        super().__init__()
-        self.obs_to_state = obs_to_state
-        self.state_dim = state_dim
-
-    def forward(self, obs: Tensor) -> Tensor:
-        state = self.obs_to_state(obs.detach().cpu().numpy())
-        return torch.as_tensor(np.asarray(state), dtype=obs.dtype, device=obs.device)
 
 
 class ScaledControl(nn.Module):
@@ -63,7 +49,7 @@ class EnvModel:
     cost: nn.Module
     """The expert's cost (frozen)."""
     state_map: nn.Module
-    """Observations (B, d) -> model states (B, n)."""
+    """Observations (B, d) -> model states (B, n), in the observations' dtype and on their device."""
 
 
 def env_model(env: gym.Env) -> EnvModel:
@@ -76,4 +62,4 @@ def env_model(env: gym.Env) -> EnvModel:
     cost = copy.deepcopy(expert.cost).requires_grad_(False)
     if expert.action_scale != 1.0:
         dynamics, cost = ScaledControl(dynamics, expert.action_scale), ScaledControl(cost, expert.action_scale)
-    return EnvModel(dynamics, cost, ObservationToState(expert.obs_to_state, int(expert.dynamics.state_dim)))
+    return EnvModel(dynamics, cost, expert.state_map)

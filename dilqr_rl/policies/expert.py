@@ -65,8 +65,10 @@ class ILQRExpert:
     """Receding-horizon iLQR with a known model, usable wherever SB3 expects a policy's ``predict``.
 
     ``u`` is the model's control; the environment's action is ``action_scale * u`` (e.g. MuJoCo
-    controls from forces). ``obs_to_state`` maps observations to model states. The expert plans with frozen
-    copies of ``dynamics`` and ``cost``: the caller's modules are left as they are (still trainable).
+    controls from forces). ``obs_to_state`` maps observations to model states; ``state_map``, where given, is
+    the same map as a torch module (the default state map of a DiLQR policy planning with this model; see
+    :mod:`dilqr_rl.policies.state_maps`). The expert plans with frozen copies of ``dynamics`` and ``cost``: the
+    caller's modules are left as they are (still trainable).
 
     Shapes:
         predict: obs (B, *obs_shape) or (*obs_shape,), state (B, T, m) or None, episode_start (B,) ->
@@ -86,6 +88,7 @@ class ILQRExpert:
         settings: ExpertSettings | None = None,
         action_scale: float = 1.0,
         name: str = "expert",
+        state_map: nn.Module | None = None,
     ) -> None:
         self.settings = settings or ExpertSettings()
         s = self.settings
@@ -96,6 +99,8 @@ class ILQRExpert:
         self.cold = DiLQR(dynamics, cost, s.horizon, max_iter=s.cold_iter, **solver)
         self.u_lower, self.u_upper = float(u_lower), float(u_upper)
         self.obs_to_state = obs_to_state
+        self.state_map = state_map
+        """``obs_to_state`` as a torch ``nn.Module`` (B, *obs_shape) -> (B, n), or None (no such map given)."""
         self.observation_space = observation_space
         self.action_space = action_space
         self.action_scale = float(action_scale)

@@ -23,12 +23,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dilqr_rl.envs.inverted_pendulum import mujoco_obs_to_cartpole_state
+from dilqr_rl.envs.inverted_pendulum import STATE_ORDER, mujoco_obs_to_cartpole_state
 from dilqr_rl.models.cartpole import CartpoleDynamics
 from dilqr_rl.models.pendulum import PendulumDynamics
 from dilqr_rl.policies.expert import ExpertSettings, ILQRExpert
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.expert_fit import INVERTED_PENDULUM_FIT, CartpoleFit
+from dilqr_rl.policies.state_maps import CartpoleAngleMap, IdentityStateMap, PendulumAngleMap, ReorderStateMap
 
 SUPPORTED = (
     "Pendulum-v1",
@@ -108,7 +109,8 @@ def _gym_pendulum(env: gym.Env, overrides: dict) -> ILQRExpert:
     model = PendulumDynamics(p.m, p.l, p.g, dt=p.dt, max_speed=p.max_speed, dtype=torch.float64)
     cost = PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0)
     return ILQRExpert(model, cost, -p.max_torque, p.max_torque, _pendulum_obs_to_state, env.observation_space,
-                      env.action_space, _settings("pendulum", overrides), name="Pendulum-v1")
+                      env.action_space, _settings("pendulum", overrides), name="Pendulum-v1",
+                      state_map=PendulumAngleMap())
 
 
 def _own_model(env: gym.Env, cls: type) -> bool:
@@ -118,14 +120,15 @@ def _own_model(env: gym.Env, cls: type) -> bool:
 def _own_pendulum(env: gym.Env, overrides: dict) -> ILQRExpert:
     p = env.unwrapped
     if p.observation_space.dtype == np.uint8:  # images: the pixel pendulum
-        obs_to_state = _privileged_state(p)
+        obs_to_state, state_map = _privileged_state(p), None
     elif getattr(p, "observation_mode", None) is not None and p.observation_mode.value == "state":
-        obs_to_state = _identity
+        obs_to_state, state_map = _identity, IdentityStateMap(2)
     else:
-        obs_to_state = _pendulum_obs_to_state
+        obs_to_state, state_map = _pendulum_obs_to_state, PendulumAngleMap()
     cost = PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0)
     return ILQRExpert(p.dynamics, cost, -p.action_bound, p.action_bound, obs_to_state, env.observation_space,
-                      env.action_space, _settings("pendulum", overrides), name=type(p).__name__)
+                      env.action_space, _settings("pendulum", overrides), name=type(p).__name__,
+                      state_map=state_map)
 
 
 def _privileged_state(unwrapped: gym.Env) -> Callable[[np.ndarray], np.ndarray]:
@@ -148,7 +151,8 @@ def _own_cartpole(env: gym.Env, overrides: dict) -> ILQRExpert:
     cost = PeriodicQuadraticCost(CARTPOLE_WEIGHTS, angle_index=2)
     return ILQRExpert(p.dynamics, cost, -p.action_bound, p.action_bound,
                       _cartpole_trig_to_state if trig else _identity, env.observation_space, env.action_space,
-                      _settings(f"cartpole_{p.task.value}", overrides), name=f"Cartpole ({p.task.value})")
+                      _settings(f"cartpole_{p.task.value}", overrides), name=f"Cartpole ({p.task.value})",
+                      state_map=CartpoleAngleMap() if trig else IdentityStateMap(4))
 
 
 def _is_inverted_pendulum(env: gym.Env) -> bool:
@@ -172,14 +176,16 @@ def _inverted_pendulum(env: gym.Env, overrides: dict, fit: CartpoleFit = INVERTE
     limit = float(env.unwrapped.action_space.high[0]) * fit.gain  # model force bound (N)
     gear = _force_adapter_gear(env)
     if gear is None:  # raw MuJoCo: obs [x, theta, x_dot, theta_dot], action = force / gain
-        obs_to_state, action_scale = mujoco_obs_to_cartpole_state, 1.0 / fit.gain
+        obs_to_state, state_map = mujoco_obs_to_cartpole_state, ReorderStateMap(STATE_ORDER)
+        action_scale = 1.0 / fit.gain
     else:  # adapter: states in model order, action = force in N, converted by the adapter with its gear
-        obs_to_state, action_scale = _identity, gear / fit.gain
+        obs_to_state, state_map = _identity, IdentityStateMap(4)
+        action_scale = gear / fit.gain
     model = CartpoleDynamics(**fit.model_parameters(), dtype=torch.float64)
     cost = PeriodicQuadraticCost(INVERTED_PENDULUM_WEIGHTS, angle_index=2)
     return ILQRExpert(model, cost, -limit, limit, obs_to_state, env.observation_space, env.action_space,
                       _settings("inverted_pendulum", overrides), action_scale=action_scale,
-                      name="InvertedPendulum-v5 (fitted cart-pole model)")
+                      name="InvertedPendulum-v5 (fitted cart-pole model)", state_map=state_map)
 
 
 _BUILDERS: tuple[tuple[Callable[[gym.Env], bool], Callable[[gym.Env, dict], ILQRExpert]], ...] = (

@@ -2,13 +2,16 @@
 
 A DiLQR policy plans in the state x of its dynamics model, but environments observe something else:
 Pendulum-v1 gives (cos theta, sin theta, theta_dot), the pixel pendulum gives stacked images. A state map
-is an ``nn.Module`` taking the (preprocessed, batched) observation to x.
+is an ``nn.Module`` taking the (preprocessed, batched) observation to x. The fixed maps use torch operations
+only: the state keeps the observation's dtype, device and gradient.
 
 Shapes:
     IdentityStateMap: obs (B, n) -> x (B, n).
     PendulumAngleMap: obs (B, 3) = (cos theta, sin theta, theta_dot) -> x (B, 2) = (theta, theta_dot).
     PendulumFeatureMap: its inverse, x (B, 2) -> (B, 3) (e.g. a planned state to a decoder's input).
     PendulumLatentMap: a learned encoder's output z (B, 3) -> x (B, 2) = (atan2(z_1, z_0), bounded speed).
+    CartpoleAngleMap: obs (B, 5) = (x, x_dot, cos theta, sin theta, theta_dot) -> x (B, 4).
+    ReorderStateMap: obs (B, n) -> x (B, n) = obs[:, order].
     MLPEncoder: obs (B, *obs_shape) -> x (B, n) (the observation is flattened).
     CNNEncoder: obs (B, C, H, W) with values in [0, 1] -> x (B, n).
 
@@ -46,6 +49,29 @@ class PendulumAngleMap(nn.Module):
     def forward(self, obs: Tensor) -> Tensor:
         theta = torch.atan2(obs[:, 1], obs[:, 0])
         return torch.stack([theta, obs[:, 2]], dim=-1)
+
+
+class CartpoleAngleMap(nn.Module):
+    """Exact map ``(x, x_dot, cos theta, sin theta, theta_dot) -> (x, x_dot, atan2(sin, cos), theta_dot)``."""
+
+    state_dim = 4
+
+    def forward(self, obs: Tensor) -> Tensor:
+        theta = torch.atan2(obs[:, 3], obs[:, 2])
+        return torch.stack([obs[:, 0], obs[:, 1], theta, obs[:, 4]], dim=-1)
+
+
+class ReorderStateMap(nn.Module):
+    """The state is the observation in another order, ``x = obs[:, order]`` (e.g. MuJoCo's
+    [x, theta, x_dot, theta_dot] to the cart-pole model's [x, x_dot, theta, theta_dot])."""
+
+    def __init__(self, order: Sequence[int]) -> None:
+        super().__init__()
+        self.order = [int(i) for i in order]
+        self.state_dim = len(self.order)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return obs[:, self.order]
 
 
 class PendulumLatentMap(nn.Module):
