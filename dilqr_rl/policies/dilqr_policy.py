@@ -17,6 +17,11 @@ Without ``dynamics`` and ``cost`` the policy takes them, and the state map, from
 algorithm that builds it trains on (:func:`dilqr_rl.policies.env_models.env_model`: the env's own model
 for our envs, and the models of ``expert_for`` for Gymnasium's ``Pendulum-v1`` and ``InvertedPendulum-v5``).
 
+The planner reads observations in the env's own units, so the policy refuses an env wrapped in SB3's
+``VecNormalize`` with ``norm_obs=True`` (``ValueError``; ``norm_obs=False``, normalising rewards only, is
+fine). The check runs when the algorithm builds the policy (``PPO(DiLQRPolicy, env)``, ``PPO.load(path,
+env=env)``); an env given later with ``model.set_env`` is not checked.
+
 The policy deep-copies ``dynamics``, ``cost`` and a module ``state_map``, so the objects in
 ``policy_kwargs`` stay an untouched description (SB3 pickles ``policy_kwargs`` with cloudpickle and saves
 the trained values separately in the state dict). Solver diagnostics of every solve accumulate in
@@ -42,7 +47,7 @@ from stable_baselines3.common.distributions import DiagGaussianDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.type_aliases import Schedule
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, unwrap_vec_normalize
 from torch import Tensor, nn
 
 from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
@@ -193,8 +198,10 @@ class DiLQRPolicy(ActorCriticPolicy):
         use_sde: bool = False,
         **kwargs: Any,
     ) -> None:
+        algorithm = _training_algorithm()
+        _refuse_normalized_observations(getattr(algorithm, "env", None))
         if dynamics is None and cost is None:
-            dynamics, cost, env_map = _model_of_training_env()
+            dynamics, cost, env_map = _model_of_training_env(algorithm)
             state_map = env_map if state_map is None else state_map
         elif dynamics is None or cost is None:
             raise ValueError("DiLQRPolicy needs both dynamics and cost in policy_kwargs, or neither (then it uses "
@@ -283,21 +290,39 @@ class DiLQRPolicy(ActorCriticPolicy):
         return data
 
 
-def _model_of_training_env() -> tuple[nn.Module, nn.Module, nn.Module]:
-    """(dynamics, cost, state map) of the env of the SB3 algorithm now building this policy.
+def _training_algorithm() -> BaseAlgorithm | None:
+    """The SB3 algorithm now building this policy, or ``None`` (a policy built outside one).
 
-    SB3 builds the policy inside the algorithm's ``_setup_model`` from the spaces alone, so the env is
-    found as the algorithm on the call stack (``PPO(DiLQRPolicy, env)``, ``A2C(...)``). The models are
-    written into the algorithm's ``policy_kwargs``, which ``model.save`` stores, so ``PPO.load`` rebuilds
-    the same policy without the env.
+    SB3 builds the policy inside the algorithm's ``_setup_model`` from the spaces alone, so the algorithm
+    (and its env) is found on the call stack (``PPO(DiLQRPolicy, env)``, ``A2C(...)``, ``PPO.load``).
     """
-    from dilqr_rl.policies.env_models import env_model
-
     frame = inspect.currentframe()
     while frame is not None and not isinstance(frame.f_locals.get("self"), BaseAlgorithm):
         frame = frame.f_back
     algorithm = frame.f_locals["self"] if frame is not None else None
     del frame
+    return algorithm
+
+
+def _refuse_normalized_observations(venv: VecEnv | None) -> None:
+    """Raise ``ValueError`` if ``venv`` normalises observations (SB3's ``VecNormalize(norm_obs=True)``)."""
+    normalize = unwrap_vec_normalize(venv) if venv is not None else None
+    if normalize is not None and normalize.norm_obs:
+        raise ValueError(
+            "DiLQRPolicy plans with a model of the env's physics and reads observations in the env's own units, but "
+            "the env is wrapped in VecNormalize(norm_obs=True), which hands the policy normalised observations "
+            "(the planner would take them for states): wrap it in VecNormalize(env, norm_obs=False) to normalise "
+            "rewards only, or leave VecNormalize out")
+
+
+def _model_of_training_env(algorithm: BaseAlgorithm | None) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """(dynamics, cost, state map) of the env of ``algorithm``, the SB3 algorithm now building this policy.
+
+    The models are written into the algorithm's ``policy_kwargs``, which ``model.save`` stores, so
+    ``PPO.load`` rebuilds the same policy without the env.
+    """
+    from dilqr_rl.policies.env_models import env_model
+
     venv = getattr(algorithm, "env", None)
     venv = venv.unwrapped if venv is not None else None
     if not isinstance(venv, DummyVecEnv):

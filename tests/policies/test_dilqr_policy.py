@@ -387,3 +387,28 @@ def test_unknown_envs_keep_the_clear_error():
                                          r"on, which needs an SB3 algorithm"):
         DiLQRPolicy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2, 2, (1,)), lambda _: 1e-3)
 
+
+
+def test_observation_normalisation_is_refused_and_reward_normalisation_allowed(tmp_path):
+    """``VecNormalize(norm_obs=True)`` would hand the planner normalised observations as states: refused however
+    the algorithm gets the env (zero-config, with policy_kwargs, in PPO.load); ``norm_obs=False`` trains."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    import dilqr_rl.envs  # noqa: F401  (registers our ids)
+
+    match = (r"DiLQRPolicy plans with a model of the env's physics and reads observations in the env's own units, "
+             r"but the env is wrapped in VecNormalize\(norm_obs=True\), which hands the policy normalised "
+             r"observations \(the planner would take them for states\): wrap it in VecNormalize\(env, "
+             r"norm_obs=False\) to normalise rewards only, or leave VecNormalize out")
+    with pytest.raises(ValueError, match=match):
+        PPO(DiLQRPolicy, VecNormalize(make_vec_env("dilqr_rl/Pendulum-v0")), n_steps=8, batch_size=8)
+    with pytest.raises(ValueError, match=match):
+        PPO(DiLQRPolicy, VecNormalize(make_vec_env("Pendulum-v1")), policy_kwargs=_kwargs())
+    model = PPO(DiLQRPolicy, VecNormalize(make_vec_env("Pendulum-v1"), norm_obs=False), n_steps=8, batch_size=8,
+                n_epochs=1, policy_kwargs=_kwargs(), seed=0)
+    model.learn(8)
+    model.save(tmp_path / "model.zip")
+    with pytest.raises(ValueError, match=match):
+        PPO.load(tmp_path / "model.zip", env=VecNormalize(make_vec_env("Pendulum-v1")))
+    assert isinstance(PPO.load(tmp_path / "model.zip", env=make_vec_env("Pendulum-v1")).policy, DiLQRPolicy)
