@@ -105,6 +105,8 @@ class BCResult:
     """What a BC run produced: losses of the best-validation model and per-epoch curves."""
 
     best_epoch: int
+    """The epoch of the best-validation model, counted from 1 as TensorBoard's step (0: none was better than
+    the initial model's infinite loss, e.g. every validation loss was NaN)."""
     best_val_loss: float
     test_loss: float | None
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -112,6 +114,15 @@ class BCResult:
     final_metrics: dict[str, float] = field(default_factory=dict)
     """``metrics()`` of the best-validation model (e.g. the model loss)."""
     wall_time: float = 0.0
+
+
+class BCInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :meth:`BCTrainer.fit`: ``checkpoint`` (``last.pt``) holds the ``epochs`` completed epochs; a
+    fit with ``resume=True`` continues from there (the epoch under way is run again)."""
+
+    def __init__(self, checkpoint: Path, epochs: int) -> None:
+        super().__init__(f"interrupted after {epochs} epochs; saved {checkpoint}")
+        self.checkpoint, self.epochs = checkpoint, epochs
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -248,8 +259,10 @@ class BCTrainer:
             resume: bool = False) -> BCResult:
         """Train for ``config.epochs``; return the best-validation model's losses (the policy keeps it).
 
-        ``resume=True`` continues from ``checkpoint_dir/last.pt`` when it exists (same data and config).
-        The validation split must not be empty; an empty (or no) test split gives ``test_loss=None``.
+        ``resume=True`` continues from ``checkpoint_dir/last.pt`` when it exists (same data and config; a larger
+        ``epochs`` trains on). ``last.pt`` is written before the first epoch and after each one; Ctrl-C raises
+        :class:`BCInterrupted` naming it. The validation split must not be empty; an empty (or no) test split
+        gives ``test_loss=None``.
         """
         self.check_data(train, val, test)
         cfg, start = self.config, time.perf_counter()
@@ -257,9 +270,32 @@ class BCTrainer:
         generator = torch.Generator().manual_seed(cfg.seed)
         history: dict[str, list[float]] = {}
         first = 0
-        best = (-1, math.inf, _copy_state(self.policy))  # (epoch, val loss, policy state)
+        best = (0, math.inf, _copy_state(self.policy))  # (epoch from 1, val loss, policy state)
         if resume and ckpt_dir is not None and (ckpt_dir / "last.pt").is_file():
             first, best, history = self._resume(load_checkpoint(ckpt_dir / "last.pt"), generator)
+        elif ckpt_dir is not None:  # a run stopped in its first epoch can be resumed too
+            save_checkpoint(ckpt_dir / "last.pt", self._state(0, best, history, generator))
+        try:
+            best = self._epochs(train, val, first, best, history, generator)
+            self.policy.load_state_dict(best[2])
+            self.policy.eval()
+            test_loss = self.evaluate(test)[0] if test is not None and len(test[0]) else None
+        except KeyboardInterrupt:
+            if ckpt_dir is None:
+                raise
+            raise BCInterrupted(ckpt_dir / "last.pt", load_checkpoint(ckpt_dir / "last.pt")["epoch"]) from None
+        final = self.metrics()
+        if test_loss is not None:
+            final["eval/test_loss"] = test_loss
+        self._log(final, cfg.epochs + 1)
+        return BCResult(best_epoch=best[0], best_val_loss=best[1], test_loss=test_loss, history=history,
+                        final_metrics=final, wall_time=time.perf_counter() - start)
+
+    def _epochs(self, train: tuple[Tensor, ...], val: tuple[Tensor, ...], first: int, best: tuple[int, float, dict],
+                history: dict[str, list[float]], generator: torch.Generator) -> tuple[int, float, dict]:
+        """Epochs ``first + 1 .. config.epochs`` (from 1): train, validate, log, checkpoint; the best so far."""
+        cfg = self.config
+        ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
         bar = tqdm(range(first, cfg.epochs), disable=not cfg.progress, desc=cfg.progress_label, unit="epoch",
                    leave=False)
         for epoch in bar:
@@ -273,10 +309,10 @@ class BCTrainer:
             val_loss, val_diag = self.evaluate(val)
             scalars.update({"eval/val_loss": val_loss, **{f"{k}_val": v for k, v in val_diag.items()}})
             if val_loss < best[1]:
-                best = (epoch, val_loss, _copy_state(self.policy))
+                best = (epoch + 1, val_loss, _copy_state(self.policy))
                 if ckpt_dir is not None:
                     save_checkpoint(ckpt_dir / "best.pt", {"spec": self.spec, "policy": best[2],
-                                                           "epoch": epoch, "val_loss": val_loss})
+                                                           "epoch": epoch + 1, "val_loss": val_loss})
             scalars["eval/best_val_loss"], scalars["train/lr"] = best[1], cfg.lr_at(epoch)
             scalars.update(self.metrics())
             self._log(scalars, epoch + 1)
@@ -285,15 +321,7 @@ class BCTrainer:
             bar.set_postfix(train=f"{scalars['train/loss']:.3g}", val=f"{val_loss:.3g}")
             if ckpt_dir is not None:
                 save_checkpoint(ckpt_dir / "last.pt", self._state(epoch + 1, best, history, generator))
-        self.policy.load_state_dict(best[2])
-        self.policy.eval()
-        test_loss = self.evaluate(test)[0] if test is not None and len(test[0]) else None
-        final = self.metrics()
-        if test_loss is not None:
-            final["eval/test_loss"] = test_loss
-        self._log(final, cfg.epochs + 1)
-        return BCResult(best_epoch=best[0], best_val_loss=best[1], test_loss=test_loss, history=history,
-                        final_metrics=final, wall_time=time.perf_counter() - start)
+        return best
 
     def _resume(self, state: dict, generator: torch.Generator) -> tuple[int, tuple[int, float, dict], dict]:
         self.policy.load_state_dict(state["policy"])

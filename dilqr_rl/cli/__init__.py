@@ -19,7 +19,7 @@ and exit status 2. Only ``CLIError`` is caught: a ``ValueError`` from the librar
 dataset that does not load, a video format) is converted where it happens, and anything else, a real
 bug or the solver's ``NonFiniteError``, keeps its traceback. A ``ValueError`` from an ``Args``
 dataclass's own checks is a user error by construction and is reworded with flag names. Ctrl-C exits
-with status 130 after the command has saved what it can (``rl`` prints how to resume).
+with status 130 after the command has saved what it can (``rl`` and ``bc`` print how to resume).
 """
 
 from __future__ import annotations
