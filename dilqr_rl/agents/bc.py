@@ -9,6 +9,7 @@ checkpoints (``best.pt``, ``last.pt``) that load back and resume. Subclasses ove
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -138,7 +139,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; BC runs write best.pt and last.pt in their "
                                 "checkpoint directory")
-    data = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError):  # not a file torch.save wrote
+        data = None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a dilqr_rl BC checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return data

@@ -60,18 +60,54 @@ def load_cli_policy(source: str, env, env_id: str):
 
     if source != "expert" and not Path(source).is_file():
         raise CLIError(f"--policy {source}: no such file; pass {POLICY_HELP}")
+    if Path(source).suffix == ".npz":
+        raise CLIError(f"--policy {source}: this is a dataset (dilqr-rl collect writes .npz), not a policy; pass "
+                       f"{POLICY_HELP}. To learn a policy from it: dilqr-rl bc --data {source} (plans) or dilqr-rl "
+                       f"bc-step --data {source} (episodes)")
     try:
         return load_policy(source, env)
     except (ValueError, DatasetError) as error:
         message = str(error)
         if "no iLQR expert" in message:
             raise CLIError(f"--policy expert: {message}; pass one of those as --env-id") from None
+        if "no known map" in message:  # a planner whose states the env does not observe
+            raise _unobserved_states(source, env, env_id) from None
         if "observations" in message:
-            raise CLIError(f"--policy {source} does not fit --env-id {env_id}: {_cli_words(message)}") from None
+            raise CLIError(f"--policy {source} does not fit --env-id {env_id}: {message}") from None
         raise CLIError(f"--policy {source}: {message}; pass {POLICY_HELP}") from None
 
 
-def _cli_words(message: str) -> str:
-    return message.replace("use an environment that observes the state (e.g. observation='state'), or wrap the "
-                           "planner in MPCPolicy with a state_map",
-                           "pass the --env-id it was trained on, e.g. dilqr_rl/Pendulum-v0")
+def envs_observing(state_dim: int) -> list[str]:
+    """Our environments whose observations map to the states (size ``state_dim``) a planner works in."""
+    from dilqr_rl.agents.evaluation import default_state_map
+    from dilqr_rl.envs import ENV_IDS, make_env
+
+    fitting = []
+    for env_id in ENV_IDS:
+        env = make_env(env_id)
+        try:
+            default_state_map(env.observation_space.shape, state_dim)
+            fitting.append(env_id)
+        except ValueError:
+            pass
+        finally:
+            env.close()
+    return fitting
+
+
+def _unobserved_states(source: str, env, env_id: str) -> CLIError:
+    """The error for a sequence policy (a BC or SysId planner) whose states ``--env-id`` does not observe: the
+    environments that do, or why there are none."""
+    from dilqr_rl.agents.bc import load_checkpoint
+    from dilqr_rl.models import SYSTEMS, get_system
+
+    system = get_system(load_checkpoint(source)["spec"]["system"])
+    fitting = envs_observing(system.state_dim)
+    problem = (f"--policy {source} plans in the {system.state_dim} states of {system.name}, which --env-id {env_id} "
+               f"(observations {tuple(env.observation_space.shape)}) does not observe")
+    if fitting:
+        return CLIError(f"{problem}: pass --env-id {' or '.join(fitting)}")
+    runnable = [name for name, spec in SYSTEMS.items() if envs_observing(spec.state_dim)]
+    return CLIError(f"{problem}, and neither does any other environment: {system.name} is an imitation benchmark, "
+                    f"measured by the test loss of its plans ('dilqr-rl bc' prints test_loss). Policies of "
+                    f"{', '.join(runnable)} run in environments (dilqr-rl bc --system ...)")

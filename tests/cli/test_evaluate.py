@@ -7,12 +7,16 @@ import json
 import subprocess
 import sys
 import zipfile
+from dataclasses import asdict
 
 import imageio.v2 as imageio
 import pytest
 
+from dilqr_rl.agents.bc import save_checkpoint
+from dilqr_rl.agents.bc_sequence import SequencePolicySpec, build_sequence_policy
 from dilqr_rl.agents.ppo import PPOConfig, train_ppo
 from dilqr_rl.cli import main
+from dilqr_rl.data import collect_plans
 from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-c", "import sys; from dilqr_rl.cli import main; sys.exit(main())"]
@@ -108,9 +112,48 @@ def test_bc_checkpoints_evaluate_and_a_planner_for_another_env_is_a_user_error(t
     assert main(["evaluate", "--policy", str(best), "--env-id", "dilqr_rl/CartpoleBalance-v0",
                  "--output-dir", str(runs)]) == 2
     assert capsys.readouterr().err == (
-        f"error: --policy {best} does not fit --env-id dilqr_rl/CartpoleBalance-v0: the policy plans in states of "
-        "size n = 2, and observations of shape (4,) have no known map to them: pass the --env-id it was trained "
-        "on, e.g. dilqr_rl/Pendulum-v0\n")
+        f"error: --policy {best} plans in the 2 states of pendulum-upright, which --env-id dilqr_rl/CartpoleBalance-v0 "
+        "(observations (4,)) does not observe: pass --env-id dilqr_rl/Pendulum-v0\n")
+
+
+def test_a_planner_on_the_wrong_env_is_told_which_envs_run_it(tmp_path, capsys):
+    for system in ("cartpole-balance", "cartpole"):
+        spec = SequencePolicySpec(system=system)
+        save_checkpoint(tmp_path / f"{system}.pt", {"spec": asdict(spec), "policy": build_sequence_policy(spec)
+                                                    .state_dict()})
+    balance, papers = tmp_path / "cartpole-balance.pt", tmp_path / "cartpole.pt"
+    assert main(["evaluate", "--policy", str(balance), "--env-id", "dilqr_rl/Pendulum-v0",
+                 "--output-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --policy {balance} plans in the 4 states of cartpole-balance, which --env-id dilqr_rl/Pendulum-v0 "
+        "(observations (3,)) does not observe: pass --env-id dilqr_rl/CartpoleSwingUp-v0 or "
+        "dilqr_rl/CartpoleBalance-v0\n")
+    assert main(["evaluate", "--policy", str(papers), "--env-id", "dilqr_rl/CartpoleBalance-v0",
+                 "--output-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --policy {papers} plans in the 5 states of cartpole, which --env-id dilqr_rl/CartpoleBalance-v0 "
+        "(observations (4,)) does not observe, and neither does any other environment: cartpole is an imitation "
+        "benchmark, measured by the test loss of its plans ('dilqr-rl bc' prints test_loss). Policies of pendulum, "
+        "pendulum-nonrealizable, pendulum-upright, cartpole-balance run in environments (dilqr-rl bc --system ...)\n")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_dataset_or_a_stray_file_as_the_policy_is_a_one_line_error(tmp_path):
+    data = collect_plans("pendulum-upright", n_train=1, n_val=1, n_test=0, progress=False).save(tmp_path / "p.npz")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"hello")
+    err = {}
+    for policy in (data, garbage):
+        out = subprocess.run([*CLI, "evaluate", "--policy", str(policy), "--output-dir", str(tmp_path / "runs")],
+                             capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+        err[policy] = out.stderr
+    assert err[garbage].startswith(f"error: --policy {garbage}: {garbage} is not a dilqr_rl BC checkpoint")
+    assert err[data].startswith(f"error: --policy {data}: this is a dataset (dilqr-rl collect writes .npz), not a "
+                                 "policy; pass 'expert'")
+    assert err[data].endswith(f"To learn a policy from it: dilqr-rl bc --data {data} (plans) or dilqr-rl bc-step "
+                               f"--data {data} (episodes)\n")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_files_that_are_not_policies(tmp_path, capsys):
