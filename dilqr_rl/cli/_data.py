@@ -32,3 +32,19 @@ def episodes(data: Path, env_id: str | None):
         raise CLIError(f"--data {data} holds episodes of {ds.env_id}, not {env_id}: drop --env-id (the data's env "
                        f"is used), or create episodes with dilqr-rl collect --kind episodes --env-id {env_id}")
     return ds
+
+
+def expert_episodes(env_id: str, n_episodes: int, seed: int, progress: bool, max_episode_steps: int | None):
+    """``n_episodes`` episodes of the iLQR expert in ``--env-id``; an unknown env or one without an expert is a
+    :class:`CLIError` naming ``--env-id``."""
+    from dilqr_rl.cli._policies import make_cli_env
+    from dilqr_rl.data import collect_episodes
+
+    make_cli_env(env_id).close()  # an unknown id fails here, in --env-id terms
+    env_kwargs = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+    try:
+        return collect_episodes(env_id, n_episodes, seed=seed, progress=progress, **env_kwargs)
+    except ValueError as error:
+        if "no iLQR expert" not in str(error):
+            raise
+        raise CLIError(f"--env-id {env_id}: {error}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,9 +85,19 @@ def writable_folder(path: str | os.PathLike, option: str) -> Path:
     if not existing.is_dir():
         where = "this is a file" if existing == path else f"{existing} is a file"
         raise CLIError(f"{option} {path}: {where}, not a folder; pass a folder (it is created if missing)")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not os.access(existing, os.W_OK | os.X_OK) or not _can_create_in(existing):
         raise CLIError(f"{option} {path}: {existing} is not writable; pass a folder you can write to")
     return path
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried with a temporary file, which is removed): ``os.access``
+    says yes to root everywhere, also in /proc and on read-only mounts."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def writable_file(path: str | os.PathLike, option: str) -> Path:

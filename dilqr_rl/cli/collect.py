@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from dilqr_rl.cli._errors import CLIError, check_threads, writable_file
+from dilqr_rl.cli._errors import CLIError, check_threads, flag, reported_as, writable_file, writable_folder
 from dilqr_rl.models.systems import SystemName
 
 
@@ -44,6 +44,8 @@ class Args:
     output: Path | None = None
     """npz: output file (None: runs/data/<kind>__<system or env>__<sizes>__seed<seed>.npz); minari: the datasets
     folder (None: Minari's, MINARI_DATASETS_PATH or ~/.minari/datasets)."""
+    overwrite: bool = False
+    """npz: replace the output file if it exists (otherwise an existing file is refused)."""
     progress: bool = True
     """Show a progress bar."""
     threads: int = 1
@@ -54,6 +56,13 @@ class Args:
         if self.format == "minari" and self.kind != "episodes":
             raise ValueError("format=minari writes episodes (Minari datasets are episodes); plans stay in our npz "
                              "format: add kind=episodes or drop format=minari")
+        if min(self.n_train, self.n_val, self.n_test) < 0:
+            raise ValueError(f"--n-train, --n-val and --n-test must be >= 0; got {self.n_train}, {self.n_val} and "
+                             f"{self.n_test}")
+        for name in ("n_episodes", "horizon", "max_episode_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{flag(name)} must be >= 1; got {value}")
 
 
 def default_output(args: Args) -> Path:
@@ -67,49 +76,56 @@ def default_output(args: Args) -> Path:
 def run(args: Args) -> int:
     import torch
 
-    from dilqr_rl.cli._errors import writable_folder
-
     torch.set_num_threads(args.threads)
+    output = args.output if args.output is not None or args.format == "minari" else default_output(args)
     if args.format == "minari":
-        if args.output is not None:
-            writable_folder(args.output, "--output")
-        _check_minari_installed()
+        dataset_id = _check_minari_output(args)
     else:
-        writable_file(args.output if args.output is not None else default_output(args), "--output")
+        _check_npz_output(output, args.overwrite)
     dataset, summary = _collect(args)
     if args.format == "minari":
-        from dilqr_rl.data.minari_export import default_dataset_id, to_minari
+        from dilqr_rl.data.minari_export import to_minari
 
-        dataset_id = args.dataset_id or default_dataset_id(dataset)
-        try:
-            written = to_minari(dataset, dataset_id, root=args.output)
-        except ValueError as error:  # minari: an id that exists or is malformed
-            raise CLIError(f"--dataset-id {dataset_id}: {error}") from None
+        with reported_as(f"--dataset-id {dataset_id}", ValueError):  # minari: an id taken meanwhile
+            written = to_minari(dataset, dataset_id, root=output)
         print(f"wrote Minari dataset {dataset_id} ({written.total_episodes} episodes): {summary}; load it with "
               f"minari.load_dataset({dataset_id!r})")
         return 0
-    path = dataset.save(args.output if args.output is not None else default_output(args))
+    with reported_as(f"--output {output}", OSError):  # the disk filled up or the folder went away meanwhile
+        path = dataset.save(output)
     print(f"wrote {path}: {summary}")
     return 0
 
 
+def _check_npz_output(output: Path, overwrite: bool) -> None:
+    """A file that can be written and is not a dataset already (unless ``--overwrite``)."""
+    writable_file(output, "--output")
+    if output.exists() and not overwrite:
+        raise CLIError(f"--output {output}: the file exists; pass --overwrite to replace it, or another --output")
+
+
+def _check_minari_output(args: Args) -> str:
+    """The dataset id, checked with the datasets folder before any episode is collected."""
+    from dilqr_rl.data.minari_export import check_new_dataset_id, default_dataset_id
+
+    if args.output is not None:
+        writable_folder(args.output, "--output")
+    _check_minari_installed()
+    dataset_id = args.dataset_id or default_dataset_id(args.env_id)
+    with reported_as(f"--dataset-id {dataset_id}", ValueError):
+        check_new_dataset_id(dataset_id, args.output)
+    return dataset_id
+
+
 def _collect(args: Args):
-    from dilqr_rl.cli._policies import make_cli_env
-    from dilqr_rl.data import collect_episodes, collect_plans
+    from dilqr_rl.cli._data import expert_episodes
+    from dilqr_rl.data import collect_plans
 
     if args.kind == "plans":
         dataset = collect_plans(args.system, args.n_train, args.n_val, args.n_test, seed=args.seed,
                                 progress=args.progress, horizon=args.horizon)
         return dataset, ", ".join(f"{name} {len(split)}" for name, split in dataset.splits.items())
-    make_cli_env(args.env_id).close()  # an unknown id fails here, in --env-id terms
-    env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
-    try:
-        dataset = collect_episodes(args.env_id, args.n_episodes, seed=args.seed, progress=args.progress,
-                                   **env_kwargs)
-    except ValueError as error:
-        if "no iLQR expert" not in str(error):
-            raise
-        raise CLIError(f"--env-id {args.env_id}: {error}") from None
+    dataset = expert_episodes(args.env_id, args.n_episodes, args.seed, args.progress, args.max_episode_steps)
     returns = dataset.episode_returns()
     return dataset, f"{len(dataset)} transitions, mean return {returns.mean():.2f} (min {returns.min():.2f})"
 

@@ -36,9 +36,24 @@ def _datasets_root(root: str | os.PathLike | None):
                 os.environ["MINARI_DATASETS_PATH"] = previous
 
 
-def default_dataset_id(dataset: EpisodeDataset) -> str:
+def default_dataset_id(env_id: str) -> str:
     """``dilqr_rl/<env name>-expert-v0``, e.g. ``dilqr_rl/Pendulum-v0-expert-v0``."""
-    return f"dilqr_rl/{dataset.env_id.split('/')[-1]}-expert-v0"
+    return f"dilqr_rl/{env_id.split('/')[-1]}-expert-v0"
+
+
+def check_new_dataset_id(dataset_id: str, root: str | os.PathLike | None = None) -> Path:
+    """The folder :func:`to_minari` would write ``dataset_id`` to; ``ValueError`` if the id is malformed or the
+    dataset exists. Creates nothing, so that a caller can check before collecting (Minari itself finds a
+    malformed id only after creating the dataset's folder)."""
+    from minari.dataset.minari_dataset import parse_dataset_id
+
+    parse_dataset_id(dataset_id)  # ValueError: "Malformed dataset ID: ..."
+    base = root if root is not None else os.environ.get("MINARI_DATASETS_PATH")
+    path = Path(base or Path.home() / ".minari" / "datasets") / dataset_id  # Minari's layout
+    if path.exists():
+        raise ValueError(f"a Minari dataset with this id exists ({path}) and Minari never overwrites one; pass "
+                         "another id (or a higher version, -v1, ...)")
+    return path
 
 
 def to_minari(dataset: EpisodeDataset, dataset_id: str | None = None, root: str | os.PathLike | None = None):
@@ -52,7 +67,7 @@ def to_minari(dataset: EpisodeDataset, dataset_id: str | None = None, root: str 
                                   "'dilqr_rl[minari]'") from None
     from dilqr_rl.envs import make_env
 
-    dataset_id = dataset_id or default_dataset_id(dataset)
+    dataset_id = dataset_id or default_dataset_id(dataset.env_id)
     seed = int(dataset.metadata.get("seed", 0))
     buffers = []
     for index in range(dataset.n_episodes):

@@ -98,3 +98,40 @@ def test_minari_format_needs_the_extra(tmp_path, capsys, monkeypatch) -> None:
     assert main(["collect", "--kind", "episodes", "--format", "minari", "--output", str(tmp_path)]) == 2
     assert capsys.readouterr().err == ("error: --format minari needs minari, which is not installed: pip install "
                                        "'dilqr_rl[minari]'\n")
+
+
+def test_collect_refuses_to_overwrite_a_dataset(tmp_path, capsys) -> None:
+    out = tmp_path / "plans.npz"
+    tiny = ["collect", "--n-train", "1", "--n-val", "1", "--n-test", "0", "--no-progress", "--output", str(out)]
+    assert main(tiny) == 0
+    written = out.read_bytes()
+    capsys.readouterr()
+    assert main([*tiny, "--seed", "1"]) == 2
+    assert capsys.readouterr().err == (f"error: --output {out}: the file exists; pass --overwrite to replace it, or "
+                                       "another --output\n")
+    assert out.read_bytes() == written
+    assert main([*tiny, "--seed", "1", "--overwrite"]) == 0
+    assert PlanDataset.load(out).metadata["seed"] == 1
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be created")
+def test_collect_to_an_unwritable_path_is_one_line(tmp_path) -> None:
+    result = collect("--output", "/proc/nope/x.npz", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == ("error: --output /proc/nope/x.npz: its folder /proc/nope: /proc is not writable; pass a "
+                             "folder you can write to\n")
+
+
+def test_collect_checks_counts_and_the_minari_id_before_collecting(tmp_path, capsys) -> None:
+    pytest.importorskip("minari")
+    root = tmp_path / "minari"
+    assert main(["collect", "--kind", "episodes", "--format", "minari", "--n-episodes", "1", "--no-progress",
+                 "--output", str(root), "--dataset-id", "no id"]) == 2
+    assert capsys.readouterr().err.startswith("error: --dataset-id no id: Malformed dataset ID: no id.")
+    assert not root.exists()  # Minari itself makes the dataset's folder before it checks the id
+    for option, message in ((["--n-train", "-1"], "--n-train, --n-val and --n-test must be >= 0; got -1, 20 and 50"),
+                            (["--kind", "episodes", "--n-episodes", "0"], "--n-episodes must be >= 1; got 0"),
+                            (["--max-episode-steps", "0"], "--max-episode-steps must be >= 1; got 0")):
+        assert main(["collect", *option, "--output", str(tmp_path / "x.npz")]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
