@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from dilqr_rl.cli._errors import CLIError, check_threads, writable_folder
+from dilqr_rl.cli._errors import CLIError, check_threads, flag, writable_folder
 
 DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
 
@@ -57,19 +57,24 @@ class Args:
         check_threads(self.threads)
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0 (0 skips the evaluation); got {self.eval_episodes}")
+        for name in ("n_episodes", "epochs", "batch_size", "max_episode_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{flag(name)} must be >= 1; got {value}")
+        if not self.lr > 0 or min(self.hidden_sizes, default=1) < 1:
+            raise ValueError(f"need --lr > 0 and --hidden-sizes >= 1; got --lr {self.lr} and --hidden-sizes "
+                             f"{' '.join(map(str, self.hidden_sizes))}")
         check_fractions(self.val_fraction, self.test_fraction)
 
 
 def load_or_collect_episodes(args: Args):
     """The episodes of ``--data`` (for ``--env-id`` when given), else ``--n-episodes`` collected."""
-    from dilqr_rl.cli._data import episodes
-    from dilqr_rl.data import collect_episodes
+    from dilqr_rl.cli._data import episodes, expert_episodes
 
     if args.data is not None:
         return episodes(args.data, args.env_id)
-    env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
-    return collect_episodes(args.env_id or DEFAULT_ENV_ID, args.n_episodes, seed=args.seed, progress=args.progress,
-                            **env_kwargs)
+    return expert_episodes(args.env_id or DEFAULT_ENV_ID, args.n_episodes, args.seed, args.progress,
+                           args.max_episode_steps)
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:

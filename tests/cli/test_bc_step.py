@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import load_step_policy
 from dilqr_rl.agents.evaluation import evaluate_episodes
+from dilqr_rl.cli import main
 from dilqr_rl.cli._errors import CLIError
 from dilqr_rl.cli.bc_step import split_data
 from dilqr_rl.data import EpisodeDataset, collect_episodes, collect_plans
@@ -90,3 +91,20 @@ def test_split_data_refuses_too_few_episodes_and_bad_fractions(episodes):
         split_data(one_episode, 0.25, 0.25, seed=0)
     with pytest.raises(ValueError, match=r"need 0 < val_fraction < 1 and 0 <= test_fraction < 1; got 0\.0"):
         split_data(episodes, 0.0, 0.25, seed=0)
+
+
+def test_bc_step_refuses_bad_counts_and_envs_before_collecting(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for option, message in ((["--epochs", "0"], "--epochs must be >= 1; got 0"),
+                            (["--epochs", "-5"], "--epochs must be >= 1; got -5"),
+                            (["--batch-size", "0"], "--batch-size must be >= 1; got 0"),
+                            (["--max-episode-steps", "0"], "--max-episode-steps must be >= 1; got 0"),
+                            (["--hidden-sizes", "16", "0"], "need --lr > 0 and --hidden-sizes >= 1; got --lr 0.001 "
+                                                            "and --hidden-sizes 16 0")):
+        assert main(["bc-step", *option, "--output-dir", str(runs)]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+    assert main(["bc-step", "--env-id", "CartPole-v1", "--no-progress", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith("error: --env-id CartPole-v1: no iLQR expert for CartPoleEnv")
+    assert main(["bc-step", "--env-id", "NoSuchEnv-v9", "--no-progress", "--output-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith("error: --env-id NoSuchEnv-v9: no such environment")
+    assert not runs.exists()
