@@ -240,10 +240,11 @@ def _log_return(logger: Logger, value: float | None, step: int) -> None:
 def _start(config: PPOConfig, env: VecEnv, resume: Path | None) -> tuple[PPO, Path, dict[str, Any]]:
     """A new model and run folder, or the latest checkpoint of ``resume``; and the run's start record."""
     if resume is None:
+        model = build_model(config, env)  # a policy that cannot act in env fails before the folder is made
         run_dir = make_run_dir(config.output_dir, config.env_id, f"{config.exp_name}-{config.policy}", config.seed)
         (run_dir / CHECKPOINTS).mkdir()
         (run_dir / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(config), indent=2))
-        return build_model(config, env), run_dir, {}
+        return model, run_dir, {}
     saved = checkpoints(resume)
     if not saved:
         raise FileNotFoundError(f"{resume} has no {CHECKPOINTS}/*_steps.zip to resume from")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.agents.ppo_config import PPOConfig
-from dilqr_rl.cli._errors import CLIError, flag, writable_folder
+from dilqr_rl.cli._errors import CLIError, flag, speak_flags, writable_folder
 
 RESUME_MAY_CHANGE = ("total_timesteps", "progress", "verbose")
 """Settings a resumed run may change; the others are the run's own."""
@@ -33,6 +33,7 @@ def run(args: Args) -> int:
         config = resumed_config(args)
     else:
         writable_folder(config.output_dir, "--output-dir")
+        check_env(config)
     try:
         result = train_ppo(config, resume=args.resume)
     except TrainingInterrupted as stop:
@@ -48,6 +49,22 @@ def run(args: Args) -> int:
         print(f"{name}: {result.initial_params[name]:.4f} -> {value:.4f}")
     print(f"evaluate it: dilqr-rl evaluate --policy {result.checkpoint} --env-id {config.env_id}")
     return 0
+
+
+def check_env(config: PPOConfig) -> None:
+    """Refuse, before the run folder is made, an --env-id that does not exist or that the policy cannot act in."""
+    from contextlib import closing
+
+    from dilqr_rl.agents.ppo import dilqr_policy_kwargs
+    from dilqr_rl.cli._policies import make_cli_env
+
+    with closing(make_cli_env(config.env_id)) as env:
+        shape = env.observation_space.shape
+    if config.policy == "dilqr":
+        try:
+            dilqr_policy_kwargs(config, shape)
+        except ValueError as error:  # observations the pendulum planner cannot read
+            raise CLIError(speak_flags(str(error), PPOConfig)) from None
 
 
 def resumed_config(args: Args) -> PPOConfig:

@@ -124,3 +124,15 @@ def test_resume_needs_a_checkpoint(tmp_path, capsys):
     assert main(["rl", "--resume", str(run_dir)]) == 2
     assert capsys.readouterr().err == (f"error: --resume {run_dir}: the run has no checkpoints/*_steps.zip yet (it "
                                        "stopped before its first checkpoint); start a new run\n")
+
+
+def test_an_env_the_pendulum_planner_cannot_read_leaves_no_run_folder(tmp_path, capsys):
+    assert main(["rl", "--env-id", "dilqr_rl/CartpoleBalance-v0", "--start-angle", "None",
+                 "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("error: the PPO agent plans with a pendulum model and needs observations (cos, "
+                                       "sin, theta_dot) or (theta, theta_dot); dilqr_rl/CartpoleBalance-v0 observes "
+                                       "shape (4,). Use --env-id Pendulum-v1 or dilqr_rl/Pendulum-v0 (for other "
+                                       "systems build PPO(DiLQRPolicy, env) yourself).\n")
+    assert main(["rl", "--env-id", "NoSuchEnv-v9", "--start-angle", "None", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: --env-id NoSuchEnv-v9: no such environment")
+    assert list(tmp_path.iterdir()) == []
