@@ -51,6 +51,8 @@ class Args:
 
     def __post_init__(self) -> None:
         check_threads(self.threads)
+        if self.epochs < 1:
+            raise ValueError(f"--epochs must be >= 1; got {self.epochs}")
 
 
 def run(args: Args) -> int:
@@ -83,9 +85,12 @@ def run(args: Args) -> int:
     if len(train) == 0:
         raise CLIError("the training split is empty: SysId needs at least one plan (--n-train >= 1, or --data with "
                        "training plans)")
+    learned = spec.learned_dynamics_names()
+    if not learned:
+        raise CLIError(f"--learnable names no parameter: nothing to identify; pass some of "
+                       f"{' '.join(system.true_params)}, or drop --learnable for {' '.join(system.learnable)}")
     run_dir = make_run_dir(args.output_dir, args.system, args.exp_name, args.seed)
     dynamics = system.make_dynamics(torch.float64, **wrong_initial_model(spec)[0])
-    learned = spec.learned_dynamics_names()
     for name, p in dynamics.named_parameters():
         p.requires_grad_(name in learned)
     writer = make_writer(run_dir, {**asdict(config), **asdict(spec)})

@@ -48,3 +48,12 @@ def test_sysid_without_test_plans_reports_no_test_loss(tmp_path, capsys):
     (run_dir,) = tmp_path.iterdir()
     assert json.loads((run_dir / "result.json").read_text())["test_loss"] is None
     assert "transition loss: train" in capsys.readouterr().out
+
+
+def test_sysid_with_nothing_to_fit_leaves_no_run_folder(tmp_path, capsys):
+    assert main(["sysid", "--learnable", "--no-progress", "--n-train", "2", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("error: --learnable names no parameter: nothing to identify; pass some of mass "
+                                       "length gravity, or drop --learnable for mass gravity\n")
+    assert main(["sysid", "--epochs", "0", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "error: --epochs must be >= 1; got 0\n"
+    assert list(tmp_path.iterdir()) == []
