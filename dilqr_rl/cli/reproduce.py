@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +61,25 @@ class Args:
             raise ValueError(f"--cpus must be >= --cpus-per-trial ({self.cpus_per_trial}); got {self.cpus}")
 
 
+def resume_command(args: Args, out: Path) -> str:
+    """The command that resumes the sweep ``args`` started in ``out``: the same options, without --fresh."""
+    parts = ["dilqr-rl", "reproduce"]
+    for field in dataclasses.fields(Args):
+        value = out if field.name == "out" else getattr(args, field.name)
+        if field.name in ("fresh", "summary_only") or value == field.default:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def run(args: Args) -> int:
     from dilqr_rl.cli._errors import CLIError
     from dilqr_rl.experiments import StudyOptions, run_study
-    from dilqr_rl.experiments.sweep import SweepError, summarize_again
+    from dilqr_rl.experiments.sweep import SweepError, SweepInterrupted, summarize_again
 
     options = StudyOptions(seeds=args.seeds, quick=args.quick, epochs=args.epochs, device=args.device,
                            size=args.size)
@@ -75,5 +93,8 @@ def run(args: Args) -> int:
                         args.progress, args.cache, args.cpus)
     except SweepError as error:
         raise CLIError(str(error)) from None
+    except SweepInterrupted as stop:  # the finished trials' rows and the summary are written
+        print(f"interrupted: {stop}\nresume: {resume_command(args, stop.out_dir)}", file=sys.stderr)
+        return 130
     print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.md'}")
     return 0

@@ -35,6 +35,16 @@ class SweepError(ValueError):
     """A sweep cannot start as asked (a mismatching earlier sweep in the output folder, a bad option)."""
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep after its finished trials' rows, the summary and the plots were written;
+    running the same sweep again resumes it (``out_dir``: its folder)."""
+
+    def __init__(self, out_dir: Path, unfinished: int, total: int) -> None:
+        super().__init__(f"{unfinished} of {total} trials did not finish; run the same sweep again to resume it "
+                         f"(finished trials are kept in {out_dir})")
+        self.out_dir = out_dir
+
+
 def run_trial_local(study: Study, config: TrialConfig) -> dict[str, Any]:
     """Run one trial in this process (as Ray does in a worker) and return its metrics.
 
@@ -222,23 +232,25 @@ def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, c
 
 
 def rows_from_results(results: list, configs: list[TrialConfig]) -> list[Row]:
-    """One row per Tune result (``.config``, ``.error``, ``.metrics``), in the order of ``configs``: ``ok``
-    with the trial's metrics, ``error`` with its message, or ``unfinished`` (the sweep was stopped)."""
+    """One row per trial of ``configs``, in their order, from the Tune results (``.config``, ``.error``,
+    ``.metrics``): ``ok`` with the trial's metrics, ``error`` with its message, or ``unfinished`` (the sweep
+    was stopped first). A result names its trial by its config; Tune gives none (``.config`` is None) for a
+    trial that had not started when the sweep was stopped: that trial is unfinished."""
+    by_id = {result.config["trial"]["trial_id"]: result for result in results if result.config}
     rows = []
-    for result in results:
-        config = result.config["trial"]
+    for config in configs:
         row: Row = {k: v for k, v in config.items() if k not in RESERVED[2:]}
-        if result.error is not None:
+        result = by_id.get(config["trial_id"])
+        if result is not None and result.error is not None:
             row.update(status="error", error=_one_line(result.error))
-        elif "metrics_json" not in (result.metrics or {}):
+        elif result is None or "metrics_json" not in (result.metrics or {}):
             row.update(status="unfinished", error="the sweep stopped before this trial finished")
         else:
             metrics = json.loads(result.metrics["metrics_json"])
             _store(Path(config["trial_dir"]), metrics, result.metrics.get("history_json", "{}"))
             row.update(metrics, status="ok", error="")
         rows.append(row)
-    order = {c["trial_id"]: i for i, c in enumerate(configs)}
-    return sorted(rows, key=lambda r: order.get(r["trial_id"], len(order)))
+    return rows
 
 
 def _trial_name(trial) -> str:
@@ -316,9 +328,7 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
     study.summarize(rows, out, options)
     unfinished = sum(r["status"] == "unfinished" for r in rows)
     if unfinished:  # Tune stopped on Ctrl-C; what finished is written, the rest resumes on a rerun
-        print(f"{unfinished} of {len(rows)} trials did not finish; run the same command again to resume "
-              f"(finished trials are kept in {out})", file=sys.stderr)
-        raise KeyboardInterrupt
+        raise SweepInterrupted(out, unfinished, len(rows))
     return out
 
 

@@ -60,6 +60,25 @@ def test_reproduce_command(ray_session, tmp_path, capsys):
     assert "holds no results.csv" in capsys.readouterr().err
 
 
+def test_an_interrupted_sweep_prints_the_command_that_resumes_it(tmp_path, capsys, monkeypatch):
+    from dilqr_rl.cli import parse
+    from dilqr_rl.cli.reproduce import Args
+    from dilqr_rl.experiments import sweep
+
+    def interrupted(*args, **kwargs):
+        raise sweep.SweepInterrupted(tmp_path / "cd", 3, 20)
+
+    monkeypatch.setattr("dilqr_rl.experiments.run_study", interrupted)
+    argv = ["--name", "cartpole-dx", "--seeds", "2", "--epochs", "7", "--fresh", "--no-progress", "--cache", "None"]
+    assert main(["reproduce", *argv]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: 3 of 20 trials did not finish; run the same sweep again to resume it" in err
+    command = err.split("resume: ")[1].strip()
+    assert command.startswith("dilqr-rl reproduce --name cartpole-dx") and "--fresh" not in command
+    resumed = parse(Args, command.split()[2:], "dilqr-rl reproduce")
+    assert resumed == Args(**{**vars(parse(Args, argv, "dilqr-rl reproduce")), "fresh": False, "out": tmp_path / "cd"})
+
+
 def _imitation(tmp_path, method, system="pendulum", **extra):
     config = {"method": method, "system": system, "seed": 0, "n_train": 3, "n_val": 2, "n_test": 2, "epochs": 2,
               "nn_epochs": 3, "nn_hidden": 8, "data_dir": str(tmp_path / "data"), **extra}

@@ -1,12 +1,20 @@
-"""The sweep on Ray Tune: failures become rows, a rerun resumes (finished trials are not run again),
-mismatched sweeps are refused, --fresh starts over, rows round-trip through results.csv."""
+"""The sweep on Ray Tune: failures become rows, a rerun resumes (finished trials are not run again), Ctrl-C
+writes what finished, mismatched sweeps are refused, --fresh starts over, rows round-trip through results.csv."""
 
 from __future__ import annotations
 
 import pytest
 
 from dilqr_rl.experiments import StudyOptions, get_study, run_study
-from dilqr_rl.experiments.sweep import SweepError, read_results, rows_from_results, run_trial_local, write_results
+from dilqr_rl.experiments.sweep import (
+    SweepError,
+    SweepInterrupted,
+    read_results,
+    rows_from_results,
+    run_trial_local,
+    write_results,
+)
+from tests.experiments.fake_stopping_study import STUDY as STOPPING
 from tests.experiments.fake_study import STUDY as FAKE
 
 
@@ -32,6 +40,25 @@ def test_a_failing_trial_is_a_row_and_the_rerun_resumes(ray_session, tmp_path):
     run_study(FAKE, StudyOptions(seeds=1), out, progress=False, fresh=True)
     assert _runs(out, "ok__s0") == 2
     assert len(read_results(out / "results.csv")) == 2
+
+
+def test_ctrl_c_writes_the_finished_rows_and_the_rerun_resumes(ray_session, tmp_path):
+    """A trial sends this process a SIGINT, as Ctrl-C does: Tune stops, the rows (the finished trial's, and the
+    unfinished ones: running, or not started, which Tune gives no config) and the summary are written, and the
+    same sweep again runs only the unfinished trials."""
+    out = tmp_path / "stopped"
+    (out / "data").mkdir(parents=True)
+    with pytest.raises(SweepInterrupted, match=r"3 of 4 trials did not finish; run the same sweep again to resume"):
+        run_study(STOPPING, StudyOptions(), out, progress=False)
+    statuses = {r["trial_id"]: r["status"] for r in read_results(out / "results.csv")}
+    assert statuses == {"done__s0": "ok", "stop__s0": "unfinished", "wait__s0": "unfinished",
+                        "later__s0": "unfinished"}
+    assert not (out / "trials" / "later__s0").exists()  # it never started
+    assert "done__s0: ok 1.0" in (out / "summary.md").read_text()
+    (out / "data" / "go").touch()
+    run_study(STOPPING, StudyOptions(), out, progress=False)
+    assert {r["status"] for r in read_results(out / "results.csv")} == {"ok"}
+    assert _runs(out, "done__s0") == 1 and _runs(out, "later__s0") == 1
 
 
 def test_trials_run_as_plain_functions(tmp_path):
