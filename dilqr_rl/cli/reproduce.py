@@ -30,7 +30,8 @@ class Args:
     size: int | None = None
     """Frame side in pixels of visual and pixel-bc, a multiple of 32 (None: the study's, 64; e.g. 224 on a GPU)."""
     address: str | None = None
-    """A Ray cluster's address (None: a local Ray on all cores)."""
+    """A Ray cluster to run on: its address, or auto (the one RAY_ADDRESS or the last `ray start` here names).
+    None: a new local Ray on --cpus cores, whatever cluster this machine knows of."""
     cpus_per_trial: int = 1
     """CPU cores (and torch threads) per trial."""
     cpus: int | None = None

@@ -1,4 +1,4 @@
-"""Run a study's trials on Ray Tune: local by default, a cluster with ``address``.
+"""Run a study's trials on Ray Tune: a new local Ray by default, a cluster with ``address``.
 
 Ray Tune owns the scheduling (one trial per ``cpus_per_trial`` cores, torch threads set to match), failure
 isolation (a failed trial becomes a row with its error; the others go on) and resumption (``Tuner.restore``:
@@ -197,7 +197,11 @@ def _progress_callback(trial_dirs: list[str], enabled: bool):
 
 def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, cpus_per_trial: int,
                resume: bool, progress: bool, cpus: int | None = None) -> list[Row]:
-    """Run ``configs`` as Ray Tune trials; return one row per trial (config, metrics, status, error)."""
+    """Run ``configs`` as Ray Tune trials; return one row per trial (config, metrics, status, error).
+
+    Without ``address`` a new local Ray is started, whatever cluster this machine knows of (``RAY_ADDRESS``,
+    or the one Ray's last ``ray start`` left in its temp folder); ``address="auto"`` joins that cluster, any
+    other address the cluster there. A Ray already initialized in this process is used as it is."""
     import ray
     from ray import tune
 
@@ -207,7 +211,7 @@ def run_on_ray(configs: list[TrialConfig], out_dir: Path, address: str | None, c
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, **kwargs)
+            ray.init(address="local", num_cpus=cpus or os.cpu_count(), include_dashboard=False, **kwargs)
     try:
         storage = str((out_dir / "ray").resolve())
         trainable = tune.with_resources(_trainable, {"cpu": cpus_per_trial})

@@ -1,7 +1,13 @@
 """The sweep on Ray Tune: failures become rows, a rerun resumes (finished trials are not run again), Ctrl-C
-writes what finished, mismatched sweeps are refused, --fresh starts over, rows round-trip through results.csv."""
+writes what finished, mismatched sweeps are refused, --fresh starts over, a local sweep stays local, rows
+round-trip through results.csv."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,6 +90,19 @@ def test_a_trial_cache_shares_identical_trials_between_sweeps(ray_session, tmp_p
     assert (second / "trials" / "ok__s0" / "CACHED").is_file()
     assert read_results(second / "results.csv")[0]["value"] == 1.5
     assert _runs(second, "bad__s0") == 1  # failures are not cached
+
+
+def test_local_ray_ignores_a_stale_cluster_address(tmp_path):
+    """Without --address the sweep starts its own Ray, even where RAY_ADDRESS (or the cluster file an earlier
+    `ray start` left) names a cluster: here a dead one. Its own process: this one has a Ray already."""
+    script = ("import sys; from dilqr_rl.experiments import run_study, StudyOptions; "
+              "from tests.experiments.fake_study import STUDY; "
+              "run_study(STUDY, StudyOptions(), sys.argv[1], progress=False, cpus=1)")
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "local")], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ok__s0: ok 1.5" in (tmp_path / "local" / "summary.md").read_text()
 
 
 def test_a_stopped_sweep_marks_its_unfinished_trials(tmp_path):
