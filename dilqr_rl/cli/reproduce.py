@@ -41,8 +41,9 @@ class Args:
     fresh: bool = False
     """Discard an earlier sweep in the output folder."""
     cache: str | None = "runs/reproduce/trial-cache"
-    """Where finished trials are kept for other studies: a trial another study ran with the same settings and
-    the same library source is copied, not run again (None: no cache)."""
+    """Where finished trials are kept for other studies: a trial another study ran with the same settings, the
+    same library source and the same torch, numpy, Gymnasium, SB3 and MuJoCo versions is copied, not run again
+    (None: no cache)."""
     progress: bool = True
     """Show a progress bar over the trials."""
     summary_only: bool = False

@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def run_trial_local(study: Study, config: TrialConfig) -> dict[str, Any]:
     """Run one trial in this process (as Ray does in a worker) and return its metrics.
 
     With ``config["cache_dir"]`` a trial that another study already ran with the same trial function, the
-    same settings and the same library source is not run again: its result and history are copied.
+    same settings, the same library source and the same versions of the libraries below it
+    (:data:`KEYED_DISTRIBUTIONS`) is not run again: its result and history are copied.
     """
     import torch
 
@@ -95,14 +97,31 @@ def _source_hash(trial_module: str) -> str:
     return digest.hexdigest()[:16]
 
 
+KEYED_DISTRIBUTIONS = ("torch", "numpy", "gymnasium", "stable-baselines3", "mujoco")
+"""The installed distributions whose versions are part of a trial's cache key (a new version can change a
+trial's numbers)."""
+
+
+def library_versions() -> dict[str, str | None]:
+    """The installed version of each of :data:`KEYED_DISTRIBUTIONS` (None: not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in KEYED_DISTRIBUTIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def trial_key(study: Study, config: TrialConfig) -> str:
-    """The cache key of a trial: its trial function, its settings (not where it runs) and the source it
-    can depend on (see :func:`_source_hash`)."""
+    """The cache key of a trial: its trial function, its settings (not where it runs), the source it can
+    depend on (see :func:`_source_hash`) and the versions of the libraries it runs on (:func:`library_versions`)."""
     import hashlib
 
     settings = {k: v for k, v in config.items() if k not in RESERVED}
     function = f"{study.run_trial.__module__}.{study.run_trial.__qualname__}"
-    text = json.dumps([function, settings, _source_hash(study.run_trial.__module__)], sort_keys=True)
+    text = json.dumps([function, settings, _source_hash(study.run_trial.__module__), library_versions()],
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

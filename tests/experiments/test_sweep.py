@@ -1,23 +1,26 @@
 """The sweep on Ray Tune: failures become rows, a rerun resumes (finished trials are not run again), Ctrl-C
-writes what finished, mismatched sweeps are refused, --fresh starts over, a local sweep stays local, rows
-round-trip through results.csv."""
+writes what finished, mismatched sweeps are refused, --fresh starts over, the trial cache is keyed on the source
+and the libraries' versions, a local sweep stays local, rows round-trip through results.csv."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from dilqr_rl.experiments import StudyOptions, get_study, run_study
 from dilqr_rl.experiments.sweep import (
+    KEYED_DISTRIBUTIONS,
     SweepError,
     SweepInterrupted,
     read_results,
     rows_from_results,
     run_trial_local,
+    trial_key,
     write_results,
 )
 from tests.experiments.fake_stopping_study import STUDY as STOPPING
@@ -90,6 +93,20 @@ def test_a_trial_cache_shares_identical_trials_between_sweeps(ray_session, tmp_p
     assert (second / "trials" / "ok__s0" / "CACHED").is_file()
     assert read_results(second / "results.csv")[0]["value"] == 1.5
     assert _runs(second, "bad__s0") == 1  # failures are not cached
+
+
+def test_a_new_library_version_invalidates_the_trial_cache(tmp_path, monkeypatch):
+    config = {**FAKE.trials(StudyOptions())[0], "trial_dir": str(tmp_path / "first"), "threads": 1,
+              "cache_dir": str(tmp_path / "cache")}
+    run_trial_local(FAKE, config)
+    run_trial_local(FAKE, {**config, "trial_dir": str(tmp_path / "cached")})
+    assert (tmp_path / "cached" / "CACHED").is_file()
+    installed, key = metadata.version, trial_key(FAKE, config)
+    for name in KEYED_DISTRIBUTIONS:
+        monkeypatch.setattr(metadata, "version", lambda d, name=name: "0.0.new" if d == name else installed(d))
+        assert trial_key(FAKE, config) != key, name
+    run_trial_local(FAKE, {**config, "trial_dir": str(tmp_path / "upgraded")})
+    assert not (tmp_path / "upgraded" / "CACHED").exists() and (tmp_path / "upgraded" / "runs.txt").is_file()
 
 
 def test_local_ray_ignores_a_stale_cluster_address(tmp_path):
