@@ -122,9 +122,7 @@ def run(args: Args) -> int:
                        "nothing to train; name some, or drop --learnable for the system's")
     run_dir = args.resume or make_run_dir(args.output_dir, args.system, f"{args.exp_name}-{args.policy}", args.seed)
     if args.resume is None:
-        stored = {k: v for k, v in asdict(args).items() if k != "resume"}
-        stored["data"] = None if args.data is None else str(args.data.resolve())
-        (run_dir / CONFIG_FILE).write_text(json.dumps(stored, indent=2))
+        save_args(args, run_dir / CONFIG_FILE)
     config = BCConfig(**{**asdict(config), "checkpoint_dir": str(run_dir / "checkpoints")})
     writer = make_writer(run_dir, {**asdict(spec), **asdict(config), "data": str(args.data or "collected")})
     try:
@@ -177,6 +175,15 @@ def resumed_args(args: Args) -> Args:
         raise CLIError(f"--resume {args.resume}: the run already has {done} epochs (--epochs {epochs}); {more}")
     return dataclasses.replace(stored, epochs=epochs, threads=args.threads, progress=args.progress,
                                resume=args.resume)
+
+
+def save_args(args: Args, path: Path) -> None:
+    """Write the options of a new run (``--data`` as an absolute path, so that it resumes from any folder)."""
+    import json
+
+    stored = {f.name: getattr(args, f.name) for f in dataclasses.fields(Args) if f.name != "resume"}
+    stored["data"] = None if args.data is None else str(args.data.resolve())
+    path.write_text(json.dumps(stored, indent=2))
 
 
 def load_args(path: Path) -> Args:

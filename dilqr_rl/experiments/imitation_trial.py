@@ -161,14 +161,14 @@ QUICK: dict[str, Any] = {"n_val": 2, "n_test": 2, "epochs": 2, "nn_epochs": 2, "
 
 
 def imitation_trials(methods: list[str], systems: list[str], sizes: list[int], seeds: int, epochs: int,
-                     nn_epochs: int, quick: bool, quick_seeds: int = 1, **extra: Any) -> list[dict[str, Any]]:
-    """One config per method x system x training-set size x seed (``--quick``: tiny sizes, at most
-    ``quick_seeds`` seeds). ``extra`` entries go into every config; a callable value is called with the seed."""
+                     nn_epochs: int, quick: bool, **extra: Any) -> list[dict[str, Any]]:
+    """One config per method x system x training-set size x seed (``--quick``: tiny sizes). ``extra`` entries
+    go into every config; a callable value is called with the seed."""
     configs = []
     for system in systems:
         for n_train in sizes:
             for method in methods:
-                for seed in range(min(seeds, quick_seeds) if quick else seeds):
+                for seed in range(seeds):
                     c = {"method": method, "system": system, "n_train": n_train, "seed": seed, "epochs": epochs,
                          "nn_epochs": nn_epochs, "n_val": PAPERS_PROTOCOL["n_val"],
                          "n_test": PAPERS_PROTOCOL["n_test"]}

@@ -68,7 +68,7 @@ CHOICES: list[tuple[str, str]] = [
 
 
 def trials(options: StudyOptions) -> list[dict]:
-    seeds = min(options.seeds_or(SEEDS), 1) if options.quick else options.seeds_or(SEEDS)
+    seeds = options.seeds_or(SEEDS)
     base = {**FULL, **(QUICK if options.quick else {}), "device": options.device}
     if options.epochs is not None:
         base["steps"] = options.epochs

@@ -31,9 +31,10 @@ class StudyOptions:
 
     seeds: int | None = None
     """Seeds per method and setting; ``None``: the study's own (5; 8 for the non-realizable pendulum, 3 for
-    gradient fidelity)."""
+    gradient fidelity and the pixel studies; 1 with ``quick``)."""
     quick: bool = False
-    """The reduced version: tiny sizes, minutes on 2 CPU cores (what the tests run)."""
+    """The reduced version: tiny sizes, one seed unless ``seeds`` says otherwise, minutes on 2 CPU cores (what
+    the tests run)."""
     epochs: int | None = None
     """Override the study's epochs for the model-based learners (``None``: the study's own)."""
     device: str = "cpu"
@@ -51,13 +52,17 @@ class StudyOptions:
             raise ValueError(f"size must be a multiple of 32 (the image encoder halves each side five times), e.g. "
                              f"64 or 224, or None (the study's own); got {self.size!r}")
 
-
     def seeds_or(self, default: int) -> int:
-        """``seeds``, or the study's ``default`` when not given."""
-        return self.seeds if self.seeds is not None else default
+        """``seeds``, or when not given the study's ``default`` (:data:`QUICK_SEEDS` with ``quick``)."""
+        if self.seeds is not None:
+            return self.seeds
+        return QUICK_SEEDS if self.quick else default
 
 
 DEFAULT_SEEDS = 5
+
+QUICK_SEEDS = 1
+"""Seeds of a ``quick`` run when ``seeds`` is not given."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def trials(options: StudyOptions) -> list[dict]:
     seeds = options.seeds_or(SEEDS)
     configs = []
     for method in METHODS:
-        for seed in range(min(seeds, 1) if options.quick else seeds):
+        for seed in range(seeds):
             c = {**FULL, **(QUICK if options.quick else {}), **RECIPES[method], "method": method, "seed": seed,
                  "device": options.device}
             if options.epochs is not None:

@@ -53,11 +53,19 @@ def test_reproduce_command(ray_session, tmp_path, capsys):
     assert "diffmpc-fixed-jacobian" in (tmp_path / "gf" / "summary.md").read_text()
     # another sweep in the same folder is a user error, in the command's terms
     assert main(["reproduce", "--name", "gradient-fidelity", "--quick", "--seeds", "2", "--out",
-                 str(tmp_path / "gf"), "--no-progress"]) == 0  # quick caps the seeds: the same trials
+                 str(tmp_path / "gf"), "--no-progress"]) == 2  # --seeds counts with --quick: other trials
+    assert "holds an earlier sweep with other trials" in capsys.readouterr().err
     assert main(["reproduce", "--name", "cartpole-cost", "--quick", "--out", str(tmp_path / "gf")]) == 2
     assert "holds an earlier sweep with other trials" in capsys.readouterr().err
     assert main(["reproduce", "--name", "imitation", "--summary-only", "--out", str(tmp_path / "none")]) == 2
     assert "holds no results.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_quick_runs_the_seeds_asked_for(name):
+    study = get_study(name)
+    assert {t["seed"] for t in study.trials(StudyOptions(quick=True))} == {0}
+    assert {t["seed"] for t in study.trials(StudyOptions(quick=True, seeds=2))} == {0, 1}
 
 
 def test_an_interrupted_sweep_prints_the_command_that_resumes_it(tmp_path, capsys, monkeypatch):
