@@ -21,6 +21,7 @@ LABELS = {"dilqr.cost": "DiLQR.cost (implicit)", "diffmpc.cost": "DiffMPC.cost"}
 EPOCHS, N_TRAIN = 500, 100
 HEADERS = ["method", "model loss, last epoch", "median of the last 50", "lowest", "test imitation loss (best val)",
            "iLQR iterations"]
+HISTORY_USES = "the columns \"median of the last 50\" and \"lowest\", `model_loss.png`, `parameters.png`"
 
 
 def trials(options: StudyOptions) -> list[dict]:
@@ -62,10 +63,9 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     lines = []
     for method in METHODS:
         group = [r for r in ok if r["method"] == method]
-        curves = [report.history(out_dir, r).get("bc/model_loss", []) for r in group]
+        curves = report.present_curves(group, out_dir, "bc/model_loss")
         lines.append([LABELS[method], report.fmt(*report.mean_se([r["model_loss_last"] for r in group])),
-                      report.fmt(*report.mean_se([report.tail_median(c) for c in curves])),
-                      report.fmt(*report.mean_se([min(c) if c else None for c in curves])),
+                      report.curve_stat(curves, report.tail_median), report.curve_stat(curves, report.lowest),
                       report.fmt(*report.mean_se([r["test_loss"] for r in group])),
                       report.fmt(*report.mean_se([r.get("iterations_mean") for r in group]))])
     paired = []
@@ -109,7 +109,7 @@ Figures: `model_loss.png` (seed bands: one standard error), `parameters.png` (Fi
 Time per epoch:
 
 {report.timing_table(ok, label)}
-{report.failures(rows)}"""
+{report.failures(rows)}{report.missing_inputs(ok, out_dir, HISTORY_USES)}"""
     (out_dir / "summary.md").write_text(text)
 
 

@@ -25,6 +25,8 @@ PAPER_BAD_VALUES = {(100, "dilqr.dx"): 2.76, (100, "diffmpc.dx"): 16.85, (50, "d
 LOSS_HEADERS = ["train", "method", "model loss, last epoch", "median of the last 50", "lowest", "epochs to 1e-3",
                 "test imitation loss (best val)"]
 BAD_HEADERS = ["train", "method", "bad values, final", "bad values, history", "paper (Table 1)"]
+HISTORY_USES = ("the columns \"median of the last 50\", \"lowest\" and \"epochs to 1e-3\", which parameters went "
+                "non-physical and when, `model_loss.png`, `parameters_train<N>.png`")
 
 
 def trials(options: StudyOptions) -> list[dict]:
@@ -43,15 +45,16 @@ def bad_value_ratios(group: list[Row]) -> tuple[str, str]:
 
 
 def _model_loss_line(group: list[Row], out_dir: Path) -> list[str]:
-    curves = [report.history(out_dir, r).get("bc/model_loss", []) for r in group]
+    curves = report.present_curves(group, out_dir, "bc/model_loss")
+    final = report.fmt(*report.mean_se([r["model_loss_last"] for r in group]))
+    test = report.fmt(*report.mean_se([r["test_loss"] for r in group]))
+    if not curves:
+        return [final, report.MISSING, report.MISSING, report.MISSING, test]
     reached = [report.first_below(c, 1e-3) for c in curves]
     never = sum(e is None for e in reached)
     epochs = report.fmt(*report.mean_se([e for e in reached if e is not None]))
-    return [report.fmt(*report.mean_se([r["model_loss_last"] for r in group])),
-            report.fmt(*report.mean_se([report.tail_median(c) for c in curves])),
-            report.fmt(*report.mean_se([min(c) if c else None for c in curves])),
-            epochs + (f", never in {never}" if never else ""),
-            report.fmt(*report.mean_se([r["test_loss"] for r in group]))]
+    return [final, report.curve_stat(curves, report.tail_median), report.curve_stat(curves, report.lowest),
+            epochs + (f", never in {never}" if never else ""), test]
 
 
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
@@ -112,7 +115,7 @@ Figures: `model_loss.png` (seed bands: one standard error), `parameters_train<N>
 Time per epoch:
 
 {report.timing_table(ok, label)}
-{report.failures(rows)}"""
+{report.failures(rows)}{report.missing_inputs(ok, out_dir, HISTORY_USES)}"""
     (out_dir / "summary.md").write_text(text)
 
 

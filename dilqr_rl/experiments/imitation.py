@@ -99,7 +99,7 @@ with the best validation loss is selected.{report.run_note(rows, options, DEFAUL
 
 {chr(10).join(sections)}
 Figures: `test_loss.png`, `val_loss_pendulum.png`, `val_loss_cartpole.png` (seed bands: one standard error).
-{report.failures(rows)}"""
+{report.failures(rows)}{report.missing_inputs(ok, out_dir, "`val_loss_pendulum.png`, `val_loss_cartpole.png`")}"""
     (out_dir / "summary.md").write_text(text)
 
 

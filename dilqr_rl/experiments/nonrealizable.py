@@ -77,7 +77,7 @@ Paired on the seed (the same expert plans and the same random start):
 {chr(10).join(filter(None, paired))}
 
 Figure: `val_loss.png` (seed bands: one standard error).
-{report.failures(rows)}"""
+{report.failures(rows)}{report.missing_inputs(ok, out_dir, "`val_loss.png`")}"""
     (out_dir / "summary.md").write_text(text)
 
 

@@ -1,9 +1,17 @@
 """Aggregates and figures shared by the studies' summaries: mean and standard error over seeds, Markdown
 tables, learning curves with seed bands, per-parameter trajectories. Plots need matplotlib (the ``sweep``
-extra); they are written as PNG without a display."""
+extra); they are written as PNG without a display.
+
+A trial's per-epoch curves (its history) come from the sweep's :data:`HISTORIES` (what is committed with
+``results.csv``), else from ``trials/<id>/history.json``. A history found in neither is missing, never empty:
+what is computed from it is left out (cells say :data:`MISSING`) and :func:`missing_inputs` says so in the
+summary.
+"""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import math
 import statistics
@@ -77,10 +85,68 @@ def table(headers: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
     return head + "".join("| " + " | ".join(str(c) for c in line) + " |\n" for line in lines)
 
 
-def history(out_dir: Path, row: Row) -> dict[str, list[float]]:
-    """The per-epoch curves a trial wrote (``trials/<id>/history.json``)."""
+HISTORIES = "histories.json.gz"
+"""A sweep's archive of its finished trials' ``history.json`` ({trial_id: history}, floats to float32's 7
+significant digits), kept with ``results.csv`` (the trial folders are not committed)."""
+
+MISSING = "missing"
+"""A summary's cell computed from histories that are all missing (see :func:`missing_inputs`)."""
+
+
+def history(out_dir: Path, row: Row) -> dict[str, list[float]] | None:
+    """The per-epoch curves a trial wrote: its entry in the sweep's :data:`HISTORIES` (so that a summary reads
+    what is committed, whether the trial folders are there or not), else its ``trials/<id>/history.json``;
+    None when neither has it (missing: not "no curves")."""
+    archive = Path(out_dir) / HISTORIES
+    kept = _read_archive(str(archive), archive.stat().st_mtime_ns).get(row["trial_id"]) if archive.is_file() else None
     path = Path(out_dir) / "trials" / row["trial_id"] / "history.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if kept is None and path.is_file():
+        return json.loads(path.read_text())
+    return kept
+
+
+@functools.lru_cache(maxsize=4)
+def _read_archive(path: str, mtime_ns: int) -> dict[str, dict[str, list[float]]]:
+    """The histories in a :data:`HISTORIES` file, read once per version of the file (callers only read them)."""
+    return json.loads(gzip.decompress(Path(path).read_bytes()))
+
+
+def present_curves(rows: Iterable[Row], out_dir: Path, key: str) -> list[list[float]]:
+    """``history[key]`` (``[]`` where the trial did not log it) of each row whose history is not missing."""
+    return [h.get(key, []) for r in rows if (h := history(out_dir, r)) is not None]
+
+
+def curve_stat(curves: Sequence[Sequence[float]], stat: Callable[[Sequence[float]], float | None]) -> str:
+    """:func:`fmt` of the mean and standard error of ``stat(curve)`` over ``curves``; :data:`MISSING` when there
+    are none (their histories are missing)."""
+    return fmt(*mean_se([stat(c) for c in curves])) if curves else MISSING
+
+
+def missing_histories(rows: Iterable[Row], out_dir: Path) -> list[str]:
+    """The ids of the finished trials whose history is missing (see :func:`history`)."""
+    return [r["trial_id"] for r in ok_rows(rows) if history(out_dir, r) is None]
+
+
+def missing_inputs(rows: Iterable[Row], out_dir: Path, uses: str, others: Sequence[str] = ()) -> str:
+    """A Markdown section saying which finished trials' histories are missing and what the summary computes
+    from them (``uses``, e.g. "the column ... and `model_loss.png`"), with ``others`` (sentences naming
+    further missing inputs); empty when nothing is missing."""
+    rows = list(rows)
+    missing, n = missing_histories(rows, out_dir), len(ok_rows(rows))
+    text = list(others)
+    if missing:
+        if len(missing) == n:
+            which, effect = f"all {n} finished trials", f'left out ("{MISSING}" in the tables)'
+        else:
+            named = ", ".join(f"`{m}`" for m in missing[:10]) + (f" and {len(missing) - 10} more"
+                                                                 if len(missing) > 10 else "")
+            which, effect = f"{len(missing)} of the {n} finished trials ({named})", "computed from the others only"
+        text.insert(0, f"The per-epoch histories of {which} are missing: neither their `trials/<id>/history.json` "
+                       f"nor `{HISTORIES}` holds them. What this summary computes from them is {effect}: {uses}.")
+    if not text:
+        return ""
+    return ("\n## Missing inputs\n\n" + "\n\n".join(text) + "\n\nA figure with nothing left to draw is not "
+            "redrawn: a figure of that name in this folder comes from an earlier summary written here.\n")
 
 
 def pyplot():
@@ -116,9 +182,11 @@ def _band(ax, runs: list[list[float]], label: str, alpha: float) -> None:
 
 
 def plot_curves(curves: dict[str, list[list[float]]], path: Path, ylabel: str, title: str,
-                logy: bool = True, reference: dict[str, float] | None = None) -> Path:
+                logy: bool = True, reference: dict[str, float] | None = None) -> Path | None:
     """One line per label: the mean over seeds with a band of one standard error; ``reference`` draws
-    dashed horizontal lines (e.g. the truth)."""
+    dashed horizontal lines (e.g. the truth). Nothing is written (None) when no curve has a value."""
+    if not any(run for runs in curves.values() for run in runs):
+        return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for label, runs in curves.items():
@@ -137,9 +205,11 @@ def plot_curves(curves: dict[str, list[list[float]]], path: Path, ylabel: str, t
 
 
 def plot_parameters(per_method: dict[str, dict[str, list[list[float]]]], truth: dict[str, float], path: Path,
-                    title: str) -> Path:
+                    title: str) -> Path | None:
     """One panel per parameter: each method's mean trajectory over seeds (band: standard error), the truth
-    dashed."""
+    dashed. Nothing is written (None) when no trajectory has a value."""
+    if not any(run for params in per_method.values() for runs in params.values() for run in runs):
+        return None
     plt = pyplot()
     names = list(truth)
     cols = min(4, len(names))
@@ -160,20 +230,23 @@ def plot_parameters(per_method: dict[str, dict[str, list[list[float]]]], truth: 
 
 
 def curves_by(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], key: str) -> dict[str, list]:
-    """{label(row): [history[key] per trial]} over the ok rows."""
+    """{label(row): [history[key] per trial]} over the ok rows whose history is not missing."""
     out: dict[str, list] = {}
     for r in ok_rows(rows):
-        out.setdefault(label(r), []).append(history(out_dir, r).get(key, []))
+        out.setdefault(label(r), []).extend(present_curves([r], out_dir, key))
     return out
 
 
 def parameter_histories(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], names: Sequence[str]
                         ) -> dict[str, dict[str, list[list[float]]]]:
-    """{label: {parameter: [trajectory per trial]}} from the ``param/<name>`` curves."""
+    """{label: {parameter: [trajectory per trial]}} from the ``param/<name>`` curves (of the trials whose
+    history is not missing)."""
     out: dict[str, dict[str, list[list[float]]]] = {}
     for r in ok_rows(rows):
         h = history(out_dir, r)
         per = out.setdefault(label(r), {})
+        if h is None:
+            continue
         for name in names:
             per.setdefault(name, []).append(h.get(f"param/{name}", []))
     return out
@@ -201,6 +274,11 @@ def tail_median(curve: Sequence[float], last: int = 50) -> float:
     """The median of the last ``last`` values of a per-epoch curve: the level it settled at, without the
     epoch-to-epoch jitter of a constant learning rate."""
     return statistics.median(curve[-last:]) if curve else math.nan
+
+
+def lowest(curve: Sequence[float]) -> float:
+    """The lowest value of a per-epoch curve (nan for an empty one)."""
+    return min(curve) if curve else math.nan
 
 
 def first_below(curve: Sequence[float], threshold: float) -> int | None:
@@ -235,9 +313,12 @@ def paired_line(rows: Iterable[Row], key: str, what: str, method_a: str, method_
 
 def nonphysical_table(rows: Iterable[Row], out_dir: Path, label: Callable[[Row], str], names: Sequence[str]) -> str:
     """Per method and parameter: trials in which the parameter was ever <= 0, and the mean first and last
-    epoch at which it was."""
+    epoch at which it was (over the trials whose history is not missing; "not known" when all are)."""
     lines = []
-    for name_label, group in group_by_label(ok_rows(rows), label).items():
+    known = [r for r in ok_rows(rows) if history(out_dir, r) is not None]
+    if ok_rows(rows) and not known:
+        return "Not known: the trials' histories are missing (see Missing inputs below).\n"
+    for name_label, group in group_by_label(known, label).items():
         for name in names:
             spans = []
             for r in group:

@@ -7,15 +7,17 @@ checkpoint where it has one). Trials report their metrics and per-epoch history 
 is written on the machine that ran the command even when trials ran elsewhere; each trial's TensorBoard
 logs stay in its directory on the node that ran it.
 
-Layout of ``out_dir``: ``results.csv``, ``summary.md`` and plots (the study's), ``sweep.json`` (the trial
-list, checked on resume), ``trials/<trial_id>/`` (logs, ``history.json``, ``result.json``), ``data/``
-(expert plans shared by the trials) and ``ray/`` (Tune's state).
+Layout of ``out_dir``: ``results.csv``, ``summary.md`` and plots (the study's), ``histories.json.gz`` (every
+finished trial's ``history.json``, what the summary reads when ``trials/`` is gone), ``sweep.json`` (the trial
+list, checked on resume), ``trials/<trial_id>/`` (logs, ``history.json``, ``result.json``), ``data/`` (expert
+plans shared by the trials) and ``ray/`` (Tune's state).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import gzip
 import json
 import logging
 import os
@@ -26,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dilqr_rl.experiments.report import HISTORIES
 from dilqr_rl.experiments.study import Row, Study, StudyOptions, TrialConfig
 
 RESERVED = ("study", "trial_id", "study_module", "trial_dir", "data_dir", "threads", "cache_dir")
@@ -294,6 +297,32 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {last[0].strip()}"[:300]
 
 
+def write_histories(rows: list[Row], out_dir: Path) -> None:
+    """``histories.json.gz``: {trial_id: history} of the finished trials, from their ``trials/<id>/history.json``
+    (kept from an earlier archive where the trial folder is gone): the per-epoch curves the summary reads, small
+    enough to keep with ``results.csv`` where the trial folders are not (floats to 7 significant digits, float32's
+    precision: half the size; the summaries show 3)."""
+    path = out_dir / HISTORIES
+    histories = json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else {}
+    for row in rows:
+        trial = out_dir / "trials" / row["trial_id"] / "history.json"
+        if row.get("status") == "ok" and trial.is_file():
+            histories[row["trial_id"]] = _rounded(json.loads(trial.read_text()))
+    if histories:
+        path.write_bytes(gzip.compress(json.dumps(histories, sort_keys=True).encode(), mtime=0))
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` (JSON) with every float rounded to 7 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.7g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
 def write_results(rows: list[Row], path: Path) -> None:
     """``results.csv``: one row per trial; nested values (parameter dicts) as JSON."""
     columns: list[str] = []
@@ -348,6 +377,7 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
     for row in rows:
         row["sweep_wall_time_s"] = time.perf_counter() - start
     write_results(rows, out / "results.csv")
+    write_histories(rows, out)
     study.summarize(rows, out, options)
     unfinished = sum(r["status"] == "unfinished" for r in rows)
     if unfinished:  # Tune stopped on Ctrl-C; what finished is written, the rest resumes on a rerun
@@ -356,13 +386,16 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
 
 
 def summarize_again(study: str | Study, out_dir: str | Path, options: StudyOptions | None = None) -> Path:
-    """Rewrite a finished sweep's summary and plots from its ``results.csv`` and trial histories, without
-    running anything (e.g. after changing the summary)."""
+    """Rewrite a finished sweep's summary and plots from its ``results.csv`` and trial histories
+    (``histories.json.gz``, first brought up to date from the trial folders where they are there; the summary
+    says which histories are missing), without running anything (e.g. after changing the summary)."""
     from dilqr_rl.experiments import get_study
 
     study = get_study(study) if isinstance(study, str) else study
     out = Path(out_dir)
     if not (out / "results.csv").is_file():
         raise SweepError(f"{out} holds no results.csv: run the study first (dilqr-rl reproduce --name {study.name})")
-    study.summarize(read_results(out / "results.csv"), out, options or StudyOptions())
+    rows = read_results(out / "results.csv")
+    write_histories(rows, out)
+    study.summarize(rows, out, options or StudyOptions())
     return out

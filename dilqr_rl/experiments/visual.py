@@ -50,6 +50,13 @@ QUICK: dict[str, Any] = {"size": 32, "channels": [4, 4, 4, 4, 4], "n_train": 3, 
                          "decoded_steps": 2, "max_iter": 10}
 """``--quick``: every code path in seconds."""
 STEPS_SHOWN = (1, 5, 10, 20, 30, 40)
+STRIPS = "strip_predictions.npz"
+"""The predicted frames the strips show (seed 0), kept with ``results.csv`` as the histories are (the trial
+folders that hold ``predictions_<mode>.npy`` are not committed)."""
+STRIP_METHODS = (("dilqr", "plan"), ("latent", "rollout"))
+"""The (method, mode) of each predicted row of the strips."""
+HISTORY_USES = ("the per-step error table, the comparison with the baseline and its verdict, `prediction_error.png`, "
+                "`parameters.png`")
 
 CHOICES: list[tuple[str, str, str]] = [
     ("frames", "4 stacked RGB frames, 224 x 224",
@@ -119,9 +126,35 @@ def trials(options: StudyOptions) -> list[dict]:
 def per_trajectory(ok: list[Row], out_dir: Path, key: str) -> np.ndarray | None:
     """The seed-averaged error of each test trajectory and step, (N, K + 1), for ``method/mode``."""
     method, mode = key.split("/")
-    runs = [report.history(out_dir, r).get(f"eval/{mode}/mse") for r in ok if r["method"] == method]
+    runs = report.present_curves([r for r in ok if r["method"] == method], out_dir, f"eval/{mode}/mse")
     runs = [np.asarray(r) for r in runs if r]
     return np.mean(runs, 0) if runs else None
+
+
+def strip_predictions(ok: list[Row], out_dir: Path) -> dict[str, np.ndarray] | None:
+    """The seed-0 predicted frames (n, K + 1, H, W) uint8 of the strips, by ``method/mode`` (:data:`STRIP_METHODS`):
+    from the trial folders (then kept in :data:`STRIPS`), else from :data:`STRIPS`; None when neither has them or
+    a method did not finish."""
+    seed0 = {r["method"]: out_dir / "trials" / r["trial_id"] for r in ok if r["seed"] == 0}
+    if any(method not in seed0 for method, _ in STRIP_METHODS):
+        return None
+    files = {f"{method}/{mode}": seed0[method] / f"predictions_{mode}.npy" for method, mode in STRIP_METHODS}
+    kept = out_dir / STRIPS
+    if all(f.is_file() for f in files.values()):
+        frames = {k: np.load(f) for k, f in files.items()}
+        if not kept.is_file() or not _same(frames, _load_strips(kept)):  # a rewritten zip differs in its dates
+            np.savez_compressed(kept, **{k.replace("/", "__"): v for k, v in frames.items()})
+        return frames
+    return _load_strips(kept) if kept.is_file() else None
+
+
+def _load_strips(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as kept:
+        return {k.replace("__", "/"): kept[k] for k in kept.files}
+
+
+def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def reference_errors(frames: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
@@ -170,7 +203,7 @@ def _claim(errors: dict[str, np.ndarray], references: dict[str, np.ndarray]) -> 
     accurate, steady = d.mean() < b.mean(), d.std(0).mean() < b.std(0).mean()
     verdict = {(True, True): "both", (True, False): "higher accuracy but not lower variance",
                (False, True): "lower variance but not higher accuracy", (False, False): "neither"}[accurate, steady]
-    return (f"In this run the DiLQR head's mean error over the steps is x{d.mean() / b.mean():.2f} the baseline's "
+    return (f" In this run the DiLQR head's mean error over the steps is x{d.mean() / b.mean():.2f} the baseline's "
             f"and x{d.mean() / k.mean():.2f} an all-black frame's; its spread over the test swing-ups is "
             f"x{d.std(0).mean() / b.std(0).mean():.2f} the baseline's. Of the claim we see {verdict}.")
 
@@ -204,18 +237,25 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     horizon = settings["horizon"]
     errors = {f"{m}/{mode}": e for m in METHODS for mode in MODES[m]
               if (e := per_trajectory(ok, out_dir, f"{m}/{mode}")) is not None}
-    test = dataset({**settings, "data_dir": str(out_dir / "data")}, "test") if ok else None
+    predicted = strip_predictions(ok, out_dir)
+    # the test frames are drawn again (seconds to a minute) only when something is computed from them
+    test = dataset({**settings, "data_dir": str(out_dir / "data")}, "test") if errors or predicted else None
     references = reference_errors(test.frames, horizon) if test is not None else {}
-    plot_errors({LABELS[k]: e for k, e in {**errors, **references}.items()}, out_dir / "prediction_error.png",
-                f"per-pixel MSE over {len(next(iter(errors.values()))) if errors else 0} test swing-ups")
-    strips = ""
-    seed0 = {r["method"]: out_dir / "trials" / r["trial_id"] for r in ok if r["seed"] == 0}
-    if {"dilqr", "latent"} <= set(seed0) and (seed0["dilqr"] / "predictions_plan.npy").is_file():
-        write_strips(test.frames, {LABELS["dilqr/plan"]: np.load(seed0["dilqr"] / "predictions_plan.npy"),
-                                   LABELS["latent/rollout"]: np.load(seed0["latent"] / "predictions_rollout.npy")},
-                     out_dir / "strip.png", out_dir / "strip.gif")
+    if errors:
+        plot_errors({LABELS[k]: e for k, e in {**errors, **references}.items()}, out_dir / "prediction_error.png",
+                    f"per-pixel MSE over {len(next(iter(errors.values())))} test swing-ups")
+    strips, missing = "", []
+    if predicted is not None:
+        write_strips(test.frames, {LABELS[k]: v for k, v in predicted.items()}, out_dir / "strip.png",
+                     out_dir / "strip.gif")
         strips = ("`strip.png` and `strip.gif` (seed 0: the real frames, then the DiLQR head's and the baseline's "
                   "predictions, for three test swing-ups)")
+    elif all(any(r["method"] == method and r["seed"] == 0 for r in ok) for method, _ in STRIP_METHODS):
+        missing.append("The predicted frames of the strips are missing: neither the seed-0 trials' "
+                       f"`predictions_<mode>.npy` nor `{STRIPS}` holds them; `strip.png` and `strip.gif` are "
+                       "not redrawn.")
+        strips = "`strip.png` and `strip.gif` (not redrawn, see Missing inputs below)"
+    unknown = f"{report.MISSING} (see Missing inputs below)" if report.missing_histories(ok, out_dir) else "n/a"
     label = lambda r: r["method"]  # noqa: E731
     planners = [r for r in ok if r["method"].startswith("dilqr")]
     if planners:
@@ -241,15 +281,15 @@ Per-pixel MSE between the predicted and the real frame k steps after the observa
 per test swing-up averaged over the seeds; mean ± standard error over the {settings['n_test']} test swing-ups.
 "SD over trajectories" is the standard deviation over the test swing-ups, averaged over k = 1..{horizon}.
 
-{_step_table({**errors, **references}, horizon) if errors else "n/a"}
+{_step_table({**errors, **references}, horizon) if errors else unknown + chr(10)}
 The two references learn nothing: a method near the all-black frame's error has not learned to draw the
 pendulum where it is.
 
-{_verdict(errors, horizon)}
+{_verdict(errors, horizon) if errors else unknown}
 
 The paper claims "significantly higher prediction accuracy with lower variance" for the DiLQR head. The lines
 above say where we see it (paired over the test swing-ups: a step counts when the mean difference exceeds two
-standard errors). {_claim(errors, references)}
+standard errors).{_claim(errors, references)}
 
 Figures: `prediction_error.png` (bands: one standard error over the test swing-ups), {strips or "no strips"},
 `parameters.png`.
@@ -260,7 +300,7 @@ Figures: `prediction_error.png` (bands: one standard error over the test swing-u
 ## Time (one CPU thread per trial unless `--device` says otherwise)
 
 {report.table(["method", "training s", "trial wall time s"], timing)}
-{report.failures(rows)}"""
+{report.failures(rows)}{report.missing_inputs(ok, out_dir, HISTORY_USES, missing)}"""
     (out_dir / "summary.md").write_text(text)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,7 @@ from dilqr_rl.cli import main
 from dilqr_rl.experiments import STUDIES, StudyOptions, get_study, run_study
 from dilqr_rl.experiments.gradient_fidelity import run_fidelity_trial
 from dilqr_rl.experiments.imitation_trial import run_imitation_trial
-from dilqr_rl.experiments.sweep import read_results
+from dilqr_rl.experiments.sweep import read_results, summarize_again
 
 EXPECTED = {
     "cartpole-cost": ["final model loss: DiLQR / DiffMPC", "model_loss.png", "Per dimension"],
@@ -38,6 +40,10 @@ def test_quick_study_runs_on_ray_and_writes_its_report(ray_session, tmp_path, na
         assert text in summary, text
     assert list(out.glob("*.png"))
     assert all((out / "trials" / r["trial_id"] / "result.json").is_file() for r in rows)
+    # what is committed of a run (no trial folders) gives the same summary
+    shutil.rmtree(out / "trials")
+    summarize_again(name, out, StudyOptions(quick=True))
+    assert (out / "summary.md").read_text() == summary and "Missing inputs" not in summary
 
 
 def test_reproduce_command(ray_session, tmp_path, capsys):
@@ -85,6 +91,20 @@ def test_an_interrupted_sweep_prints_the_command_that_resumes_it(tmp_path, capsy
     assert command.startswith("dilqr-rl reproduce --name cartpole-dx") and "--fresh" not in command
     resumed = parse(Args, command.split()[2:], "dilqr-rl reproduce")
     assert resumed == Args(**{**vars(parse(Args, argv, "dilqr-rl reproduce")), "fresh": False, "out": tmp_path / "cd"})
+
+
+COMMITTED = Path(__file__).parents[2] / "benchmarks" / "reproduce"
+"""The committed full runs: results.csv, summary.md, figures and what the summaries read (histories.json.gz)."""
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_summary_only_rewrites_each_committed_summary_as_committed(tmp_path, name, capsys):
+    """--summary-only on a copy of a committed study (without the trial folders, which are not committed)
+    writes its committed summary.md again, word for word: the summary's inputs are committed, or the
+    summary says which are missing."""
+    out = shutil.copytree(COMMITTED / name, tmp_path / name)
+    assert main(["reproduce", "--name", name, "--out", str(out), "--summary-only"]) == 0
+    assert (out / "summary.md").read_text() == (COMMITTED / name / "summary.md").read_text()
 
 
 def _imitation(tmp_path, method, system="pendulum", **extra):

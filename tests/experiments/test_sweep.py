@@ -4,6 +4,8 @@ and the libraries' versions, a local sweep stays local, rows round-trip through 
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -40,6 +42,8 @@ def test_a_failing_trial_is_a_row_and_the_rerun_resumes(ray_session, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "ok__s0: ok 1.5" in summary and "bad__s0: error" in summary
     assert (out / "trials" / "ok__s0" / "result.json").is_file()
+    kept = json.loads(gzip.decompress((out / "histories.json.gz").read_bytes()))  # committed with results.csv
+    assert kept == {"ok__s0": {"loss": [3.0, 2.0, 1.0]}, "ok__s1": {"loss": [3.0, 2.0, 1.0]}}
     # rerun: the finished trials are not run again, the failed ones are restarted
     run_study(FAKE, StudyOptions(seeds=2), out, progress=False)
     assert _runs(out, "ok__s0") == 1 and _runs(out, "bad__s0") == 2
