@@ -53,6 +53,7 @@ from torch import Tensor, nn
 from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
+from dilqr_rl.policies.cost_maps import make_cost_map
 from dilqr_rl.policies.state_maps import make_state_map
 
 DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "warn"}
@@ -89,17 +90,21 @@ class FirstControl(nn.Module):
     counts in ``stats``; the layer's ``on_unconverged`` still decides the gradient of those items.
     """
 
-    def __init__(self, controller: DiLQR, stats: SolverStats, dtype: torch.dtype) -> None:
+    def __init__(self, controller: DiLQR, stats: SolverStats, dtype: torch.dtype,
+                 cost_map: nn.Module | None = None) -> None:
         super().__init__()
         self.controller = controller
         self.stats = stats
         self.dtype = dtype
+        self.cost_map = cost_map
 
-    def forward(self, state: Tensor) -> Tensor:
+    def forward(self, observed: Tensor) -> Tensor:
+        state = observed.to(self.dtype)
+        cost_args = self.cost_map(state) if self.cost_map is not None else None
         # Not warnings.catch_warnings: entering it resets Python's once-per-place registries, and every
         # other warning (the backward's HessianFallbackWarning) would then repeat at every rollout step.
         with unconverged_warnings(False):
-            sol = self.controller(state.to(self.dtype))
+            sol = self.controller(state, cost_args=cost_args)
         if not sol.all_converged and self.controller.config.tol > 0 and not self.stats.warned:
             self.stats.warned = True
             items = int((~sol.converged).sum())
@@ -109,7 +114,7 @@ class FirstControl(nn.Module):
                           "policy.solver_stats (logged as ilqr/converged_fraction).", UnconvergedWarning,
                           stacklevel=2)
         self.stats.record(sol)
-        return sol.first_control().to(state.dtype)
+        return sol.first_control().to(observed.dtype)
 
 
 class CriticExtractor(nn.Module):
@@ -171,6 +176,11 @@ class DiLQRPolicy(ActorCriticPolicy):
       initialises the named learned maps.
     - ``solver_options``: ``DiLQR`` options (``max_iter``, ``tol``, ``on_unconverged``, ...), merged over
       ``DEFAULT_SOLVER_OPTIONS``.
+    - ``cost_map``: ``None`` (default), ``"goal_weights"`` or an ``nn.Module``: a network from the state to
+      per-item cost parameters ``{keyword: (B, ...)}`` the cost takes (Actor-Critic MPC's cost map), trained
+      through the plan by the layer's exact gradient. ``"goal_weights"``
+      (:class:`~dilqr_rl.policies.cost_maps.GoalWeightsMap`) predicts the weights around the cost's own and a
+      goal, and starts at the nominal cost (the untrained actor is the actor without a map).
     - ``controller_dtype``: dtype the controller solves in (default ``torch.float64``).
     - ``controller_lr_scale``: learning rate of the controller's parameters (dynamics and cost) relative to
       the algorithm's learning rate (default 1). The optimizer holds them in their own parameter group
@@ -190,6 +200,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         u_upper: float | Sequence[float] | None = None,
         grad_method: str = "implicit",
         state_map: str | nn.Module | None = None,
+        cost_map: str | nn.Module | None = None,
         solver_options: dict[str, Any] | None = None,
         controller_dtype: torch.dtype = torch.float64,
         controller_lr_scale: float = 1.0,
@@ -231,8 +242,10 @@ class DiLQRPolicy(ActorCriticPolicy):
         if state_dim is None:
             raise ValueError("the dynamics module needs a state_dim attribute (the size n of its state)")
         self._state_map_given = isinstance(state_map, nn.Module)
+        built_cost_map = None if cost_map is None else make_cost_map(
+            copy.deepcopy(cost_map), int(state_dim), controller.cost).to(controller_dtype)
         self._actor_parts = (controller, make_state_map(copy.deepcopy(state_map), observation_space.shape,
-                                                        state_dim), int(state_dim))
+                                                        state_dim), int(state_dim), built_cost_map)
         self._config = dict(horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
                             solver_options=solver_options, controller_dtype=controller_dtype,
                             controller_lr_scale=float(controller_lr_scale))
@@ -245,7 +258,7 @@ class DiLQRPolicy(ActorCriticPolicy):
                                              self._critic_net_arch, self.activation_fn)
 
     def _build(self, lr_schedule: Schedule) -> None:
-        controller, state_map, _ = self._actor_parts
+        controller, state_map, _, cost_map = self._actor_parts
         # The state map is the actor's features extractor; SB3's `features_extractor` aliases it.
         self.pi_features_extractor = self.features_extractor = state_map
         # SB3's `_build` re-initialises the features extractors (ortho_init): restore a given module's weights.
@@ -256,7 +269,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         if not isinstance(self.action_dist, DiagGaussianDistribution):
             raise ValueError(f"DiLQRPolicy needs SB3's DiagGaussianDistribution; got {self.action_dist}")
         # Swap SB3's (orthogonally initialized) linear head for the controller, then rebuild the optimizer.
-        self.action_net = FirstControl(controller, self.solver_stats, self._config["controller_dtype"])
+        self.action_net = FirstControl(controller, self.solver_stats, self._config["controller_dtype"], cost_map)
         self.optimizer = self._make_optimizer(lr_schedule(1))
         del self._actor_parts
 
@@ -286,7 +299,7 @@ class DiLQRPolicy(ActorCriticPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(self._config, dynamics=self.controller.dynamics, cost=self.controller.cost,
-                    state_map=self.state_map, net_arch=self._critic_net_arch)
+                    state_map=self.state_map, cost_map=self.action_net.cost_map, net_arch=self._critic_net_arch)
         return data
 
 

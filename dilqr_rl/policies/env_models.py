@@ -36,8 +36,8 @@ class ScaledControl(nn.Module):
             if hasattr(model, name):
                 setattr(self, name, getattr(model, name))
 
-    def forward(self, x: Tensor, a: Tensor) -> Tensor:
-        return self.model(x, a / self.action_scale)
+    def forward(self, x: Tensor, a: Tensor, **kwargs: Tensor) -> Tensor:
+        return self.model(x, a / self.action_scale, **kwargs)
 
 
 @dataclass

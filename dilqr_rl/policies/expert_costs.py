@@ -16,8 +16,12 @@ class PeriodicQuadraticCost(nn.Module):
     sees the same cost for every winding of the pole. With weights (1, 0.1, 0.001) on the pendulum this is
     :class:`~dilqr_rl.models.PendulumSwingUpCost`; on the cart-pole it smooths the swing-up reward.
 
+    Per-item weights and goals (one per row) are keyword arguments: ``g = sum_i w_i (z_i - goal_i)^2``, the
+    angle term ``w 2 (1 - cos(theta - goal_theta))``.
+
     Shapes:
-        weights (N,), N = n + m; forward: x (R, n), u (R, m) -> (R,); derivatives -> c (R, N), C (R, N, N).
+        weights (N,), N = n + m; forward: x (R, n), u (R, m) [, weights (R, N), goal (R, N)] -> (R,);
+        derivatives -> c (R, N), C (R, N, N).
     """
 
     def __init__(self, weights: Sequence[float], angle_index: int, dtype: torch.dtype = torch.float64) -> None:
@@ -30,20 +34,26 @@ class PeriodicQuadraticCost(nn.Module):
         self.register_buffer("w", w)
         self.angle_index = int(angle_index)
 
-    def _split(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+    def _split(self, x: Tensor, u: Tensor, goal: Tensor | None) -> tuple[Tensor, Tensor]:
         z = torch.cat([x, u], dim=-1)  # (R, N)
+        if goal is not None:
+            z = z - goal
         return z, z[:, self.angle_index]
 
-    def forward(self, x: Tensor, u: Tensor) -> Tensor:
-        z, theta = self._split(x, u)
-        quadratic = (self.w * z**2).sum(-1) - self.w[self.angle_index] * theta**2
-        return quadratic + self.w[self.angle_index] * 2.0 * (1.0 - torch.cos(theta))
+    def forward(self, x: Tensor, u: Tensor, *, weights: Tensor | None = None, goal: Tensor | None = None) -> Tensor:
+        """g (R,); ``weights`` (R, N) and ``goal`` (R, N), when given, replace the module's weights and the
+        goal 0 per row (per-item data of the solve: ``cost_args``, e.g. from a policy's cost map)."""
+        w = self.w if weights is None else weights
+        z, theta = self._split(x, u, goal)
+        wa = w[..., self.angle_index]
+        return (w * z**2).sum(-1) - wa * theta**2 + wa * 2.0 * (1.0 - torch.cos(theta))
 
-    def derivatives(self, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
-        z, theta = self._split(x, u)
-        i, wa = self.angle_index, self.w[self.angle_index]
-        c = 2.0 * self.w * z  # (R, N)
-        c[:, i] = wa * 2.0 * torch.sin(theta)
-        diagonal = (2.0 * self.w).expand_as(z).clone()  # (R, N)
-        diagonal[:, i] = wa * 2.0 * torch.cos(theta)
+    def derivatives(self, x: Tensor, u: Tensor, *, weights: Tensor | None = None,
+                    goal: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        z, theta = self._split(x, u, goal)
+        i = self.angle_index
+        w = (self.w if weights is None else weights).expand_as(z)  # (R, N)
+        angle = torch.zeros_like(z[:1]).index_fill_(1, torch.tensor([i], device=z.device), 1.0).bool()  # (1, N)
+        c = torch.where(angle, w * 2.0 * torch.sin(theta).unsqueeze(-1), 2.0 * w * z)  # (R, N)
+        diagonal = torch.where(angle, w * 2.0 * torch.cos(theta).unsqueeze(-1), 2.0 * w)  # (R, N)
         return c, torch.diag_embed(diagonal)
