@@ -98,3 +98,21 @@ def test_cost_map_errors():
                          lambda _: 1e-3, **_kwargs(cost=NoKeywords(), cost_map=GoalWeightsMap(2, torch.ones(3))))
     with pytest.raises(TypeError, match=r"NoKeywords.forward\(\) takes no argument 'weights'"):
         policy._predict(torch.zeros(1, 3), deterministic=True)
+
+
+def test_periodic_cost_closed_forms_with_per_row_weights_and_goal_match_torch_func():
+    from torch.func import hessian, jacrev, vmap
+
+    gen = torch.Generator().manual_seed(0)
+    cost = PeriodicQuadraticCost(WEIGHTS, angle_index=0)
+    x, u = torch.randn(6, 2, generator=gen, dtype=F64), torch.randn(6, 1, generator=gen, dtype=F64)
+    rows = {"weights": torch.rand(6, 3, generator=gen, dtype=F64), "goal": torch.randn(6, 3, generator=gen, dtype=F64)}
+    for args in ({}, rows):
+        def g(tau, *values, args=args):
+            kw = {k: v.unsqueeze(0) for k, v in zip(args, values)}
+            return cost(tau[:2].unsqueeze(0), tau[2:].unsqueeze(0), **kw)[0]
+
+        tau = torch.cat([x, u], -1)
+        c, C = cost.derivatives(x, u, **args)
+        torch.testing.assert_close(c, vmap(jacrev(g))(tau, *args.values()), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(C, vmap(hessian(g))(tau, *args.values()), rtol=1e-12, atol=1e-12)
