@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.cli._errors import CLIError, check_threads, flag, speak_flags, writable_folder
 from dilqr_rl.models.systems import SystemName
 
@@ -130,7 +131,7 @@ def run(args: Args) -> int:
     except BCInterrupted as stop:
         print(f"\ninterrupted after {stop.epochs} of {config.epochs} epochs; saved {stop.checkpoint}")
         print(f"run folder: {run_dir}")
-        print(f"resume with: dilqr-rl bc --resume {run_dir}")
+        print(f"resume with: {installed_command('dilqr-rl')} bc --resume {run_dir}")
         return 130
     finally:
         writer.close()

@@ -65,7 +65,9 @@ class Args:
 
 def resume_command(args: Args, out: Path) -> str:
     """The command that resumes the sweep ``args`` started in ``out``: the same options, without --fresh."""
-    parts = ["dilqr-rl", "reproduce"]
+    from dilqr_rl.cli._commands import installed_command
+
+    parts = [installed_command("dilqr-rl"), "reproduce"]
     for field in dataclasses.fields(Args):
         value = out if field.name == "out" else getattr(args, field.name)
         if field.name in ("fresh", "summary_only") or value == field.default:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.agents.ppo_config import PPOConfig
+from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.cli._errors import CLIError, flag, speak_flags, writable_folder
 
 RESUME_MAY_CHANGE = ("total_timesteps", "progress", "verbose")
@@ -39,7 +40,7 @@ def run(args: Args) -> int:
     except TrainingInterrupted as stop:
         print(f"\ninterrupted at {stop.timesteps} steps; saved {stop.checkpoint}")
         print(f"run folder: {stop.run_dir}")
-        print(f"resume with: dilqr-rl rl --resume {stop.run_dir}")
+        print(f"resume with: {installed_command('dilqr-rl')} rl --resume {stop.run_dir}")
         return 130
     print(f"run folder: {result.run_dir}")
     print(f"checkpoint: {result.checkpoint}")
@@ -47,7 +48,8 @@ def run(args: Args) -> int:
         print(f"deterministic return: {result.initial_return:.1f} -> {result.final_return:.1f}")
     for name, value in result.final_params.items():
         print(f"{name}: {result.initial_params[name]:.4f} -> {value:.4f}")
-    print(f"evaluate it: dilqr-rl evaluate --policy {result.checkpoint} --env-id {config.env_id}")
+    command = installed_command("dilqr-rl")
+    print(f"evaluate it: {command} evaluate --policy {result.checkpoint} --env-id {config.env_id}")
     return 0
 
 

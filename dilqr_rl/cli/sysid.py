@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.cli._errors import CLIError, check_threads, speak_flags, writable_folder
 from dilqr_rl.models.systems import SystemName
 
@@ -112,7 +113,8 @@ def run(args: Args) -> int:
     save_checkpoint(run_dir / "policy.pt", {"spec": asdict(spec), "policy": planner.state_dict()})
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
     print(f"run folder: {run_dir}")
-    print(f"the fitted model as a controller: dilqr-rl evaluate --policy {run_dir / 'policy.pt'} "
+    command = installed_command("dilqr-rl")
+    print(f"the fitted model as a controller: {command} evaluate --policy {run_dir / 'policy.pt'} "
           f"(dynamics only: {run_dir / 'dynamics.pt'})")
     print(f"transition loss: train {result.loss:.3e}, test " + ("-" if test_loss is None else f"{test_loss:.3e}"))
     for k in learned:

@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dilqr_rl.agents.bc import BCTrainer, load_checkpoint
 from dilqr_rl.agents.bc_sequence import load_sequence_policy
 from dilqr_rl.cli import main
+from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.data import collect_plans
 from tests import SUBPROCESS_TIMEOUT_S
 
@@ -174,7 +175,7 @@ def test_ctrl_c_in_bc_saves_and_prints_how_to_resume(tmp_path, capsys, monkeypat
     (run_dir,) = runs.iterdir()
     last = run_dir / "checkpoints" / "last.pt"
     assert capsys.readouterr().out == (f"\ninterrupted after 1 of 3 epochs; saved {last}\nrun folder: {run_dir}\n"
-                                       f"resume with: dilqr-rl bc --resume {run_dir}\n")
+                                       f"resume with: {installed_command('dilqr-rl')} bc --resume {run_dir}\n")
     assert load_checkpoint(last)["epoch"] == 1 and not (run_dir / "result.json").exists()
     monkeypatch.setattr(BCTrainer, "_train_epoch", train_epoch)
     assert main(["bc", "--resume", str(run_dir)]) == 0

@@ -15,6 +15,7 @@ from stable_baselines3 import PPO
 
 from dilqr_rl.agents.ppo import PPOConfig, checkpoints, load_run_config, make_env
 from dilqr_rl.cli import main, parse
+from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.cli.rl import Args
 from dilqr_rl.policies import DiLQRPolicy
 from tests import SUBPROCESS_TIMEOUT_S
@@ -88,7 +89,7 @@ def test_ctrl_c_saves_and_resume_continues(tmp_path, capsys, monkeypatch):
     (run_dir,) = tmp_path.iterdir()
     out = capsys.readouterr().out
     assert f"saved {run_dir / 'checkpoints' / 'model_32_steps.zip'}" in out
-    assert f"run folder: {run_dir}\nresume with: dilqr-rl rl --resume {run_dir}" in out
+    assert f"run folder: {run_dir}\nresume with: {installed_command('dilqr-rl')} rl --resume {run_dir}" in out
     monkeypatch.setattr(PPO, "learn", learn)
     assert main(["rl", "--resume", str(run_dir), "--horizon", "5"]) == 2
     assert capsys.readouterr().err == ("error: --resume continues a run with its own settings, but --horizon 5 (the "

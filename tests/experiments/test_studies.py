@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dilqr_rl.cli import main
+from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.experiments import STUDIES, StudyOptions, get_study, run_study
 from dilqr_rl.experiments.gradient_fidelity import run_fidelity_trial
 from dilqr_rl.experiments.imitation_trial import run_imitation_trial
@@ -88,7 +89,8 @@ def test_an_interrupted_sweep_prints_the_command_that_resumes_it(tmp_path, capsy
     err = capsys.readouterr().err
     assert "interrupted: 3 of 20 trials did not finish; run the same sweep again to resume it" in err
     command = err.split("resume: ")[1].strip()
-    assert command.startswith("dilqr-rl reproduce --name cartpole-dx") and "--fresh" not in command
+    assert command.startswith(f"{installed_command('dilqr-rl')} reproduce --name cartpole-dx")
+    assert "--fresh" not in command
     resumed = parse(Args, command.split()[2:], "dilqr-rl reproduce")
     assert resumed == Args(**{**vars(parse(Args, argv, "dilqr-rl reproduce")), "fresh": False, "out": tmp_path / "cd"})
 
