@@ -34,7 +34,8 @@ def test_rl_subcommand_tiny_run(tmp_path):
     assert run_dir.name.startswith("Pendulum-v1__ppo-dilqr__3__")
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1  # SB3's logger alone
     assert f"checkpoint: {run_dir / 'model.zip'}" in out.stdout
-    assert f"evaluate it: dilqr-rl evaluate --policy {run_dir / 'model.zip'} --env-id Pendulum-v1" in out.stdout
+    evaluate = f"{installed_command('dilqr-rl')} evaluate --policy {run_dir / 'model.zip'} --env-id Pendulum-v1"
+    assert f"evaluate it: {evaluate}" in out.stdout
     assert "mass: 0.5000 ->" in out.stdout
     assert [p.name for p in checkpoints(run_dir)] == ["model_16_steps.zip", "model_32_steps.zip"]
     model = PPO.load(run_dir / "model.zip")
