@@ -18,6 +18,7 @@ parameters and in the rows of ``args``.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
@@ -71,14 +72,23 @@ def _seed(k: int, rows: int, width: int, dtype: torch.dtype, device: torch.devic
     return torch.eye(k, width, dtype=dtype, device=device).repeat_interleave(rows, 0)
 
 
+_ROW_WISE_CHECKED: weakref.WeakKeyDictionary[nn.Module, set] = weakref.WeakKeyDictionary()
+"""Per module, the (train/eval modes, row layouts) it has passed the row check with."""
+
+
 def check_row_wise(name: str, module: nn.Module, fn: Callable[..., Tensor], *rows: Tensor) -> None:
     """Raise RowCouplingError if ``fn(*rows)`` changes on the given rows when a copy of row 0 is appended.
 
     ``rows`` are row-aligned inputs (R, ...). Skipped for modules with ``row_wise = False``. A row-wise
     module gives the same output up to rounding; BatchNorm in training mode (batch statistics) or Dropout
-    (random masks) does not.
+    (random masks) does not. A module that passed is not checked again while the train/eval modes of its
+    submodules and the rows' shapes (past the first dimension), dtypes and devices stay the same.
     """
     if not is_row_wise(module):
+        return
+    key = (tuple(m.training for m in module.modules()), tuple((r.shape[1:], r.dtype, r.device) for r in rows))
+    passed = _ROW_WISE_CHECKED.setdefault(module, set())
+    if key in passed:
         return
     with torch.no_grad():
         alone = fn(*rows)
@@ -94,6 +104,7 @@ def check_row_wise(name: str, module: nn.Module, fn: Callable[..., Tensor], *row
             "normalization such as LayerNorm; a module that is row-wise but must not be evaluated on stacked "
             "copies of its rows can set row_wise = False (per-row torch.func derivatives, no check)."
         )
+    passed.add(key)
 
 
 def row_jacobian(fn: Callable[..., Tensor], tau: Tensor, aux: tuple[Tensor, ...], k: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -382,6 +383,12 @@ class DiLQR(nn.Module):
                              f"(B, T, m) = {shape}") from None
 
 
+@functools.lru_cache(maxsize=256)
+def _takes_keyword(fn, name: str) -> bool:
+    params = inspect.signature(fn).parameters.values()
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
+
+
 def _check_keyword(kind: str, module: nn.Module, name: str) -> None:
     """Raise if ``module``'s forward (or one of its closed forms) cannot take the keyword ``name``: a closed
     form that ignored per-item data would silently differentiate another problem."""
@@ -390,8 +397,7 @@ def _check_keyword(kind: str, module: nn.Module, name: str) -> None:
         fn = getattr(module, method, None)
         if fn is None:
             continue
-        params = inspect.signature(fn).parameters.values()
-        if not any(p.name == name or p.kind is p.VAR_KEYWORD for p in params):
+        if not _takes_keyword(getattr(fn, "__func__", fn), name):
             raise TypeError(
                 f"{kind}_args has {name!r}, but {type(module).__name__}.{method}() takes no argument {name!r}: "
                 f"add a keyword argument {name} (one row per row of x, u) to {method}(), or remove it from "

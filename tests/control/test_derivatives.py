@@ -178,3 +178,16 @@ def test_a_cost_of_the_wrong_shape_gets_the_shape_error_not_a_coupling_error():
 
     with pytest.raises(ValueError, match="the cost module must return one value per row"):
         _layer(PendulumDynamics(dtype=F64), SummedCost())(torch.zeros(2, 2, dtype=F64))
+
+
+def test_the_row_check_runs_again_when_a_submodule_changes_mode():
+    """The check is cached per module, its submodules' train/eval modes and the row layout: a module that
+    passed in eval mode is checked again (and refused) once its BatchNorm is back in training mode."""
+    x0 = torch.tensor([[0.5, 0.0], [0.2, 0.1], [-0.3, 0.4]], dtype=F64)
+    dynamics = _BatchNormDynamics().eval()
+    layer = _layer(dynamics)
+    layer(x0)
+    layer(x0)  # cached: passes again
+    dynamics.norm.train()
+    with pytest.raises(RowCouplingError, match="does not act row by row"):
+        layer(x0)
