@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from dilqr_rl.control import kernels
 from dilqr_rl.control.boxqp import box_qp, masked_matrix
 
 
@@ -128,6 +129,10 @@ def ilqr_gains(
     box QP did not converge there, gets zero gains and ok False (the solver then raises its regularization).
     """
     Bsz, T, n, N = F.shape
+    if N - n == 1:
+        compiled = kernels.riccati_scalar(F, c, C, u, lo, hi, reg)  # the same sweep in C (graph-free, CPU)
+        if compiled is not None:
+            return StepGains(*compiled)
     M, Fa = _augment(C, c, F)
     M, Fa = M.unbind(1), Fa.unbind(1)
     rows = _identity_rows(F, n)
@@ -182,6 +187,10 @@ def adjoint_lqr(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor) -> AdjointSolu
     d loss / d x_init is the negated multiplier of dx_1 = 0.
     """
     Bsz, T, n, N = F.shape
+    if N - n == 1:
+        compiled = kernels.adjoint_scalar(H, gbar, F, free)  # the same solve in C (graph-free, CPU)
+        if compiled is not None:
+            return AdjointSolution(*compiled)
     M, Fa = _augment(H, gbar, F)
     M, Fa_t = M.unbind(1), Fa.unbind(1)
     rows = _identity_rows(F, n)
