@@ -25,6 +25,8 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS)
+	# the control core again on its PyTorch sweeps (the reference of the compiled ones)
+	DILQR_RL_KERNELS=0 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests/control
 
 test-all: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)

@@ -72,3 +72,18 @@ def test_default_output_goes_under_runs_and_leaves_committed_results_alone(tmp_p
     written = list((tmp_path / "runs" / "bench").glob("scale__*/scale.json"))
     assert len(written) == 1, result.stdout
     assert {p: p.stat().st_mtime_ns for p in (ROOT / "benchmarks" / "results").iterdir()} == committed
+
+
+def test_compiled_sweeps_script_quick_mode(tmp_path):
+    from dilqr_rl.control import kernels
+
+    if kernels._library()[0] is None:
+        pytest.skip(f"no compiled kernel here: {kernels.status()}")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compiled_sweeps.py"), "--quick", "--out",
+                             str(tmp_path)], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "compiled_sweeps.md").read_text()
+    for case in ("riccati sweep B=8 T=20", "warm step B=8 T=20 (2 it)", "time to solution B=20 T=20"):
+        assert table.count(case) == 2  # both model kinds
+    rows = (tmp_path / "compiled_sweeps.csv").read_text().splitlines()
+    assert rows[0] == "model,case,compiled_ms,torch_ms,speedup" and len(rows) == 9
