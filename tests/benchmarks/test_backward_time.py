@@ -87,3 +87,11 @@ def test_compiled_sweeps_script_quick_mode(tmp_path):
         assert table.count(case) == 2  # both model kinds
     rows = (tmp_path / "compiled_sweeps.csv").read_text().splitlines()
     assert rows[0] == "model,case,compiled_ms,torch_ms,speedup" and len(rows) == 9
+
+
+def test_ppo_throughput_script_quick_mode():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ppo_throughput.py"), "--quick"],
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    assert "Pendulum-v1, 2 envs x 32 steps" in result.stdout
+    assert "MlpPolicy: " in result.stdout and "DiLQRPolicy (zero-config): " in result.stdout
