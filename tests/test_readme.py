@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests import SUBPROCESS_TIMEOUT_S
@@ -65,6 +66,10 @@ def test_readme_demo_block_is_what_the_demo_prints(tmp_path):
     """``make demo`` (``dilqr-rl demo``, seed 0, in a fresh process as ``make demo`` runs it) prints the table the
     README quotes: only the seconds and the run folder's time stamp may differ, the numbers within the
     tolerances of ``_close``. About a minute."""
+    from dilqr_rl.control import kernels
+
+    if kernels._library()[0] is None:  # the README quotes the compiled sweeps' run (its LSTM row differs without)
+        pytest.skip(f"the README's demo block is the output with the compiled sweeps; here: {kernels.status()}")
     block = re.search(r"Output of `make demo` on a fresh clone.*?```\n(.*?)```", README.read_text(), flags=re.S)
     assert block, "the README quotes the demo's output"
     expected = _demo_rows(block[1])
