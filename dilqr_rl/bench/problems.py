@@ -57,10 +57,11 @@ def make_models(model: ModelKind = "closed-form", dtype=torch.float64, device="c
 
 
 def make_layer(method: str, horizon: int, iters: int, dtype=torch.float64, device="cpu", tol=0.0,
-               model: ModelKind = "closed-form", system: str = "pendulum") -> DiLQR:
-    """DiLQR on the system; ``tol=0`` runs exactly ``iters`` iterations."""
+               model: ModelKind = "closed-form", system: str = "pendulum", u_max: float | None = None) -> DiLQR:
+    """DiLQR on the system, |u| <= ``u_max`` (default: the system's bound); ``tol=0`` runs exactly ``iters``
+    iterations."""
     dyn, cost = make_models(model, dtype, device, system)
-    u_max = SYSTEMS[system].u_max
+    u_max = SYSTEMS[system].u_max if u_max is None else u_max
     return DiLQR(dyn, cost, horizon, -u_max, u_max, grad_method=method, max_iter=iters, tol=tol,
                  on_unconverged="warn", control_dim=1)
 
@@ -78,8 +79,13 @@ def swing_up_starts(batch: int, seed: int = 0, dtype=torch.float64, device="cpu"
     return torch.stack([cart[:, 0], cart[:, 1], theta, speed], -1).to(device)
 
 
+def imitation_target(shape: torch.Size | tuple[int, ...], dtype=torch.float64, seed: int = 1) -> torch.Tensor:
+    """The fixed random control target of :func:`imitation_loss` (on the CPU), shape of u (B, T, m)."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
 def imitation_loss(sol, seed: int = 1) -> torch.Tensor:
-    """A fixed random quadratic loss on the plan (the kind of loss imitation learning backpropagates)."""
-    gen = torch.Generator().manual_seed(seed)
-    target = torch.randn(sol.u.shape, generator=gen, dtype=sol.u.dtype).to(sol.u.device)
+    """A fixed random quadratic loss on the plan (the kind of loss imitation learning backpropagates):
+    sum ||u - target||^2 + 0.1 sum ||x||^2."""
+    target = imitation_target(sol.u.shape, sol.u.dtype, seed).to(sol.u.device)
     return ((sol.u - target) ** 2).sum() + 0.1 * (sol.x**2).sum()

@@ -1,4 +1,4 @@
-"""Timing one forward solve and its backward, for our layer and for mpc.pytorch."""
+"""Timing one forward solve and its backward, for our layer and for the peers (mpc.pytorch, trajax)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import gc
 import statistics
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from dilqr_rl.bench.problems import imitation_loss
@@ -72,3 +74,35 @@ def time_median(solve: Callable, x0: torch.Tensor, repeats: int, device: str = "
     runs = [time_once(solve, x0, device) for _ in range(repeats)]
     kb = saved_bytes(lambda: solve(x0)) / 2**10 if memory else float("nan")
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), kb
+
+
+class Measured(NamedTuple):
+    """One timed solve and backward, with what the comparison checks.
+
+    Shapes: iterations (B,), u (B, T, m), grad (P,): the loss's gradient w.r.t. the P parameters timed.
+    ``cpu_s``: process CPU seconds over both (all threads), to check that a solver ran on one core.
+    """
+
+    forward_s: float
+    backward_s: float
+    cpu_s: float
+    iterations: np.ndarray
+    u: np.ndarray
+    grad: np.ndarray
+
+
+def measure_layer(layer: torch.nn.Module, params: Sequence[torch.Tensor], x0: torch.Tensor) -> Measured:
+    """Time ``layer(x0)`` with :func:`imitation_loss` (forward) and the loss's backward to ``params``.
+
+    The gradients of ``params`` are reset first, so ``grad`` is this call's alone.
+    """
+    for p in params:
+        p.grad = None
+    c0, t0 = time.process_time(), time.perf_counter()
+    sol = layer(x0)
+    loss = imitation_loss(sol)
+    t1 = time.perf_counter()
+    loss.backward()
+    t2, c2 = time.perf_counter(), time.process_time()
+    grad = np.array([float(p.grad) if p.grad is not None else float("nan") for p in params])
+    return Measured(t1 - t0, t2 - t1, c2 - c0, sol.iterations.numpy(), sol.u.detach().cpu().numpy(), grad)
