@@ -9,13 +9,16 @@ from typing import Literal
 @dataclass(frozen=True)
 class BenchConfig:
     """Timing studies of the layer: backward time vs iterations and horizon (DiLQR Fig. 2), the speed of
-    both model kinds against mpc.pytorch, and batch x horizon scaling. Writes CSV/JSON/Markdown/PNG under
+    both model kinds against mpc.pytorch, batch x horizon scaling, and the speed against Google's trajax
+    (JAX). Writes CSV/JSON/Markdown/PNG under
     runs/bench/{study}__{time}/ (``--out benchmarks/results`` refreshes the committed results)."""
 
-    study: Literal["iterations", "speed", "scale"] = "iterations"
+    study: Literal["iterations", "speed", "scale", "trajax"] = "iterations"
     """iterations: backward time vs iterations and horizon for the three modes (DiLQR Fig. 2); speed: both
     model kinds (and the user-written cart-pole) against mpc.pytorch at the issue's sizes, with the target
-    ratios; scale: forward per iteration and backward over batch x horizon."""
+    ratios; scale: forward per iteration and backward over batch x horizon; trajax: both model kinds
+    against trajax's ilqr (jit, vmap, implicit VJP) solving to tol, float32 and float64, with the issue's
+    targets (ours alone when trajax is not installed)."""
     model: Literal["closed-form", "autograd"] = "closed-form"
     """Model kind of the iterations study: closed-form (shipped models with closed-form derivatives) or
     autograd (the same physics as plain nn.Modules). The speed and scale studies run both."""
@@ -49,6 +52,25 @@ class BenchConfig:
     """Torch device, e.g. cpu or cuda (mpc.pytorch runs on the CPU only)."""
     threads: int = 1
     """Torch intra-op threads: 1 gives steady timings on a shared machine; 0 keeps torch's default."""
+    trajax_single_horizons: tuple[int, ...] = (10, 20)
+    """Horizons at B = 1 (trajax study)."""
+    trajax_horizons: tuple[int, ...] = (10, 20, 30)
+    """Horizons at B = --batch (trajax study)."""
+    trajax_dtypes: tuple[Literal["float32", "float64"], ...] = ("float32", "float64")
+    """Floating point types of the trajax study (it ignores --dtype)."""
+    trajax_tol: float = 1e-7
+    """Tolerance of both solvers in the trajax study: ours' tol and trajax's grad_norm_threshold, the same
+    number (raised in float32 to our floor, 50 eps)."""
+    receding_batch: int = 8
+    """Batch of the warm-started receding-horizon steps (trajax study)."""
+    receding_horizon: int = 20
+    """Horizon of the receding-horizon steps."""
+    receding_iters: int = 3
+    """Iteration cap of a receding-horizon step (it stops earlier once converged)."""
+    receding_steps: int = 20
+    """Timed receding-horizon steps per repeat."""
+    trajax: bool = True
+    """Also time trajax (not on PyPI; see the README's Benchmark section) when importable."""
     mpc: bool = True
     """Also time mpc.pytorch (PyPI 'mpc') when installed."""
     out: str = ""
@@ -59,4 +81,6 @@ class BenchConfig:
         if not self.quick:
             return self
         return replace(self, iters=(2, 4), horizons=(5,), sweep=(5, 10), repeats=1, batch=4, speed_horizons=(5,),
-                       speed_iters=3, scale_batches=(1, 4), scale_horizons=(5,), scale_iters=2)
+                       speed_iters=3, scale_batches=(1, 4), scale_horizons=(5,), scale_iters=2,
+                       trajax_single_horizons=(5,), trajax_horizons=(5,), receding_batch=2, receding_horizon=5,
+                       receding_steps=3)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from dilqr_rl.bench import backward_time, mpc_pytorch, scale, speed
+from dilqr_rl.bench import backward_time, mpc_pytorch, scale, speed, trajax_peer, trajax_study
 from dilqr_rl.bench.config import BenchConfig
 from dilqr_rl.control import HessianFallbackWarning, UnconvergedWarning
 
-STUDIES = {"iterations": backward_time, "speed": speed, "scale": scale}
+STUDIES = {"iterations": backward_time, "speed": speed, "scale": scale, "trajax": trajax_study}
 
 
 def output_folder(config: BenchConfig) -> Path:
@@ -54,7 +54,8 @@ def run_config(config: BenchConfig) -> int:
         torch.set_num_threads(args.threads)
     meta = {"study": args.study, "torch": torch.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "threads": torch.get_num_threads(), "device": args.device,
-            "dtype": args.dtype, "repeats": args.repeats, "mpc_pytorch": mpc_pytorch.available()}
+            "dtype": args.dtype, "repeats": args.repeats, "mpc_pytorch": mpc_pytorch.available(),
+            "trajax": trajax_peer.available()}
     print(f"benchmark: {meta}")
     with warnings.catch_warnings():
         # tol=0 runs a fixed number of iterations: such solves are "unconverged" by design, and their
