@@ -53,19 +53,22 @@ def _header(result: dict) -> list[str]:
     cpu_text = ", ".join(f"{s} {min(v):.2f}-{max(v):.2f}" for s, v in cpu.items() if v)
     peer = (f"jax {p['jax']}, jaxlib {p['jaxlib']}, trajax {p['trajax']}; XLA_FLAGS=\"{p['xla_flags']}\""
             if result["trajax"] else "**trajax not timed (not installed, or --no-trajax): ours alone**")
-    return [f"Measured {p['date']} on {p['machine']}; ours at commit {p['commit']}{dirty}.",
+    return [f"Measured {p['date']} on {p['machine']}; ours at commit {p['commit']}{dirty}, with "
+            f"{p.get('sweeps', 'unknown sweeps')}.",
             f"torch {p['torch']} ({p['torch_threads']} thread), {peer}. Process CPU time / wall time of the timed "
-            f"calls (1.00 = one core), over sizes: {cpu_text}.", ""]
+            f"calls, over sizes (1.00: one core, busy all the time; below 1: the process waited, e.g. for the "
+            f"machine's other jobs, and that cell is slowed): {cpu_text}.", ""]
 
 
 def _times(rows: list[dict]) -> list[str]:
     lines = ["| dtype | B | T | solver | iterations max (mean) | fwd ms | fwd ms/iter | bwd ms | solution ms "
-             "| first call ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| first call ms | CPU/wall |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["measure"] == "solve":
             lines.append(f"| {r['dtype']} | {r['B']} | {r['T']} | {r['solver']} | {r['iters_max']} "
                          f"({r['iters_mean']:.1f}) | {r['forward_ms']:.2f} | {r['forward_per_iter_ms']:.3f} | "
-                         f"{r['backward_ms']:.2f} | {r['solution_ms']:.2f} | {r['first_call_ms']:.0f} |")
+                         f"{r['backward_ms']:.2f} | {r['solution_ms']:.2f} | {r['first_call_ms']:.0f} | "
+                         f"{r['cpu_per_wall']:.2f} |")
     return lines
 
 

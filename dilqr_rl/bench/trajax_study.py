@@ -29,6 +29,7 @@ from dilqr_rl.bench.problems import make_layer, swing_up_starts
 from dilqr_rl.bench.provenance import provenance
 from dilqr_rl.bench.timing import Measured, measure_layer
 from dilqr_rl.bench.trajax_report import plot, ratios, table
+from dilqr_rl.control import kernels
 from dilqr_rl.control.ilqr import effective_tol
 
 __all__ = ["plot", "run", "table"]
@@ -168,5 +169,6 @@ def run(args) -> dict:
     sizes = [(1, T) for T in args.trajax_single_horizons] + [(args.batch, T) for T in args.trajax_horizons]
     rows = [row for dtype in args.trajax_dtypes for B, T in sizes for row in _time_size(args, dtype, B, T, use_trajax)]
     rows += _receding(args, use_trajax)
+    sweeps = kernels.status()  # after the timing: a first build of the C sweeps counts in ours' first call
     return {"rows": rows, "trajax": use_trajax, "batch": args.batch, "ratios": ratios(rows),
-            "provenance": provenance(versions)}
+            "provenance": provenance({**versions, "sweeps": sweeps})}
