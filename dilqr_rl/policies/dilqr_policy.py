@@ -33,88 +33,20 @@ Shapes: obs (B, *obs_shape) -> state (B, n) -> action mean (B, m); the controlle
 from __future__ import annotations
 
 import copy
-import inspect
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.distributions import DiagGaussianDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.type_aliases import Schedule
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, unwrap_vec_normalize
 from torch import Tensor, nn
 
-from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
 from dilqr_rl.control.layer import DiLQR
-from dilqr_rl.control.solution import Solution
-from dilqr_rl.policies.cost_maps import make_cost_map
-from dilqr_rl.policies.state_maps import make_state_map
-
-DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "warn"}
-"""Solver options for RL unless overridden: a modest iteration budget; unconverged items are counted."""
-
-
-@dataclass
-class SolverStats:
-    """Running diagnostics of the controller's solves since the last ``pop``: counts, not solver state."""
-
-    items: int = 0
-    converged: int = 0
-    iterations: int = 0
-    warned: bool = False
-
-    def record(self, sol: Solution) -> None:
-        self.items += sol.converged.numel()
-        self.converged += int(sol.converged.sum())
-        self.iterations += int(sol.iterations.sum())
-
-    def pop(self) -> dict[str, float]:
-        """``{"converged_fraction", "iterations"}`` averaged over items since the last call (empty if none)."""
-        if self.items == 0:
-            return {}
-        out = {"converged_fraction": self.converged / self.items, "iterations": self.iterations / self.items}
-        self.items = self.converged = self.iterations = 0
-        return out
-
-
-class FirstControl(nn.Module):
-    """State (B, n) -> u_1 (B, m) of the DiLQR plan, solved in the controller's dtype.
-
-    ``UnconvergedWarning``s are not repeated per solve: the first one is re-issued once, pointing to the
-    counts in ``stats``; the layer's ``on_unconverged`` still decides the gradient of those items.
-    """
-
-    def __init__(self, controller: DiLQR, stats: SolverStats, dtype: torch.dtype,
-                 cost_map: nn.Module | None = None) -> None:
-        super().__init__()
-        self.controller = controller
-        self.stats = stats
-        self.dtype = dtype
-        self.cost_map = cost_map
-
-    def forward(self, observed: Tensor) -> Tensor:
-        state = observed.to(self.dtype)
-        cost_args = self.cost_map(state) if self.cost_map is not None else None
-        # Not warnings.catch_warnings: entering it resets Python's once-per-place registries, and every
-        # other warning (the backward's HessianFallbackWarning) would then repeat at every rollout step.
-        with unconverged_warnings(False):
-            sol = self.controller(state, cost_args=cost_args)
-        if not sol.all_converged and self.controller.config.tol > 0 and not self.stats.warned:
-            self.stats.warned = True
-            items = int((~sol.converged).sum())
-            warnings.warn(f"iLQR did not converge within max_iter={self.controller.config.max_iter} for {items} "
-                          f"of {sol.converged.numel()} states of a rollout or update batch. Further unconverged "
-                          "solves of this policy are not reported one by one; their fraction is in "
-                          "policy.solver_stats (logged as ilqr/converged_fraction).", UnconvergedWarning,
-                          stacklevel=2)
-        self.stats.record(sol)
-        return sol.first_control().to(observed.dtype)
+from dilqr_rl.policies.dilqr_actor import DEFAULT_SOLVER_OPTIONS as DEFAULT_SOLVER_OPTIONS  # the docstring's
+from dilqr_rl.policies.dilqr_actor import ActorSpec, FirstControl, SolverStats, controller_optimizer, critic_arch
 
 
 class CriticExtractor(nn.Module):
@@ -138,25 +70,6 @@ class CriticExtractor(nn.Module):
 
     def forward_critic(self, features: Tensor) -> Tensor:
         return self.value_net(features)
-
-
-def _critic_arch(net_arch: list[int] | dict[str, list[int]] | None) -> list[int]:
-    if net_arch is None:
-        return [64, 64]
-    if isinstance(net_arch, dict):
-        if set(net_arch) - {"vf"}:
-            raise ValueError(f"net_arch describes the critic only (the actor is the controller): pass a list "
-                             f"or dict(vf=[...]); got keys {sorted(net_arch)}")
-        return list(net_arch.get("vf", [64, 64]))
-    return list(net_arch)
-
-
-def _bound(value: float | Sequence[float] | np.ndarray | None, default: np.ndarray, name: str) -> Tensor:
-    bound = torch.as_tensor(default if value is None else value, dtype=torch.float64)
-    if not bool(torch.isfinite(bound).all()):
-        raise ValueError(f"{name} must be finite; got {bound.tolist()}. The action space is unbounded: pass "
-                         f"{name}= in policy_kwargs.")
-    return bound
 
 
 class DiLQRPolicy(ActorCriticPolicy):
@@ -209,52 +122,23 @@ class DiLQRPolicy(ActorCriticPolicy):
         use_sde: bool = False,
         **kwargs: Any,
     ) -> None:
-        algorithm = _training_algorithm()
-        _refuse_normalized_observations(getattr(algorithm, "env", None))
-        if dynamics is None and cost is None:
-            dynamics, cost, env_map = _model_of_training_env(algorithm)
-            state_map = env_map if state_map is None else state_map
-        elif dynamics is None or cost is None:
-            raise ValueError("DiLQRPolicy needs both dynamics and cost in policy_kwargs, or neither (then it uses "
-                             "the model of the env it trains on)")
-        state_map = "identity" if state_map is None else state_map
-        if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
-            raise ValueError(f"DiLQRPolicy needs a 1-D continuous Box action space (the controls u); got "
-                             f"{action_space}")
+        spec = ActorSpec.from_kwargs(
+            "DiLQRPolicy", "PPO", action_space, dynamics, cost, state_map, cost_map=cost_map, horizon=horizon,
+            u_lower=u_lower, u_upper=u_upper, grad_method=grad_method, solver_options=solver_options,
+            controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale)
         if use_sde or share_features_extractor:
             raise ValueError("DiLQRPolicy supports neither use_sde=True nor share_features_extractor=True: "
                              "the actor's features are the state map's output, the critic has its own")
-        if not (isinstance(controller_lr_scale, (int, float)) and controller_lr_scale > 0
-                and np.isfinite(controller_lr_scale)):
-            raise ValueError(f"controller_lr_scale must be a positive finite number (the controller's learning "
-                             f"rate relative to the algorithm's); got {controller_lr_scale!r}")
-        options = {**DEFAULT_SOLVER_OPTIONS, **(solver_options or {})}
         self.solver_stats = SolverStats()
-        controller = DiLQR(
-            copy.deepcopy(dynamics), copy.deepcopy(cost), horizon,
-            _bound(u_lower, action_space.low, "u_lower"), _bound(u_upper, action_space.high, "u_upper"),
-            grad_method=grad_method, **options,
-        ).to(controller_dtype)
-        if controller.control_dim not in (None, action_space.shape[0]):
-            raise ValueError(f"the dynamics have control_dim = {controller.control_dim} but the action space "
-                             f"has {action_space.shape[0]} actions")
-        state_dim = getattr(controller.dynamics, "state_dim", None)
-        if state_dim is None:
-            raise ValueError("the dynamics module needs a state_dim attribute (the size n of its state)")
-        self._state_map_given = isinstance(state_map, nn.Module)
-        built_cost_map = None if cost_map is None else make_cost_map(
-            copy.deepcopy(cost_map), int(state_dim), controller.cost).to(controller_dtype)
-        self._actor_parts = (controller, make_state_map(copy.deepcopy(state_map), observation_space.shape,
-                                                        state_dim), int(state_dim), built_cost_map)
-        self._config = dict(horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
-                            solver_options=solver_options, controller_dtype=controller_dtype,
-                            controller_lr_scale=float(controller_lr_scale))
-        self._critic_net_arch = _critic_arch(net_arch)
+        self._state_map_given = isinstance(spec.state_map, nn.Module)
+        self._actor_parts = spec.build(observation_space, action_space)
+        self._config = spec.config()
+        self._critic_net_arch = critic_arch(net_arch, "vf", [64, 64])
         super().__init__(observation_space, action_space, lr_schedule, net_arch=net_arch,
                          share_features_extractor=False, use_sde=False, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = CriticExtractor(self._actor_parts[2], self.vf_features_extractor.features_dim,
+        self.mlp_extractor = CriticExtractor(self._actor_parts.state_dim, self.vf_features_extractor.features_dim,
                                              self._critic_net_arch, self.activation_fn)
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -275,17 +159,8 @@ class DiLQRPolicy(ActorCriticPolicy):
 
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
         """Two parameter groups: [everything else, the controller's parameters] (see ``controller_lr_scale``)."""
-        controller_ids = {id(p) for p in self.controller.parameters()}
-        groups = [{"params": [p for p in self.parameters() if id(p) not in controller_ids]},
-                  {"params": list(self.controller.parameters()), "lr": lr * self._config["controller_lr_scale"]}]
-        optimizer = self.optimizer_class(groups, lr=lr, **self.optimizer_kwargs)
-        optimizer.register_step_pre_hook(self._scale_controller_lr)
-        return optimizer
-
-    def _scale_controller_lr(self, optimizer: torch.optim.Optimizer, *_: Any) -> None:
-        """Optimizer step pre-hook: controller lr = ``controller_lr_scale`` x the other parameters' lr."""
-        base, controller = optimizer.param_groups
-        controller["lr"] = base["lr"] * self._config["controller_lr_scale"]
+        return controller_optimizer(self.parameters(), self.controller, self.optimizer_class, lr,
+                                    self.optimizer_kwargs, self._config["controller_lr_scale"])
 
     @property
     def controller(self) -> DiLQR:
@@ -303,51 +178,3 @@ class DiLQRPolicy(ActorCriticPolicy):
         return data
 
 
-def _training_algorithm() -> BaseAlgorithm | None:
-    """The SB3 algorithm now building this policy, or ``None`` (a policy built outside one).
-
-    SB3 builds the policy inside the algorithm's ``_setup_model`` from the spaces alone, so the algorithm
-    (and its env) is found on the call stack (``PPO(DiLQRPolicy, env)``, ``A2C(...)``, ``PPO.load``).
-    """
-    frame = inspect.currentframe()
-    while frame is not None and not isinstance(frame.f_locals.get("self"), BaseAlgorithm):
-        frame = frame.f_back
-    algorithm = frame.f_locals["self"] if frame is not None else None
-    del frame
-    return algorithm
-
-
-def _refuse_normalized_observations(venv: VecEnv | None) -> None:
-    """Raise ``ValueError`` if ``venv`` normalises observations (SB3's ``VecNormalize(norm_obs=True)``)."""
-    normalize = unwrap_vec_normalize(venv) if venv is not None else None
-    if normalize is not None and normalize.norm_obs:
-        raise ValueError(
-            "DiLQRPolicy plans with a model of the env's physics and reads observations in the env's own units, but "
-            "the env is wrapped in VecNormalize(norm_obs=True), which hands the policy normalised observations "
-            "(the planner would take them for states): wrap it in VecNormalize(env, norm_obs=False) to normalise "
-            "rewards only, or leave VecNormalize out")
-
-
-def _model_of_training_env(algorithm: BaseAlgorithm | None) -> tuple[nn.Module, nn.Module, nn.Module]:
-    """(dynamics, cost, state map) of the env of ``algorithm``, the SB3 algorithm now building this policy.
-
-    The models are written into the algorithm's ``policy_kwargs``, which ``model.save`` stores, so
-    ``PPO.load`` rebuilds the same policy without the env.
-    """
-    from dilqr_rl.policies.env_models import env_model
-
-    venv = getattr(algorithm, "env", None)
-    venv = venv.unwrapped if venv is not None else None
-    if not isinstance(venv, DummyVecEnv):
-        raise ValueError("DiLQRPolicy without dynamics and cost takes the model of the env it trains on, which "
-                         "needs an SB3 algorithm with a DummyVecEnv, e.g. PPO(DiLQRPolicy, 'dilqr_rl/Pendulum-v0'); "
-                         "otherwise pass policy_kwargs=dict(dynamics=..., cost=...): the nn.Module models the "
-                         "controller plans with")
-    try:
-        model = env_model(venv.envs[0])
-    except ValueError as error:
-        raise ValueError(f"DiLQRPolicy has no default model for this env ({error}); pass "
-                         "policy_kwargs=dict(dynamics=..., cost=...): the nn.Module models the controller plans "
-                         "with") from None
-    algorithm.policy_kwargs.update(dynamics=model.dynamics, cost=model.cost, state_map=model.state_map)
-    return model.dynamics, model.cost, model.state_map
