@@ -7,6 +7,7 @@ Any policy with Stable-Baselines3's ``predict(obs, state=None, episode_start=Non
 
 from __future__ import annotations
 
+import json
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -174,7 +175,8 @@ def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.
 
 def load_policy(source: str | Path, env: gym.Env):
     """A policy with ``predict`` for ``env``: ``"expert"``, a BC checkpoint (``.pt``; sequence policies run
-    as MPC) or a Stable-Baselines3 model (``.zip``, e.g. ``dilqr-rl rl``'s ``model.zip`` and checkpoints).
+    as MPC) or a Stable-Baselines3 PPO, A2C, SAC or TD3 model (``.zip``, e.g. ``dilqr-rl rl``'s ``model.zip``
+    and checkpoints).
 
     ``"expert"`` is :func:`dilqr_rl.policies.expert_for` ``(env)``, the receding-horizon iLQR expert the
     README measures (it recognises the system from ``env``; raises ``ValueError`` listing the supported
@@ -200,16 +202,16 @@ def load_policy(source: str | Path, env: gym.Env):
 
 
 def load_sb3_model(path: str | Path, env: gym.Env):
-    """An SB3 PPO/A2C model saved with ``model.save`` (``.zip``), checked against ``env``'s spaces."""
-    from stable_baselines3 import A2C, PPO
-
+    """An SB3 model saved with ``model.save`` (``.zip``), checked against ``env``'s spaces: SAC or TD3 when its
+    policy is a ``SACPolicy`` or ``TD3Policy`` (e.g. ``DiLQRSACPolicy``, ``DiLQRTD3Policy``), else PPO or A2C."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model at {path}; PPO runs write model.zip and checkpoints/*_steps.zip")
     if not zipfile.is_zipfile(path) or "data" not in _entries(path):
-        raise ValueError(f"{path} is not a Stable-Baselines3 PPO or A2C model (no 'data' entry in the archive)")
+        raise ValueError(f"{path} is not a Stable-Baselines3 PPO, A2C, SAC or TD3 model (no 'data' entry in the "
+                         "archive)")
     errors = []
-    for algorithm in (PPO, A2C):
+    for algorithm in _sb3_algorithms(path):
         try:
             model = algorithm.load(path, device="cpu")
         except (ValueError, KeyError, TypeError, OSError) as error:  # not this algorithm, or not an SB3 file
@@ -217,7 +219,27 @@ def load_sb3_model(path: str | Path, env: gym.Env):
             continue
         _check_sizes(path, model.observation_space.shape, model.action_space.shape, env)
         return model
-    raise ValueError(f"{path} is not a Stable-Baselines3 PPO or A2C model ({'; '.join(errors)})")
+    raise ValueError(f"{path} is not a Stable-Baselines3 PPO, A2C, SAC or TD3 model ({'; '.join(errors)})")
+
+
+def _sb3_algorithms(path: Path) -> tuple[type, ...]:
+    """The SB3 algorithms that may load ``path``, from the policy class its ``data`` names."""
+    from stable_baselines3 import A2C, PPO, SAC, TD3
+    from stable_baselines3.common.save_util import json_to_data
+    from stable_baselines3.sac.policies import SACPolicy
+    from stable_baselines3.td3.policies import TD3Policy
+
+    try:  # only the policy class is unpickled here
+        with zipfile.ZipFile(path) as archive:
+            entry = json.loads(archive.read("data")).get("policy_class")
+        policy_class = json_to_data(json.dumps({"policy_class": entry})).get("policy_class")
+    except (ValueError, AttributeError, ImportError):  # not SB3's JSON, or a class not importable: load says why
+        policy_class = None
+    if isinstance(policy_class, type) and issubclass(policy_class, SACPolicy):
+        return (SAC,)
+    if isinstance(policy_class, type) and issubclass(policy_class, TD3Policy):
+        return (TD3,)
+    return (PPO, A2C)
 
 
 def _entries(path: Path) -> list[str]:

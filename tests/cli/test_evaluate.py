@@ -164,14 +164,14 @@ def test_files_that_are_not_policies(tmp_path, capsys):
     assert main(["evaluate", "--policy", str(not_bc), "--output-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"error: --policy {not_bc}: {not_bc} is not a dilqr_rl BC checkpoint (expected "
                                        "format 'dilqr_rl.bc/1'); pass 'expert' (the iLQR expert of the env), a BC "
-                                       "checkpoint (.pt: dilqr-rl bc, bc-step) or a PPO model (.zip: dilqr-rl rl's "
-                                       "model.zip or checkpoints/*_steps.zip)\n")
+                                       "checkpoint (.pt: dilqr-rl bc, bc-step) or an SB3 PPO, A2C, SAC or TD3 model "
+                                       "(.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)\n")
     not_sb3 = tmp_path / "archive.zip"
     with zipfile.ZipFile(not_sb3, "w") as archive:
         archive.writestr("readme.txt", "hello")
     assert main(["evaluate", "--policy", str(not_sb3), "--output-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith(f"error: --policy {not_sb3}: {not_sb3} is not a Stable-Baselines3 PPO "
-                                              "or A2C model")
+    assert capsys.readouterr().err.startswith(f"error: --policy {not_sb3}: {not_sb3} is not a Stable-Baselines3 PPO, "
+                                              "A2C, SAC or TD3 model (no 'data' entry in the archive)")
     for option in (["--episodes", "0"], ["--max-steps", "0"]):
         assert main(["evaluate", *option]) == 2
     assert capsys.readouterr().err == ("error: --episodes must be >= 1; got 0\n"
@@ -204,3 +204,33 @@ def test_an_env_that_cannot_draw_frames_fails_before_any_episode(tmp_path, capsy
         "is not installed, run `pip install \"gymnasium[classic-control]\"`), and this package draws only "
         "Pendulum-v1 and CartPole-v1 without it; install pygame, or evaluate without --video\n")
     assert not runs.exists()
+
+
+@pytest.mark.parametrize("algorithm", ["SAC", "TD3"])
+def test_sac_and_td3_models_of_a_dilqr_actor_evaluate_and_record(algorithm, tmp_path, capsys):
+    """A ``model.save`` of SAC(DiLQRSACPolicy) / TD3(DiLQRTD3Policy) loads as that algorithm (read from its policy
+    class), evaluates and records a video."""
+    import gymnasium as gym
+    import stable_baselines3
+
+    from dilqr_rl.agents.evaluation import load_policy
+    from dilqr_rl.models import PendulumDynamics, PendulumSwingUpCost
+    from dilqr_rl.policies import DiLQRSACPolicy, DiLQRTD3Policy
+
+    policy = {"SAC": DiLQRSACPolicy, "TD3": DiLQRTD3Policy}[algorithm]
+    kwargs = dict(dynamics=PendulumDynamics(), cost=PendulumSwingUpCost(), horizon=4, state_map="pendulum_angle",
+                  solver_options={"max_iter": 4})
+    model = getattr(stable_baselines3, algorithm)(policy, "Pendulum-v1", learning_starts=8, batch_size=8, seed=0,
+                                                  policy_kwargs=kwargs)
+    model.learn(16)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    loaded = load_policy(path, gym.make("Pendulum-v1"))
+    assert type(loaded) is type(model) and isinstance(loaded.policy, policy)
+    assert main(["evaluate", "--policy", str(path), "--env-id", "Pendulum-v1", "--episodes", "2", "--max-steps", "4",
+                 "--no-progress", "--output-dir", str(tmp_path / "r")]) == 0
+    assert f"{path} on Pendulum-v1: return" in capsys.readouterr().out
+    gif = tmp_path / "ep.gif"
+    assert main(["video", "--policy", str(path), "--env-id", "Pendulum-v1", "--output", str(gif), "--max-steps",
+                 "3"]) == 0
+    assert len(imageio.mimread(gif)) == 4
