@@ -41,6 +41,9 @@ OURS = {  # solver name: (model kind, names of its m, l, g parameters)
     "ours autograd": ("autograd", ("m", "l", "g")),
 }
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+COLUMNS = ("measure", "dtype", "B", "T", "solver", "iters_max", "iters_mean", "forward_ms", "forward_per_iter_ms",
+           "backward_ms", "solution_ms", "solution_cpu_ms", "first_call_ms", "max_abs_u", "max_abs_du",
+           "grad_rel_diff", "grad_m", "grad_l", "grad_g", "cpu_per_wall")  # of every row, in the CSV's order
 
 
 def _our_solver(args, kind: str, horizon: int, dtype: torch.dtype, max_iter: int = MAX_ITER):
@@ -75,6 +78,7 @@ def _row(dtype: str, batch: int, horizon: int, solver: str, first: Measured, run
         "forward_ms": 1e3 * fwd, "forward_per_iter_ms": 1e3 * fwd / max(iters, 1),
         "backward_ms": 1e3 * statistics.median(r.backward_s for r in runs),
         "solution_ms": 1e3 * statistics.median(r.forward_s + r.backward_s for r in runs),
+        "solution_cpu_ms": 1e3 * statistics.median(r.cpu_s for r in runs),
         "first_call_ms": 1e3 * (first.forward_s + first.backward_s),
         "max_abs_u": float(np.abs(first.u).max()),
         "max_abs_du": float(np.abs(first.u - reference.u).max()) if agree else float("nan"),
@@ -150,12 +154,10 @@ def _receding(args, use_trajax: bool) -> list[dict]:
 
 
 def _receding_row(dtype: str, args, solver: str, seconds: list[float], iterations: list[float]) -> dict:
-    nan = float("nan")
-    return {"measure": "receding step", "dtype": dtype, "B": args.receding_batch, "T": args.receding_horizon,
-            "solver": solver, "iters_max": args.receding_iters, "iters_mean": float(np.mean(iterations)),
-            "forward_ms": 1e3 * statistics.median(seconds), "forward_per_iter_ms": nan, "backward_ms": nan,
-            "solution_ms": nan, "first_call_ms": nan, "max_abs_u": nan, "max_abs_du": nan, "grad_rel_diff": nan,
-            "grad_m": nan, "grad_l": nan, "grad_g": nan, "cpu_per_wall": nan}
+    """A row of the solve rows' columns: forward_ms is the median ms per step, the solve's columns are NaN."""
+    return {**dict.fromkeys(COLUMNS, float("nan")), "measure": "receding step", "dtype": dtype,
+            "B": args.receding_batch, "T": args.receding_horizon, "solver": solver, "iters_max": args.receding_iters,
+            "iters_mean": float(np.mean(iterations)), "forward_ms": 1e3 * statistics.median(seconds)}
 
 
 def run(args) -> dict:
