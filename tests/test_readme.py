@@ -33,6 +33,17 @@ def test_readme_ppo_example_runs_as_written():
     assert isinstance(namespace["model"].policy, DiLQRPolicy)
 
 
+def test_readme_sac_example_runs_as_written():
+    """``SAC(DiLQRSACPolicy, env)`` with no policy_kwargs (shortened to 20 gradient steps)."""
+    from dilqr_rl.policies import DiLQRSACPolicy
+
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S) if "SAC(" in b)
+    assert "total_timesteps=300" in block
+    namespace: dict = {}
+    exec(compile(block.replace("total_timesteps=300", "total_timesteps=120"), "README.md", "exec"), namespace)
+    assert isinstance(namespace["model"].policy, DiLQRSACPolicy)
+    assert namespace["model"].policy.controller.dynamics.mass.item() != 1.0  # the env's mass, moved
+
 def _demo_rows(text: str) -> dict[str, list[str]]:
     """The demo table's rows (policy -> its four result cells; the training seconds left out: they are timings),
     the loss ratio and the learned parameters, from the demo's output or the README's copy of it."""
