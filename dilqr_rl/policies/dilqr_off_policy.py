@@ -73,7 +73,7 @@ class PlanActor(BasePolicy):
     action_space: spaces.Box
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Box, parts: ActorParts,
-                 controller_dtype: torch.dtype, normalize_images: bool = True) -> None:
+                 controller_dtype: torch.dtype, solver_stats: SolverStats, normalize_images: bool = True) -> None:
         low, high = np.asarray(action_space.low), np.asarray(action_space.high)
         if not (np.isfinite(low).all() and np.isfinite(high).all()):
             raise ValueError(f"SB3's SAC and TD3 act in [-1, 1], scaled to the action space's bounds, which must be "
@@ -81,8 +81,7 @@ class PlanActor(BasePolicy):
                              "bounds (e.g. gymnasium.wrappers.RescaleAction)")
         super().__init__(observation_space, action_space, features_extractor=parts.state_map,
                          normalize_images=normalize_images, squash_output=True)
-        self.solver_stats = SolverStats()
-        self.first_control = FirstControl(parts.controller, self.solver_stats, controller_dtype, parts.cost_map)
+        self.first_control = FirstControl(parts.controller, solver_stats, controller_dtype, parts.cost_map)
         self.register_buffer("action_low", torch.as_tensor(low), persistent=False)
         self.register_buffer("action_high", torch.as_tensor(high), persistent=False)
 
@@ -109,8 +108,9 @@ class DiLQRSACActor(PlanActor):
     """SAC's actor: a squashed Gaussian whose squashed mean is the plan (see the module docstring)."""
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Box, parts: ActorParts,
-                 controller_dtype: torch.dtype, log_std_init: float = -3.0, normalize_images: bool = True) -> None:
-        super().__init__(observation_space, action_space, parts, controller_dtype, normalize_images)
+                 controller_dtype: torch.dtype, solver_stats: SolverStats, log_std_init: float = -3.0,
+                 normalize_images: bool = True) -> None:
+        super().__init__(observation_space, action_space, parts, controller_dtype, solver_stats, normalize_images)
         action_dim = action_space.shape[0]
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))  # (m,)
         self.action_dist = SquashedDiagGaussianDistribution(action_dim)
@@ -150,12 +150,14 @@ class _DiLQRActorPolicy:
     actor: PlanActor
     _spec: ActorSpec
     _critic_net_arch: list[int]
+    _solver_stats: SolverStats
 
     def _check_kwargs(self, name: str, algorithm: str, action_space: spaces.Space, net_arch: Any,
                       default_arch: list[int], use_sde: bool, share_features_extractor: bool,
                       actor_kwargs: dict[str, Any]) -> dict[str, list[int]]:
         """Store the checked actor spec and critic arch; return the ``net_arch`` to give SB3."""
         self._spec = ActorSpec.from_kwargs(name, algorithm, action_space, **actor_kwargs)
+        self._solver_stats = SolverStats()
         if use_sde or share_features_extractor:
             raise ValueError(f"{name} supports neither use_sde=True nor share_features_extractor=True: the actor's "
                              "features are the state map's output, the critics have their own")
@@ -183,8 +185,9 @@ class _DiLQRActorPolicy:
 
     @property
     def solver_stats(self) -> SolverStats:
-        """Diagnostics of the actor's solves (``actor_target``, in TD3, counts its own)."""
-        return self.actor.solver_stats
+        """Diagnostics of every solve of the policy's actors (in TD3 the target actor's too), for a trainer to
+        log under ``ilqr/``; not part of the state dict."""
+        return self._solver_stats
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -231,7 +234,8 @@ class DiLQRSACPolicy(_DiLQRActorPolicy, SACPolicy):
     def make_actor(self, features_extractor: nn.Module | None = None) -> DiLQRSACActor:
         """A new DiLQR actor (its features extractor is the state map; ``features_extractor`` is ignored)."""
         return DiLQRSACActor(self.observation_space, self.action_space, self._parts(), self._spec.controller_dtype,
-                             self.actor_kwargs["log_std_init"], self.normalize_images).to(self.device)
+                             self._solver_stats, self.actor_kwargs["log_std_init"], self.normalize_images
+                             ).to(self.device)
 
 
 class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
@@ -273,4 +277,4 @@ class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
         """A new DiLQR actor (its features extractor is the state map; ``features_extractor`` is ignored).
         TD3Policy's ``_build`` calls it twice (actor and target) and loads the actor's weights into the target."""
         return DiLQRTD3Actor(self.observation_space, self.action_space, self._parts(), self._spec.controller_dtype,
-                             self.normalize_images).to(self.device)
+                             self._solver_stats, self.normalize_images).to(self.device)

@@ -130,6 +130,9 @@ def test_learn_moves_the_mass_and_the_cost_map_through_the_actor_loss(name):
     assert not {id(p) for p in policy.critic.parameters()} & {id(p) for p in policy.actor.parameters()}
     cost_map_before = [p.detach().clone() for p in cost_map.parameters()]
     length = dynamics.length.item()
+    target_solves = []
+    if name == "td3":
+        policy.actor_target.first_control.register_forward_hook(lambda *_: target_solves.append(1))
     model.learn(300)
     assert model.num_timesteps == 300
     moved = dynamics.mass.item() - 1.3
@@ -138,7 +141,7 @@ def test_learn_moves_the_mass_and_the_cost_map_through_the_actor_loss(name):
     assert controller["lr"] == pytest.approx(5.0 * base["lr"])
     if name == "td3":
         target = policy.actor_target
-        assert target.solver_stats.items > 0 and not target.training
+        assert len(target_solves) == model._n_updates and not target.training  # once per gradient step
         assert 0 < abs(target.controller.dynamics.mass.item() - 1.3) < abs(moved)
 
 
@@ -224,3 +227,16 @@ def test_zero_config_without_an_algorithm_names_the_fix():
                                          r"trains on, which needs an SB3 algorithm with a DummyVecEnv, e\.g\. "
                                          r"TD3\(DiLQRTD3Policy, 'dilqr_rl/Pendulum-v0'\)"):
         DiLQRTD3Policy(OBS_SPACE, ACTION_SPACE, lambda _: 1e-3)
+
+
+def test_the_envs_model_errors_name_the_policy():
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    with pytest.raises(ValueError, match=r"^DiLQRSACPolicy has no default model for this env \(no iLQR expert for "
+                                         r"Continuous_MountainCarEnv"):
+        SAC(DiLQRSACPolicy, "MountainCarContinuous-v0")
+    with pytest.raises(ValueError, match=r"^DiLQRTD3Policy plans with a model of the env's physics and reads "
+                                         r"observations in the env's own units, but the env is wrapped in "
+                                         r"VecNormalize\(norm_obs=True\)"):
+        TD3(DiLQRTD3Policy, VecNormalize(make_vec_env("Pendulum-v1")), policy_kwargs=_kwargs())
