@@ -6,8 +6,9 @@ At every step the expert solves
 
 with its model f (the environment's true physics, or a fitted approximation), applies u_1, and keeps the
 plan shifted by one step (u_2..u_T, u_T) as the warm start of the next solve. Episode starts (and calls
-without a warm start) are solved from several constant control sequences and keep the cheapest
-solution, which avoids the poor local minima a zero warm start gives on swing-up tasks.
+without a warm start) are solved from several starts (constant controls and, where set, bang-bang sequences
+that switch bound once) and keep the cheapest solution, which avoids the poor local minima a zero warm start
+gives on swing-up tasks.
 
 ``predict(obs, state, episode_start, deterministic)`` follows Stable-Baselines3: ``state`` is the warm
 start, returned by the previous call, so ``stable_baselines3.common.evaluation.evaluate_policy`` runs
@@ -46,15 +47,24 @@ class ExpertSettings:
     cold_starts: tuple[float, ...] = (0.0, 1.0, -1.0)
     """Constant control sequences tried at an episode start, as fractions of the upper (positive) or
     lower (negative) control bound; the cheapest solution is kept."""
+    cold_switches: tuple[int, ...] = ()
+    """Switch steps k of bang-bang starts also tried at an episode start: for each k, the control at its upper
+    bound for steps 1..k and at its lower bound after, and the mirror image (two starts per k; k >= horizon
+    gives constant starts at the bounds, so a shorter ``horizon`` override keeps these valid). A swing-up
+    that has to pump the pole (push one way, then the other) starts in the right basin from one of these,
+    where iLQR from constant controls finds a plan that stalls short of the top or loops the pole round."""
 
     def __post_init__(self) -> None:
         if self.horizon < 1 or self.max_iter < 1 or self.cold_iter < 1:
             raise ValueError(f"horizon, max_iter and cold_iter must be >= 1; got {self}")
         if not self.cold_starts or any(abs(c) > 1 for c in self.cold_starts):
             raise ValueError(f"cold_starts must be a non-empty tuple of numbers in [-1, 1]; got {self.cold_starts}")
+        if any(not (isinstance(k, int) and k >= 1) for k in self.cold_switches):
+            raise ValueError(f"cold_switches must be whole numbers of steps k >= 1 (the control switches bound "
+                             f"after step k); got {self.cold_switches}")
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "cold_starts": list(self.cold_starts)}
+        return {**asdict(self), "cold_starts": list(self.cold_starts), "cold_switches": list(self.cold_switches)}
 
 
 ObsToState = Callable[[np.ndarray], np.ndarray]
@@ -183,11 +193,24 @@ class ILQRExpert:
         return u[:, 0], shift_plan(u)
 
     def _solve_cold(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Best of the constant-control starts: plans (B, T, m) and whether each converged (B,)."""
+        """Best of the cold starts: plans (B, T, m) and whether each converged (B,)."""
         B, T, m = x.shape[0], self.settings.horizon, self.control_dim
-        levels = [c * (self.u_upper if c > 0 else -self.u_lower) for c in self.settings.cold_starts]
-        S = len(levels)
-        starts = x.new_tensor(levels).view(S, 1, 1, 1).expand(S, B, T, m).reshape(S * B, T, m)
+        sequences = self._cold_sequences(x)  # (S, T)
+        S = sequences.shape[0]
+        starts = sequences.view(S, 1, T, 1).expand(S, B, T, m).reshape(S * B, T, m)
         sol = self.cold(x.repeat(S, 1), starts.contiguous())
         best = sol.cost.view(S, B).argmin(0)  # (B,)
         return sol.u.view(S, B, T, m)[best, torch.arange(B)], sol.converged.view(S, B)[best, torch.arange(B)]
+
+    def _cold_sequences(self, x: Tensor) -> Tensor:
+        """The cold starts as control sequences (S, T): the constant levels of ``cold_starts``, then for each
+        k of ``cold_switches`` upper bound until step k and lower after, and lower until k and upper after."""
+        s, T = self.settings, self.settings.horizon
+        levels = x.new_tensor([c * (self.u_upper if c > 0 else -self.u_lower) for c in s.cold_starts])
+        constant = levels.view(-1, 1).expand(-1, T)  # (S_c, T)
+        if not s.cold_switches:
+            return constant
+        first = torch.arange(T, device=x.device) < x.new_tensor(s.cold_switches).view(-1, 1)  # (K, T)
+        up_down = torch.where(first, self.u_upper, self.u_lower).to(x.dtype)
+        down_up = torch.where(first, self.u_lower, self.u_upper).to(x.dtype)
+        return torch.cat([constant, up_down, down_up])

@@ -140,6 +140,26 @@ def test_bad_settings_are_rejected() -> None:
         ExpertSettings(cold_starts=(2.0,))
     with pytest.raises(ValueError, match="must be >= 1"):
         ExpertSettings(horizon=0)
+    with pytest.raises(ValueError, match=r"cold_switches must be whole numbers of steps k >= 1.*got \(0, 3\)"):
+        ExpertSettings(cold_switches=(0, 3))
+
+
+def test_cold_starts_are_the_constant_levels_then_the_bang_bang_pairs() -> None:
+    settings = ExpertSettings(horizon=5, cold_starts=(0.0, 0.5, -1.0), cold_switches=(1, 3, 9))
+    env = gym.make("Pendulum-v1")
+    expert = ILQRExpert(PendulumDynamics(dtype=torch.float64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), -2.0,
+                        3.0, lambda obs: obs, env.observation_space, env.action_space, settings)
+    sequences = expert._cold_sequences(torch.zeros(1, 2, dtype=torch.float64))
+    expected = torch.tensor([[0.0] * 5, [1.5] * 5, [-2.0] * 5,  # 0.5 of the upper bound, all of the lower one
+                             [3.0, -2.0, -2.0, -2.0, -2.0], [3.0, 3.0, 3.0, -2.0, -2.0],  # upper until k, then lower
+                             [3.0] * 5,  # k = 9 >= T: a constant start at the bound
+                             [-2.0, 3.0, 3.0, 3.0, 3.0], [-2.0, -2.0, -2.0, 3.0, 3.0], [-2.0] * 5],
+                            dtype=torch.float64)
+    torch.testing.assert_close(sequences, expected)
+    _, plan = expert.act(torch.tensor([[3.0, 0.0], [0.1, 0.0]], dtype=torch.float64), None,
+                         torch.ones(2, dtype=torch.bool))
+    assert plan.shape == (2, 5, 1) and expert.solves == 2
+    assert settings.as_dict()["cold_switches"] == [1, 3, 9]
 
 
 def test_periodic_cost_matches_swingup_cost_and_autograd() -> None:
