@@ -255,3 +255,27 @@ def _check_sizes(source: str | Path, obs_shape: tuple[int, ...], action_shape: t
         raise ValueError(f"{source} was trained on observations {tuple(obs_shape)} and actions "
                          f"{tuple(action_shape)}, but {name} has observations {env_obs} and actions {env_act}: "
                          "evaluate it in the environment it was trained on")
+
+
+class RandomPolicy:
+    """Uniform random actions from ``action_space`` (seeded): the 0 of normalised returns."""
+
+    def __init__(self, observation_space: gym.spaces.Space, action_space: gym.spaces.Box, seed: int = 0) -> None:
+        self.observation_space, self.action_space = observation_space, action_space
+        self.rng = np.random.default_rng(seed)
+
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
+        """obs (*obs_shape) or (B, *obs_shape) -> actions (*action_shape) or (B, *action_shape), None."""
+        obs = np.asarray(obs)
+        single = obs.shape == self.observation_space.shape
+        size = self.action_space.shape if single else (obs.shape[0], *self.action_space.shape)
+        action = self.rng.uniform(self.action_space.low, self.action_space.high, size=size)
+        return action.astype(self.action_space.dtype), None
+
+
+def normalized_return(value: float | np.ndarray, random: float, expert: float) -> float | np.ndarray:
+    """(value - random) / (expert - random): 0 is the random policy's return, 1 the expert's."""
+    if not expert > random:
+        raise ValueError(f"normalising needs the expert's return above the random policy's; got expert {expert}, "
+                         f"random {random}")
+    return (value - random) / (expert - random)

@@ -1,11 +1,13 @@
 """The DiLQR actor's parts, built from policy kwargs: what ``DiLQRPolicy`` (PPO, A2C), ``DiLQRSACPolicy`` and
 ``DiLQRTD3Policy`` share.
 
-:class:`ActorSpec` checks the kwargs once (taking the model of the env the SB3 algorithm trains on when
-``dynamics`` and ``cost`` are omitted) and :meth:`ActorSpec.build` makes the modules: the DiLQR controller,
+:class:`ActorSpec` checks the kwargs once (with ``env_id`` instead of ``dynamics`` and ``cost``: the env's entry
+in :mod:`dilqr_rl.policies.env_registry`) and :meth:`ActorSpec.build` makes the modules: the DiLQR controller,
 the state map (observation -> state) and an optional cost map, deep copies of what the kwargs hold.
-:class:`FirstControl` solves and returns u_1; :func:`controller_optimizer` gives the controller's parameters
-their own learning rate (``controller_lr_scale``).
+:class:`FirstControl` solves (from its starts, or warm from its :class:`PlanMemory`) and returns u_1;
+:func:`controller_optimizer` gives the controller's parameters their own learning rate (``controller_lr_scale``).
+The policy gets its model only through its kwargs, SB3's normal path: nothing inspects the algorithm or its env
+(:func:`refuse_normalized_observations` is for trainers that hold the env).
 
 Shapes: obs (B, *obs_shape) -> state (B, n) -> u_1 (B, m); the controller plans (B, T, m).
 """
@@ -14,27 +16,32 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import warnings
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, unwrap_vec_normalize
+from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor, nn
 
 from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
 from dilqr_rl.policies.cost_maps import make_cost_map
+from dilqr_rl.policies.receding_horizon import start_sequences
 from dilqr_rl.policies.state_maps import make_state_map
 
-DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "warn"}
-"""Solver options for RL unless overridden: a modest iteration budget; unconverged items are counted."""
+DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "zero"}
+"""Solver options for RL unless overridden: a modest iteration budget; an item that has not converged gets a zero
+gradient (its last iterate's fixed-point formula can have the wrong sign) and is counted in ``solver_stats``."""
+DEFAULT_HORIZON = 15
+"""T of a policy given its own ``dynamics`` and ``cost`` without ``horizon``."""
+DEFAULT_PLAN_MEMORY = 100_000
+"""Observations whose converged plans the actor keeps as warm starts (least recently used dropped first)."""
 
 
 @dataclass
@@ -44,44 +51,109 @@ class SolverStats:
     items: int = 0
     converged: int = 0
     iterations: int = 0
+    warm: int = 0
+    """Items warm-started from the plan memory."""
     warned: bool = False
 
-    def record(self, sol: Solution) -> None:
+    def record(self, sol: Solution, warm: int = 0, start_iterations: int = 0) -> None:
+        """Count the solve ``sol``; ``warm`` of its items came from the plan memory; ``start_iterations`` were
+        spent choosing the others' starts."""
         self.items += sol.converged.numel()
         self.converged += int(sol.converged.sum())
-        self.iterations += int(sol.iterations.sum())
+        self.iterations += int(sol.iterations.sum()) + start_iterations
+        self.warm += warm
 
     def pop(self) -> dict[str, float]:
-        """``{"converged_fraction", "iterations"}`` averaged over items since the last call (empty if none)."""
+        """``{"converged_fraction", "iterations", "warm_fraction"}`` averaged over items since the last call
+        (empty if none)."""
         if self.items == 0:
             return {}
-        out = {"converged_fraction": self.converged / self.items, "iterations": self.iterations / self.items}
-        self.items = self.converged = self.iterations = 0
+        out = {"converged_fraction": self.converged / self.items, "iterations": self.iterations / self.items,
+               "warm_fraction": self.warm / self.items}
+        self.items = self.converged = self.iterations = self.warm = 0
         return out
+
+
+class PlanMemory:
+    """Converged plans (T, m) keyed by the observation they were solved for; the least recently used go first.
+
+    Rows are keyed by a hash of their bytes, so a later call with the same observation (PPO re-evaluating its
+    rollout, a replay batch) warm-starts from the plan found for it. Not saved with the policy.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = int(capacity)
+        self._plans: OrderedDict[int, Tensor] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    @staticmethod
+    def keys(observed: Tensor) -> list[int]:
+        rows = observed.detach().cpu().contiguous().numpy().reshape(observed.shape[0], -1)
+        return [hash(row.tobytes()) for row in rows]
+
+    def lookup(self, keys: list[int]) -> list[Tensor | None]:
+        found = []
+        for key in keys:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+            found.append(plan)
+        return found
+
+    def store(self, keys: list[int], plans: Tensor, keep: Tensor) -> None:
+        """Keep ``plans[i]`` (B, T, m) for ``keys[i]`` where ``keep[i]`` (B,) is True."""
+        plans = plans.detach()
+        for key, plan, ok in zip(keys, plans, keep.tolist()):
+            if ok:
+                self._plans[key] = plan
+                self._plans.move_to_end(key)
+        while len(self._plans) > self.capacity:
+            self._plans.popitem(last=False)
 
 
 class FirstControl(nn.Module):
     """State (B, n) -> u_1 (B, m) of the DiLQR plan, solved in the controller's dtype.
 
+    The actor is a deterministic function of the observation. An observation seen before (its plan is in
+    ``memory``) is solved warm-started from its last converged plan; a new one is solved from each of the
+    ``starts`` (S, T, m) and the cheapest converged solution is kept (with one start, the zero start, that is
+    one solve). The gradient is the layer's, at the kept fixed point (implicit: exact; unconverged items per the
+    layer's ``on_unconverged``). So PPO's update re-solves each rollout observation from the plan the rollout
+    applied, and its log-probability is that of the same fixed point.
+
     ``UnconvergedWarning``s are not repeated per solve: the first one is re-issued once, pointing to the
-    counts in ``stats``; the layer's ``on_unconverged`` still decides the gradient of those items.
+    counts in ``stats``.
     """
 
     def __init__(self, controller: DiLQR, stats: SolverStats, dtype: torch.dtype,
-                 cost_map: nn.Module | None = None) -> None:
+                 cost_map: nn.Module | None = None, starts: tuple[float, ...] = (0.0,),
+                 start_switches: tuple[int, ...] = (), memory: PlanMemory | None = None) -> None:
         super().__init__()
         self.controller = controller
         self.stats = stats
         self.dtype = dtype
         self.cost_map = cost_map
+        self.starts = tuple(float(c) for c in starts)
+        self.start_switches = tuple(int(k) for k in start_switches)
+        self.memory = memory
 
     def forward(self, observed: Tensor) -> Tensor:
+        return self.solve(observed).first_control().to(observed.dtype)
+
+    def solve(self, observed: Tensor) -> Solution:
+        """The plan for each observed state (B, n) (see the class docstring)."""
         state = observed.to(self.dtype)
         cost_args = self.cost_map(state) if self.cost_map is not None else None
+        keys = self.memory.keys(observed) if self.memory is not None else None
         # Not warnings.catch_warnings: entering it resets Python's once-per-place registries, and every
         # other warning (the backward's HessianFallbackWarning) would then repeat at every rollout step.
         with unconverged_warnings(False):
-            sol = self.controller(state, cost_args=cost_args)
+            u_init, warm, start_iterations = self._warm_starts(state, cost_args, keys)
+            sol = self.controller(state, u_init=u_init, cost_args=cost_args)
+        if keys is not None:
+            self.memory.store(keys, sol.u, sol.converged)
         if not sol.all_converged and self.controller.config.tol > 0 and not self.stats.warned:
             self.stats.warned = True
             items = int((~sol.converged).sum())
@@ -89,9 +161,47 @@ class FirstControl(nn.Module):
                           f"of {sol.converged.numel()} states of a rollout or update batch. Further unconverged "
                           "solves of this policy are not reported one by one; their fraction is in "
                           "policy.solver_stats (logged as ilqr/converged_fraction).", UnconvergedWarning,
-                          stacklevel=2)
-        self.stats.record(sol)
-        return sol.first_control().to(observed.dtype)
+                          stacklevel=3)
+        self.stats.record(sol, warm, start_iterations)
+        return sol
+
+    def _warm_starts(self, state: Tensor, cost_args: dict[str, Tensor] | None,
+                     keys: list[int] | None) -> tuple[Tensor | None, int, int]:
+        """u_init (B, T, m) or None (zeros), the number of rows warm-started from memory, the iterations spent
+        on the starts of the others."""
+        B, T = state.shape[0], self.controller.config.horizon
+        found = self.memory.lookup(keys) if keys is not None else [None] * B
+        cold = [i for i, plan in enumerate(found) if plan is None]
+        single_zero = self.starts == (0.0,) and not self.start_switches
+        if not cold or single_zero:
+            if len(cold) == B:
+                return None, 0, 0
+            m = next(p for p in found if p is not None).shape[-1]
+            u_init = state.new_zeros(B, T, m)
+            for i, plan in enumerate(found):
+                if plan is not None:
+                    u_init[i] = plan
+            return u_init, B - len(cold), 0
+        c = self.controller
+        sequences = start_sequences(self.starts, self.start_switches, T, c.u_lower, c.u_upper, state)  # (S, T, m)
+        S, m = sequences.shape[0], sequences.shape[-1]
+        rows = torch.tensor(cold, device=state.device)
+        x = state.detach()[rows]
+        args = None if cost_args is None else {k: v.detach()[rows].repeat(S, *[1] * (v.ndim - 1))
+                                               for k, v in cost_args.items()}
+        with torch.no_grad():
+            sol = c(x.repeat(S, 1), sequences.unsqueeze(1).expand(S, len(cold), T, m).reshape(-1, T, m),
+                    cost_args=args)
+        cost = torch.where(sol.converged, sol.cost, sol.cost + float("inf")).view(S, -1)
+        cost = torch.where(torch.isinf(cost).all(0, keepdim=True), sol.cost.view(S, -1), cost)
+        best = cost.argmin(0)
+        chosen = sol.u.view(S, -1, T, m)[best, torch.arange(len(cold))]
+        u_init = state.new_zeros(B, T, m)
+        u_init[rows] = chosen
+        for i, plan in enumerate(found):
+            if plan is not None:
+                u_init[i] = plan
+        return u_init, B - len(cold), int(sol.iterations.sum())
 
 
 class ActorParts(NamedTuple):
@@ -121,21 +231,51 @@ class ActorSpec:
     solver_options: dict[str, Any] | None
     controller_dtype: torch.dtype
     controller_lr_scale: float
+    starts: tuple[float, ...] = (0.0,)
+    start_switches: tuple[int, ...] = ()
+    plan_memory: int = DEFAULT_PLAN_MEMORY
 
     @classmethod
     def from_kwargs(cls, policy: str, algorithm_name: str, action_space: spaces.Space, dynamics: nn.Module | None,
-                    cost: nn.Module | None, state_map: str | nn.Module | None, **config: Any) -> ActorSpec:
+                    cost: nn.Module | None, state_map: str | nn.Module | None, env_id: str | None = None,
+                    model_error: Mapping[str, float] | None = None, horizon: int | None = None,
+                    starts: Sequence[float] | None = None, start_switches: Sequence[int] | None = None,
+                    solver_options: dict[str, Any] | None = None, plan_memory: int = DEFAULT_PLAN_MEMORY,
+                    **config: Any) -> ActorSpec:
         """Check the kwargs of ``policy`` (its class name, for errors; ``algorithm_name``, an SB3 algorithm it
-        plugs into, for examples). Without ``dynamics`` and ``cost``: the model and state map of the env of the SB3
-        algorithm now building the policy (written into its ``policy_kwargs``, so ``load`` needs no env)."""
-        algorithm = _training_algorithm()
-        _refuse_normalized_observations(getattr(algorithm, "env", None), policy)
-        if dynamics is None and cost is None:
-            dynamics, cost, env_map = _model_of_training_env(algorithm, policy, algorithm_name)
-            state_map = env_map if state_map is None else state_map
+        plugs into, for examples). With ``env_id`` (and no ``dynamics`` and ``cost``): the registered model of
+        that env with ``model_error`` applied, its state map and its zero-config actor's horizon, starts and
+        iterations, each unless given."""
+        if env_id is not None:
+            if dynamics is not None or cost is not None:
+                raise ValueError(f"{policy} takes either env_id (the env's registered model) or dynamics and cost, "
+                                 "not both")
+            from dilqr_rl.policies.env_models import env_model
+
+            try:
+                model = env_model(env_id, model_error)
+            except ValueError as error:
+                raise ValueError(f"{policy}: env_id={env_id!r}: {error}") from None
+            dynamics, cost = model.dynamics, model.cost
+            state_map = model.state_map if state_map is None else state_map
+            actor = model.actor
+            horizon = actor.horizon if horizon is None else horizon
+            starts = actor.starts if starts is None else starts
+            start_switches = actor.start_switches if start_switches is None else start_switches
+            solver_options = {"max_iter": actor.max_iter, **(solver_options or {})}
+        elif model_error:
+            raise ValueError(f"{policy}: model_error applies to the registered model of env_id; with your own "
+                             "dynamics, build them with the parameters you want")
+        elif dynamics is None and cost is None:
+            raise ValueError(
+                f"{policy} needs a model to plan with: policy_kwargs=dict(env_id='Pendulum-v1') for an env's "
+                "registered model (dilqr_rl.policies.env_registry.SUPPORTED lists them; "
+                "model_error=dict(mass=-0.3) for a wrong start), or policy_kwargs=dict(dynamics=..., cost=...): "
+                f"the nn.Module models the controller plans with, e.g. {algorithm_name}({policy}, env, "
+                "policy_kwargs=dict(env_id='dilqr_rl/Pendulum-v0'))")
         elif dynamics is None or cost is None:
-            raise ValueError(f"{policy} needs both dynamics and cost in policy_kwargs, or neither (then it uses "
-                             "the model of the env it trains on)")
+            raise ValueError(f"{policy} needs both dynamics and cost in policy_kwargs, or neither (then env_id: "
+                             "the registered model of an env)")
         if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
             raise ValueError(f"{policy} needs a 1-D continuous Box action space (the controls u); got "
                              f"{action_space}")
@@ -143,7 +283,19 @@ class ActorSpec:
         if not (isinstance(scale, (int, float)) and scale > 0 and np.isfinite(scale)):
             raise ValueError(f"controller_lr_scale must be a positive finite number (the controller's learning "
                              f"rate relative to the algorithm's); got {scale!r}")
+        starts = (0.0,) if starts is None else tuple(float(c) for c in starts)
+        start_switches = () if start_switches is None else tuple(start_switches)
+        if not starts or any(not -1 <= c <= 1 for c in starts):
+            raise ValueError(f"starts must be a non-empty sequence of numbers in [-1, 1] (constant cold starts as "
+                             f"fractions of the upper (> 0) or lower (< 0) control bound); got {starts}")
+        if any(not (isinstance(k, (int, np.integer)) and k >= 1) for k in start_switches):
+            raise ValueError(f"start_switches must be whole numbers of steps k >= 1; got {start_switches}")
+        if not (isinstance(plan_memory, (int, np.integer)) and plan_memory >= 0):
+            raise ValueError(f"plan_memory must be a whole number >= 0 (observations whose plans are kept as warm "
+                             f"starts; 0: none); got {plan_memory!r}")
         return cls(dynamics=dynamics, cost=cost, state_map="identity" if state_map is None else state_map,
+                   horizon=DEFAULT_HORIZON if horizon is None else horizon, solver_options=solver_options,
+                   starts=starts, start_switches=tuple(int(k) for k in start_switches), plan_memory=int(plan_memory),
                    **{**config, "controller_lr_scale": float(scale)})
 
     def build(self, observation_space: spaces.Space, action_space: spaces.Box) -> ActorParts:
@@ -165,11 +317,19 @@ class ActorSpec:
         state_map = make_state_map(copy.deepcopy(self.state_map), observation_space.shape, state_dim)
         return ActorParts(controller, state_map, int(state_dim), cost_map)
 
+    def first_control(self, parts: ActorParts, stats: SolverStats) -> FirstControl:
+        """The actor's solve (starts and plan memory as configured) over ``parts``."""
+        memory = PlanMemory(self.plan_memory) if self.plan_memory > 0 else None
+        return FirstControl(parts.controller, stats, self.controller_dtype, parts.cost_map, self.starts,
+                            self.start_switches, memory)
+
     def config(self) -> dict[str, Any]:
-        """The kwargs that are not modules (for ``_get_constructor_parameters``)."""
+        """The kwargs that are not modules (for ``_get_constructor_parameters``); the model itself is stored as
+        modules, so a loaded policy needs neither ``env_id`` nor the registry."""
         return dict(horizon=self.horizon, u_lower=self.u_lower, u_upper=self.u_upper, grad_method=self.grad_method,
                     solver_options=self.solver_options, controller_dtype=self.controller_dtype,
-                    controller_lr_scale=self.controller_lr_scale)
+                    controller_lr_scale=self.controller_lr_scale, starts=self.starts,
+                    start_switches=self.start_switches, plan_memory=self.plan_memory)
 
 
 def controller_optimizer(parameters: Iterable[nn.Parameter], controller: DiLQR,
@@ -215,21 +375,7 @@ def _bound(value: float | Sequence[float] | np.ndarray | None, default: np.ndarr
     return bound
 
 
-def _training_algorithm() -> BaseAlgorithm | None:
-    """The SB3 algorithm now building this policy, or ``None`` (a policy built outside one).
-
-    SB3 builds the policy inside the algorithm's ``_setup_model`` from the spaces alone, so the algorithm
-    (and its env) is found on the call stack (``PPO(DiLQRPolicy, env)``, ``SAC(...)``, ``PPO.load``).
-    """
-    frame = inspect.currentframe()
-    while frame is not None and not isinstance(frame.f_locals.get("self"), BaseAlgorithm):
-        frame = frame.f_back
-    algorithm = frame.f_locals["self"] if frame is not None else None
-    del frame
-    return algorithm
-
-
-def _refuse_normalized_observations(venv: VecEnv | None, policy: str) -> None:
+def refuse_normalized_observations(venv: VecEnv | None, policy: str) -> None:
     """Raise ``ValueError`` if ``venv`` normalises observations (SB3's ``VecNormalize(norm_obs=True)``)."""
     normalize = unwrap_vec_normalize(venv) if venv is not None else None
     if normalize is not None and normalize.norm_obs:
@@ -238,29 +384,3 @@ def _refuse_normalized_observations(venv: VecEnv | None, policy: str) -> None:
             "the env is wrapped in VecNormalize(norm_obs=True), which hands the policy normalised observations "
             "(the planner would take them for states): wrap it in VecNormalize(env, norm_obs=False) to normalise "
             "rewards only, or leave VecNormalize out")
-
-
-def _model_of_training_env(algorithm: BaseAlgorithm | None, policy: str,
-                           example: str) -> tuple[nn.Module, nn.Module, nn.Module]:
-    """(dynamics, cost, state map) of the env of ``algorithm``, the SB3 algorithm now building this policy.
-
-    The models are written into the algorithm's ``policy_kwargs``, which ``model.save`` stores, so
-    ``<Algorithm>.load`` rebuilds the same policy without the env.
-    """
-    from dilqr_rl.policies.env_models import env_model
-
-    venv = getattr(algorithm, "env", None)
-    venv = venv.unwrapped if venv is not None else None
-    if not isinstance(venv, DummyVecEnv):
-        raise ValueError(f"{policy} without dynamics and cost takes the model of the env it trains on, which "
-                         f"needs an SB3 algorithm with a DummyVecEnv, e.g. {example}({policy}, "
-                         "'dilqr_rl/Pendulum-v0'); otherwise pass policy_kwargs=dict(dynamics=..., cost=...): the "
-                         "nn.Module models the controller plans with")
-    try:
-        model = env_model(venv.envs[0])
-    except ValueError as error:
-        raise ValueError(f"{policy} has no default model for this env ({error}); pass "
-                         "policy_kwargs=dict(dynamics=..., cost=...): the nn.Module models the controller plans "
-                         "with") from None
-    algorithm.policy_kwargs.update(dynamics=model.dynamics, cost=model.cost, state_map=model.state_map)
-    return model.dynamics, model.cost, model.state_map

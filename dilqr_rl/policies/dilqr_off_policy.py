@@ -24,9 +24,10 @@ Usage::
                          state_map="pendulum_angle")
     model = SAC(DiLQRSACPolicy, "Pendulum-v1", policy_kwargs=policy_kwargs)
     model = TD3(DiLQRTD3Policy, "Pendulum-v1", policy_kwargs=policy_kwargs)
-    model = SAC(DiLQRSACPolicy, "dilqr_rl/Pendulum-v0")  # the env's model, as DiLQRPolicy takes it
+    model = SAC(DiLQRSACPolicy, "Pendulum-v1", policy_kwargs=dict(env_id="Pendulum-v1"))  # the registered model
 
-Policy kwargs: ``DiLQRPolicy``'s actor kwargs (``dynamics``, ``cost``, ``horizon``, ``u_lower``,
+Policy kwargs: ``DiLQRPolicy``'s actor kwargs (``dynamics``, ``cost`` or ``env_id`` and ``model_error``,
+``horizon``, ``starts``, ``start_switches``, ``plan_memory``, ``u_lower``,
 ``u_upper``, ``grad_method``, ``state_map``, ``cost_map``, ``solver_options``, ``controller_dtype``,
 ``controller_lr_scale``: the controller's parameter group in ``actor.optimizer``) with the same meaning and
 defaults, and SB3's ``SACPolicy`` / ``TD3Policy`` kwargs, where ``net_arch`` describes the critics only (a
@@ -52,6 +53,7 @@ from torch import Tensor, nn
 
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.policies.dilqr_actor import (
+    DEFAULT_PLAN_MEMORY,
     ActorParts,
     ActorSpec,
     FirstControl,
@@ -73,7 +75,7 @@ class PlanActor(BasePolicy):
     action_space: spaces.Box
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Box, parts: ActorParts,
-                 controller_dtype: torch.dtype, solver_stats: SolverStats, normalize_images: bool = True) -> None:
+                 first_control: FirstControl, normalize_images: bool = True) -> None:
         low, high = np.asarray(action_space.low), np.asarray(action_space.high)
         if not (np.isfinite(low).all() and np.isfinite(high).all()):
             raise ValueError(f"SB3's SAC and TD3 act in [-1, 1], scaled to the action space's bounds, which must be "
@@ -81,7 +83,7 @@ class PlanActor(BasePolicy):
                              "bounds (e.g. gymnasium.wrappers.RescaleAction)")
         super().__init__(observation_space, action_space, features_extractor=parts.state_map,
                          normalize_images=normalize_images, squash_output=True)
-        self.first_control = FirstControl(parts.controller, solver_stats, controller_dtype, parts.cost_map)
+        self.first_control = first_control
         self.register_buffer("action_low", torch.as_tensor(low), persistent=False)
         self.register_buffer("action_high", torch.as_tensor(high), persistent=False)
 
@@ -108,9 +110,8 @@ class DiLQRSACActor(PlanActor):
     """SAC's actor: a squashed Gaussian whose squashed mean is the plan (see the module docstring)."""
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Box, parts: ActorParts,
-                 controller_dtype: torch.dtype, solver_stats: SolverStats, log_std_init: float = -3.0,
-                 normalize_images: bool = True) -> None:
-        super().__init__(observation_space, action_space, parts, controller_dtype, solver_stats, normalize_images)
+                 first_control: FirstControl, log_std_init: float = -3.0, normalize_images: bool = True) -> None:
+        super().__init__(observation_space, action_space, parts, first_control, normalize_images)
         action_dim = action_space.shape[0]
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))  # (m,)
         self.action_dist = SquashedDiagGaussianDistribution(action_dim)
@@ -208,7 +209,7 @@ class DiLQRSACPolicy(_DiLQRActorPolicy, SACPolicy):
         lr_schedule: Schedule,
         dynamics: nn.Module | None = None,
         cost: nn.Module | None = None,
-        horizon: int = 15,
+        horizon: int | None = None,
         u_lower: float | Sequence[float] | None = None,
         u_upper: float | Sequence[float] | None = None,
         grad_method: str = "implicit",
@@ -221,21 +222,28 @@ class DiLQRSACPolicy(_DiLQRActorPolicy, SACPolicy):
         log_std_init: float = -3.0,
         use_sde: bool = False,
         share_features_extractor: bool = False,
+        env_id: str | None = None,
+        model_error: dict[str, float] | None = None,
+        starts: Sequence[float] | None = None,
+        start_switches: Sequence[int] | None = None,
+        plan_memory: int = DEFAULT_PLAN_MEMORY,
         **kwargs: Any,
     ) -> None:
         arch = self._check_kwargs(
             "DiLQRSACPolicy", "SAC", action_space, net_arch, [256, 256], use_sde, share_features_extractor,
             dict(dynamics=dynamics, cost=cost, state_map=state_map, cost_map=cost_map, horizon=horizon,
                  u_lower=u_lower, u_upper=u_upper, grad_method=grad_method, solver_options=solver_options,
-                 controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale))
+                 controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale, env_id=env_id,
+                 model_error=model_error, starts=starts, start_switches=start_switches, plan_memory=plan_memory))
         super().__init__(observation_space, action_space, lr_schedule, net_arch=arch, log_std_init=log_std_init,
                          use_sde=False, share_features_extractor=False, **kwargs)
 
     def make_actor(self, features_extractor: nn.Module | None = None) -> DiLQRSACActor:
         """A new DiLQR actor (its features extractor is the state map; ``features_extractor`` is ignored)."""
-        return DiLQRSACActor(self.observation_space, self.action_space, self._parts(), self._spec.controller_dtype,
-                             self._solver_stats, self.actor_kwargs["log_std_init"], self.normalize_images
-                             ).to(self.device)
+        parts = self._parts()
+        return DiLQRSACActor(self.observation_space, self.action_space, parts,
+                             self._spec.first_control(parts, self._solver_stats), self.actor_kwargs["log_std_init"],
+                             self.normalize_images).to(self.device)
 
 
 class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
@@ -252,7 +260,7 @@ class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
         lr_schedule: Schedule,
         dynamics: nn.Module | None = None,
         cost: nn.Module | None = None,
-        horizon: int = 15,
+        horizon: int | None = None,
         u_lower: float | Sequence[float] | None = None,
         u_upper: float | Sequence[float] | None = None,
         grad_method: str = "implicit",
@@ -263,18 +271,26 @@ class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
         controller_lr_scale: float = 1.0,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         share_features_extractor: bool = False,
+        env_id: str | None = None,
+        model_error: dict[str, float] | None = None,
+        starts: Sequence[float] | None = None,
+        start_switches: Sequence[int] | None = None,
+        plan_memory: int = DEFAULT_PLAN_MEMORY,
         **kwargs: Any,
     ) -> None:
         arch = self._check_kwargs(
             "DiLQRTD3Policy", "TD3", action_space, net_arch, [400, 300], False, share_features_extractor,
             dict(dynamics=dynamics, cost=cost, state_map=state_map, cost_map=cost_map, horizon=horizon,
                  u_lower=u_lower, u_upper=u_upper, grad_method=grad_method, solver_options=solver_options,
-                 controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale))
+                 controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale, env_id=env_id,
+                 model_error=model_error, starts=starts, start_switches=start_switches, plan_memory=plan_memory))
         super().__init__(observation_space, action_space, lr_schedule, net_arch=arch,
                          share_features_extractor=False, **kwargs)
 
     def make_actor(self, features_extractor: nn.Module | None = None) -> DiLQRTD3Actor:
         """A new DiLQR actor (its features extractor is the state map; ``features_extractor`` is ignored).
         TD3Policy's ``_build`` calls it twice (actor and target) and loads the actor's weights into the target."""
-        return DiLQRTD3Actor(self.observation_space, self.action_space, self._parts(), self._spec.controller_dtype,
-                             self._solver_stats, self.normalize_images).to(self.device)
+        parts = self._parts()
+        return DiLQRTD3Actor(self.observation_space, self.action_space, parts,
+                             self._spec.first_control(parts, self._solver_stats), self.normalize_images
+                             ).to(self.device)

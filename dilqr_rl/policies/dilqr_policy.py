@@ -8,19 +8,28 @@ physical model.
 
 Usage::
 
-    model = PPO(DiLQRPolicy, "dilqr_rl/Pendulum-v0")  # plans with a learnable copy of the env's model
+    env_id = "dilqr_rl/Pendulum-v0"  # plans with a learnable copy of the env's registered model
+    model = PPO(DiLQRPolicy, env_id, policy_kwargs=dict(env_id=env_id))
+    model = PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=dict(env_id="Pendulum-v1",
+                                                               model_error=dict(mass=-0.3, length=-0.3)))
     policy_kwargs = dict(dynamics=PendulumDynamics(mass=1.5), cost=PendulumSwingUpCost(), horizon=15,
                          state_map="pendulum_angle")
     model = PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=policy_kwargs)  # your own model
 
-Without ``dynamics`` and ``cost`` the policy takes them, and the state map, from the environment the SB3
-algorithm that builds it trains on (:func:`dilqr_rl.policies.env_models.env_model`: the env's own model
-for our envs, and the models of ``expert_for`` for Gymnasium's ``Pendulum-v1`` and ``InvertedPendulum-v5``).
+With ``env_id`` (:func:`dilqr_rl.policies.env_models.env_model`) the policy plans with the env's entry in
+:mod:`dilqr_rl.policies.env_registry`: the env's own model for our envs, the models of ``expert_for`` for
+Gymnasium's ``Pendulum-v1`` and ``InvertedPendulum-v5``, the expert's cost and state map, and the registered
+actor settings (horizon, starts, iterations), with which the untrained actor reaches the expert's return.
+The policy gets its model only through its kwargs (SB3 hands a policy the spaces, not the env).
 
-The planner reads observations in the env's own units, so the policy refuses an env wrapped in SB3's
-``VecNormalize`` with ``norm_obs=True`` (``ValueError``; ``norm_obs=False``, normalising rewards only, is
-fine). The check runs when the algorithm builds the policy (``PPO(DiLQRPolicy, env)``, ``PPO.load(path,
-env=env)``); an env given later with ``model.set_env`` is not checked.
+The actor is a deterministic function of the observation (``FirstControl``): a new observation is solved
+from each of its starts and the cheapest converged plan kept; an observation seen before is solved
+warm-started from its plan (the plan memory), so PPO's update differentiates the fixed point its rollout
+applied, and the log-probability at update time is that of the rollout's action distribution.
+
+The planner reads observations in the env's own units: do not wrap the env in SB3's ``VecNormalize`` with
+``norm_obs=True`` (``norm_obs=False``, normalising rewards only, is fine). The policy cannot see the env;
+the trainers of ``dilqr_rl.agents`` refuse it (``refuse_normalized_observations``).
 
 The policy deep-copies ``dynamics``, ``cost`` and a module ``state_map``, so the objects in
 ``policy_kwargs`` stay an untouched description (SB3 pickles ``policy_kwargs`` with cloudpickle and saves
@@ -45,8 +54,14 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import Tensor, nn
 
 from dilqr_rl.control.layer import DiLQR
+from dilqr_rl.policies.dilqr_actor import (
+    DEFAULT_PLAN_MEMORY,
+    ActorSpec,
+    SolverStats,
+    controller_optimizer,
+    critic_arch,
+)
 from dilqr_rl.policies.dilqr_actor import DEFAULT_SOLVER_OPTIONS as DEFAULT_SOLVER_OPTIONS  # the docstring's
-from dilqr_rl.policies.dilqr_actor import ActorSpec, FirstControl, SolverStats, controller_optimizer, critic_arch
 
 
 class CriticExtractor(nn.Module):
@@ -78,9 +93,13 @@ class DiLQRPolicy(ActorCriticPolicy):
     Policy kwargs, besides SB3's ``ActorCriticPolicy`` ones (``net_arch`` describes the critic only;
     ``use_sde`` and ``share_features_extractor=True`` are not supported):
 
-    - ``dynamics``, ``cost``: ``nn.Module`` models; their learnable parameters are trained. Default (both
-      omitted): the model of the env the algorithm trains on (see the module docstring).
-    - ``horizon``: planning horizon T (default 15).
+    - ``dynamics``, ``cost``: ``nn.Module`` models; their learnable parameters are trained.
+    - ``env_id``: instead of ``dynamics`` and ``cost``, the registered model of that env (module docstring);
+      ``model_error``: ``{parameter: relative error}`` applied to its physics (a wrong start).
+    - ``horizon``: planning horizon T (default: the env's registered one with ``env_id``, else 15).
+    - ``starts``, ``start_switches``: the cold starts of a new observation (``ExpertSettings.cold_starts`` /
+      ``cold_switches``; default: the env's with ``env_id``, else the zero start).
+    - ``plan_memory``: observations whose plans are kept as warm starts (default 100,000; 0: none).
     - ``u_lower``, ``u_upper``: control bounds (default: the Box action space's ``low``/``high``).
     - ``grad_method``: ``"implicit"`` (default), ``"diffmpc"`` or ``"unroll"``.
     - ``state_map``: ``"identity"`` (default; with the env's model: the env's map), ``"pendulum_angle"``,
@@ -88,7 +107,7 @@ class DiLQRPolicy(ActorCriticPolicy):
       A module (e.g. a pretrained encoder) keeps its weights; SB3's orthogonal init (``ortho_init``) only
       initialises the named learned maps.
     - ``solver_options``: ``DiLQR`` options (``max_iter``, ``tol``, ``on_unconverged``, ...), merged over
-      ``DEFAULT_SOLVER_OPTIONS``.
+      ``DEFAULT_SOLVER_OPTIONS`` (an unconverged item gets a zero gradient and is counted).
     - ``cost_map``: ``None`` (default), ``"goal_weights"`` or an ``nn.Module``: a network from the state to
       per-item cost parameters ``{keyword: (B, ...)}`` the cost takes (Actor-Critic MPC's cost map), trained
       through the plan by the layer's exact gradient. ``"goal_weights"``
@@ -108,7 +127,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         lr_schedule: Schedule,
         dynamics: nn.Module | None = None,
         cost: nn.Module | None = None,
-        horizon: int = 15,
+        horizon: int | None = None,
         u_lower: float | Sequence[float] | None = None,
         u_upper: float | Sequence[float] | None = None,
         grad_method: str = "implicit",
@@ -120,18 +139,26 @@ class DiLQRPolicy(ActorCriticPolicy):
         net_arch: list[int] | dict[str, list[int]] | None = None,
         share_features_extractor: bool = False,
         use_sde: bool = False,
+        env_id: str | None = None,
+        model_error: dict[str, float] | None = None,
+        starts: Sequence[float] | None = None,
+        start_switches: Sequence[int] | None = None,
+        plan_memory: int = DEFAULT_PLAN_MEMORY,
         **kwargs: Any,
     ) -> None:
         spec = ActorSpec.from_kwargs(
-            "DiLQRPolicy", "PPO", action_space, dynamics, cost, state_map, cost_map=cost_map, horizon=horizon,
-            u_lower=u_lower, u_upper=u_upper, grad_method=grad_method, solver_options=solver_options,
-            controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale)
+            "DiLQRPolicy", "PPO", action_space, dynamics, cost, state_map, env_id=env_id, model_error=model_error,
+            cost_map=cost_map, horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
+            solver_options=solver_options, controller_dtype=controller_dtype,
+            controller_lr_scale=controller_lr_scale, starts=starts, start_switches=start_switches,
+            plan_memory=plan_memory)
         if use_sde or share_features_extractor:
             raise ValueError("DiLQRPolicy supports neither use_sde=True nor share_features_extractor=True: "
                              "the actor's features are the state map's output, the critic has its own")
         self.solver_stats = SolverStats()
         self._state_map_given = isinstance(spec.state_map, nn.Module)
         self._actor_parts = spec.build(observation_space, action_space)
+        self._spec = spec
         self._config = spec.config()
         self._critic_net_arch = critic_arch(net_arch, "vf", [64, 64])
         super().__init__(observation_space, action_space, lr_schedule, net_arch=net_arch,
@@ -142,7 +169,7 @@ class DiLQRPolicy(ActorCriticPolicy):
                                              self._critic_net_arch, self.activation_fn)
 
     def _build(self, lr_schedule: Schedule) -> None:
-        controller, state_map, _, cost_map = self._actor_parts
+        _controller, state_map, _, _cost_map = self._actor_parts
         # The state map is the actor's features extractor; SB3's `features_extractor` aliases it.
         self.pi_features_extractor = self.features_extractor = state_map
         # SB3's `_build` re-initialises the features extractors (ortho_init): restore a given module's weights.
@@ -153,7 +180,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         if not isinstance(self.action_dist, DiagGaussianDistribution):
             raise ValueError(f"DiLQRPolicy needs SB3's DiagGaussianDistribution; got {self.action_dist}")
         # Swap SB3's (orthogonally initialized) linear head for the controller, then rebuild the optimizer.
-        self.action_net = FirstControl(controller, self.solver_stats, self._config["controller_dtype"], cost_map)
+        self.action_net = self._spec.first_control(self._actor_parts, self.solver_stats)
         self.optimizer = self._make_optimizer(lr_schedule(1))
         del self._actor_parts
 

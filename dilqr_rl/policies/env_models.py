@@ -1,25 +1,28 @@
-"""The controller model a :class:`~dilqr_rl.policies.DiLQRPolicy` starts from when none is given.
+"""The controller model a DiLQR policy plans with when built from an env id: ``policy_kwargs=dict(env_id=...)``.
 
-``PPO(DiLQRPolicy, env)`` with no ``policy_kwargs`` plans with :func:`env_model` ``(env)``: a learnable copy
-of the model the iLQR expert of ``env`` uses (:func:`~dilqr_rl.policies.expert_for`): our environments'
-own dynamics, Gymnasium's ``Pendulum-v1`` physics read from the env, the cart-pole fitted to
-``InvertedPendulum-v5``; the expert's cost (which matches the env's reward), frozen; and the expert's map
-from observations to model states as a fixed state map (``expert.state_map``: torch operations that keep the
-observation's dtype and device). Where the env's action is a scaled model control (MuJoCo), the models see
-``u = action / action_scale``. Environments the expert does not know, and the pixel pendulum (whose expert
-reads the true state), raise ``ValueError``: pass ``dynamics`` and ``cost``.
+:func:`env_model` (env, model_error) reads the env's entry in :mod:`dilqr_rl.policies.env_registry`: a learnable
+copy of the model the iLQR expert of ``env`` uses (our environments' own dynamics, Gymnasium's ``Pendulum-v1``
+physics read from the env, the cart-pole fitted to ``InvertedPendulum-v5``), with the physical parameters
+scaled by ``1 + model_error[name]`` (a wrong start); the expert's cost (which matches the env's reward),
+frozen; the expert's map from observations to model states as a fixed state map (torch operations that keep
+the observation's dtype and device); and the zero-config actor's settings (horizon, starts, iterations).
+Where the env's action is a scaled model control (MuJoCo), the models see ``u = action / action_scale``.
+Environments the registry does not know, and the pixel pendulum (whose expert reads the true state), raise
+``ValueError``: pass ``dynamics`` and ``cost``.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from torch import Tensor, nn
 
-from dilqr_rl.policies.expert_envs import expert_for
+from dilqr_rl.policies.env_registry import ActorSettings, apply_model_error, env_control, make_env
 
 
 class ScaledControl(nn.Module):
@@ -45,21 +48,34 @@ class EnvModel:
     """What a DiLQR policy plans with by default in one environment."""
 
     dynamics: nn.Module
-    """Learnable copy of the expert's dynamics (every parameter requires grad)."""
+    """Learnable copy of the expert's dynamics (every parameter requires grad), with the model error applied."""
     cost: nn.Module
     """The expert's cost (frozen)."""
     state_map: nn.Module
     """Observations (B, d) -> model states (B, n), in the observations' dtype and on their device."""
+    actor: ActorSettings
+    """The zero-config actor's horizon, starts and iterations."""
+
+    def policy_kwargs(self) -> dict[str, Any]:
+        """``DiLQRPolicy`` (and SAC / TD3 policy) kwargs planning with this model."""
+        return dict(dynamics=self.dynamics, cost=self.cost, state_map=self.state_map, **self.actor.policy_kwargs())
 
 
-def env_model(env: gym.Env) -> EnvModel:
-    """The default controller model for ``env`` (see the module docstring)."""
+def env_model(env: gym.Env | str, model_error: Mapping[str, float] | None = None) -> EnvModel:
+    """The default controller model for ``env`` (an env or an env id; see the module docstring)."""
+    if isinstance(env, str):
+        made = make_env(env)
+        try:
+            return env_model(made, model_error)
+        finally:
+            made.close()
     if env.observation_space.dtype == np.uint8:
         raise ValueError("DiLQRPolicy has no default model for image observations (the pixel pendulum's expert "
                          "reads the true state): pass policy_kwargs=dict(dynamics=..., cost=..., state_map='cnn')")
-    expert = expert_for(env)
-    dynamics = copy.deepcopy(expert.dynamics).requires_grad_(True)
-    cost = copy.deepcopy(expert.cost).requires_grad_(False)
-    if expert.action_scale != 1.0:
-        dynamics, cost = ScaledControl(dynamics, expert.action_scale), ScaledControl(cost, expert.action_scale)
-    return EnvModel(dynamics, cost, expert.state_map)
+    c = env_control(env)
+    dynamics = copy.deepcopy(c.dynamics).requires_grad_(True)
+    apply_model_error(dynamics, model_error or {})
+    cost = copy.deepcopy(c.cost).requires_grad_(False)
+    if c.action_scale != 1.0:
+        dynamics, cost = ScaledControl(dynamics, c.action_scale), ScaledControl(cost, c.action_scale)
+    return EnvModel(dynamics, cost, c.state_map, c.actor)

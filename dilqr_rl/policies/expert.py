@@ -29,7 +29,7 @@ from gymnasium import spaces
 from torch import Tensor, nn
 
 from dilqr_rl.control import DiLQR, UnconvergedWarning
-from dilqr_rl.policies.receding_horizon import shift_plan
+from dilqr_rl.policies.receding_horizon import shift_plan, start_sequences
 
 
 @dataclass(frozen=True)
@@ -195,22 +195,10 @@ class ILQRExpert:
     def _solve_cold(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Best of the cold starts: plans (B, T, m) and whether each converged (B,)."""
         B, T, m = x.shape[0], self.settings.horizon, self.control_dim
-        sequences = self._cold_sequences(x)  # (S, T)
+        s = self.settings
+        sequences = start_sequences(s.cold_starts, s.cold_switches, T, self.u_lower, self.u_upper, x)  # (S, T, m')
         S = sequences.shape[0]
-        starts = sequences.view(S, 1, T, 1).expand(S, B, T, m).reshape(S * B, T, m)
+        starts = sequences.unsqueeze(1).expand(S, B, T, m).reshape(S * B, T, m)
         sol = self.cold(x.repeat(S, 1), starts.contiguous())
         best = sol.cost.view(S, B).argmin(0)  # (B,)
         return sol.u.view(S, B, T, m)[best, torch.arange(B)], sol.converged.view(S, B)[best, torch.arange(B)]
-
-    def _cold_sequences(self, x: Tensor) -> Tensor:
-        """The cold starts as control sequences (S, T): the constant levels of ``cold_starts``, then for each
-        k of ``cold_switches`` upper bound until step k and lower after, and lower until k and upper after."""
-        s, T = self.settings, self.settings.horizon
-        levels = x.new_tensor([c * (self.u_upper if c > 0 else -self.u_lower) for c in s.cold_starts])
-        constant = levels.view(-1, 1).expand(-1, T)  # (S_c, T)
-        if not s.cold_switches:
-            return constant
-        first = torch.arange(T, device=x.device) < x.new_tensor(s.cold_switches).view(-1, 1)  # (K, T)
-        up_down = torch.where(first, self.u_upper, self.u_lower).to(x.dtype)
-        down_up = torch.where(first, self.u_lower, self.u_upper).to(x.dtype)
-        return torch.cat([constant, up_down, down_up])

@@ -16,7 +16,7 @@ from dilqr_rl import DiLQR
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies import DiLQRPolicy
 from dilqr_rl.policies.cost_maps import GoalWeightsMap, make_cost_map
-from dilqr_rl.policies.dilqr_policy import FirstControl, SolverStats
+from dilqr_rl.policies.dilqr_actor import FirstControl, SolverStats
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 
 F64 = torch.float64

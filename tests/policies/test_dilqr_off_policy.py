@@ -179,7 +179,8 @@ def test_zero_config_plans_with_a_learnable_copy_of_the_envs_model(name, tmp_pat
     import dilqr_rl.envs  # noqa: F401  (registers our ids)
 
     algorithm, policy_class = ALGORITHMS[name]
-    model = algorithm(policy_class, "dilqr_rl/Pendulum-v0", learning_starts=8, batch_size=8, seed=0)
+    model = algorithm(policy_class, "dilqr_rl/Pendulum-v0", learning_starts=8, batch_size=8, seed=0,
+                      policy_kwargs=dict(env_id="dilqr_rl/Pendulum-v0"))
     dynamics = model.policy.controller.dynamics
     assert [n for n, p in dynamics.named_parameters() if p.requires_grad] == ["mass", "length", "gravity"]
     assert not any(p.requires_grad for p in model.policy.controller.cost.parameters())
@@ -222,21 +223,14 @@ def test_bad_spaces(policy_class):
         policy_class(OBS_SPACE, gym.spaces.Discrete(3), lambda _: 1e-3, **_kwargs())
 
 
-def test_zero_config_without_an_algorithm_names_the_fix():
-    with pytest.raises(ValueError, match=r"DiLQRTD3Policy without dynamics and cost takes the model of the env it "
-                                         r"trains on, which needs an SB3 algorithm with a DummyVecEnv, e\.g\. "
-                                         r"TD3\(DiLQRTD3Policy, 'dilqr_rl/Pendulum-v0'\)"):
+def test_a_policy_without_a_model_names_the_fix():
+    with pytest.raises(ValueError, match=r"DiLQRTD3Policy needs a model to plan with: policy_kwargs=dict\(env_id="
+                                         r"'Pendulum-v1'\).*e\.g\. TD3\(DiLQRTD3Policy, env, "
+                                         r"policy_kwargs=dict\(env_id='dilqr_rl/Pendulum-v0'\)\)"):
         DiLQRTD3Policy(OBS_SPACE, ACTION_SPACE, lambda _: 1e-3)
 
 
 def test_the_envs_model_errors_name_the_policy():
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    with pytest.raises(ValueError, match=r"^DiLQRSACPolicy has no default model for this env \(no iLQR expert for "
+    with pytest.raises(ValueError, match=r"^DiLQRSACPolicy: env_id='MountainCarContinuous-v0': no iLQR expert for "
                                          r"Continuous_MountainCarEnv"):
-        SAC(DiLQRSACPolicy, "MountainCarContinuous-v0")
-    with pytest.raises(ValueError, match=r"^DiLQRTD3Policy plans with a model of the env's physics and reads "
-                                         r"observations in the env's own units, but the env is wrapped in "
-                                         r"VecNormalize\(norm_obs=True\)"):
-        TD3(DiLQRTD3Policy, VecNormalize(make_vec_env("Pendulum-v1")), policy_kwargs=_kwargs())
+        SAC(DiLQRSACPolicy, "MountainCarContinuous-v0", policy_kwargs=dict(env_id="MountainCarContinuous-v0"))

@@ -226,7 +226,7 @@ def test_unconverged_solves_are_counted_and_warned_once():
             model.policy._predict(obs)
     assert sum(issubclass(w.category, UnconvergedWarning) for w in caught) == 1
     stats = model.policy.solver_stats.pop()
-    assert stats == {"converged_fraction": 0.0, "iterations": 1.0}
+    assert stats == {"converged_fraction": 0.0, "iterations": 1.0, "warm_fraction": 0.0}  # unconverged: no memory
     assert model.policy.solver_stats.pop() == {}
 
 
@@ -360,7 +360,8 @@ def test_gsde_is_rejected():
 def test_zero_config_policy_plans_with_a_learnable_copy_of_the_envs_model(env_id, learnable, tmp_path):
     import dilqr_rl.envs  # noqa: F401  (registers our ids)
 
-    model = PPO(DiLQRPolicy, env_id, n_steps=8, batch_size=8, n_epochs=1, seed=0)
+    model = PPO(DiLQRPolicy, env_id, n_steps=8, batch_size=8, n_epochs=1, seed=0,
+                policy_kwargs=dict(env_id=env_id))
     dynamics = model.policy.controller.dynamics
     assert [n for n, p in dynamics.named_parameters() if p.requires_grad] == learnable
     assert not any(p.requires_grad for p in model.policy.controller.cost.parameters())
@@ -379,36 +380,42 @@ def test_zero_config_policy_plans_with_a_learnable_copy_of_the_envs_model(env_id
                                model.predict(observation, deterministic=True)[0], rtol=1e-6)
 
 
-def test_unknown_envs_keep_the_clear_error():
-    with pytest.raises(ValueError, match=r"DiLQRPolicy has no default model for this env \(no iLQR expert for "
-                                         r"Continuous_MountainCarEnv.*pass policy_kwargs=dict\(dynamics=\.\.\., "):
-        PPO(DiLQRPolicy, "MountainCarContinuous-v0")
-    with pytest.raises(ValueError, match=r"DiLQRPolicy without dynamics and cost takes the model of the env it trains "
-                                         r"on, which needs an SB3 algorithm"):
+def test_unknown_envs_and_missing_models_give_clear_errors():
+    with pytest.raises(ValueError, match=r"DiLQRPolicy: env_id='MountainCarContinuous-v0': no iLQR expert for "
+                                         r"Continuous_MountainCarEnv.*supported environments: Pendulum-v1"):
+        PPO(DiLQRPolicy, "MountainCarContinuous-v0", policy_kwargs=dict(env_id="MountainCarContinuous-v0"))
+    with pytest.raises(ValueError, match=r"DiLQRPolicy needs a model to plan with: policy_kwargs=dict\(env_id="
+                                         r"'Pendulum-v1'\) for an env's registered model"):
         DiLQRPolicy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2, 2, (1,)), lambda _: 1e-3)
+    with pytest.raises(ValueError, match=r"DiLQRPolicy takes either env_id \(the env's registered model\) or "
+                                         r"dynamics and cost, not both"):
+        PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=dict(env_id="Pendulum-v1", **_kwargs()))
+    with pytest.raises(ValueError, match=r"unknown physical parameter\(s\) \['mas'\] of PendulumDynamics; its "
+                                         r"parameters: \['gravity', 'length', 'mass'\]"):
+        PPO(DiLQRPolicy, "Pendulum-v1", policy_kwargs=dict(env_id="Pendulum-v1", model_error={"mas": -0.3}))
 
 
+def test_model_error_scales_the_registered_physics():
+    model = PPO(DiLQRPolicy, "Pendulum-v1", n_steps=8, batch_size=8,
+                policy_kwargs=dict(env_id="Pendulum-v1", model_error={"mass": -0.3, "gravity": 0.5}))
+    dynamics = model.policy.controller.dynamics
+    assert float(dynamics.mass) == pytest.approx(0.7) and float(dynamics.gravity) == pytest.approx(15.0)
+    assert float(dynamics.length) == pytest.approx(1.0)
 
-def test_observation_normalisation_is_refused_and_reward_normalisation_allowed(tmp_path):
-    """``VecNormalize(norm_obs=True)`` would hand the planner normalised observations as states: refused however
-    the algorithm gets the env (zero-config, with policy_kwargs, in PPO.load); ``norm_obs=False`` trains."""
+
+def test_observation_normalisation_is_refused_by_the_trainers_check():
+    """``VecNormalize(norm_obs=True)`` would hand the planner normalised observations as states. A policy cannot
+    see its env (SB3 gives it the spaces), so the trainers call ``refuse_normalized_observations``."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    import dilqr_rl.envs  # noqa: F401  (registers our ids)
+    from dilqr_rl.policies.dilqr_actor import refuse_normalized_observations
 
     match = (r"DiLQRPolicy plans with a model of the env's physics and reads observations in the env's own units, "
              r"but the env is wrapped in VecNormalize\(norm_obs=True\), which hands the policy normalised "
              r"observations \(the planner would take them for states\): wrap it in VecNormalize\(env, "
              r"norm_obs=False\) to normalise rewards only, or leave VecNormalize out")
     with pytest.raises(ValueError, match=match):
-        PPO(DiLQRPolicy, VecNormalize(make_vec_env("dilqr_rl/Pendulum-v0")), n_steps=8, batch_size=8)
-    with pytest.raises(ValueError, match=match):
-        PPO(DiLQRPolicy, VecNormalize(make_vec_env("Pendulum-v1")), policy_kwargs=_kwargs())
-    model = PPO(DiLQRPolicy, VecNormalize(make_vec_env("Pendulum-v1"), norm_obs=False), n_steps=8, batch_size=8,
-                n_epochs=1, policy_kwargs=_kwargs(), seed=0)
-    model.learn(8)
-    model.save(tmp_path / "model.zip")
-    with pytest.raises(ValueError, match=match):
-        PPO.load(tmp_path / "model.zip", env=VecNormalize(make_vec_env("Pendulum-v1")))
-    assert isinstance(PPO.load(tmp_path / "model.zip", env=make_vec_env("Pendulum-v1")).policy, DiLQRPolicy)
+        refuse_normalized_observations(VecNormalize(make_vec_env("Pendulum-v1")), "DiLQRPolicy")
+    refuse_normalized_observations(VecNormalize(make_vec_env("Pendulum-v1"), norm_obs=False), "DiLQRPolicy")
+    refuse_normalized_observations(make_vec_env("Pendulum-v1"), "DiLQRPolicy")

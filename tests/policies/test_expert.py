@@ -15,6 +15,7 @@ from dilqr_rl.models import PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies import ILQRExpert, expert_for
 from dilqr_rl.policies.expert import ExpertSettings
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
+from dilqr_rl.policies.receding_horizon import start_sequences
 
 
 def vec(env_id: str, n: int, seed: int, **kwargs) -> DummyVecEnv:
@@ -149,13 +150,14 @@ def test_cold_starts_are_the_constant_levels_then_the_bang_bang_pairs() -> None:
     env = gym.make("Pendulum-v1")
     expert = ILQRExpert(PendulumDynamics(dtype=torch.float64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), -2.0,
                         3.0, lambda obs: obs, env.observation_space, env.action_space, settings)
-    sequences = expert._cold_sequences(torch.zeros(1, 2, dtype=torch.float64))
+    sequences = start_sequences(settings.cold_starts, settings.cold_switches, 5, -2.0, 3.0,
+                                torch.zeros(1, dtype=torch.float64))  # (S, T, m = 1)
     expected = torch.tensor([[0.0] * 5, [1.5] * 5, [-2.0] * 5,  # 0.5 of the upper bound, all of the lower one
                              [3.0, -2.0, -2.0, -2.0, -2.0], [3.0, 3.0, 3.0, -2.0, -2.0],  # upper until k, then lower
                              [3.0] * 5,  # k = 9 >= T: a constant start at the bound
                              [-2.0, 3.0, 3.0, 3.0, 3.0], [-2.0, -2.0, -2.0, 3.0, 3.0], [-2.0] * 5],
                             dtype=torch.float64)
-    torch.testing.assert_close(sequences, expected)
+    torch.testing.assert_close(sequences, expected.unsqueeze(-1))
     _, plan = expert.act(torch.tensor([[3.0, 0.0], [0.1, 0.0]], dtype=torch.float64), None,
                          torch.ones(2, dtype=torch.bool))
     assert plan.shape == (2, 5, 1) and expert.solves == 2

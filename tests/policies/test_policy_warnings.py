@@ -9,7 +9,7 @@ import torch
 from dilqr_rl import DiLQR
 from dilqr_rl.control import HessianFallbackWarning, UnconvergedWarning
 from dilqr_rl.models import GoalCost, PendulumDynamics
-from dilqr_rl.policies.dilqr_policy import FirstControl, SolverStats
+from dilqr_rl.policies.dilqr_actor import FirstControl, SolverStats
 
 F64 = torch.float64
 

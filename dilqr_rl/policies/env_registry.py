@@ -1,0 +1,284 @@
+"""One registry binds each supported environment to what planning in it needs.
+
+An entry recognises an env (from ``env.unwrapped`` and, for the MuJoCo adapter, the wrapper chain) and builds
+its :class:`EnvControl`: the model (dynamics and cost), the control bounds, the map from observations to model
+states (numpy for the expert, torch for a policy), the scale from model controls to env actions, the expert's
+solver settings, the zero-config DiLQR actor's settings and the default "wrong start" of the physics.
+
+The iLQR expert (:func:`~dilqr_rl.policies.expert_for`), the DiLQR policies' zero-config model
+(:func:`~dilqr_rl.policies.env_models.env_model`, ``policy_kwargs=dict(env_id=...)``) and the command line
+(``dilqr-rl rl``, ``bc-step``, ``dagger``) all read this registry; adding an environment is one entry in
+:data:`ENVS`.
+
+Entries:
+
+- Gymnasium's ``Pendulum-v1``: the pendulum model with the constants read from the env (g, m, l, dt,
+  max_speed, max_torque), planning on a periodic version of its reward.
+- ``dilqr_rl/Pendulum-v0`` (either observation) and ``dilqr_rl/PixelPendulum-v0``: the env's own model
+  (``env.unwrapped.dynamics``). The pixel expert is privileged: it reads the true state of the env it
+  was built for (``env.unwrapped.state``), so it serves that one env only; a policy needs a learned state map.
+- ``dilqr_rl/CartpoleSwingUp-v0`` and ``dilqr_rl/CartpoleBalance-v0``: the env's own cart-pole model,
+  planning on the swing-up reward with a periodic angle term.
+- Gymnasium's ``InvertedPendulum-v5`` (raw MuJoCo observations and controls, or through
+  ``dilqr_rl.envs.InvertedPendulumStateAdapter``: states and forces): the cart-pole model fitted to
+  MuJoCo transitions (:data:`~dilqr_rl.policies.expert_fit.INVERTED_PENDULUM_FIT`), an approximation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from dilqr_rl.envs.inverted_pendulum import STATE_ORDER, mujoco_obs_to_cartpole_state
+from dilqr_rl.models.cartpole import CartpoleDynamics
+from dilqr_rl.models.pendulum import PendulumDynamics
+from dilqr_rl.policies.expert import ExpertSettings, ObsToState
+from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
+from dilqr_rl.policies.expert_fit import INVERTED_PENDULUM_FIT
+from dilqr_rl.policies.state_maps import CartpoleAngleMap, IdentityStateMap, PendulumAngleMap, ReorderStateMap
+
+PENDULUM_WEIGHTS = (1.0, 0.1, 0.001)
+"""(theta, theta_dot, torque): ``Pendulum-v1``'s reward weights (the angle term made periodic)."""
+CARTPOLE_WEIGHTS = (0.1, 0.01, 1.0, 0.01, 0.001)
+"""(x, x_dot, theta, theta_dot, force): the swing-up reward's weights (``dilqr_rl.envs.cartpole``)."""
+INVERTED_PENDULUM_WEIGHTS = (1.0, 0.1, 10.0, 0.1, 1e-5)
+"""(x, x_dot, theta, theta_dot, force in N): keep the pole upright and the cart near the rail's centre."""
+
+
+@dataclass(frozen=True)
+class ActorSettings:
+    """How the zero-config DiLQR actor of an env plans (``DiLQRPolicy`` kwargs ``horizon``, ``starts``,
+    ``start_switches`` and ``solver_options["max_iter"]``).
+
+    The actor is a deterministic function of the observation: every solve starts from each of the ``starts``
+    (constant controls, fractions of the bounds) and ``start_switches`` (bang-bang sequences, as the expert's
+    cold starts) and keeps the cheapest converged plan; a plan memory keyed by the observation warm-starts the
+    solves of observations seen before (PPO's update re-solves its rollout's observations from their plans).
+    """
+
+    horizon: int
+    max_iter: int
+    starts: tuple[float, ...] = (0.0,)
+    start_switches: tuple[int, ...] = ()
+
+    def policy_kwargs(self) -> dict:
+        return dict(horizon=self.horizon, starts=self.starts, start_switches=self.start_switches,
+                    solver_options={"max_iter": self.max_iter})
+
+
+@dataclass
+class EnvControl:
+    """What planning in one environment needs (built by :func:`env_control`)."""
+
+    name: str
+    dynamics: nn.Module
+    """The true model (our envs') or a fitted one (MuJoCo), float64."""
+    cost: nn.Module
+    """The stage cost the expert plans with (matches the env's reward)."""
+    u_lower: float
+    u_upper: float
+    obs_to_state: ObsToState
+    """Batched observations (B, *obs_shape) -> model states (B, n) float64 (numpy)."""
+    state_map: nn.Module | None
+    """``obs_to_state`` in torch (keeps dtype, device and gradient), or None (images: no fixed map)."""
+    expert: ExpertSettings
+    actor: ActorSettings
+    model_error: Mapping[str, float] = field(default_factory=dict)
+    """Default relative errors of the physical parameters for a policy's wrong start (``apply_model_error``):
+    chosen so that the untrained zero-config actor is at most 0.7 of the expert's normalised return."""
+    action_scale: float = 1.0
+    """Env action = ``action_scale`` * model control u (e.g. MuJoCo controls from forces)."""
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One supported environment: how to recognise it and how to build its :class:`EnvControl`."""
+
+    env_id: str
+    """The id to ``gymnasium.make`` (after ``import dilqr_rl.envs``)."""
+    description: str
+    matches: Callable[[gym.Env], bool]
+    build: Callable[[gym.Env], EnvControl]
+
+
+WRONG_PENDULUM = {"mass": -0.3, "length": -0.3, "gravity": -0.3}
+WRONG_CARTPOLE = {"cart_mass": -0.3, "pole_mass": -0.3, "length": -0.3}
+
+
+def _pendulum_obs_to_state(obs: np.ndarray) -> np.ndarray:
+    """(B, 3) = (cos theta, sin theta, theta_dot) -> (B, 2) = (theta, theta_dot)."""
+    obs = np.asarray(obs, dtype=np.float64)
+    return np.stack([np.arctan2(obs[:, 1], obs[:, 0]), obs[:, 2]], axis=1)
+
+
+def _identity(obs: np.ndarray) -> np.ndarray:
+    return np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
+
+
+def _cartpole_trig_to_state(obs: np.ndarray) -> np.ndarray:
+    """(B, 5) = (x, x_dot, cos theta, sin theta, theta_dot) -> (B, 4)."""
+    obs = np.asarray(obs, dtype=np.float64)
+    return np.stack([obs[:, 0], obs[:, 1], np.arctan2(obs[:, 3], obs[:, 2]), obs[:, 4]], axis=1)
+
+
+def _is_gym_pendulum(env: gym.Env) -> bool:
+    from gymnasium.envs.classic_control.pendulum import PendulumEnv
+
+    return isinstance(env.unwrapped, PendulumEnv)
+
+
+PENDULUM_ACTOR = ActorSettings(horizon=15, max_iter=20)
+
+
+def _gym_pendulum(env: gym.Env) -> EnvControl:
+    p = env.unwrapped
+    return EnvControl(
+        "Pendulum-v1", PendulumDynamics(p.m, p.l, p.g, dt=p.dt, max_speed=p.max_speed, dtype=torch.float64),
+        PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0), -p.max_torque, p.max_torque,
+        _pendulum_obs_to_state, PendulumAngleMap(),
+        ExpertSettings(horizon=60, max_iter=5, cold_iter=60, cold_switches=(3, 6, 10, 15, 20, 25)),
+        PENDULUM_ACTOR, WRONG_PENDULUM)
+
+
+def _own_model(env: gym.Env, cls: type) -> bool:
+    return isinstance(getattr(env.unwrapped, "dynamics", None), cls)
+
+
+def _own_pendulum(env: gym.Env) -> EnvControl:
+    p = env.unwrapped
+    if p.observation_space.dtype == np.uint8:  # images: the pixel pendulum
+        obs_to_state, state_map = _privileged_state(p), None
+    elif getattr(p, "observation_mode", None) is not None and p.observation_mode.value == "state":
+        obs_to_state, state_map = _identity, IdentityStateMap(2)
+    else:
+        obs_to_state, state_map = _pendulum_obs_to_state, PendulumAngleMap()
+    return EnvControl(
+        type(p).__name__, p.dynamics, PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0), -p.action_bound,
+        p.action_bound, obs_to_state, state_map, ExpertSettings(horizon=40, max_iter=10, cold_iter=60),
+        PENDULUM_ACTOR, WRONG_PENDULUM)
+
+
+def _privileged_state(unwrapped: gym.Env) -> ObsToState:
+    """Reads the true state of ``unwrapped`` instead of decoding the images (one env only)."""
+
+    def read(obs: np.ndarray) -> np.ndarray:
+        if len(obs) != 1:
+            raise ValueError(
+                f"the pixel-pendulum expert reads the true state of the one env it was built for, but got "
+                f"{len(obs)} observations; for vectorised envs call expert.predict_state with info['state']"
+            )
+        return unwrapped.state[None]
+
+    return read
+
+
+def _own_cartpole(env: gym.Env) -> EnvControl:
+    p = env.unwrapped
+    trig = getattr(p, "observation_mode", None) is not None and p.observation_mode.value == "trig"
+    if p.task.value == "swingup":
+        expert = ExpertSettings(horizon=60, max_iter=5, cold_iter=60)
+        actor = ActorSettings(horizon=60, max_iter=60, starts=(0.0, 1.0, -1.0))
+    else:
+        expert = ExpertSettings(horizon=25, max_iter=3, cold_iter=30, cold_starts=(0.0,))
+        actor = ActorSettings(horizon=25, max_iter=30)
+    return EnvControl(
+        f"Cartpole ({p.task.value})", p.dynamics, PeriodicQuadraticCost(CARTPOLE_WEIGHTS, angle_index=2),
+        -p.action_bound, p.action_bound, _cartpole_trig_to_state if trig else _identity,
+        CartpoleAngleMap() if trig else IdentityStateMap(4), expert, actor, WRONG_CARTPOLE)
+
+
+def _is_inverted_pendulum(env: gym.Env) -> bool:
+    try:
+        from gymnasium.envs.mujoco.inverted_pendulum_v5 import InvertedPendulumEnv
+    except ImportError:  # mujoco missing: then this env cannot exist either
+        return False
+    return isinstance(env.unwrapped, InvertedPendulumEnv)
+
+
+def _force_adapter_gear(env: gym.Env) -> float | None:
+    """The gear of an ``InvertedPendulumStateAdapter`` in the wrapper chain (states and forces), else None."""
+    while isinstance(env, gym.Wrapper):
+        if hasattr(env, "gear") and hasattr(env, "force_limit"):
+            return float(env.gear)
+        env = env.env
+    return None
+
+
+def _inverted_pendulum(env: gym.Env) -> EnvControl:
+    fit = INVERTED_PENDULUM_FIT
+    limit = float(env.unwrapped.action_space.high[0]) * fit.gain  # model force bound (N)
+    gear = _force_adapter_gear(env)
+    if gear is None:  # raw MuJoCo: obs [x, theta, x_dot, theta_dot], action = force / gain
+        obs_to_state, state_map = mujoco_obs_to_cartpole_state, ReorderStateMap(STATE_ORDER)
+        action_scale = 1.0 / fit.gain
+    else:  # adapter: states in model order, action = force in N, converted by the adapter with its gear
+        obs_to_state, state_map = _identity, IdentityStateMap(4)
+        action_scale = gear / fit.gain
+    return EnvControl(
+        "InvertedPendulum-v5 (fitted cart-pole model)",
+        CartpoleDynamics(**fit.model_parameters(), dtype=torch.float64),
+        PeriodicQuadraticCost(INVERTED_PENDULUM_WEIGHTS, angle_index=2), -limit, limit, obs_to_state, state_map,
+        ExpertSettings(horizon=25, max_iter=3, cold_iter=30, cold_starts=(0.0,)),
+        ActorSettings(horizon=25, max_iter=30), WRONG_CARTPOLE, action_scale=action_scale)
+
+
+ENVS: tuple[EnvEntry, ...] = (
+    EnvEntry("Pendulum-v1", "Gymnasium's Pendulum-v1", _is_gym_pendulum, _gym_pendulum),
+    EnvEntry("InvertedPendulum-v5",
+             "InvertedPendulum-v5 (raw, or through dilqr_rl.envs.InvertedPendulumStateAdapter)",
+             _is_inverted_pendulum, _inverted_pendulum),
+    EnvEntry("dilqr_rl/Pendulum-v0", "dilqr_rl/Pendulum-v0 and dilqr_rl/PixelPendulum-v0",
+             lambda env: _own_model(env, PendulumDynamics), _own_pendulum),
+    EnvEntry("dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleSwingUp-v0 and dilqr_rl/CartpoleBalance-v0",
+             lambda env: _own_model(env, CartpoleDynamics), _own_cartpole),
+)
+"""Every supported environment; :func:`env_control` takes the first entry that matches."""
+
+SUPPORTED = ("Pendulum-v1", "InvertedPendulum-v5 (raw, or through dilqr_rl.envs.InvertedPendulumStateAdapter)",
+             "dilqr_rl/Pendulum-v0", "dilqr_rl/PixelPendulum-v0", "dilqr_rl/CartpoleSwingUp-v0",
+             "dilqr_rl/CartpoleBalance-v0")
+"""The environment ids the registry serves (for messages and the command line)."""
+
+
+def env_control(env: gym.Env) -> EnvControl:
+    """The :class:`EnvControl` of ``env``; ``ValueError`` listing the supported envs if none matches."""
+    for entry in ENVS:
+        if entry.matches(env):
+            return entry.build(env)
+    spec = getattr(env, "spec", None)
+    described = type(env.unwrapped).__name__ + (f" (id {spec.id!r})" if spec is not None else "")
+    raise ValueError(f"no iLQR expert for {described} (no entry in the env registry); supported environments: "
+                     f"{', '.join(SUPPORTED)}")
+
+
+def make_env(env_id: str, **kwargs) -> gym.Env:
+    """``gymnasium.make(env_id, **kwargs)`` with our ``dilqr_rl/`` ids registered."""
+    import dilqr_rl.envs  # noqa: F401  (registers our ids)
+
+    return gym.make(env_id, **kwargs)
+
+
+def apply_model_error(dynamics: nn.Module, model_error: Mapping[str, float]) -> nn.Module:
+    """Scale the named scalar parameters of ``dynamics`` in place: p <- p * (1 + error); returns ``dynamics``.
+
+    ``model_error`` maps parameter names (``dynamics.named_parameters()``, e.g. ``mass``, ``length``,
+    ``gravity``; through a ``ScaledControl`` wrapper the inner model's names) to relative errors > -1.
+    """
+    inner = getattr(dynamics, "model", dynamics)
+    params = {name: p for name, p in inner.named_parameters() if p.numel() == 1}
+    unknown = sorted(set(model_error) - set(params))
+    if unknown:
+        raise ValueError(f"unknown physical parameter(s) {unknown} of {type(inner).__name__}; its parameters: "
+                         f"{sorted(params)}")
+    bad = {k: v for k, v in model_error.items() if not (np.isfinite(v) and v > -1)}
+    if bad:
+        raise ValueError(f"relative model errors must be finite and > -1 (the parameter stays positive); got {bad}")
+    with torch.no_grad():
+        for name, error in model_error.items():
+            params[name].mul_(1.0 + float(error))
+    return dynamics
