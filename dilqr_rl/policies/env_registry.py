@@ -132,7 +132,7 @@ def _is_gym_pendulum(env: gym.Env) -> bool:
     return isinstance(env.unwrapped, PendulumEnv)
 
 
-PENDULUM_ACTOR = ActorSettings(horizon=15, max_iter=20)
+PENDULUM_ACTOR = ActorSettings(horizon=20, max_iter=30, starts=(0.0, 1.0, -1.0))
 
 
 def _gym_pendulum(env: gym.Env) -> EnvControl:
