@@ -1,0 +1,120 @@
+"""The DiLQR actor is a deterministic function of the observation: the cheapest converged plan over its starts,
+warm-started from its plan memory; PPO's update therefore sees the log-probabilities its rollout sampled with."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from dilqr_rl.agents.evaluation import RandomPolicy, evaluate_episodes, normalized_return
+from dilqr_rl.policies import DiLQRPolicy, expert_for
+from dilqr_rl.policies.dilqr_actor import PlanMemory
+from dilqr_rl.policies.env_registry import make_env
+
+
+def _policy(env_id="Pendulum-v1", **kwargs) -> DiLQRPolicy:
+    return PPO(DiLQRPolicy, make_env(env_id), n_steps=16, batch_size=16, n_epochs=1, seed=0,
+               policy_kwargs=dict(env_id=env_id, **kwargs)).policy
+
+
+def _bottom_states() -> torch.Tensor:
+    theta = torch.tensor([3.1, -3.0, 2.5, 0.4])
+    return torch.stack([theta.cos(), theta.sin(), torch.tensor([0.0, 0.5, -1.0, 0.0])], -1)  # (4, 3) obs
+
+
+def test_the_plan_is_the_cheapest_converged_of_the_starts():
+    policy = _policy(plan_memory=0)
+    control = policy.action_net
+    state = policy.state_map(_bottom_states()).double()
+    sol = control.solve(state)
+    assert bool(sol.converged.all())
+    controller = control.controller
+    T = controller.config.horizon
+    costs = []
+    for level in (0.0, 2.0, -2.0):  # the registered starts: 0 and +-1 of the bound 2
+        start = torch.full((state.shape[0], T, 1), level, dtype=torch.float64)
+        each = controller(state, u_init=start)
+        costs.append(torch.where(each.converged, each.cost, torch.full_like(each.cost, float("inf"))))
+    torch.testing.assert_close(sol.cost, torch.stack(costs).min(0).values, rtol=1e-6, atol=1e-8)
+
+
+def test_the_memory_reproduces_the_plan_of_an_observation_seen_before():
+    policy = _policy()
+    obs = _bottom_states()
+    first = policy.action_net(policy.state_map(obs)).detach()
+    assert len(policy.action_net.memory) == obs.shape[0]
+    stats = policy.solver_stats.pop()
+    assert stats["warm_fraction"] == 0.0
+    again = policy.action_net(policy.state_map(obs)).detach()
+    assert policy.solver_stats.pop()["warm_fraction"] == 1.0
+    torch.testing.assert_close(again, first, rtol=0, atol=1e-4)
+    without_memory = _policy(plan_memory=0)
+    torch.testing.assert_close(without_memory.action_net(without_memory.state_map(obs)).detach(), first,
+                               rtol=0, atol=1e-4)  # the same function of the observation
+
+
+def test_plan_memory_keeps_converged_plans_and_drops_the_least_recently_used():
+    memory = PlanMemory(capacity=2)
+    obs = torch.arange(6.0).view(3, 2)
+    keys = memory.keys(obs)
+    memory.store(keys, torch.ones(3, 4, 1), torch.tensor([True, False, True]))
+    assert [p is not None for p in memory.lookup(keys)] == [True, False, True]
+    memory.lookup(keys[:1])  # row 0 used last
+    memory.store(keys[1:2], torch.zeros(1, 4, 1), torch.tensor([True]))
+    assert [p is not None for p in memory.lookup(keys)] == [True, True, False]
+
+
+@pytest.mark.parametrize("plan_memory", [100_000, 0])
+def test_ppo_update_log_probabilities_equal_the_rollouts(plan_memory):
+    """Before any gradient step, evaluate_actions on the rollout buffer gives the log-probabilities the rollout
+    stored: the update differentiates the same policy (from the memory's plans, or from the same starts)."""
+    env_id = "Pendulum-v1"
+    model = PPO(DiLQRPolicy, make_env(env_id), n_steps=24, batch_size=24, n_epochs=1, seed=0,
+                policy_kwargs=dict(env_id=env_id, plan_memory=plan_memory))
+    _, callback = model._setup_learn(24, callback=None)
+    callback.on_training_start(locals(), globals())
+    model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=24)
+    buffer = model.rollout_buffer
+    memory = model.policy.action_net.memory
+    stored = len(memory) if memory is not None else 0  # the rollout's converged plans
+    model.policy.solver_stats.pop()
+    obs = torch.as_tensor(buffer.observations.reshape(24, -1))
+    actions = torch.as_tensor(buffer.actions.reshape(24, -1))
+    _, log_prob, _ = model.policy.evaluate_actions(obs, actions)
+    np.testing.assert_allclose(log_prob.detach().numpy(), buffer.log_probs.reshape(24), rtol=0, atol=1e-4)
+    if plan_memory:  # every rollout state with a converged plan was re-solved from it
+        assert stored > 12 and model.policy.solver_stats.pop()["warm_fraction"] == pytest.approx(stored / 24)
+
+
+def test_unconverged_items_get_a_zero_gradient_by_default():
+    policy = _policy(solver_options={"max_iter": 1, "tol": 1e-12}, plan_memory=0)
+    obs = _bottom_states()
+    with pytest.warns(UserWarning):
+        u = policy.action_net(policy.state_map(obs).double())
+    u.square().sum().backward()
+    assert all(p.grad is None or bool((p.grad == 0).all()) for p in policy.controller.dynamics.parameters())
+
+
+CASES = {  # env id -> (episodes, max steps): a small budget; the full table is scripts/actor_returns.py
+    "Pendulum-v1": (3, None),
+    "dilqr_rl/CartpoleBalance-v0": (2, 100),
+    "InvertedPendulum-v5": (2, 100),
+    "dilqr_rl/CartpoleSwingUp-v0": (1, 120),
+}
+
+
+@pytest.mark.parametrize("env_id", list(CASES))
+def test_the_zero_config_actor_with_the_true_model_reaches_the_experts_return(env_id):
+    torch.set_num_threads(1)
+    episodes, max_steps = CASES[env_id]
+    env = make_env(env_id)
+    model = PPO(DiLQRPolicy, env, n_steps=8, batch_size=8, seed=0, policy_kwargs=dict(env_id=env_id))
+
+    def mean(policy) -> float:
+        return float(evaluate_episodes(policy, lambda: make_env(env_id), n_episodes=episodes, seed=0,
+                                       max_steps=max_steps).returns.mean())
+
+    random, expert = mean(RandomPolicy(env.observation_space, env.action_space)), mean(expert_for(env))
+    assert normalized_return(mean(model), random, expert) >= 0.95
