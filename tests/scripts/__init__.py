@@ -1,0 +1,1 @@
+"""Tests of ``scripts/*.py`` (run as the README runs them)."""
