@@ -1,7 +1,7 @@
-"""Trainers and evaluation: behaviour cloning, SysId, PPO with the DiLQR actor, returns, videos.
+"""Trainers and evaluation: behaviour cloning, SysId, actor-critic RL with the DiLQR actor, returns, videos.
 
-The names below are imported on first use (``from dilqr_rl.agents import train_ppo`` loads only what PPO
-needs), so a light module such as :mod:`dilqr_rl.agents.ppo_config` imports without torch.
+The names below are imported on first use (``from dilqr_rl.agents import train_rl`` loads only what RL
+needs), so a light module such as :mod:`dilqr_rl.agents.rl_config` imports without torch.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ _EXPORTS = {
     "StepBCTrainer": "bc_step", "StepPolicySpec": "bc_step", "load_step_policy": "bc_step",
     "MPCPolicy": "evaluation", "evaluate_episodes": "evaluation", "load_policy": "evaluation",
     "PPOConfig": "ppo_config", "train_ppo": "ppo",
+    "RLConfig": "rl_config", "RLResult": "rl", "train_rl": "rl", "load_history": "rl_monitor",
     "SysIdConfig": "sysid", "fit_sysid": "sysid",
     "record_video": "video", "write_video": "video",
 }

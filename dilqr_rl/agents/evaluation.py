@@ -201,9 +201,33 @@ def load_policy(source: str | Path, env: gym.Env):
     return MPCPolicy(planner, default_state_map(env.observation_space.shape, n))
 
 
+VECNORMALIZE_SUFFIX = ".vecnormalize.pkl"
+"""A model ``X.zip`` trained on ``VecNormalize``'d envs has the normaliser's statistics in ``X.vecnormalize.pkl``
+(``VecNormalize.save``), written beside it by ``dilqr-rl rl``."""
+
+
+def vecnormalize_path(model_path: str | Path) -> Path:
+    """Where the ``VecNormalize`` statistics of the model at ``model_path`` are (see :data:`VECNORMALIZE_SUFFIX`)."""
+    return Path(model_path).with_suffix(VECNORMALIZE_SUFFIX)
+
+
+class ObservationNormalized:
+    """A model trained on normalised observations, acting on the env's own: ``predict`` normalises ``obs`` with
+    ``normalizer`` (a ``VecNormalize``, live or loaded without its env) first."""
+
+    def __init__(self, model, normalizer) -> None:
+        self.model, self.normalizer = model, normalizer
+
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
+        obs = self.normalizer.normalize_obs(np.asarray(obs, dtype=np.float32))
+        return self.model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
+
+
 def load_sb3_model(path: str | Path, env: gym.Env):
     """An SB3 model saved with ``model.save`` (``.zip``), checked against ``env``'s spaces: SAC or TD3 when its
-    policy is a ``SACPolicy`` or ``TD3Policy`` (e.g. ``DiLQRSACPolicy``, ``DiLQRTD3Policy``), else PPO or A2C."""
+    policy is a ``SACPolicy`` or ``TD3Policy`` (e.g. ``DiLQRSACPolicy``, ``DiLQRTD3Policy``), else PPO or A2C.
+    A model with ``VecNormalize`` statistics beside it (:func:`vecnormalize_path`) that normalise observations comes
+    wrapped in :class:`ObservationNormalized`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model at {path}; PPO runs write model.zip and checkpoints/*_steps.zip")
@@ -218,8 +242,20 @@ def load_sb3_model(path: str | Path, env: gym.Env):
             errors.append(f"{algorithm.__name__}: {error}")
             continue
         _check_sizes(path, model.observation_space.shape, model.action_space.shape, env)
-        return model
+        return _with_normalizer(model, vecnormalize_path(path))
     raise ValueError(f"{path} is not a Stable-Baselines3 PPO, A2C, SAC or TD3 model ({'; '.join(errors)})")
+
+
+def _with_normalizer(model, stats: Path):
+    """``model``, wrapped in :class:`ObservationNormalized` when ``stats`` holds a ``VecNormalize`` that normalises
+    observations."""
+    if not stats.is_file():
+        return model
+    import pickle
+
+    with open(stats, "rb") as f:
+        normalizer = pickle.load(f)  # VecNormalize without its env: its statistics and normalize_obs
+    return ObservationNormalized(model, normalizer) if normalizer.norm_obs else model
 
 
 def _sb3_algorithms(path: Path) -> tuple[type, ...]:

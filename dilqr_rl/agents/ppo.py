@@ -1,4 +1,6 @@
-"""PPO with a DiLQR actor that starts from a misspecified pendulum model (or an MLP policy, for comparison).
+"""PPO with a DiLQR actor that starts from a misspecified pendulum mass (or an MLP policy, for comparison): the
+balancing experiment of ``scripts/ppo_misspecified.py``. ``dilqr-rl rl`` trains in every registered env with
+:func:`dilqr_rl.agents.rl.train_rl`, which this module shares its checkpoints and start box with.
 
 ``train_ppo(PPOConfig(...))`` builds the environment, the policy (a :class:`DiLQRPolicy` whose
 ``PendulumDynamics`` has ``mass = true_mass * (1 + mass_error)``; only the mass is learnable, with its own
@@ -23,14 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -43,14 +43,16 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir
 from dilqr_rl.agents.ppo_config import COSTS, POLICIES, PPOConfig
+from dilqr_rl.agents.rl_checkpoints import CHECKPOINTS, TrainingInterrupted, checkpoints
+from dilqr_rl.agents.rl_envs import UniformStart
 from dilqr_rl.models import GoalCost, PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies.dilqr_policy import DiLQRPolicy
 
-__all__ = ["COSTS", "POLICIES", "PPOConfig", "PPOResult", "TrainingInterrupted", "train_ppo"]
+__all__ = ["COSTS", "POLICIES", "PPOConfig", "PPOResult", "TrainingInterrupted", "UniformStart", "checkpoints",
+           "train_ppo"]
 
 CONFIG_FILE = "config.json"
 START_FILE = "start.json"
-CHECKPOINTS = "checkpoints"
 
 
 @dataclass
@@ -66,14 +68,6 @@ class PPOResult:
     history: list[dict[str, float]] = field(default_factory=list)
     """After each rollout of this call: ``timesteps``, ``rollout_return`` (mean stochastic episode return
     of SB3's buffer, NaN before the first episode ends) and every physical parameter."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`train_ppo`: the model was saved to ``checkpoint``; resume from ``run_dir``."""
-
-    def __init__(self, run_dir: Path, checkpoint: Path, timesteps: int) -> None:
-        super().__init__(f"interrupted at {timesteps} steps; saved {checkpoint}")
-        self.run_dir, self.checkpoint, self.timesteps = run_dir, checkpoint, timesteps
 
 
 class ILQRLoggingCallback(BaseCallback):
@@ -100,20 +94,6 @@ class ILQRLoggingCallback(BaseCallback):
         returns = [info["r"] for info in self.model.ep_info_buffer]
         self.history.append({"timesteps": float(self.num_timesteps),
                              "rollout_return": float(np.mean(returns)) if returns else float("nan"), **params})
-
-
-class UniformStart(gym.Wrapper):
-    """Pendulum-v1 starting at theta ~ U(-angle, angle), theta_dot ~ U(-speed, speed) (its ``x_init`` and
-    ``y_init`` reset options, given on every reset)."""
-
-    def __init__(self, env: gym.Env, angle: float, speed: float) -> None:
-        super().__init__(env)
-        if not (angle > 0 and speed >= 0):
-            raise ValueError(f"start angle must be > 0 and start speed >= 0; got {angle}, {speed}")
-        self.start = {"x_init": float(angle), "y_init": float(speed)}
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        return self.env.reset(seed=seed, options={**self.start, **(options or {})})
 
 
 def physical_parameters(policy: DiLQRPolicy) -> dict[str, float]:
@@ -196,15 +176,6 @@ def return_vs_mass(config: PPOConfig, masses: Sequence[float]) -> dict[float, fl
         finally:
             env.close()
     return out
-
-
-def checkpoints(run_dir: str | Path) -> list[Path]:
-    """The run's ``checkpoints/model_<steps>_steps.zip``, oldest first."""
-    def steps(path: Path) -> int:
-        match = re.search(r"_(\d+)_steps\.zip$", path.name)
-        return int(match.group(1)) if match else -1
-
-    return sorted(Path(run_dir, CHECKPOINTS).glob("*_steps.zip"), key=steps)
 
 
 def load_run_config(run_dir: str | Path) -> PPOConfig:

@@ -19,9 +19,9 @@ class PeriodicQuadraticCost(nn.Module):
     Per-item weights and goals (one per row) are keyword arguments: ``g = sum_i w_i (z_i - goal_i)^2``, the
     angle term ``w 2 (1 - cos(theta - goal_theta))``.
 
-    ``learnable=True`` makes the weights learnable as log-weights, ``w = exp(log_w)`` (a parameter ``log_w``; the
-    weights must then be positive, and stay so); otherwise they are a fixed buffer ``w``. :meth:`stage_weights`
-    gives the weights either way; :meth:`learnable_copy` turns a fixed cost into a learnable one.
+    ``learnable=True`` makes the weights learnable as log-weights: ``w`` is then ``exp(log_w)`` of a parameter
+    ``log_w`` (the weights must be positive, and stay so); otherwise ``w`` is a fixed buffer. ``cost.w`` reads the
+    weights either way; :meth:`learnable_copy` turns a fixed cost into a learnable one.
 
     Shapes:
         weights (N,), N = n + m; forward: x (R, n), u (R, m) [, weights (R, N), goal (R, N)] -> (R,);
@@ -45,14 +45,14 @@ class PeriodicQuadraticCost(nn.Module):
             self.register_buffer("w", w)
         self.angle_index = int(angle_index)
 
-    def stage_weights(self) -> Tensor:
-        """The weights (N,): ``exp(log_w)`` when learnable, else the buffer ``w``."""
-        log_w = self._parameters.get("log_w")
-        return self.w if log_w is None else log_w.exp()
+    def __getattr__(self, name: str) -> Tensor | nn.Module:
+        if name == "w" and "log_w" in self._parameters:  # learnable: the weights (N,) = exp(log_w)
+            return self._parameters["log_w"].exp()
+        return super().__getattr__(name)
 
     def learnable_copy(self) -> PeriodicQuadraticCost:
         """A new cost with these weights as learnable log-weights (same angle index and dtype)."""
-        w = self.stage_weights().detach()
+        w = self.w.detach()
         return PeriodicQuadraticCost(w, self.angle_index, dtype=w.dtype, learnable=True)
 
     def _split(self, x: Tensor, u: Tensor, goal: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -64,7 +64,7 @@ class PeriodicQuadraticCost(nn.Module):
     def forward(self, x: Tensor, u: Tensor, *, weights: Tensor | None = None, goal: Tensor | None = None) -> Tensor:
         """g (R,); ``weights`` (R, N) and ``goal`` (R, N), when given, replace the module's weights and the
         goal 0 per row (per-item data of the solve: ``cost_args``, e.g. from a policy's cost map)."""
-        w = self.stage_weights() if weights is None else weights
+        w = self.w if weights is None else weights
         z, theta = self._split(x, u, goal)
         wa = w[..., self.angle_index]
         return (w * z**2).sum(-1) - wa * theta**2 + wa * 2.0 * (1.0 - torch.cos(theta))
@@ -73,7 +73,7 @@ class PeriodicQuadraticCost(nn.Module):
                     goal: Tensor | None = None) -> tuple[Tensor, Tensor]:
         z, theta = self._split(x, u, goal)
         i = self.angle_index
-        w = (self.stage_weights() if weights is None else weights).expand_as(z)  # (R, N)
+        w = (self.w if weights is None else weights).expand_as(z)  # (R, N)
         angle = torch.zeros_like(z[:1]).index_fill_(1, torch.tensor([i], device=z.device), 1.0).bool()  # (1, N)
         c = torch.where(angle, w * 2.0 * torch.sin(theta).unsqueeze(-1), 2.0 * w * z)  # (R, N)
         diagonal = torch.where(angle, w * 2.0 * torch.cos(theta).unsqueeze(-1), 2.0 * w)  # (R, N)

@@ -23,7 +23,7 @@ def test_learnable_weights_are_the_same_cost_and_a_parameter():
     torch.testing.assert_close(learnable(x, u), fixed(x, u))
     for a, b in zip(learnable.derivatives(x, u), fixed.derivatives(x, u)):
         torch.testing.assert_close(a, b)
-    torch.testing.assert_close(learnable.stage_weights(), torch.tensor(WEIGHTS, dtype=F64))
+    torch.testing.assert_close(learnable.w, torch.tensor(WEIGHTS, dtype=F64))
 
 
 def test_the_action_matches_finite_differences_in_the_log_weights():
