@@ -19,13 +19,20 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from dilqr_rl.control import kernels
 from dilqr_rl.control.lqr import StepGains, ilqr_gains
-from dilqr_rl.control.problem import Problem, check_finite, costate, reduced_gradient
+from dilqr_rl.control.problem import Problem, check_finite, costate, raise_non_finite, reduced_gradient
 
 _ARMIJO = 1e-4
 _NOISE_EPS = 10.0  # cost changes within this many epsilons of |J| (times sqrt(T)) are rounding noise
 _TOL_FLOOR_EPS = 50.0  # tolerances below this many machine epsilons cannot be met
 _NEWTON_RETRY = 1e-2  # after a failed exact-Hessian sweep, retry once the KKT residual is this much smaller
+_NON_FINITE = (  # what check_finite names and hints at: the initial rollout, its cost, the model derivatives
+    ("the initial rollout x", "The dynamics diverge from x_init under u_init: check the model parameters, x_init "
+     "and the warm start."),
+    ("the cost of the initial trajectory", "Check the cost module's parameters."),
+    ("the model derivatives (F, c, C)", "A dynamics or cost derivative overflowed along the trajectory."),
+)
 
 
 class SolverResult(NamedTuple):
@@ -145,6 +152,26 @@ def _step_gains(problem: Problem, x: Tensor, u: Tensor, F: Tensor, c: Tensor, C:
     return gains, failed
 
 
+def _compiled_solve(problem: Problem, x_init: Tensor, u_init: Tensor, tol: float, atol: float,
+                    alphas: Tensor) -> SolverResult | None:
+    """:func:`solve` in C (``kernels/ilqr.c``: the same iterates, item by item) where it applies: graph-free,
+    float64 on the CPU, one control, models with a C form and no per-item problem data; else None."""
+    if problem.dynamics_args or problem.cost_args or getattr(problem.cost, "time_varying", False):
+        return None
+    cfg = problem.config
+    settings = (tol, atol, cfg.max_iter, cfg.reg_init, cfg.reg_min, cfg.reg_max, cfg.reg_factor, cfg.newton_tol,
+                _ARMIJO, _NOISE_EPS, _NEWTON_RETRY)
+    out = kernels.ilqr_scalar(problem.dynamics, problem.cost, x_init, u_init, problem.lo, problem.hi, alphas,
+                              settings)
+    if out is None:
+        return None
+    if bool(out.error.any()):
+        for code, (name, hint) in enumerate(_NON_FINITE, 1):
+            if bool((out.error == code).any()):
+                raise_non_finite(name, out.error == code, hint)
+    return SolverResult(*out[:-1])
+
+
 def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     """Run box-constrained iLQR from the warm start ``u_init``.
 
@@ -158,13 +185,15 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     alphas = torch.logspace(0, -3, cfg.line_search_steps, dtype=x_init.dtype, device=x_init.device)
     if cfg.line_search_steps == 1:
         alphas = alphas.new_ones(1)
+    compiled = _compiled_solve(problem, x_init, u_init, tol, atol, alphas)
+    if compiled is not None:
+        return compiled
 
     u = problem.clamp(u_init)
     x = problem.rollout(x_init, u)
-    check_finite("the initial rollout x", x, "The dynamics diverge from x_init under u_init: check the "
-                 "model parameters, x_init and the warm start.")
+    check_finite(_NON_FINITE[0][0], x, _NON_FINITE[0][1])
     J = problem.total_cost(x, u)
-    check_finite("the cost of the initial trajectory", J, "Check the cost module's parameters.")
+    check_finite(_NON_FINITE[1][0], J, _NON_FINITE[1][1])
 
     reg = torch.full_like(J, cfg.reg_init).detach()
     k_warm = torch.zeros_like(u).detach()
@@ -175,8 +204,7 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     newton_level = torch.full_like(J, cfg.newton_tol).detach()  # per item: KKT level for exact-Hessian steps
     for it in range(cfg.max_iter + 1):
         F, c, C = problem.linearize(x, u)
-        check_finite("the model derivatives (F, c, C)", (F, c, C),
-                     "A dynamics or cost derivative overflowed along the trajectory.")
+        check_finite(_NON_FINITE[2][0], (F, c, C), _NON_FINITE[2][1])
         lam = costate(F, c)
         grad_u = reduced_gradient(F, c, lam)
         kkt = projected_gradient(grad_u, u, problem.lo, problem.hi, atol).detach().abs().amax((1, 2))

@@ -139,6 +139,11 @@ def check_finite(name: str, value: Tensor | tuple[Tensor, ...], hint: str) -> No
         return
     bad = ~torch.cat([torch.isfinite(v.reshape(v.shape[0], -1)).all(-1, keepdim=True) for v in values], -1).all(-1)
     if bool(bad.any()):
-        items = bad.nonzero().flatten().tolist()
-        shown = items[:10] + (["..."] if len(items) > 10 else [])
-        raise NonFiniteError(f"{name} is NaN or infinite for batch items {shown}. {hint}")
+        raise_non_finite(name, bad, hint)
+
+
+def raise_non_finite(name: str, bad: Tensor, hint: str) -> None:
+    """Raise NonFiniteError naming the batch items where ``bad`` (B,) bool is True."""
+    items = bad.nonzero().flatten().tolist()
+    shown = items[:10] + (["..."] if len(items) > 10 else [])
+    raise NonFiniteError(f"{name} is NaN or infinite for batch items {shown}. {hint}")

@@ -29,9 +29,11 @@ from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor, nn
 
 from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
+from dilqr_rl.control.kernels import forms
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
 from dilqr_rl.policies.cost_maps import make_cost_map
+from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.receding_horizon import start_sequences
 from dilqr_rl.policies.state_maps import make_state_map
 
@@ -42,6 +44,17 @@ DEFAULT_HORIZON = 15
 """T of a policy given its own ``dynamics`` and ``cost`` without ``horizon``."""
 DEFAULT_PLAN_MEMORY = 100_000
 """Observations whose converged plans the actor keeps as warm starts (least recently used dropped first)."""
+
+
+def _periodic_quadratic_form(cost: PeriodicQuadraticCost) -> list[float]:
+    """The C form's parameters (angle index, weights): the registered envs' cost (the zero-config actor's and the
+    expert's) is solved compiled."""
+    log_w = cost._parameters.get("log_w")
+    weights = cost.w if log_w is None else log_w.exp()
+    return [cost.angle_index, *weights.detach().tolist()]
+
+
+forms.register_cost(PeriodicQuadraticCost, "periodic_quadratic", _periodic_quadratic_form)
 
 
 @dataclass

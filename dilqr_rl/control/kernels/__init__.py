@@ -1,14 +1,16 @@
-"""Compiled kernels for the model-independent parts of the solve (CPU), with the PyTorch code as fallback.
+"""Compiled kernels for the solve (CPU), with the PyTorch code as fallback.
 
 The iLQR backward sweep and the implicit gradient's adjoint LQR for one control (``riccati.c``) are loops
 over T stages of tiny matrix products:
 in eager PyTorch each stage is ~17 dispatched operations of a few microseconds each, in C the whole sweep
-of a small problem takes microseconds. The kernel is plain C (no torch headers): it is compiled once, on
-first use, with the system's C compiler (``$CC``, ``cc`` or ``gcc``; about 0.2 s) into
-``~/.cache/dilqr_rl`` (``$DILQR_RL_CACHE``), keyed by a hash of its source, and called through ctypes on
-the tensors' memory. Where there is no compiler, or ``DILQR_RL_KERNELS=0``, or the tensors are not on the
-CPU, the PyTorch path runs (it is the reference: the tests compare the two). Only graph-free solves use the
-kernel (``implicit`` and ``diffmpc`` modes); ``unroll`` needs autograd through the sweep.
+of a small problem takes microseconds. For models with a C form (the library's own, ``models.c``, registered
+in :mod:`.forms`) the whole forward solve of one control runs in C (``ilqr.c``, :func:`ilqr_scalar`).
+The kernels are plain C (no torch headers): compiled once, on first use, with the system's C compiler
+(``$CC``, ``cc`` or ``gcc``; about 0.5 s) into ``~/.cache/dilqr_rl`` (``$DILQR_RL_CACHE``), keyed by a hash of
+their sources, and called through ctypes on the tensors' memory. Where there is no compiler, or
+``DILQR_RL_KERNELS=0``, or the tensors are not on the CPU, the PyTorch path runs (it is the reference: the
+tests compare the two). Only graph-free solves use the kernels (``implicit`` and ``diffmpc`` modes); ``unroll``
+needs autograd through the solve.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-_SOURCE = Path(__file__).with_name("riccati.c")
+from dilqr_rl.control.kernels import forms
+
+_SOURCES = tuple(Path(__file__).with_name(name) for name in ("riccati.c", "models.c", "ilqr.c"))
+_HEADER = Path(__file__).with_name("kernels.h")
 _FUNCTIONS = {torch.float64: "riccati_scalar_f64", torch.float32: "riccati_scalar_f32"}
 _ADJOINT = {torch.float64: "adjoint_scalar_f64", torch.float32: "adjoint_scalar_f32"}
 
@@ -41,14 +47,14 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None, "PyTorch sweeps (no C compiler found: set CC to use the compiled kernel)"
-    source = _SOURCE.read_bytes()
-    target = _cache_dir() / f"riccati-{hashlib.sha256(source).hexdigest()[:16]}.so"
+    source = b"".join(path.read_bytes() for path in (*_SOURCES, _HEADER))
+    target = _cache_dir() / f"kernels-{hashlib.sha256(source).hexdigest()[:16]}.so"
     try:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f"{target.stem}.{os.getpid()}.part")
-            subprocess.run([compiler, "-O3", "-shared", "-fPIC", "-o", str(partial), str(_SOURCE)], check=True,
-                           capture_output=True, timeout=120)
+            subprocess.run([compiler, "-O3", "-shared", "-fPIC", "-o", str(partial), *map(str, _SOURCES), "-lm"],
+                           check=True, capture_output=True, timeout=120)
             os.replace(partial, target)  # atomic: concurrent builders never load a half-written file
         library = ctypes.CDLL(str(target))
     except (OSError, subprocess.SubprocessError) as error:
@@ -62,6 +68,11 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
         fn = getattr(library, name)
         fn.argtypes = [pointer] * 4 + [length] * 3 + [pointer] * 5
         fn.restype = ctypes.c_int
+    library.ilqr_scalar_f64.argtypes = ([ctypes.c_int, pointer] * 2 + [pointer] * 4 + [length] * 3 + [pointer, length]
+                                        + [pointer] * 12)
+    library.ilqr_scalar_f64.restype = ctypes.c_int
+    library.evaluate_forms_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 3 + [length] * 2 + [pointer] * 6
+    library.evaluate_forms_f64.restype = ctypes.c_int
     return library, f"compiled C sweeps ({target})"
 
 
@@ -105,3 +116,73 @@ def adjoint_scalar(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor
     if code != 0:
         raise MemoryError("the compiled adjoint sweep could not allocate its workspace")
     return dx, du, dlam, grad_x_init, ok.bool()
+
+
+class CompiledSolve(NamedTuple):
+    """What :func:`ilqr_scalar` returns: the fields of ``ilqr.SolverResult`` and ``error`` (B,) uint8: 0, or
+    where the item stopped on a non-finite value (1 the initial rollout, 2 its cost, 3 the model derivatives)."""
+
+    x: Tensor
+    u: Tensor
+    cost: Tensor
+    converged: Tensor
+    iterations: Tensor
+    kkt: Tensor
+    active: Tensor
+    F: Tensor
+    C: Tensor
+    lam: Tensor
+    error: Tensor
+
+
+def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Tensor, lo: Tensor, hi: Tensor,
+                alphas: Tensor, settings: tuple[float, ...]) -> CompiledSolve | None:
+    """The forward solve of ``ilqr.solve`` for one control in C (``ilqr.c``), or None where it does not apply:
+    no library, grad mode on, not float64 on the CPU, m != 1, or a model without a C form (:mod:`.forms`).
+
+    Shapes: x_init (B, n), u_init, lo, hi (B, T, 1), alphas (S,); ``settings`` = (tol, atol, max_iter,
+    reg_init, reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps, newton_retry).
+    """
+    library = _library()[0]
+    if (library is None or torch.is_grad_enabled() or x_init.dtype != torch.float64 or x_init.device.type != "cpu"
+            or u_init.shape[-1] != 1):
+        return None
+    dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
+    if dynamics_form is None or cost_form is None:
+        return None
+    (Bsz, T, _), n = u_init.shape, x_init.shape[1]
+    N = n + 1
+    dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
+    inputs = [x_init.contiguous()] + [t.to(torch.float64).reshape(Bsz, T).contiguous() for t in (u_init, lo, hi)]
+    config = torch.tensor(settings, dtype=torch.float64)
+    alphas = alphas.to(torch.float64).contiguous()
+    new, byte = x_init.new_empty, functools.partial(torch.empty, dtype=torch.uint8)
+    out = CompiledSolve(new(Bsz, T, n), new(Bsz, T, 1), new(Bsz), byte(Bsz), torch.empty(Bsz, dtype=torch.long),
+                        new(Bsz), byte(Bsz, T, 1), new(Bsz, T, n, N), new(Bsz, T, N, N), new(Bsz, T, n), byte(Bsz))
+    code = library.ilqr_scalar_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(),
+                                   *(t.data_ptr() for t in inputs), Bsz, T, n, alphas.data_ptr(), alphas.numel(),
+                                   config.data_ptr(), *(t.data_ptr() for t in out))
+    if code == 2:
+        return None  # the dynamics' C form is for another state size: the PyTorch path reports the mismatch
+    if code != 0:
+        raise MemoryError("the compiled iLQR solve could not allocate its workspace")
+    return out._replace(converged=out.converged.bool(), active=out.active.bool())
+
+
+def evaluate_forms(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, lam: Tensor
+                   ) -> tuple[Tensor, ...] | None:
+    """The C forms of ``dynamics`` and ``cost`` on rows (for tests): f (R, n), F (R, n, N), hess[lam . f]
+    (R, N, N), g (R,), c (R, N), C (R, N, N); None where the library or a form is missing."""
+    library = _library()[0]
+    dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
+    if library is None or dynamics_form is None or cost_form is None:
+        return None
+    R, n = x.shape
+    N = n + 1
+    dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
+    inputs = [t.to(torch.float64).contiguous() for t in (x, u.reshape(R), lam)]
+    new = functools.partial(torch.empty, dtype=torch.float64)
+    out = (new(R, n), new(R, n, N), new(R, N, N), new(R), new(R, N), new(R, N, N))
+    code = library.evaluate_forms_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(),
+                                      *(t.data_ptr() for t in inputs), R, n, *(t.data_ptr() for t in out))
+    return None if code else out

@@ -13,65 +13,73 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One item's sweep (the arrays point at its slices; work holds n * n + n + N * N + N + n * N reals): returns ok. */
 #define DEFINE_SWEEP(NAME, REAL)                                                                          \
+int NAME##_item(const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi, \
+                REAL mu, long T, long n, REAL *K, REAL *k, REAL *expected, REAL *work) {                  \
+    long N = n + 1;                                                                                       \
+    REAL *V = work, *v = V + n * n, *Q = v + n, *q = Q + N * N, *VF = q + N;                              \
+    int good = 1;                                                                                         \
+    REAL lin = 0, quad = 0;                                                                               \
+    memset(V, 0, sizeof(REAL) * (n * n + n));                                                             \
+    for (long t = T - 1; t >= 0; --t) {                                                                   \
+        const REAL *Ft = F + t * n * N, *ct = c + t * N, *Ct = C + t * N * N;                             \
+        memcpy(Q, Ct, sizeof(REAL) * N * N);                                                              \
+        memcpy(q, ct, sizeof(REAL) * N);                                                                  \
+        if (t < T - 1) {                                                                                  \
+            for (long i = 0; i < n; ++i)          /* VF = V F (n, N) */                                   \
+                for (long j = 0; j < N; ++j) {                                                            \
+                    REAL s = 0;                                                                           \
+                    for (long l = 0; l < n; ++l) s += V[i * n + l] * Ft[l * N + j];                       \
+                    VF[i * N + j] = s;                                                                    \
+                }                                                                                         \
+            for (long i = 0; i < N; ++i) {                                                                \
+                REAL s = 0;                                                                               \
+                for (long l = 0; l < n; ++l) s += Ft[l * N + i] * v[l];                                   \
+                q[i] += s;                                                                                \
+                for (long j = 0; j < N; ++j) {                                                            \
+                    REAL s2 = 0;                                                                          \
+                    for (long l = 0; l < n; ++l) s2 += Ft[l * N + i] * VF[l * N + j];                     \
+                    Q[i * N + j] += s2;                                                                   \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        REAL Quu = Q[n * N + n], qu = q[n], den = Quu + mu;                                               \
+        if (!(den > 0)) { good = 0; den = 1; }                                                            \
+        REAL kf = -qu / den, lower = lo[t] - u[t], upper = hi[t] - u[t];                                  \
+        int free_ = (kf > lower) && (kf < upper);                                                         \
+        REAL kt = kf < lower ? lower : (kf > upper ? upper : kf);                                         \
+        REAL *Kt = K + t * n;                                                                             \
+        for (long i = 0; i < n; ++i) Kt[i] = free_ ? -Q[n * N + i] / den : 0;                             \
+        k[t] = kt;                                                                                        \
+        lin += kt * qu;                                                                                   \
+        quad += 0.5 * kt * Quu * kt;                                                                      \
+        REAL g = qu + Quu * kt;                                                                           \
+        for (long i = 0; i < n; ++i) {                                                                    \
+            v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * g;                                                  \
+            for (long j = 0; j < n; ++j)                                                                  \
+                V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j]                 \
+                               + Kt[i] * Quu * Kt[j];                                                     \
+        }                                                                                                 \
+    }                                                                                                     \
+    expected[0] = good ? lin : 0;                                                                         \
+    expected[1] = good ? quad : 0;                                                                        \
+    if (!good) {                                                                                          \
+        memset(K, 0, sizeof(REAL) * T * n);                                                               \
+        memset(k, 0, sizeof(REAL) * T);                                                                   \
+    }                                                                                                     \
+    return good;                                                                                          \
+}                                                                                                         \
+                                                                                                          \
 int NAME(const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi,       \
          const REAL *reg, long B, long T, long n, REAL *K, REAL *k, REAL *expected, unsigned char *ok) {  \
     long N = n + 1;                                                                                       \
     REAL *work = (REAL *)malloc(sizeof(REAL) * (n * n + n + N * N + N + n * N));                         \
     if (!work) return 1;                                                                                  \
-    REAL *V = work, *v = V + n * n, *Q = v + n, *q = Q + N * N, *VF = q + N;                              \
-    for (long b = 0; b < B; ++b) {                                                                        \
-        int good = 1;                                                                                     \
-        REAL lin = 0, quad = 0, mu = reg[b];                                                              \
-        memset(V, 0, sizeof(REAL) * (n * n + n));                                                         \
-        for (long t = T - 1; t >= 0; --t) {                                                               \
-            const REAL *Ft = F + (b * T + t) * n * N, *ct = c + (b * T + t) * N, *Ct = C + (b * T + t) * N * N; \
-            memcpy(Q, Ct, sizeof(REAL) * N * N);                                                          \
-            memcpy(q, ct, sizeof(REAL) * N);                                                              \
-            if (t < T - 1) {                                                                              \
-                for (long i = 0; i < n; ++i)          /* VF = V F (n, N) */                               \
-                    for (long j = 0; j < N; ++j) {                                                        \
-                        REAL s = 0;                                                                       \
-                        for (long l = 0; l < n; ++l) s += V[i * n + l] * Ft[l * N + j];                   \
-                        VF[i * N + j] = s;                                                                \
-                    }                                                                                     \
-                for (long i = 0; i < N; ++i) {                                                            \
-                    REAL s = 0;                                                                           \
-                    for (long l = 0; l < n; ++l) s += Ft[l * N + i] * v[l];                               \
-                    q[i] += s;                                                                            \
-                    for (long j = 0; j < N; ++j) {                                                        \
-                        REAL s2 = 0;                                                                      \
-                        for (long l = 0; l < n; ++l) s2 += Ft[l * N + i] * VF[l * N + j];                 \
-                        Q[i * N + j] += s2;                                                               \
-                    }                                                                                     \
-                }                                                                                         \
-            }                                                                                             \
-            REAL Quu = Q[n * N + n], qu = q[n], den = Quu + mu;                                           \
-            if (!(den > 0)) { good = 0; den = 1; }                                                        \
-            REAL kf = -qu / den, lower = lo[b * T + t] - u[b * T + t], upper = hi[b * T + t] - u[b * T + t]; \
-            int free_ = (kf > lower) && (kf < upper);                                                     \
-            REAL kt = kf < lower ? lower : (kf > upper ? upper : kf);                                     \
-            REAL *Kt = K + (b * T + t) * n;                                                               \
-            for (long i = 0; i < n; ++i) Kt[i] = free_ ? -Q[n * N + i] / den : 0;                         \
-            k[b * T + t] = kt;                                                                            \
-            lin += kt * qu;                                                                               \
-            quad += 0.5 * kt * Quu * kt;                                                                  \
-            REAL g = qu + Quu * kt;                                                                       \
-            for (long i = 0; i < n; ++i) {                                                                \
-                v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * g;                                              \
-                for (long j = 0; j < n; ++j)                                                              \
-                    V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j]             \
-                                   + Kt[i] * Quu * Kt[j];                                                 \
-            }                                                                                             \
-        }                                                                                                 \
-        ok[b] = (unsigned char)good;                                                                      \
-        expected[2 * b] = good ? lin : 0;                                                                 \
-        expected[2 * b + 1] = good ? quad : 0;                                                            \
-        if (!good) {                                                                                      \
-            memset(K + b * T * n, 0, sizeof(REAL) * T * n);                                               \
-            memset(k + b * T, 0, sizeof(REAL) * T);                                                       \
-        }                                                                                                 \
-    }                                                                                                     \
+    for (long b = 0; b < B; ++b)                                                                          \
+        ok[b] = (unsigned char)NAME##_item(F + b * T * n * N, c + b * T * N, C + b * T * N * N, u + b * T, \
+                                           lo + b * T, hi + b * T, reg[b], T, n, K + b * T * n, k + b * T, \
+                                           expected + 2 * b, work);                                       \
     free(work);                                                                                           \
     return 0;                                                                                             \
 }

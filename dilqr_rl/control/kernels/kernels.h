@@ -1,0 +1,31 @@
+/* Declarations shared by the compiled kernels (riccati.c, models.c, ilqr.c). */
+#ifndef DILQR_RL_KERNELS_H
+#define DILQR_RL_KERNELS_H
+
+/* A model of the library in C, one row at a time (x (n,), one control u; N = n + 1; p its parameters):
+ *   f: x' (n,);  jacobians: F = [A B] (n, N) row-major;  lagrangian_hessian: hess of lam . f in tau (N, N).
+ * Each mirrors the PyTorch module's forward and closed forms operation by operation (models.c). */
+typedef struct {
+    long n;
+    void (*f)(const double *p, const double *x, double u, double *out);
+    void (*jacobians)(const double *p, const double *x, double u, double *F);
+    void (*lagrangian_hessian)(const double *p, const double *x, double u, const double *lam, double *H);
+} dynamics_form;
+
+/* A stage cost in C: g(x, u) and its gradient c (N,) and Hessian C (N, N) in tau = [x; u]. */
+typedef struct {
+    double (*g)(const double *p, const double *x, double u, long n);
+    void (*derivatives)(const double *p, const double *x, double u, long n, double *c, double *C);
+} cost_form;
+
+/* The forms by kind (the ids of dilqr_rl/control/kernels/forms.py); 0 where the kind is unknown or the state
+ * size does not fit it. */
+int dynamics_form_of(int kind, long n, dynamics_form *out);
+int cost_form_of(int kind, cost_form *out);
+
+/* One item's m = 1 iLQR backward sweep (riccati.c); work holds n * n + n + N * N + N + n * N doubles. */
+int riccati_scalar_f64_item(const double *F, const double *c, const double *C, const double *u, const double *lo,
+                            const double *hi, double mu, long T, long n, double *K, double *k, double *expected,
+                            double *work);
+
+#endif

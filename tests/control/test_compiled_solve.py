@@ -1,0 +1,186 @@
+"""The compiled solve (dilqr_rl/control/kernels/ilqr.c, models.c, forms.py) against the PyTorch solve and
+modules: the C forms of the library's models, the iterates item by item, where it applies, its errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import dilqr_rl.policies.dilqr_actor  # noqa: F401  (registers PeriodicQuadraticCost's C form)
+from dilqr_rl import DiLQR
+from dilqr_rl.control import NonFiniteError, UnconvergedWarning, kernels
+from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, dynamics_lagrangian_hessian
+from dilqr_rl.control.kernels import forms
+from dilqr_rl.models import CartpoleDynamics, GoalCost, LinearDynamics, PendulumDynamics, PendulumSwingUpCost
+from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
+from tests.control.problems import F64
+
+pytestmark = pytest.mark.skipif(kernels._library()[0] is None, reason=f"no compiled kernel here: {kernels.status()}")
+
+GEN = torch.Generator().manual_seed(0)
+
+
+def _models():
+    """(name, dynamics, cost, state scale, control bound) of every C form pairing exercised here."""
+    goal2 = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.tensor([0.1, 0.0, 0.0])).to(F64)
+    goal4 = GoalCost(torch.tensor([1.0, 0.3, 1.0, 0.3, 0.1]), torch.tensor([0.2, 0.0, 0.0, 0.0, 0.0])).to(F64)
+    return [
+        ("pendulum, periodic", PendulumDynamics(dtype=F64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), (3.0, 6.0),
+         2.0),
+        ("smooth pendulum, goal", PendulumDynamics(max_speed=None, dtype=F64), goal2, (1.0, 1.0), 1.0),
+        ("pendulum, swing-up", PendulumDynamics(dtype=F64), PendulumSwingUpCost().to(F64), (3.0, 6.0), 2.0),
+        ("cart-pole, periodic", CartpoleDynamics(dtype=F64), PeriodicQuadraticCost((0.1, 0.01, 1.0, 0.01, 0.001), 2),
+         (0.5, 0.5, 3.0, 1.0), 10.0),
+        ("cart-pole, goal", CartpoleDynamics(dtype=F64), goal4, (0.5, 0.5, 0.5, 0.5), 4.0),
+    ]
+
+
+@pytest.mark.parametrize("name, dynamics, cost, scale, bound", _models(), ids=[m[0] for m in _models()])
+def test_c_forms_match_the_modules(name, dynamics, cost, scale, bound):
+    R = 64
+    x = torch.tensor(scale, dtype=F64) * torch.randn(R, len(scale), generator=GEN, dtype=F64)
+    u = bound * torch.randn(R, 1, generator=GEN, dtype=F64)
+    lam = torch.randn(R, len(scale), generator=GEN, dtype=F64)
+    f, F, H, g, c, C = kernels.evaluate_forms(dynamics, cost, x, u, lam)
+    if isinstance(dynamics, PendulumDynamics) and dynamics.max_speed is not None:
+        clipped = dynamics._unclipped(x, u) == 0
+        assert clipped.any() and not clipped.all(), "some rows should hit the speed clip"
+    with torch.no_grad():
+        A, Bu = dynamics_jacobians(dynamics, x, u)  # closed forms where the module has them, else autograd
+        H_ref = dynamics_lagrangian_hessian(dynamics, x, u, lam)
+        c_ref, C_ref = cost_derivatives(cost, x, u, torch.zeros(R, dtype=torch.long))
+        tol = {"rtol": 1e-12, "atol": 1e-12}
+        torch.testing.assert_close(f, dynamics(x, u), **tol)
+        torch.testing.assert_close(F, torch.cat([A, Bu], -1), **tol)
+        torch.testing.assert_close(H, H_ref, **tol)
+        torch.testing.assert_close(g, cost(x, u), **tol)
+        torch.testing.assert_close(c, c_ref, **tol)
+        torch.testing.assert_close(C, C_ref, **tol)
+
+
+def _solve(monkeypatch, ctrl, x0, u0, compiled: bool):
+    """The solution (no graph) and whether the compiled solve ran."""
+    calls = []
+    solve = kernels.ilqr_scalar
+    monkeypatch.setattr(kernels, "ilqr_scalar", lambda *args: calls.append(1) or (solve(*args) if compiled else None))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedWarning)
+        sol = ctrl(x0, u0)
+    monkeypatch.undo()
+    return sol, bool(calls) and compiled
+
+
+@pytest.mark.parametrize("name, dynamics, cost, scale, bound", _models(), ids=[m[0] for m in _models()])
+@pytest.mark.parametrize("max_iter, tol", [(30, 1e-5), (4, 1e-7), (200, 1e-12), (5, 0.0)],
+                         ids=["rl", "unconverged", "tight", "fixed-iterations"])
+def test_compiled_solve_takes_the_pytorch_iterates(monkeypatch, name, dynamics, cost, scale, bound, max_iter, tol):
+    gen = torch.Generator().manual_seed(1)
+    horizon = 60 if isinstance(dynamics, CartpoleDynamics) and tol == 1e-5 else 20
+    ctrl = DiLQR(dynamics, cost, horizon, -bound, bound, max_iter=max_iter, tol=tol, on_unconverged="zero")
+    B = 12
+    x0 = torch.tensor(scale, dtype=F64) * torch.randn(B, len(scale), generator=gen, dtype=F64)
+    u0 = bound * torch.randn(B, horizon, 1, generator=gen, dtype=F64)  # warm starts partly outside the box
+    u0[: B // 2] = 0.0
+    fast, compiled = _solve(monkeypatch, ctrl, x0, u0, compiled=True)
+    reference, _ = _solve(monkeypatch, ctrl, x0, u0, compiled=False)
+    assert compiled
+    if tol > 0 and max_iter > 5:
+        assert fast.converged.any()
+    assert fast.iterations.tolist() == reference.iterations.tolist()
+    assert fast.converged.tolist() == reference.converged.tolist()
+    assert torch.equal(fast.active, reference.active)
+    for field in ("x", "u", "cost", "kkt_residual"):
+        torch.testing.assert_close(getattr(fast, field), getattr(reference, field), rtol=1e-9, atol=1e-10, msg=field)
+
+
+def test_the_implicit_gradient_agrees_with_either_solve(monkeypatch):
+    grads = []
+    for compiled in (True, False):
+        ctrl = DiLQR(PendulumDynamics(dtype=F64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), 20, -2.0, 2.0,
+                     max_iter=100, tol=1e-10)
+        if not compiled:
+            monkeypatch.setattr(kernels, "ilqr_scalar", lambda *args: None)
+        x0 = torch.tensor([[2.5, 1.0], [0.3, -2.0], [-3.0, 0.0]], dtype=F64, requires_grad=True)
+        sol = ctrl(x0)
+        ((sol.u - 0.3) ** 2).sum().backward()
+        grads.append(torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in ctrl.parameters())]))
+        monkeypatch.undo()
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
+
+
+class _SubclassedPendulum(PendulumDynamics):
+    pass
+
+
+@pytest.mark.parametrize("case", ["float32", "grad mode", "subclass", "own forward", "closed form hidden",
+                                  "forward hook", "time-varying goal", "two controls", "no form"])
+def test_the_compiled_solve_applies_only_to_registered_models_without_graph(case):
+    dtype = torch.float32 if case == "float32" else F64
+    dynamics = (_SubclassedPendulum if case == "subclass" else PendulumDynamics)(dtype=dtype)
+    cost = PendulumSwingUpCost().to(dtype)
+    x0 = torch.tensor([[1.0, 0.0]], dtype=dtype)
+    u0 = torch.zeros(1, 10, 1, dtype=dtype)
+    if case == "own forward":
+        dynamics.forward = dynamics.forward
+    elif case == "closed form hidden":
+        dynamics.jacobians = None
+    elif case == "forward hook":
+        dynamics.register_forward_hook(lambda module, inputs, output: output)
+    elif case == "time-varying goal":
+        cost = GoalCost(torch.ones(3, dtype=F64), torch.zeros(10, 3, dtype=F64))
+    elif case == "two controls":
+        u0 = torch.zeros(1, 10, 2, dtype=dtype)
+    elif case == "no form":
+        dynamics = LinearDynamics(torch.eye(2, dtype=F64), torch.ones(2, 1, dtype=F64))
+    lo, hi = torch.full_like(u0, -1.0), torch.full_like(u0, 1.0)
+    with torch.set_grad_enabled(case == "grad mode"):
+        assert kernels.ilqr_scalar(dynamics, cost, x0, u0, lo, hi, torch.ones(1, dtype=dtype), (1e-7,) * 11) is None
+        if case == "grad mode":
+            return
+        with torch.no_grad():
+            assert kernels.ilqr_scalar(PendulumDynamics(dtype=F64), PendulumSwingUpCost().to(F64), x0.double(),
+                                       u0[..., :1].double(), lo[..., :1].double(), hi[..., :1].double(),
+                                       torch.ones(1, dtype=F64), (1e-7, 1e-14, 3, 0, 1e-6, 1e10, 10, 1e-3, 1e-4, 10,
+                                                                   1e-2)) is not None
+
+
+def test_problem_data_takes_the_pytorch_solve(monkeypatch):
+    ctrl = DiLQR(PendulumDynamics(dtype=F64), GoalCost(torch.ones(3), torch.zeros(3)).to(F64), 10, -1.0, 1.0)
+    calls = []
+    monkeypatch.setattr(kernels, "ilqr_scalar", lambda *args: calls.append(1))
+    with torch.no_grad():
+        ctrl(torch.ones(2, 2, dtype=F64), cost_args={"goal": torch.zeros(2, 3, dtype=F64)})
+    assert not calls
+
+
+def test_forms_are_registered_by_exact_class():
+    assert forms.dynamics_form(PendulumDynamics(dtype=F64)).kind == forms.DYNAMICS_KINDS["pendulum"]
+    assert forms.dynamics_form(_SubclassedPendulum(dtype=F64)) is None
+    assert forms.cost_form(PeriodicQuadraticCost((1.0, 0.1, 0.001), 0)).parameters == [0, 1.0, 0.1, 0.001]
+    learnable = PeriodicQuadraticCost((1.0, 0.1, 0.001), 0, learnable=True)
+    assert forms.cost_form(learnable).parameters == pytest.approx([0, 1.0, 0.1, 0.001], rel=1e-15)
+    assert forms.cost_form(nn.Identity()) is None
+
+
+@pytest.mark.parametrize("case", ["initial rollout", "initial cost", "derivatives"])
+def test_non_finite_values_raise_as_on_the_pytorch_path(monkeypatch, case):
+    x0 = torch.tensor([[0.0, 0.0], [0.01, 0.0]], dtype=F64)
+    dynamics, cost = PendulumDynamics(max_speed=None, dtype=F64), PendulumSwingUpCost().to(F64)
+    if case == "initial rollout":
+        x0[1] = 1.7e308  # the angle overflows a few steps on
+    elif case == "initial cost":
+        cost.w[1] = float("inf")
+    else:
+        cost.w[1] = 1e308  # the cost is finite near rest, its Hessian 2 w is not
+    ctrl = DiLQR(dynamics, cost, 5, -1.0, 1.0, max_iter=3)
+    messages = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(kernels, "ilqr_scalar", lambda *args: None)
+        with pytest.raises(NonFiniteError) as error, torch.no_grad():
+            ctrl(x0)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
