@@ -175,8 +175,9 @@ def default_state_map(observation_shape: tuple[int, ...], state_dim: int) -> nn.
 
 def load_policy(source: str | Path, env: gym.Env):
     """A policy with ``predict`` for ``env``: ``"expert"``, a BC checkpoint (``.pt``; sequence policies run
-    as MPC) or a Stable-Baselines3 PPO, A2C, SAC or TD3 model (``.zip``, e.g. ``dilqr-rl rl``'s ``model.zip``
-    and checkpoints).
+    as MPC; the single-step clones of ``bc-step`` and ``dagger``, a DiLQR actor, an MLP or an LSTM, act as
+    they were trained) or a Stable-Baselines3 PPO, A2C, SAC or TD3 model (``.zip``, e.g. ``dilqr-rl rl``'s
+    ``model.zip`` and checkpoints).
 
     ``"expert"`` is :func:`dilqr_rl.policies.expert_for` ``(env)``, the receding-horizon iLQR expert the
     README measures (it recognises the system from ``env``; raises ``ValueError`` listing the supported
@@ -186,12 +187,18 @@ def load_policy(source: str | Path, env: gym.Env):
     from dilqr_rl.agents.bc import load_checkpoint
     from dilqr_rl.agents.bc_sequence import load_sequence_policy
     from dilqr_rl.agents.bc_step import load_step_policy
+    from dilqr_rl.agents.clone_policies import is_clone_checkpoint, load_clone_policy, spec_from_checkpoint
 
     if str(source) == "expert":
         return expert_for(env)
     if Path(source).suffix == ".zip":
         return load_sb3_model(source, env)
-    if "kind" in load_checkpoint(source)["spec"]:
+    spec = load_checkpoint(source)["spec"]
+    if is_clone_checkpoint(spec):  # bc-step / dagger / sysid on episodes: a DiLQR actor or an LSTM
+        clone = spec_from_checkpoint(spec)
+        _check_sizes(source, clone.obs_shape, (clone.action_dim,), env)
+        return load_clone_policy(source)
+    if "kind" in spec:
         planner = load_sequence_policy(source)
     else:
         policy = load_step_policy(source)

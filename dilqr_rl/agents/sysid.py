@@ -11,6 +11,7 @@ Shapes: x (R, n), u (R, m), x_next (R, n).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -63,14 +64,21 @@ def transitions_from_plans(x: Tensor, u: Tensor) -> tuple[Tensor, Tensor, Tensor
     return x[:, :-1].reshape(-1, n), u[:, :-1].reshape(-1, m), x[:, 1:].reshape(-1, n)
 
 
-def transition_loss(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor) -> Tensor:
-    """Mean over rows of ``||f(x, u) - x_next||^2``."""
-    return (dynamics(x, u) - x_next).square().sum(-1).mean()
+def transition_loss(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, angle_index: int | None = None
+                    ) -> Tensor:
+    """Mean over rows of ``||f(x, u) - x_next||^2``; with ``angle_index``, that coordinate's residual is wrapped
+    to [-pi, pi) (an angle that crossed +-pi between the model's prediction and the data costs its true error)."""
+    residual = dynamics(x, u) - x_next  # (R, n)
+    if angle_index is not None:
+        wrapped = torch.remainder(residual[:, angle_index] + math.pi, 2 * math.pi) - math.pi
+        residual = torch.cat([residual[:, :angle_index], wrapped[:, None], residual[:, angle_index + 1:]], dim=1)
+    return residual.square().sum(-1).mean()
 
 
 def fit_sysid(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, config: SysIdConfig = SysIdConfig(),
-              writer=None) -> SysIdResult:
-    """Fit the parameters of ``dynamics`` that require grad, in place; log ``train/transition_loss``."""
+              writer=None, angle_index: int | None = None) -> SysIdResult:
+    """Fit the parameters of ``dynamics`` that require grad, in place; log ``train/transition_loss``
+    (``angle_index``: see :func:`transition_loss`)."""
     if not (x.shape[0] == u.shape[0] == x_next.shape[0]) or x.shape != x_next.shape:
         raise ValueError(f"x, u, x_next must have the same number of rows and x_next the shape of x; got "
                          f"{tuple(x.shape)}, {tuple(u.shape)}, {tuple(x_next.shape)}")
@@ -87,7 +95,7 @@ def fit_sysid(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, config:
         total = 0.0
         for idx in torch.randperm(x.shape[0], generator=g).split(config.batch_size):
             opt.zero_grad(set_to_none=True)
-            loss = transition_loss(dynamics, x[idx], u[idx], x_next[idx])
+            loss = transition_loss(dynamics, x[idx], u[idx], x_next[idx], angle_index)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
@@ -98,7 +106,7 @@ def fit_sysid(dynamics: nn.Module, x: Tensor, u: Tensor, x_next: Tensor, config:
                 if p.requires_grad and p.numel() == 1:
                     writer.add_scalar(f"param/{name}", float(p.detach()), epoch + 1)
     with torch.no_grad():
-        final = float(transition_loss(dynamics, x, u, x_next))
+        final = float(transition_loss(dynamics, x, u, x_next, angle_index))
     named = {k: float(p.detach()) for k, p in dynamics.named_parameters() if p.numel() == 1}
     return SysIdResult(loss=final, params=named, history=history)
 

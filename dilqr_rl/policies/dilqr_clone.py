@@ -72,11 +72,18 @@ class DiLQRActorPolicy(nn.Module):
 
     @torch.no_grad()
     def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
-        """obs (*obs_shape) or (B, *obs_shape) -> action (m,) or (B, m), None (the actor keeps no recurrent
-        state: an observation's plan is a function of the observation)."""
+        """obs (*obs_shape) or (B, *obs_shape) -> action (m,) or (B, m), None (no recurrent state).
+
+        Acting solves each observation from the starts, neither reading nor filling the plan memory (which warm-
+        starts training on observations seen before): the action is a function of the observation and the
+        parameters only, the same in every evaluation and after loading a checkpoint."""
         obs_t = torch.as_tensor(np.asarray(obs), dtype=self.actor.dtype)
         single = obs_t.ndim == len(self.observation_shape)
-        action = self(obs_t.unsqueeze(0) if single else obs_t).cpu().numpy().astype(np.float32)
+        memory, self.actor.memory = self.actor.memory, None
+        try:
+            action = self(obs_t.unsqueeze(0) if single else obs_t).cpu().numpy().astype(np.float32)
+        finally:
+            self.actor.memory = memory
         return (action[0] if single else action), None
 
 
