@@ -11,105 +11,23 @@ evaluation episodes, both normalised (0: a random policy, 1: the expert, on the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from dilqr_rl.agents.bc import BCConfig, BCResult
+from dilqr_rl.agents.bc import BCResult
 from dilqr_rl.agents.bc_step import StepBCTrainer
+from dilqr_rl.agents.clone_config import POLICY_KINDS, CloneConfig
 from dilqr_rl.agents.clone_data import episode_masks, kind_splits
-from dilqr_rl.agents.clone_policies import POLICY_KINDS, ClonePolicySpec, build_clone_policy
-from dilqr_rl.agents.clone_trainers import DILQR_LOSSES, DiLQRCloneTrainer, EpisodeCloneTrainer
+from dilqr_rl.agents.clone_policies import ClonePolicySpec, build_clone_policy
+from dilqr_rl.agents.clone_trainers import DiLQRCloneTrainer, EpisodeCloneTrainer
 from dilqr_rl.agents.evaluation import EvalResult, evaluate_episodes
-from dilqr_rl.agents.model_error import parse_model_error
 from dilqr_rl.agents.reference_returns import Reference, reference_returns
 from dilqr_rl.data.episodes import EpisodeDataset
-from dilqr_rl.policies.dilqr_clone import LEARNABLE, physical_parameters
+from dilqr_rl.policies.dilqr_clone import physical_parameters
 from dilqr_rl.policies.env_registry import env_control, make_env
-
-
-@dataclass(frozen=True)
-class CloneConfig:
-    """How to clone a policy from expert episodes (``None``: the policy kind's default, ``POLICY_KINDS``)."""
-
-    policy: str = "dilqr"
-    """dilqr (the env's DiLQR actor from a wrong start of the physics), mlp or lstm (over the observation history)."""
-    model_error: tuple[str, ...] | None = None
-    """The DiLQR actor's wrong start, NAME=REL (model = true x (1 + REL)), e.g. mass=0.3 length=-0.3; None: the
-    env's registered default."""
-    learn: tuple[str, ...] = ("physics",)
-    """What the DiLQR actor learns: physics, cost (the cost's weights), or both."""
-    loss: str = "first"
-    """The DiLQR actor's loss: first (its first control u_1 against the expert's action) or plan (its whole plan
-    against the expert's next T actions)."""
-    epochs: int | None = None
-    """Passes over the training episodes (None: dilqr 20, mlp 200, lstm 300)."""
-    batch_size: int | None = None
-    """Transitions per step, or episodes for lstm (None: dilqr 100, mlp 64, lstm 4)."""
-    lr: float | None = None
-    """Adam's learning rate (None: dilqr 0.02 relative to each physical parameter's size, mlp 1e-3, lstm 3e-3)."""
-    lr_schedule: str = "constant"
-    """constant or cosine."""
-    val_fraction: float = 0.2
-    """Fraction of the episodes held out to select the best epoch."""
-    test_fraction: float = 0.0
-    """Fraction of the episodes held out for a test loss (0: none; the return in the env is the real test)."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """MLP hidden widths."""
-    lstm_hidden: int = 64
-    """LSTM hidden size."""
-    eval_episodes: int = 20
-    """Evaluation episodes of the untrained and trained policy, the random policy and the expert (0: skip)."""
-    eval_seed: int = 1000
-    """Seed of the first evaluation episode (away from the demonstrations' seeds 0, 1, ...)."""
-    seed: int = 0
-    """Seeds the split, the initial weights and the batches."""
-    progress: bool = True
-    """Show progress bars."""
-
-    def __post_init__(self) -> None:
-        if self.policy not in POLICY_KINDS:
-            raise ValueError(f"unknown policy {self.policy!r}; valid: {', '.join(POLICY_KINDS)}")
-        if self.loss not in DILQR_LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(DILQR_LOSSES)}")
-        if not self.learn or set(self.learn) - set(LEARNABLE):
-            raise ValueError(f"learn must name some of {', '.join(LEARNABLE)}; got {' '.join(self.learn) or 'none'}")
-        if self.policy != "dilqr" and (self.model_error is not None or self.loss != "first"
-                                       or tuple(self.learn) != ("physics",)):
-            raise ValueError(f"model_error, learn and loss set the DiLQR actor, and policy={self.policy} has none: "
-                             "drop them, or use policy=dilqr")
-        if self.model_error is not None:
-            parse_model_error(self.model_error)
-        for name in ("epochs", "batch_size", "lstm_hidden"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1; got {value}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be > 0; got {self.lr}")
-        if min(self.hidden_sizes, default=1) < 1:
-            raise ValueError(f"hidden_sizes must be >= 1; got {' '.join(map(str, self.hidden_sizes))}")
-        if self.eval_episodes < 0:
-            raise ValueError(f"eval_episodes must be >= 0 (0 skips the evaluation); got {self.eval_episodes}")
-        if not (0.0 < self.val_fraction < 1.0 and 0.0 <= self.test_fraction < 1.0):
-            raise ValueError(f"need 0 < val_fraction < 1 and 0 <= test_fraction < 1; got {self.val_fraction} and "
-                             f"{self.test_fraction}")
-        BCConfig(lr_schedule=self.lr_schedule)  # its check lists the valid schedules
-
-    def model_errors(self) -> dict[str, float] | None:
-        """``model_error`` as ``{name: relative error}``; None: the env's default."""
-        return None if self.model_error is None else parse_model_error(self.model_error)
-
-    def bc_config(self, checkpoint_dir: str | Path | None, label: str | None = None) -> BCConfig:
-        """The trainer's settings, the kind's defaults where this config says None."""
-        kind = POLICY_KINDS[self.policy]
-        return BCConfig(epochs=self.epochs or kind.epochs, batch_size=self.batch_size or kind.batch_size,
-                        optimizer="adam", lr=self.lr or kind.lr, relative_lr=kind.relative_lr,
-                        lr_schedule=self.lr_schedule, seed=self.seed, progress=self.progress,
-                        progress_label=label or f"bc {self.policy}",
-                        checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir))
 
 
 class Cloner:

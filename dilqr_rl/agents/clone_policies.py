@@ -27,29 +27,10 @@ from torch import nn
 
 from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import StepPolicySpec, build_step_policy, load_step_policy
+from dilqr_rl.agents.clone_config import POLICY_KINDS
 from dilqr_rl.policies.dilqr_clone import LEARNABLE, env_actor_policy
 from dilqr_rl.policies.env_registry import make_env
 from dilqr_rl.policies.lstm_policy import LSTMPolicy
-
-
-@dataclass(frozen=True)
-class KindDefaults:
-    """Training defaults of one policy kind (a config's ``None`` takes these)."""
-
-    epochs: int
-    batch_size: int
-    """Transitions per step; for ``lstm`` whole episodes per step."""
-    lr: float
-    relative_lr: bool = False
-    """Scale each parameter tensor's lr by its initial magnitude (physical parameters of different scales)."""
-
-
-POLICY_KINDS: dict[str, KindDefaults] = {
-    "dilqr": KindDefaults(epochs=20, batch_size=100, lr=0.02, relative_lr=True),
-    "mlp": KindDefaults(epochs=200, batch_size=64, lr=1e-3),
-    "lstm": KindDefaults(epochs=300, batch_size=4, lr=3e-3),
-}
-"""Policy kind -> training defaults (measured on Pendulum-v1 from 5 demonstrations; see the README)."""
 
 
 @dataclass(frozen=True)

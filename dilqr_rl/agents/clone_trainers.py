@@ -17,12 +17,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from dilqr_rl.agents.bc import BCConfig, BCTrainer
+from dilqr_rl.agents.clone_config import DILQR_LOSSES
 from dilqr_rl.agents.clone_policies import ClonePolicySpec
 from dilqr_rl.policies.dilqr_clone import DiLQRActorPolicy, physical_parameters
 from dilqr_rl.policies.lstm_policy import LSTMPolicy
-
-DILQR_LOSSES = ("first", "plan")
-"""The DiLQR clone's losses (module docstring)."""
 
 
 class DiLQRCloneTrainer(BCTrainer):

@@ -16,7 +16,6 @@ step's shifted plan, cold at an episode's start, so a label is the action the ex
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,31 +24,12 @@ import numpy as np
 import torch
 
 from dilqr_rl.agents.bc import save_checkpoint
-from dilqr_rl.agents.clone import CloneConfig, Cloner, evaluation_returns
+from dilqr_rl.agents.clone import Cloner, evaluation_returns
+from dilqr_rl.agents.clone_config import DaggerConfig
 from dilqr_rl.agents.reference_returns import Reference, reference_returns
 from dilqr_rl.data.episodes import EpisodeDataset
 from dilqr_rl.policies.expert import ILQRExpert
 from dilqr_rl.policies.expert_envs import expert_for
-
-
-@dataclass(frozen=True)
-class DaggerConfig(CloneConfig):
-    """DAgger's rounds on top of the cloning settings (``epochs`` is per round)."""
-
-    rounds: int = 4
-    """DAgger rounds after the initial cloning of the demonstrations."""
-    episodes_per_round: int = 2
-    """Episodes of the mixture policy per round, each state labelled by the expert."""
-    beta0: float = 0.5
-    """The expert's share in round k is beta0^k (0: the learner alone from round 1)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.rounds < 1 or self.episodes_per_round < 1:
-            raise ValueError(f"rounds and episodes_per_round must be >= 1; got {self.rounds} and "
-                             f"{self.episodes_per_round}")
-        if not 0.0 <= self.beta0 <= 1.0:
-            raise ValueError(f"beta0 must be in [0, 1] (the expert's share in round k is beta0^k); got {self.beta0}")
 
 
 class OffsetWriter:

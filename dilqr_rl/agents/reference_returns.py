@@ -23,8 +23,11 @@ class Reference:
     seed: int
     """Episode i was reset with ``seed + i``."""
 
-    def normalize(self, value: float) -> float:
-        """(value - random) / (expert - random)."""
+    def normalize(self, value: float) -> float | None:
+        """(value - random) / (expert - random); None where the expert is not above the random policy (e.g. on
+        episodes cut too short for the expert to pay off): then nothing can be normalised."""
+        if not self.expert > self.random:
+            return None
         return float(normalized_return(value, self.random, self.expert))
 
 

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from dilqr_rl.agents.bc import save_checkpoint
-from dilqr_rl.agents.clone import CloneConfig, Cloner
+from dilqr_rl.agents.clone import Cloner
+from dilqr_rl.agents.clone_config import CloneConfig
 from dilqr_rl.agents.clone_data import episode_masks
 from dilqr_rl.agents.model_error import format_model_error
 from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid, transition_loss

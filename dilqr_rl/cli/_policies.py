@@ -6,8 +6,9 @@ from pathlib import Path
 
 from dilqr_rl.cli._errors import CLIError
 
-POLICY_HELP = ("'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step) or an SB3 PPO, "
-               "A2C, SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)")
+POLICY_HELP = ("'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step, dagger, sysid) or "
+               "an SB3 PPO, A2C, SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or "
+               "model.save)")
 
 
 def make_cli_env(env_id: str, **kwargs):

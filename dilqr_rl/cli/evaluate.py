@@ -16,8 +16,8 @@ class Args:
     result.json and TensorBoard in a new run folder."""
 
     policy: str = "expert"
-    """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step) or an SB3 PPO, A2C,
-    SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)."""
+    """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step, dagger, sysid) or an SB3
+    PPO, A2C, SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)."""
     env_id: str = "dilqr_rl/Pendulum-v0"
     """Gymnasium id."""
     episodes: int = 20

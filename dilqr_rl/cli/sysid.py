@@ -1,4 +1,4 @@
-"""``dilqr-rl sysid``: system identification: fit the dynamics' parameters to next-state transitions of expert plans."""
+"""``dilqr-rl sysid``: system identification: fit the physics to next-state transitions of expert plans or episodes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dilqr_rl.agents.model_error import parse_model_error
 from dilqr_rl.cli._commands import installed_command
 from dilqr_rl.cli._errors import CLIError, check_threads, speak_flags, writable_folder
 from dilqr_rl.models.systems import SystemName
@@ -13,14 +14,27 @@ from dilqr_rl.models.systems import SystemName
 
 @dataclass(frozen=True)
 class Args:
-    """System identification (the SysId baseline): fit the dynamics' parameters to the next-state transitions
-    of expert plans, from the same wrong initial model as bc. Writes dynamics.pt (the model's state dict) and
-    policy.pt (the system's controller planning with it; loads in dilqr-rl evaluate and video)."""
+    """System identification (the SysId baseline): fit the dynamics' parameters to next-state transitions, of
+    expert plans of --system (from the same wrong initial model as bc) or of expert episodes in an env (--data
+    with episodes, or --env-id: the env's registered model from its default wrong start or --model-error).
+    Writes dynamics.pt (the model's state dict) and policy.pt (the controller planning with it: the system's, or
+    the env's DiLQR actor; loads in dilqr-rl evaluate and video)."""
 
     system: SystemName = "pendulum-upright"
-    """The control problem (pendulum, cartpole: the papers' settings)."""
+    """plans: the control problem (pendulum, cartpole: the papers' settings)."""
     data: Path | None = None
-    """A plans file (dilqr-rl collect --kind plans); None: collect n_train/n_val/n_test plans."""
+    """A plans file (dilqr-rl collect --kind plans) or an episodes file (--kind episodes); None: collect plans of
+    --system, or with --env-id n_episodes episodes."""
+    env_id: str | None = None
+    """episodes: the environment (None: the episodes file's; without --data, plans of --system are used)."""
+    n_episodes: int = 10
+    """episodes: expert episodes when collecting for --env-id."""
+    max_episode_steps: int | None = None
+    """episodes: time limit of collected episodes (None: the env's)."""
+    model_error: tuple[str, ...] | None = None
+    """episodes: the model's wrong start, NAME=REL (model = true x (1 + REL)); None: the env's registered one."""
+    test_fraction: float = 0.2
+    """episodes: fraction of the episodes held out for the test transition loss (0: none)."""
     n_train: int = 50
     """Training trajectories when collecting."""
     n_val: int = 20
@@ -36,9 +50,9 @@ class Args:
     optimizer: Literal["adam", "rmsprop"] = "adam"
     """Optimizer."""
     perturbation: float = 0.3
-    """Relative error of the initial model."""
+    """plans: relative error of the initial model."""
     learnable: tuple[str, ...] | None = None
-    """Parameters to fit (None: the system's)."""
+    """plans: parameters to fit (None: the system's); episodes fit every physical parameter of the model."""
     seed: int = 0
     """Random seed."""
     threads: int = 1
@@ -54,9 +68,83 @@ class Args:
         check_threads(self.threads)
         if self.epochs < 1:
             raise ValueError(f"--epochs must be >= 1; got {self.epochs}")
+        if self.n_episodes < 1 or (self.max_episode_steps is not None and self.max_episode_steps < 1):
+            raise ValueError(f"--n-episodes and --max-episode-steps must be >= 1; got {self.n_episodes} and "
+                             f"{self.max_episode_steps}")
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"--test-fraction must be in [0, 1); got {self.test_fraction}")
+        if self.model_error is not None:
+            parse_model_error(self.model_error)
 
 
 def run(args: Args) -> int:
+    if args.env_id is not None or (args.data is not None and holds_episodes(args.data)):
+        return run_episodes(args)
+    return run_plans(args)
+
+
+def holds_episodes(path: Path) -> bool:
+    """Whether ``path`` is an episodes file (anything else is read as plans, whose loader names what is wrong)."""
+    from dilqr_rl.data import DatasetError, EpisodeDataset
+
+    try:
+        EpisodeDataset.load(path)
+    except (DatasetError, OSError):
+        return False
+    return True
+
+
+def run_episodes(args: Args) -> int:
+    """SysId of an env's registered model on expert episodes."""
+    import json
+    from contextlib import closing
+    from dataclasses import asdict
+
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from dilqr_rl.agents.clone_config import CloneConfig
+    from dilqr_rl.agents.logging import make_run_dir, make_writer
+    from dilqr_rl.agents.sysid import SysIdConfig
+    from dilqr_rl.agents.sysid_episodes import sysid_from_episodes
+    from dilqr_rl.cli._clone import episodes_and_env_kwargs, make_cloner
+
+    if args.learnable is not None or args.perturbation != Args.perturbation:
+        raise CLIError("--learnable and --perturbation set the plans' model (--system); with episodes every physical "
+                       "parameter of the env's model is fitted from --model-error NAME=REL ... (default: the env's "
+                       "registered wrong start)")
+    torch.set_num_threads(args.threads)
+    set_random_seed(args.seed)
+    writable_folder(args.output_dir, "--output-dir")
+    ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
+                                             args.max_episode_steps)
+    clone = CloneConfig(policy="dilqr", model_error=args.model_error, test_fraction=args.test_fraction,
+                        seed=args.seed, progress=args.progress)
+    if args.test_fraction > 0 and ds.n_episodes < 2:
+        raise CLIError(f"--test-fraction {args.test_fraction} holds out whole episodes, and the data has "
+                       f"{ds.n_episodes}: pass --test-fraction 0, or more episodes (--n-episodes)")
+    cloner = make_cloner(ds, clone, env_kwargs)
+    config = SysIdConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                         seed=args.seed, progress=args.progress)
+    run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
+    with closing(make_writer(run_dir, {**asdict(config), "env_id": ds.env_id, "episodes": ds.n_episodes,
+                                       "model_error": str(args.model_error)})) as writer:
+        result = sysid_from_episodes(ds, config, None, args.test_fraction, env_kwargs, run_dir, writer, cloner)
+    torch.save(cloner.policy.dynamics.state_dict(), run_dir / "dynamics.pt")
+    summary = {"run_dir": str(run_dir), **result}
+    (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
+    print(f"run folder: {run_dir}")
+    print(f"the fitted model as a controller: {installed_command('dilqr-rl')} evaluate --policy {result['checkpoint']} "
+          f"--env-id {ds.env_id} (dynamics only: {run_dir / 'dynamics.pt'})")
+    test = "-" if result["test_loss"] is None else f"{result['test_loss']:.3e}"
+    print(f"transition loss over {result['transitions']} transitions: train {result['train_loss']:.3e}, test {test}")
+    for name, learned in result["physics_learned"].items():
+        print(f"{name}: true {result['physics_true'][name]:g}, start {result['physics_start'][name]:g}, "
+              f"learned {learned:.5f}")
+    return 0
+
+
+def run_plans(args: Args) -> int:
     import json
     from dataclasses import asdict
 

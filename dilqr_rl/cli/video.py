@@ -16,8 +16,8 @@ class Args:
     """Record one seeded episode of a policy as a GIF (or MP4 with pip install 'dilqr_rl[video]')."""
 
     policy: str = "expert"
-    """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step) or an SB3 PPO, A2C,
-    SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)."""
+    """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step, dagger, sysid) or an SB3
+    PPO, A2C, SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)."""
     env_id: str = "dilqr_rl/Pendulum-v0"
     """Gymnasium id."""
     output: Path | None = None

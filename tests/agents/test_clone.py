@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dilqr_rl.agents.clone import CloneConfig, Cloner, clone_from_episodes
+from dilqr_rl.agents.clone import Cloner, clone_from_episodes
+from dilqr_rl.agents.clone_config import CloneConfig
 from dilqr_rl.agents.clone_data import episode_masks, future_actions, padded_episodes
 from dilqr_rl.agents.clone_policies import load_clone_policy
 from dilqr_rl.agents.evaluation import evaluate_episodes, load_policy
@@ -98,17 +99,22 @@ def test_the_plan_loss_reaches_the_physics(episodes):
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    (dict(policy="cnn"), "unknown policy 'cnn'; valid: dilqr, mlp, lstm"),
-    (dict(loss="last"), "unknown loss 'last'; valid: first, plan"),
-    (dict(learn=("mass",)), "learn must name some of physics, cost; got mass"),
+    (dict(policy="cnn"), "policy='cnn': expected one of dilqr, mlp, lstm"),
+    (dict(loss="last"), "loss='last': expected one of first, plan"),
+    (dict(learn=("mass",)), "learn='mass': expected one or more of physics, cost"),
+    (dict(learn=()), "learn names nothing; expected one or more of physics, cost"),
     (dict(policy="mlp", model_error=("mass=0.3",)),
-     "model_error, learn and loss set the DiLQR actor, and policy=mlp has none: drop them, or use policy=dilqr"),
+     "model_error sets the DiLQR actor, and policy=mlp has none: drop it, or use policy=dilqr"),
+    (dict(policy="lstm", loss="plan"), "loss sets the DiLQR actor, and policy=lstm has none"),
     (dict(model_error=("mass",)), "model_error 'mass' is not NAME=REL"),
     (dict(model_error=("mass=-1",)), "model_error 'mass=-1': the relative error must be a finite number > -1"),
-    (dict(epochs=0), "epochs must be >= 1; got 0"),
-    (dict(lr=0.0), "lr must be > 0; got 0.0"),
+    (dict(model_error=("mass=1", "mass=2")), "model_error names mass twice"),
+    (dict(epochs=0), "epochs=0: must be >= 1"),
+    (dict(batch_size=-1), "batch_size=-1: must be >= 1"),
+    (dict(lr=0.0), "lr=0.0: must be > 0"),
     (dict(hidden_sizes=(8, 0)), "hidden_sizes must be >= 1; got 8 0"),
     (dict(eval_episodes=-1), "eval_episodes must be >= 0"),
+    (dict(val_fraction=1.0), "need 0 < val_fraction < 1 and 0 <= test_fraction < 1; got 1.0 and 0.0"),
     (dict(lr_schedule="step"), "unknown lr_schedule 'step'"),
 ])
 def test_config_errors(settings, message):
@@ -119,3 +125,11 @@ def test_config_errors(settings, message):
 def test_an_unknown_physical_parameter_is_refused_when_the_policy_is_built():
     with pytest.raises(ValueError, match=r"unknown physical parameter\(s\) \['mas'\] of PendulumDynamics"):
         Cloner(ENV_ID, CloneConfig(model_error=("mas=0.3",), progress=False))
+
+
+def test_the_light_configs_name_what_the_library_accepts():
+    """clone_config imports no torch, so it repeats two tuples of the library: they must stay equal."""
+    from dilqr_rl.agents import bc, clone_config
+    from dilqr_rl.policies import dilqr_clone
+
+    assert clone_config.LEARNABLE == dilqr_clone.LEARNABLE and clone_config.LR_SCHEDULES == bc.LR_SCHEDULES

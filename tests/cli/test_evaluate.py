@@ -164,8 +164,9 @@ def test_files_that_are_not_policies(tmp_path, capsys):
     assert main(["evaluate", "--policy", str(not_bc), "--output-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"error: --policy {not_bc}: {not_bc} is not a dilqr_rl BC checkpoint (expected "
                                        "format 'dilqr_rl.bc/1'); pass 'expert' (the iLQR expert of the env), a BC "
-                                       "checkpoint (.pt: dilqr-rl bc, bc-step) or an SB3 PPO, A2C, SAC or TD3 model "
-                                       "(.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)\n")
+                                       "checkpoint (.pt: dilqr-rl bc, bc-step, dagger, sysid) or an SB3 PPO, A2C, "
+                                       "SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, "
+                                       "or model.save)\n")
     not_sb3 = tmp_path / "archive.zip"
     with zipfile.ZipFile(not_sb3, "w") as archive:
         archive.writestr("readme.txt", "hello")

@@ -19,7 +19,7 @@ def test_help_lists_every_command_without_importing_torch():
             "print('torch' in sys.modules, 'stable_baselines3' in sys.modules, code)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.stdout.splitlines()[-1] == "False False 0"
-    names = {"bc", "bc-step", "bench", "collect", "demo", "evaluate", "reproduce", "rl", "sysid", "video"}
+    names = {"bc", "bc-step", "bench", "collect", "dagger", "demo", "evaluate", "reproduce", "rl", "sysid", "video"}
     for name in names:
         assert f"\n  {name} " in out.stdout
     assert set(subcommands()) == names

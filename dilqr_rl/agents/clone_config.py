@@ -1,0 +1,154 @@
+"""The settings of cloning a policy from expert episodes and of DAgger (no torch import: ``--help`` reads them).
+
+Choices are plain strings checked here, so that a wrong one is one ``error:`` line on the command line listing the
+valid values; checks that need the environment (the model's parameter names, the observation shape) happen when
+the policy is built (:class:`~dilqr_rl.agents.clone.Cloner`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dilqr_rl.agents.model_error import parse_model_error
+
+if TYPE_CHECKING:
+    from dilqr_rl.agents.bc import BCConfig
+
+LEARNABLE = ("physics", "cost")
+"""What a cloned DiLQR actor may learn (:data:`dilqr_rl.policies.dilqr_clone.LEARNABLE`; a test keeps them equal)."""
+DILQR_LOSSES = ("first", "plan")
+"""The DiLQR clone's losses (:mod:`dilqr_rl.agents.clone_trainers`)."""
+LR_SCHEDULES = ("constant", "cosine")
+""":data:`dilqr_rl.agents.bc.LR_SCHEDULES` (a test keeps them equal)."""
+
+
+@dataclass(frozen=True)
+class KindDefaults:
+    """Training defaults of one policy kind (a config's ``None`` takes these)."""
+
+    epochs: int
+    batch_size: int
+    """Transitions per step; for ``lstm`` whole episodes per step."""
+    lr: float
+    relative_lr: bool = False
+    """Scale each parameter tensor's lr by its initial magnitude (physical parameters of different scales)."""
+
+
+POLICY_KINDS: dict[str, KindDefaults] = {
+    "dilqr": KindDefaults(epochs=20, batch_size=100, lr=0.02, relative_lr=True),
+    "mlp": KindDefaults(epochs=200, batch_size=64, lr=1e-3),
+    "lstm": KindDefaults(epochs=300, batch_size=4, lr=3e-3),
+}
+"""Policy kind -> training defaults (measured on Pendulum-v1 from 5 demonstrations; see the README)."""
+
+
+@dataclass(frozen=True)
+class CloneConfig:
+    """How to clone a policy from expert episodes (``None``: the policy kind's default, ``POLICY_KINDS``)."""
+
+    policy: str = "dilqr"
+    """dilqr (the env's DiLQR actor from a wrong start of the physics), mlp or lstm (over the observation history)."""
+    model_error: tuple[str, ...] | None = None
+    """The DiLQR actor's wrong start, NAME=REL (model = true x (1 + REL)), e.g. mass=0.3 length=-0.3; None: the
+    env's registered default."""
+    learn: tuple[str, ...] = ("physics",)
+    """What the DiLQR actor learns: physics, cost (the cost's weights), or both."""
+    loss: str = "first"
+    """The DiLQR actor's loss: first (its first control u_1 against the expert's action) or plan (its whole plan
+    against the expert's next T actions)."""
+    epochs: int | None = None
+    """Passes over the training episodes (None: dilqr 20, mlp 200, lstm 300)."""
+    batch_size: int | None = None
+    """Transitions per step, or episodes for lstm (None: dilqr 100, mlp 64, lstm 4)."""
+    lr: float | None = None
+    """Adam's learning rate (None: dilqr 0.02 relative to each physical parameter's size, mlp 1e-3, lstm 3e-3)."""
+    lr_schedule: str = "constant"
+    """constant or cosine."""
+    val_fraction: float = 0.2
+    """Fraction of the episodes held out to select the best epoch."""
+    test_fraction: float = 0.0
+    """Fraction of the episodes held out for a test loss (0: none; the return in the env is the real test)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """MLP hidden widths."""
+    lstm_hidden: int = 64
+    """LSTM hidden size."""
+    eval_episodes: int = 20
+    """Evaluation episodes of the untrained and trained policy, the random policy and the expert (0: skip)."""
+    eval_seed: int = 1000
+    """Seed of the first evaluation episode (away from the demonstrations' seeds 0, 1, ...)."""
+    seed: int = 0
+    """Seeds the split, the initial weights and the batches."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __post_init__(self) -> None:
+        for name, value, valid in (("policy", self.policy, POLICY_KINDS), ("loss", self.loss, DILQR_LOSSES)):
+            if value not in valid:
+                raise ValueError(f"{name}={value!r}: expected one of {', '.join(valid)}")
+        if not self.learn:
+            raise ValueError(f"learn names nothing; expected one or more of {', '.join(LEARNABLE)}")
+        for item in self.learn:
+            if item not in LEARNABLE:
+                raise ValueError(f"learn={item!r}: expected one or more of {', '.join(LEARNABLE)}")
+        if self.policy != "dilqr":
+            for name, value, default in (("model_error", self.model_error, None), ("learn", self.learn, ("physics",)),
+                                         ("loss", self.loss, "first")):
+                given = tuple(value) if isinstance(value, list) else value
+                if given != default:
+                    raise ValueError(f"{name} sets the DiLQR actor, and policy={self.policy} has none: drop it, "
+                                     "or use policy=dilqr")
+        if self.model_error is not None:
+            parse_model_error(self.model_error)
+        for name in ("epochs", "batch_size", "lstm_hidden"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}={value}: must be >= 1")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr={self.lr}: must be > 0")
+        if min(self.hidden_sizes, default=1) < 1:
+            raise ValueError(f"hidden_sizes must be >= 1; got {' '.join(map(str, self.hidden_sizes))}")
+        if self.eval_episodes < 0:
+            raise ValueError(f"eval_episodes must be >= 0 (0 skips the evaluation); got {self.eval_episodes}")
+        if not (0.0 < self.val_fraction < 1.0 and 0.0 <= self.test_fraction < 1.0):
+            raise ValueError(f"need 0 < val_fraction < 1 and 0 <= test_fraction < 1; got {self.val_fraction} and "
+                             f"{self.test_fraction}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {list(LR_SCHEDULES)}")
+
+    def model_errors(self) -> dict[str, float] | None:
+        """``model_error`` as ``{name: relative error}``; None: the env's default."""
+        return None if self.model_error is None else parse_model_error(self.model_error)
+
+    def bc_config(self, checkpoint_dir: str | Path | None, label: str | None = None) -> BCConfig:
+        """The trainer's settings, the kind's defaults where this config says None."""
+        from dilqr_rl.agents.bc import BCConfig
+
+        kind = POLICY_KINDS[self.policy]
+        return BCConfig(epochs=self.epochs or kind.epochs, batch_size=self.batch_size or kind.batch_size,
+                        optimizer="adam", lr=self.lr or kind.lr, relative_lr=kind.relative_lr,
+                        lr_schedule=self.lr_schedule, seed=self.seed, progress=self.progress,
+                        progress_label=label or f"bc {self.policy}",
+                        checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir))
+
+
+
+@dataclass(frozen=True)
+class DaggerConfig(CloneConfig):
+    """DAgger's rounds on top of the cloning settings (``epochs`` is per round)."""
+
+    rounds: int = 4
+    """DAgger rounds after the initial cloning of the demonstrations."""
+    episodes_per_round: int = 2
+    """Episodes of the mixture policy per round, each state labelled by the expert."""
+    beta0: float = 0.5
+    """The expert's share in round k is beta0^k (0: the learner alone from round 1)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("rounds", "episodes_per_round"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
+        if not 0.0 <= self.beta0 <= 1.0:
+            raise ValueError(f"beta0={self.beta0}: must be in [0, 1] (the expert's share in round k is beta0^k)")

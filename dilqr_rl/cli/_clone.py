@@ -1,0 +1,81 @@
+"""What ``bc-step`` and ``dagger`` share: their episodes, the policy checked before any work, the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dilqr_rl.cli._errors import CLIError, speak_flags
+
+DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
+"""The env of ``bc-step`` and ``dagger`` without ``--data`` and ``--env-id``."""
+
+
+def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: int, seed: int, progress: bool,
+                            max_episode_steps: int | None):
+    """The episodes of ``--data`` (of ``--env-id`` when given), else ``n_episodes`` collected, and the keyword
+    arguments the env is made with (the data's, or ``--max-episode-steps``)."""
+    from dilqr_rl.cli._data import episodes, expert_episodes
+
+    if data is not None:
+        ds = episodes(data, env_id)
+        kwargs = dict(ds.metadata.get("env_kwargs", {}))
+    else:
+        ds = expert_episodes(env_id or DEFAULT_ENV_ID, n_episodes, seed, progress, max_episode_steps)
+        kwargs = {}
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    return ds, kwargs
+
+
+def checked_cloner(ds, config, env_kwargs: dict[str, Any], args_type: type):
+    """The :class:`~dilqr_rl.agents.clone.Cloner` of ``config`` for the data's env, with the split checked; a
+    policy that cannot act in the env, an unknown physical parameter or too few episodes is a :class:`CLIError`."""
+    from dilqr_rl.agents.clone_data import episode_masks
+
+    try:
+        episode_masks(ds.episode, config.val_fraction, config.test_fraction, config.seed)
+    except ValueError as error:
+        raise CLIError(speak_flags(str(error), args_type).replace("collect more episodes",
+                                                                  "collect more (--n-episodes)")) from None
+    return make_cloner(ds, config, env_kwargs)
+
+
+def make_cloner(ds, config, env_kwargs: dict[str, Any]):
+    """The :class:`~dilqr_rl.agents.clone.Cloner` of ``config`` for the data's env; a policy that cannot act in
+    the env or an unknown physical parameter is a :class:`CLIError`."""
+    from dilqr_rl.agents.clone import Cloner
+
+    try:
+        return Cloner(ds.env_id, config, env_kwargs)
+    except ValueError as error:
+        message = str(error)
+        if "physical parameter" in message:
+            raise CLIError(f"--model-error: {message}") from None
+        raise CLIError(f"--policy {config.policy} cannot act in {ds.env_id}: {message}") from None
+
+
+def print_summary(summary: dict[str, Any], env_id: str) -> None:
+    """The run's figures: one line per scalar, the returns and physics as sentences, how to evaluate it."""
+    from dilqr_rl.cli._commands import installed_command
+
+    for key, value in summary.items():
+        if isinstance(value, (int, float, str)) or value is None:
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    if "normalized_return" in summary:
+        first, last = summary["eval_seeds"]
+        print(f"return over seeds {first}..{last}: untrained {summary['untrained_return']:.1f} "
+              f"({share(summary['normalized_untrained'])} normalised) -> trained {summary['return']:.1f} "
+              f"({share(summary['normalized_return'])}); random {summary['random_return']:.1f}, expert "
+              f"{summary['expert_return']:.1f}")
+    for name, learned in summary.get("physics_learned", {}).items():
+        print(f"{name}: true {summary['physics_true'][name]:g}, start {summary['physics_start'][name]:g}, "
+              f"learned {learned:.4g}")
+    if "checkpoint" in summary:
+        command = installed_command("dilqr-rl")
+        print(f"evaluate it: {command} evaluate --policy {summary['checkpoint']} --env-id {env_id}")
+
+
+def share(normalized: float | None) -> str:
+    """A normalised return, or why there is none."""
+    return "n/a: the expert is not above random here" if normalized is None else f"{normalized:.2f}"

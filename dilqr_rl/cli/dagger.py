@@ -1,0 +1,75 @@
+"""``dilqr-rl dagger``: DAgger for a DiLQR, MLP or LSTM policy: the expert labels the states the learner visits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dilqr_rl.agents.clone_config import DaggerConfig
+from dilqr_rl.cli._errors import check_threads, flag, writable_folder
+
+
+@dataclass(frozen=True)
+class Args(DaggerConfig):
+    """DAgger: clone the demonstrations, then for --rounds rounds roll the learner mixed with the expert (the
+    expert acts with probability beta0^k in round k), let the expert label every visited state, aggregate and
+    retrain. Writes TensorBoard events, each round's checkpoints and checkpoints/best.pt (the final learner; loads
+    in dilqr-rl evaluate and video) and result.json: the return per round and the number of expert labels."""
+
+    data: Path | None = None
+    """Demonstrations: an episodes file (dilqr-rl collect --kind episodes); None: collect n_episodes."""
+    env_id: str | None = None
+    """Environment id; None: the dataset's with --data, else dilqr_rl/Pendulum-v0."""
+    n_episodes: int = 2
+    """Expert demonstrations when collecting (episode i seeded seed + i); the rounds' episodes are seeded after
+    them."""
+    max_episode_steps: int | None = None
+    """Time limit of all episodes (None: the dataset's with --data, else the env's)."""
+    threads: int = 1
+    """torch CPU threads (small problems run fastest on 1)."""
+    output_dir: str = "runs"
+    """Root of the run folders."""
+    exp_name: str = "dagger"
+    """Experiment name in the run folder's name."""
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
+        for name in ("n_episodes", "max_episode_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{flag(name)} {value}: must be >= 1")
+        super().__post_init__()
+
+
+def run(args: Args) -> int:
+    import dataclasses
+    import json
+    from contextlib import closing
+
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from dilqr_rl.agents.dagger import run_dagger
+    from dilqr_rl.agents.logging import make_run_dir, make_writer
+    from dilqr_rl.cli._clone import checked_cloner, episodes_and_env_kwargs, print_summary, share
+
+    torch.set_num_threads(args.threads)
+    set_random_seed(args.seed)
+    writable_folder(args.output_dir, "--output-dir")
+    ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
+                                             args.max_episode_steps)
+    config = DaggerConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DaggerConfig)})
+    cloner = checked_cloner(ds, config, env_kwargs, Args)
+    run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
+    hparams = {**dataclasses.asdict(config), "data": str(args.data or "collected"), "env_id": ds.env_id,
+               "n_episodes": ds.n_episodes, "env_kwargs": str(env_kwargs)}
+    with closing(make_writer(run_dir, hparams)) as writer:
+        summary = run_dagger(ds, config, env_kwargs, run_dir, writer, cloner=cloner)
+    summary = {"run_dir": str(run_dir), **summary}
+    (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
+    for row in summary["rounds"]:
+        returns = (f"return {row['return']:.1f} ({share(row['normalized_return'])} normalised)" if "return" in row
+                   else "not evaluated")
+        print(f"round {row['round']}: beta {row['beta']:.3g}, {row['expert_labels']} expert labels, {returns}")
+    print_summary({k: v for k, v in summary.items() if k != "rounds"}, ds.env_id)
+    return 0

@@ -1,0 +1,64 @@
+"""``dilqr-rl dagger`` as a user runs it: rounds, expert labels, TensorBoard, checkpoints that evaluate; errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dilqr_rl.agents.clone_policies import load_clone_policy
+from dilqr_rl.cli import main
+from tests import SUBPROCESS_TIMEOUT_S
+
+CLI = [sys.executable, "-m", "dilqr_rl.cli"]
+
+
+@pytest.mark.parametrize("policy", ["dilqr", "lstm"])
+def test_dagger_runs_rounds_and_its_learner_evaluates(policy, tmp_path):
+    runs = tmp_path / "runs"
+    out = subprocess.run([*CLI, "dagger", "--env-id", "Pendulum-v1", "--policy", policy, "--rounds", "2",
+                          "--n-episodes", "2", "--episodes-per-round", "1", "--max-episode-steps", "30", "--epochs",
+                          "1", "--eval-episodes", "2", "--no-progress", "--output-dir", str(runs)],
+                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = runs.iterdir()
+    assert run_dir.name.startswith("Pendulum-v1__dagger__0__")
+    result = json.loads((run_dir / "result.json").read_text())
+    assert [row["expert_labels"] for row in result["rounds"]] == [60, 90, 120] and result["expert_labels"] == 120
+    for row in result["rounds"]:
+        assert f"round {row['round']}: beta {row['beta']:.3g}, {row['expert_labels']} expert labels, return " \
+               f"{row['return']:.1f}" in out.stdout
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert {"rollout/beta", "bc/expert_labels", "rollout/mixture_return", "eval/mean_return", "train/loss"} <= \
+        set(events.Tags()["scalars"])
+    assert load_clone_policy(result["checkpoint"]) is not None
+    evaluated = subprocess.run([*CLI, "evaluate", "--policy", result["checkpoint"], "--env-id", "Pendulum-v1",
+                                "--episodes", "2", "--seed", "1000", "--max-steps", "30", "--no-progress",
+                                "--output-dir", str(tmp_path / "eval")],
+                               capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"return {result['return']:.1f}" in evaluated.stdout  # the same policy on the same episodes
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--rounds", "0"], "--rounds 0: must be >= 1"),
+    (["--episodes-per-round", "0"], "--episodes-per-round 0: must be >= 1"),
+    (["--beta0", "2"], "--beta0 2.0: must be in [0, 1] (the expert's share in round k is beta0^k)"),
+    (["--n-episodes", "0"], "--n-episodes 0: must be >= 1"),
+    (["--policy", "cnn"], "--policy cnn: expected one of dilqr, mlp, lstm"),
+    (["--n-episodes", "1", "--env-id", "Pendulum-v1", "--max-episode-steps", "3", "--no-progress"],
+     "the data has 1 episode(s) but cloning splits by episode and needs at least 2 (train, val): collect more "
+     "(--n-episodes)"),
+    (["--env-id", "Pendulum-v1", "--n-episodes", "2", "--max-episode-steps", "3", "--model-error", "g=0.1",
+      "--no-progress"],
+     "--model-error: unknown physical parameter(s) ['g'] of PendulumDynamics; its parameters: ['gravity', 'length', "
+     "'mass']"),
+])
+def test_dagger_refuses_bad_options_before_the_run(options, message, tmp_path, capsys):
+    assert main(["dagger", *options, "--output-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert not (tmp_path / "runs").exists()
