@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from dilqr_rl.control import kernels
 from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import Args, cost_closed_form, is_row_wise, row_jacobian, stage_cost
 from dilqr_rl.control.errors import HessianFallbackWarning, warn
@@ -64,12 +65,16 @@ def _hessian_and_psi(problem: Problem, x: Tensor, u: Tensor, C: Tensor, lam: Ten
     in theta after the adjoint solve: the dynamics' forward and first reverse pass serve both.
     """
     dyn, cost = problem.dynamics, problem.cost
+    Bsz, T, n = x.shape
+    N = n + u.shape[-1]
+    if not problem.dynamics_args:  # a C form gives the curvature; Psi then needs first derivatives only
+        curvature = kernels.lagrangian_hessian(dyn, x.reshape(-1, n), u.reshape(Bsz * T, -1), lam.reshape(-1, n))
+        if curvature is not None:
+            return C + curvature.view(Bsz, T, N, N), partial(_psi, problem, x, u, lam)
     cost_closed = getattr(cost, "derivatives", None) is not None
     autograd_dynamics = getattr(dyn, "lagrangian_hessian", None) is None and is_row_wise(dyn)
     if not (autograd_dynamics and (cost_closed or is_row_wise(cost))):
         return lagrangian_hessian(problem, x, u, C, lam), partial(_psi, problem, x, u, lam)
-    Bsz, T, n = x.shape
-    N = n + u.shape[-1]
     t = problem.step_indices(Bsz, x.device)
     with torch.enable_grad():  # the rows keep the data's graph: Psi is differentiated in it
         dyn_args, cost_args = problem.rows(problem.dynamics_args), problem.rows(problem.cost_args)

@@ -59,6 +59,7 @@ def test_c_forms_match_the_modules(name, dynamics, cost, scale, bound):
         torch.testing.assert_close(g, cost(x, u), **tol)
         torch.testing.assert_close(c, c_ref, **tol)
         torch.testing.assert_close(C, C_ref, **tol)
+        torch.testing.assert_close(kernels.lagrangian_hessian(dynamics, x, u, lam), H, rtol=0, atol=0)
 
 
 def _solve(monkeypatch, ctrl, x0, u0, compiled: bool):
@@ -96,18 +97,36 @@ def test_compiled_solve_takes_the_pytorch_iterates(monkeypatch, name, dynamics, 
         torch.testing.assert_close(getattr(fast, field), getattr(reference, field), rtol=1e-9, atol=1e-10, msg=field)
 
 
-def test_the_implicit_gradient_agrees_with_either_solve(monkeypatch):
+def _spy(fn, calls: list, enabled: bool):
+    """``fn`` (or None when not ``enabled``), counting its calls in ``calls``."""
+    def spy(*args):
+        calls.append(1)
+        return fn(*args) if enabled else None
+    return spy
+
+
+@pytest.mark.parametrize("system", ["pendulum", "cart-pole"])
+def test_the_implicit_gradient_agrees_with_either_solve(monkeypatch, system):
+    """Compiled: the solve and the backward's curvature hess[lam . f] from the C forms; else PyTorch (the cart-pole's
+    curvature by autograd)."""
     grads = []
     for compiled in (True, False):
-        ctrl = DiLQR(PendulumDynamics(dtype=F64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), 20, -2.0, 2.0,
-                     max_iter=100, tol=1e-10)
-        if not compiled:
-            monkeypatch.setattr(kernels, "ilqr_scalar", lambda *args: None)
-        x0 = torch.tensor([[2.5, 1.0], [0.3, -2.0], [-3.0, 0.0]], dtype=F64, requires_grad=True)
+        if system == "pendulum":
+            ctrl = DiLQR(PendulumDynamics(dtype=F64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), 20, -2.0, 2.0,
+                         max_iter=100, tol=1e-10)
+            x0 = torch.tensor([[2.5, 1.0], [0.3, -2.0], [-3.0, 0.0]], dtype=F64, requires_grad=True)
+        else:
+            ctrl = DiLQR(CartpoleDynamics(dtype=F64), PeriodicQuadraticCost((0.1, 0.01, 1.0, 0.01, 0.001), 2), 30,
+                         -10.0, 10.0, max_iter=100, tol=1e-10)
+            x0 = torch.tensor([[0.1, 0.0, 0.4, 0.0], [0.0, 0.5, -2.5, 0.2]], dtype=F64, requires_grad=True)
+        calls = []
+        for name in ("ilqr_scalar", "lagrangian_hessian"):
+            monkeypatch.setattr(kernels, name, _spy(getattr(kernels, name), calls, compiled))
         sol = ctrl(x0)
         ((sol.u - 0.3) ** 2).sum().backward()
-        grads.append(torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in ctrl.parameters())]))
         monkeypatch.undo()
+        assert len(calls) == 2 and sol.all_converged
+        grads.append(torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in ctrl.parameters())]))
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
 
 

@@ -73,6 +73,8 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     library.ilqr_scalar_f64.restype = ctypes.c_int
     library.evaluate_forms_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 3 + [length] * 2 + [pointer] * 6
     library.evaluate_forms_f64.restype = ctypes.c_int
+    library.lagrangian_hessian_f64.argtypes = [ctypes.c_int] + [pointer] * 4 + [length] * 2 + [pointer]
+    library.lagrangian_hessian_f64.restype = ctypes.c_int
     return library, f"compiled C sweeps ({target})"
 
 
@@ -167,6 +169,25 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
     if code != 0:
         raise MemoryError("the compiled iLQR solve could not allocate its workspace")
     return out._replace(converged=out.converged.bool(), active=out.active.bool())
+
+
+def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor | None:
+    """hess[lam . f] (R, N, N) on rows x (R, n), u (R, 1), lam (R, n) from the dynamics' C form, or None where
+    it does not apply (as :func:`ilqr_scalar`)."""
+    library = _library()[0]
+    if (library is None or torch.is_grad_enabled() or x.dtype != torch.float64 or x.device.type != "cpu"
+            or u.shape[-1] != 1):
+        return None
+    form = forms.dynamics_form(dynamics)
+    if form is None:
+        return None
+    R, n = x.shape
+    inputs = [t.contiguous() for t in (x, u.reshape(R), lam)]
+    H = x.new_empty(R, n + 1, n + 1)
+    parameters = torch.tensor(form.parameters, dtype=torch.float64)
+    code = library.lagrangian_hessian_f64(form.kind, parameters.data_ptr(), *(t.data_ptr() for t in inputs), R, n,
+                                          H.data_ptr())
+    return None if code else H
 
 
 def evaluate_forms(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, lam: Tensor

@@ -48,7 +48,38 @@ static void pendulum_lagrangian_hessian(const double *p, const double *x, double
     H[0] = (lam[0] * dt + lam[1]) * d2_speed;
 }
 
-/* ---- second-order jets in three variables: value, gradient d (3,), Hessian h (3, 3) ---- */
+/* ---- jets in three variables: first order (value, gradient d (3,)) and second order (and Hessian h (3, 3)) ---- */
+
+typedef struct {
+    double v, d[3];
+} jet1;
+
+static jet1 jet1_variable(double v, int i) {
+    jet1 r = {v, {0, 0, 0}};
+    r.d[i] = 1.0;
+    return r;
+}
+
+static jet1 jet1_add(jet1 a, jet1 b) { return (jet1){a.v + b.v, {a.d[0] + b.d[0], a.d[1] + b.d[1], a.d[2] + b.d[2]}}; }
+static jet1 jet1_sub(jet1 a, jet1 b) { return (jet1){a.v - b.v, {a.d[0] - b.d[0], a.d[1] - b.d[1], a.d[2] - b.d[2]}}; }
+static jet1 jet1_scale(double s, jet1 a) { return (jet1){s * a.v, {s * a.d[0], s * a.d[1], s * a.d[2]}}; }
+static jet1 jet1_div_scalar(jet1 a, double s) { return (jet1){a.v / s, {a.d[0] / s, a.d[1] / s, a.d[2] / s}}; }
+static jet1 jet1_constant_minus(double c, jet1 a) { return (jet1){c - a.v, {-a.d[0], -a.d[1], -a.d[2]}}; }
+
+static jet1 jet1_mul(jet1 a, jet1 b) {
+    jet1 r = {a.v * b.v, {0, 0, 0}};
+    for (int i = 0; i < 3; ++i) r.d[i] = a.d[i] * b.v + a.v * b.d[i];
+    return r;
+}
+
+static jet1 jet1_div(jet1 a, jet1 b) {
+    jet1 r = {a.v / b.v, {0, 0, 0}};
+    for (int i = 0; i < 3; ++i) r.d[i] = (a.d[i] - r.v * b.d[i]) / b.v;
+    return r;
+}
+
+/* g(a) for a unary g with value g0 and derivative g1 at a.v. */
+static jet1 jet1_apply(jet1 a, double g0, double g1) { return (jet1){g0, {g1 * a.d[0], g1 * a.d[1], g1 * a.d[2]}}; }
 
 typedef struct {
     double v, d[3], h[9];
@@ -74,14 +105,19 @@ static jet jet_add(jet a, jet b) {
     return a;
 }
 
+static jet jet_sub(jet a, jet b) {
+    a.v -= b.v;
+    for (int i = 0; i < 3; ++i) a.d[i] -= b.d[i];
+    for (int i = 0; i < 9; ++i) a.h[i] -= b.h[i];
+    return a;
+}
+
 static jet jet_scale(double s, jet a) {  /* s * a */
     a.v = s * a.v;
     for (int i = 0; i < 3; ++i) a.d[i] = s * a.d[i];
     for (int i = 0; i < 9; ++i) a.h[i] = s * a.h[i];
     return a;
 }
-
-static jet jet_sub(jet a, jet b) { return jet_add(a, jet_scale(-1.0, b)); }
 
 static jet jet_mul(jet a, jet b) {
     jet r;
@@ -132,7 +168,21 @@ static void cartpole_accelerations(const double *p, double cos_, double sin_, do
     *x_acc = temp - polemass_length * *theta_acc * cos_ / total_mass;
 }
 
-/* The same on jets in (theta, theta_dot, force). */
+/* The same on first-order jets in (theta, theta_dot, force). */
+static void cartpole_accelerations_jet1(const double *p, double theta, double theta_dot, double force, jet1 *x_acc,
+                                        jet1 *theta_acc) {
+    double total_mass = p[0] + p[1], polemass_length = p[1] * p[2];
+    jet1 th = jet1_variable(theta, 0), w = jet1_variable(theta_dot, 1), F = jet1_variable(force, 2);
+    double c0 = cos(theta), s0 = sin(theta);
+    jet1 c = jet1_apply(th, c0, -s0), s = jet1_apply(th, s0, c0);
+    jet1 temp = jet1_div_scalar(jet1_add(F, jet1_mul(jet1_scale(polemass_length, jet1_mul(w, w)), s)), total_mass);
+    jet1 inertia = jet1_scale(p[2], jet1_constant_minus(4.0 / 3.0,
+                                                        jet1_div_scalar(jet1_scale(p[1], jet1_mul(c, c)), total_mass)));
+    *theta_acc = jet1_div(jet1_sub(jet1_scale(p[3], s), jet1_mul(c, temp)), inertia);
+    *x_acc = jet1_sub(temp, jet1_div_scalar(jet1_mul(jet1_scale(polemass_length, *theta_acc), c), total_mass));
+}
+
+/* The same on second-order jets. */
 static void cartpole_accelerations_jet(const double *p, double theta, double theta_dot, double force, jet *x_acc,
                                        jet *theta_acc) {
     double total_mass = p[0] + p[1], polemass_length = p[1] * p[2];
@@ -156,9 +206,9 @@ static void cartpole_f(const double *p, const double *x, double u, double *out) 
 }
 
 static void cartpole_jacobians(const double *p, const double *x, double u, double *F) {
-    jet x_acc, theta_acc;
+    jet1 x_acc, theta_acc;
     double dt = p[4];
-    cartpole_accelerations_jet(p, x[2], x[3], u, &x_acc, &theta_acc);
+    cartpole_accelerations_jet1(p, x[2], x[3], u, &x_acc, &theta_acc);
     memset(F, 0, sizeof(double) * 20);  /* (4, 5): columns x, x_dot, theta, theta_dot, force */
     F[0] = 1.0; F[1] = dt;
     F[5 + 1] = 1.0;
@@ -278,5 +328,16 @@ int evaluate_forms_f64(int dynamics_kind, const double *dp, int cost_kind, const
         g[r] = cost.g(cp, xr, u[r], n);
         cost.derivatives(cp, xr, u[r], n, c + r * N, C + r * N * N);
     }
+    return 0;
+}
+
+/* hess[lam . f] of a dynamics form on R rows: H (R, N, N) at x (R, n), u (R,), lam (R, n). Returns 1 where the kind is
+ * unknown. */
+int lagrangian_hessian_f64(int kind, const double *dp, const double *x, const double *u, const double *lam, long R,
+                           long n, double *H) {
+    dynamics_form dyn;
+    if (!dynamics_form_of(kind, n, &dyn)) return 1;
+    long N = n + 1;
+    for (long r = 0; r < R; ++r) dyn.lagrangian_hessian(dp, x + r * n, u[r], lam + r * n, H + r * N * N);
     return 0;
 }

@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One item's sweep (the arrays point at its slices; work holds n * n + n + N * N + N + n * N reals): returns ok. */
+/* One item's sweep (the arrays point at its slices; work holds n * n + n + N * N + N + n * N reals): returns ok.
+ * The body is inlined with n fixed for the common state sizes, so that the compiler unrolls its small loops (the
+ * same operations in the same order: the same results). */
 #define DEFINE_SWEEP(NAME, REAL)                                                                          \
-int NAME##_item(const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi, \
-                REAL mu, long T, long n, REAL *K, REAL *k, REAL *expected, REAL *work) {                  \
-    long N = n + 1;                                                                                       \
+static inline __attribute__((always_inline)) int NAME##_body(                                             \
+        const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi, REAL mu, \
+        long T, const long n, REAL *K, REAL *k, REAL *expected, REAL *work) {                             \
+    const long N = n + 1;                                                                                 \
     REAL *V = work, *v = V + n * n, *Q = v + n, *q = Q + N * N, *VF = q + N;                              \
     int good = 1;                                                                                         \
     REAL lin = 0, quad = 0;                                                                               \
@@ -69,6 +72,16 @@ int NAME##_item(const REAL *F, const REAL *c, const REAL *C, const REAL *u, cons
         memset(k, 0, sizeof(REAL) * T);                                                                   \
     }                                                                                                     \
     return good;                                                                                          \
+}                                                                                                         \
+                                                                                                          \
+int NAME##_item(const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi, \
+                REAL mu, long T, long n, REAL *K, REAL *k, REAL *expected, REAL *work) {                  \
+    switch (n) {                                                                                          \
+    case 2: return NAME##_body(F, c, C, u, lo, hi, mu, T, 2, K, k, expected, work);                       \
+    case 3: return NAME##_body(F, c, C, u, lo, hi, mu, T, 3, K, k, expected, work);                       \
+    case 4: return NAME##_body(F, c, C, u, lo, hi, mu, T, 4, K, k, expected, work);                       \
+    default: return NAME##_body(F, c, C, u, lo, hi, mu, T, n, K, k, expected, work);                      \
+    }                                                                                                     \
 }                                                                                                         \
                                                                                                           \
 int NAME(const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi,       \
