@@ -1,52 +1,164 @@
 """PPO env steps per second: the zero-config DiLQR actor against SB3's MlpPolicy, in one run.
 
-    python benchmarks/ppo_throughput.py [--env-id Pendulum-v1] [--n-envs 8] [--n-steps 256] [--quick]
+    python benchmarks/ppo_throughput.py [--env-ids Pendulum-v1 ...] [--n-envs 8] [--n-steps 256] [--repeats 3]
+                                        [--profile] [--out benchmarks/results] [--quick]
 
-The set-up of issue 14: ``PPO(policy, env_id)`` with 8 envs, ``n_steps=256``, one update of 5 epochs
+The set-up of issue 14: ``PPO(policy, env_id)`` with 8 envs, ``n_steps=256``, one update of 5 epochs of batch 64
 (``total_timesteps = n_envs * n_steps``), one thread; DiLQR zero-config: ``policy_kwargs=dict(env_id=...)`` (the
-env's registered model, the expert's cost and state map, the registered actor settings and plan memory). Prints steps/s of both and their ratio.
+env's registered model, the expert's cost and state map, the registered actor settings and plan memory). The two
+policies alternate in every repeat, so the machine's load drifts alike for both; medians over repeats. Prints
+steps/s of both and their ratio; ``--profile`` adds where the DiLQR run's time goes (one run under cProfile, ms
+per env step); ``--out`` writes ppo_throughput.md and .json with the date, machine and commit.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import json
+import pstats
+import statistics
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import dilqr_rl.envs  # noqa: F401  (registers the dilqr_rl/... ids)
+from dilqr_rl.bench.provenance import provenance
+from dilqr_rl.control import kernels
 from dilqr_rl.policies import DiLQRPolicy
 
+PARTS = {
+    "rollout: the actor's solves": ("rollout", "dilqr_actor.py", "solve"),
+    "  of which multi-start solves of new observations": ("rollout", "dilqr_actor.py", "_warm_starts"),
+    "rollout: env steps": ("rollout", "dummy_vec_env.py", "step_wait"),
+    "update: the actor's re-solves (plan memory warm starts)": ("update", "dilqr_actor.py", "solve"),
+    "  of which multi-start solves of observations not in memory": ("update", "dilqr_actor.py", "_warm_starts"),
+    "update: implicit backward": ("update", "layer.py", "backward"),
+    "update: optimizer step": ("update", "optimizer.py", "wrapper"),
+}
+"""Profile parts: (phase, file, function); an indented part is within the part above it."""
 
-def steps_per_second(policy, env_id: str, n_envs: int, n_steps: int) -> float:
+
+def make_ppo(policy, env_id: str, n_envs: int, n_steps: int) -> PPO:
     venv = make_vec_env(env_id, n_envs=n_envs, seed=0)
     kwargs = None if isinstance(policy, str) else dict(env_id=env_id)
-    model = PPO(policy, venv, n_steps=n_steps, n_epochs=5, batch_size=64, seed=0, device="cpu", policy_kwargs=kwargs)
+    return PPO(policy, venv, n_steps=n_steps, n_epochs=5, batch_size=64, seed=0, device="cpu", policy_kwargs=kwargs)
+
+
+def learn(model: PPO) -> float:
+    """One rollout and one update; returns env steps per second."""
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.learn(total_timesteps=n_envs * n_steps)
+        model.learn(total_timesteps=model.n_envs * model.n_steps)
     return model.num_timesteps / (time.perf_counter() - start)
+
+
+def _cumulative(stats: pstats.Stats, file: str, function: str) -> float:
+    """Seconds in ``function`` of ``file`` and below (recursive entries repeat the outer call's time: the max)."""
+    return max((c[3] for (path, _, name), c in stats.stats.items() if path.endswith(file) and name == function),
+               default=0.0)
+
+
+def profile(env_id: str, n_envs: int, n_steps: int) -> dict[str, float]:
+    """One DiLQR run under cProfile: ms per env step of the rollout, the update and their parts."""
+    model = make_ppo(DiLQRPolicy, env_id, n_envs, n_steps)
+    profiles, wall = {"rollout": cProfile.Profile(), "update": cProfile.Profile()}, {"rollout": 0.0, "update": 0.0}
+
+    def profiled(phase, fn):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            profiles[phase].enable()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                profiles[phase].disable()
+                wall[phase] += time.perf_counter() - start
+        return run
+
+    model.collect_rollouts = profiled("rollout", model.collect_rollouts)
+    model.train = profiled("update", model.train)
+    learn(model)
+    per_step = 1e3 / model.num_timesteps
+    stats = {phase: pstats.Stats(p) for phase, p in profiles.items()}
+    out = {"rollout (total)": wall["rollout"] * per_step, "update (total)": wall["update"] * per_step}
+    for part, (phase, file, function) in PARTS.items():
+        out[part] = _cumulative(stats[phase], file, function) * per_step
+    for phase in ("rollout", "update"):
+        parts = sum(v for k, v in out.items() if k.startswith(f"{phase}:"))  # the top-level parts
+        out[f"{phase}: the rest (SB3, critic, distribution, Python)"] = out[f"{phase} (total)"] - parts
+    return out
+
+
+def measure(env_id: str, n_envs: int, n_steps: int, repeats: int) -> dict:
+    """Medians over ``repeats`` alternating runs of both policies."""
+    runs = {"MlpPolicy": [], "DiLQRPolicy": []}
+    for _ in range(repeats):
+        runs["MlpPolicy"].append(learn(make_ppo("MlpPolicy", env_id, n_envs, n_steps)))
+        runs["DiLQRPolicy"].append(learn(make_ppo(DiLQRPolicy, env_id, n_envs, n_steps)))
+    mlp, dilqr = (statistics.median(v) for v in runs.values())
+    ratios = [d / m for m, d in zip(runs["MlpPolicy"], runs["DiLQRPolicy"])]
+    return {"env_id": env_id, "n_envs": n_envs, "n_steps": n_steps, "repeats": repeats, "mlp_steps_per_s": round(mlp),
+            "dilqr_steps_per_s": round(dilqr, 1), "ratio": round(dilqr / mlp, 4),
+            "ratio_median_of_repeats": round(statistics.median(ratios), 4)}
+
+
+def _table(rows: list[dict]) -> list[str]:
+    lines = ["| env | envs x steps | MlpPolicy steps/s | DiLQRPolicy steps/s | DiLQR / MLP |", "|---|---|---|---|---|"]
+    lines += [f"| {r['env_id']} | {r['n_envs']} x {r['n_steps']} | {r['mlp_steps_per_s']} | {r['dilqr_steps_per_s']} | "
+              f"1/{1 / r['ratio']:.1f} |" for r in rows]
+    return lines
+
+
+def _profile_table(rows: list[dict]) -> list[str]:
+    lines = ["| part | " + " | ".join(r["env_id"] for r in rows) + " |", "|---" * (len(rows) + 1) + "|"]
+    for part in rows[0]["profile_ms_per_step"]:
+        lines.append(f"| {part} | " + " | ".join(f"{r['profile_ms_per_step'][part]:.3f}" for r in rows) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env-id", default="Pendulum-v1")
+    parser.add_argument("--env-ids", nargs="+", default=["Pendulum-v1"])
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--n-steps", type=int, default=256)
-    parser.add_argument("--quick", action="store_true", help="2 envs x 32 steps (the test suite runs this)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of both policies; medians")
+    parser.add_argument("--profile", action="store_true", help="where the DiLQR run's time goes (cProfile)")
+    parser.add_argument("--out", type=Path, default=None, help="write ppo_throughput.md and .json here")
+    parser.add_argument("--quick", action="store_true", help="2 envs x 32 steps, one repeat (the test suite runs this)")
     args = parser.parse_args(argv)
-    n_envs, n_steps = (2, 32) if args.quick else (args.n_envs, args.n_steps)
+    n_envs, n_steps, repeats = (2, 32, 1) if args.quick else (args.n_envs, args.n_steps, args.repeats)
     torch.set_num_threads(1)
-    mlp = steps_per_second("MlpPolicy", args.env_id, n_envs, n_steps)
-    dilqr = steps_per_second(DiLQRPolicy, args.env_id, n_envs, n_steps)
-    print(f"{args.env_id}, {n_envs} envs x {n_steps} steps, one update of 5 epochs, one thread")
-    print(f"MlpPolicy: {mlp:.0f} env steps/s; DiLQRPolicy (zero-config): {dilqr:.1f} env steps/s; "
-          f"ratio 1/{mlp / dilqr:.0f}")
+    rows = []
+    for env_id in args.env_ids:
+        row = measure(env_id, n_envs, n_steps, repeats)
+        print(f"{env_id}, {n_envs} envs x {n_steps} steps, one update of 5 epochs, one thread, median of {repeats}")
+        print(f"MlpPolicy: {row['mlp_steps_per_s']} env steps/s; DiLQRPolicy (zero-config): "
+              f"{row['dilqr_steps_per_s']} env steps/s; ratio 1/{1 / row['ratio']:.1f}")
+        if args.profile:
+            row["profile_ms_per_step"] = {k: round(v, 4) for k, v in profile(env_id, n_envs, n_steps).items()}
+            for part, ms in row["profile_ms_per_step"].items():
+                print(f"  {part}: {ms:.3f} ms per env step (under cProfile)")
+        rows.append(row)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = provenance({"kernels": kernels.status()})
+        (args.out / "ppo_throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+        text = [f"`python benchmarks/ppo_throughput.py --env-ids {' '.join(args.env_ids)} --n-envs {n_envs} "
+                f"--n-steps {n_steps} --repeats {repeats}{' --profile' if args.profile else ''}`", "",
+                f"{meta['date']}, {meta['machine']}, commit {meta['commit']}"
+                + (f" (+ uncommitted {', '.join(meta['uncommitted'])})" if meta["uncommitted"] else "")
+                + f", torch {meta['torch']}, one thread; {meta['kernels']}. One update of 5 epochs of batch 64; "
+                "the policies alternate; medians.", "", *_table(rows)]
+        if args.profile:
+            text += ["", "Where the DiLQR run's time goes (one run under cProfile, whose overhead inflates the Python "
+                     "parts; ms per env step):", "", *_profile_table(rows)]
+        (args.out / "ppo_throughput.md").write_text("\n".join(text) + "\n")
     return 0
 
 
