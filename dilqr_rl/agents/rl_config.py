@@ -88,9 +88,10 @@ class RLConfig:
     """Seed of the first evaluation episode."""
     horizon: int | None = None
     """The DiLQR actor's planning horizon T (None: the env's registered zero-config actor's)."""
-    controller_lr_scale: float = 1.0
+    controller_lr_scale: float = 10.0
     """The DiLQR actor's learned parameters (physics, cost, cost map) learn at the algorithm's learning rate x
-    this."""
+    this. 10: PPO on Pendulum-v1 from the default wrong start, 12,288 steps, seed 0, went 0.478 -> 0.499 of the
+    expert's normalised return at 1, -> 0.528 at 10, -> 0.491 at 30 (one seed: a start, not a tuned value)."""
     hyperparams: dict[str, float] = field(default_factory=dict)
     """Replace rl-zoo3's numeric algorithm hyperparameters, e.g. learning_starts 1000 n_steps 256 (whole-number
     settings are rounded); n_envs sets the number of parallel envs."""

@@ -79,13 +79,13 @@ def _print_setting(config: RLConfig) -> None:
                  + (" (the env's default; set it with --model-error)" if given is None else ""))
     print(f"{config.env_id}, {config.algo.upper()}, {actor}")
     hp = resolve_hyperparameters(config).as_dict(config.policy)
-    settings = " ".join(f"{k}={v}" for k, v in hp["algo_kwargs"].items())
-    extras = [f"n_envs={hp['n_envs']}"] + [f"{k}={v}" for k, v in hp["policy_kwargs"].items()]
+    settings = [f"{k}={v}" for k, v in hp["algo_kwargs"].items()] or [f"SB3's {config.algo.upper()} defaults"]
+    settings += [f"n_envs={hp['n_envs']}"] + [f"{k}={v}" for k, v in hp["policy_kwargs"].items()]
     if hp["action_noise_std"] is not None:
-        extras.append(f"normal action noise std={hp['action_noise_std']}")
+        settings.append(f"normal action noise std={hp['action_noise_std']}")
     if hp["normalize_rewards"]:
-        extras.append("VecNormalize " + ("observations and rewards" if hp["normalize_observations"] else "rewards"))
-    print(f"hyperparameters: {hp['source']}: {settings} {' '.join(extras)}".rstrip())
+        settings.append("VecNormalize " + ("observations and rewards" if hp["normalize_observations"] else "rewards"))
+    print(f"hyperparameters: {hp['source']}: {' '.join(settings)}")
     if hp["dropped"]:
         print(f"  not for the DiLQR actor: {', '.join(hp['dropped'])} (gSDE)")
 
