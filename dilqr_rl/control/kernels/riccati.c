@@ -21,7 +21,8 @@ static inline __attribute__((always_inline)) int NAME##_body(                   
         const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi, REAL mu, \
         long T, const long n, REAL *K, REAL *k, REAL *expected, REAL *work) {                             \
     const long N = n + 1;                                                                                 \
-    REAL *V = work, *v = V + n * n, *Q = v + n, *q = Q + N * N, *VF = q + N;                              \
+    REAL *restrict V = work, *restrict v = V + n * n, *restrict Q = v + n, *restrict q = Q + N * N;       \
+    REAL *restrict VF = q + N;                                                                            \
     int good = 1;                                                                                         \
     REAL lin = 0, quad = 0;                                                                               \
     memset(V, 0, sizeof(REAL) * (n * n + n));                                                             \
