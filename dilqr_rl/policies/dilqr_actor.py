@@ -189,12 +189,7 @@ class FirstControl(nn.Module):
         if not cold or single_zero:
             if len(cold) == B:
                 return None, 0, 0
-            m = next(p for p in found if p is not None).shape[-1]
-            u_init = state.new_zeros(B, T, m)
-            for i, plan in enumerate(found):
-                if plan is not None:
-                    u_init[i] = plan
-            return u_init, B - len(cold), 0
+            return _assemble(found, cold, None), B - len(cold), 0
         c = self.controller
         sequences = start_sequences(self.starts, self.start_switches, T, c.u_lower, c.u_upper, state)  # (S, T, m)
         S, m = sequences.shape[0], sequences.shape[-1]
@@ -208,13 +203,24 @@ class FirstControl(nn.Module):
         cost = torch.where(sol.converged, sol.cost, sol.cost + float("inf")).view(S, -1)
         cost = torch.where(torch.isinf(cost).all(0, keepdim=True), sol.cost.view(S, -1), cost)
         best = cost.argmin(0)
-        chosen = sol.u.view(S, -1, T, m)[best, torch.arange(len(cold))]
-        u_init = state.new_zeros(B, T, m)
-        u_init[rows] = chosen
-        for i, plan in enumerate(found):
-            if plan is not None:
-                u_init[i] = plan
-        return u_init, B - len(cold), int(sol.iterations.sum())
+        chosen = sol.u.view(S, -1, T, m)[best, torch.arange(len(cold), device=state.device)]  # (cold, T, m)
+        return _assemble(found, cold, chosen), B - len(cold), int(sol.iterations.sum())
+
+
+def _assemble(found: list[Tensor | None], cold: list[int], chosen: Tensor | None) -> Tensor:
+    """u_init (B, T, m): the memory's plans where ``found``, ``chosen`` (cold, T, m) on the ``cold`` rows (zeros
+    when None; not None when every row is cold)."""
+    if not cold:
+        return torch.stack(found)
+    if len(cold) == len(found):
+        return chosen
+    warm = [i for i, plan in enumerate(found) if plan is not None]
+    plans = torch.stack([found[i] for i in warm])
+    u_init = plans.new_zeros(len(found), *plans.shape[1:])
+    u_init[warm] = plans
+    if chosen is not None:
+        u_init[cold] = chosen
+    return u_init
 
 
 class ActorParts(NamedTuple):
