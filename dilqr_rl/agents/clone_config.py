@@ -39,7 +39,7 @@ class KindDefaults:
 POLICY_KINDS: dict[str, KindDefaults] = {
     "dilqr": KindDefaults(epochs=20, batch_size=100, lr=0.02, relative_lr=True),
     "mlp": KindDefaults(epochs=200, batch_size=64, lr=1e-3),
-    "lstm": KindDefaults(epochs=300, batch_size=4, lr=3e-3),
+    "lstm": KindDefaults(epochs=300, batch_size=4, lr=1e-2),
 }
 """Policy kind -> training defaults (measured on Pendulum-v1 from 5 demonstrations; see the README)."""
 
@@ -63,7 +63,7 @@ class CloneConfig:
     batch_size: int | None = None
     """Transitions per step, or episodes for lstm (None: dilqr 100, mlp 64, lstm 4)."""
     lr: float | None = None
-    """Adam's learning rate (None: dilqr 0.02 relative to each physical parameter's size, mlp 1e-3, lstm 3e-3)."""
+    """Adam's learning rate (None: dilqr 0.02 relative to each physical parameter's size, mlp 1e-3, lstm 1e-2)."""
     lr_schedule: str = "constant"
     """constant or cosine."""
     val_fraction: float = 0.2

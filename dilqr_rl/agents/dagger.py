@@ -9,8 +9,11 @@ it, continuing from its current parameters. Each round ends with the learner's r
 the seeded evaluation episodes; the number of expert labels counts every state the expert labelled
 (demonstrations included).
 
-The expert is queried along the learner's trajectory as it runs on its own: warm-started from its previous
-step's shifted plan, cold at an episode's start, so a label is the action the expert would take there.
+A label is the expert's best answer at the state (:meth:`~dilqr_rl.policies.ILQRExpert.relabel_state`): the
+cheaper of its cold multi-start solve and the solve warm-started from its previous step's shifted plan. The warm
+chain alone, as the expert runs when it drives, gives poor labels on another policy's trajectory (measured on
+``Pendulum-v1``: 30% of them more than 0.1 away from the cold answer), and retraining on them drove the DiLQR
+actor's physics to a degenerate model (the length through zero).
 """
 
 from __future__ import annotations
@@ -54,17 +57,17 @@ def rollout_labelled(learner, expert: ILQRExpert, envs: list[gym.Env], seeds: li
     obs, infos = (list(v) for v in zip(*(env.reset(seed=s) for env, s in zip(envs, seeds))))
     with_states = all("state" in info for info in infos)
     plan, learner_state = None, None
-    starts = np.ones(B, dtype=bool)
+    starts = np.ones(B, dtype=bool)  # the learner's episode starts
     done = np.zeros(B, dtype=bool)
     logs: list[dict[str, list]] = [{} for _ in range(B)]
     returns = np.zeros(B)
     while not done.all():
         batch = np.stack(obs)
         if with_states:
-            x = torch.from_numpy(np.stack([np.asarray(info["state"], dtype=np.float64) for info in infos]))
-            labels, plan = expert.predict_state(x, plan, starts)
+            x = np.stack([np.asarray(info["state"], dtype=np.float64) for info in infos])
         else:
-            labels, plan = expert.predict(batch, plan, starts)
+            x = expert.obs_to_state(batch)
+        labels, plan = expert.relabel_state(torch.from_numpy(np.asarray(x, dtype=np.float64)), plan)
         own, learner_state = learner.predict(batch, state=learner_state, episode_start=starts, deterministic=True)
         expert_acts = rng.random(B) < beta
         applied = np.where(expert_acts[:, None], labels, np.asarray(own).reshape(labels.shape))

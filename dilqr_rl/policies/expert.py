@@ -184,7 +184,7 @@ class ILQRExpert:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UnconvergedWarning)  # few iterations per step is the design
             if bool(cold.any()):
-                u[cold], converged[cold] = self._solve_cold(x[cold])
+                u[cold], converged[cold], _ = self._solve_cold(x[cold])
             if bool((~cold).any()):
                 sol = self.warm(x[~cold], plan[~cold])
                 u[~cold], converged[~cold] = sol.u, sol.converged
@@ -192,8 +192,31 @@ class ILQRExpert:
         self.converged_solves += int(converged.sum())
         return u[:, 0], shift_plan(u)
 
-    def _solve_cold(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Best of the cold starts: plans (B, T, m) and whether each converged (B,)."""
+    def relabel_state(self, x: Tensor, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The expert's best answer at states it is not driving (DAgger's labels on a learner's trajectory).
+
+        Like :meth:`predict_state`, but every state is solved cold (from all the cold starts) and, where ``state``
+        holds a previous plan (shifted), also warm-started from it; the cheaper plan gives the action. Along its
+        own trajectory the warm start is the expert's plan and nearly optimal; along another policy's it is a
+        plan for a state the system never reached, and a few warm iterations from it can stall in a poor local
+        minimum that the cold starts avoid. Returns actions (B, m) and the chosen plans shifted (B, T, m).
+        """
+        x = x.to(torch.float64)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnconvergedWarning)
+            u, converged, cost = self._solve_cold(x)
+            if state is not None:
+                warm = self.warm(x, torch.as_tensor(np.asarray(state, dtype=np.float64)))
+                better = warm.cost < cost  # (B,)
+                u = torch.where(better[:, None, None], warm.u, u)
+                converged = torch.where(better, warm.converged, converged)
+        self.solves += x.shape[0]
+        self.converged_solves += int(converged.sum())
+        actions = np.clip(u[:, 0].numpy() * self.action_scale, self.action_space.low, self.action_space.high)
+        return actions.astype(self.action_space.dtype), shift_plan(u).numpy()
+
+    def _solve_cold(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Best of the cold starts: plans (B, T, m), whether each converged (B,) and its cost (B,)."""
         B, T, m = x.shape[0], self.settings.horizon, self.control_dim
         s = self.settings
         sequences = start_sequences(s.cold_starts, s.cold_switches, T, self.u_lower, self.u_upper, x)  # (S, T, m')
@@ -201,4 +224,6 @@ class ILQRExpert:
         starts = sequences.unsqueeze(1).expand(S, B, T, m).reshape(S * B, T, m)
         sol = self.cold(x.repeat(S, 1), starts.contiguous())
         best = sol.cost.view(S, B).argmin(0)  # (B,)
-        return sol.u.view(S, B, T, m)[best, torch.arange(B)], sol.converged.view(S, B)[best, torch.arange(B)]
+        rows = torch.arange(B)
+        return (sol.u.view(S, B, T, m)[best, rows], sol.converged.view(S, B)[best, rows],
+                sol.cost.view(S, B)[best, rows])

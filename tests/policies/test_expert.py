@@ -213,3 +213,22 @@ def test_expert_counts_its_solves_and_the_converged_ones():
     expert.act(x, plan, torch.zeros(2, dtype=torch.bool))
     assert expert.solves == 4 and 2 <= expert.converged_solves <= 4
     env.close()
+
+
+def test_relabel_state_is_the_cheaper_of_the_cold_and_the_warm_solve() -> None:
+    """DAgger's labels: cold everywhere (as predict_state at an episode start), unless the warm start from the
+    given plan finds a cheaper plan."""
+    env = gym.make("dilqr_rl/Pendulum-v0")
+    expert = expert_for(env)
+    x = torch.tensor([[3.0, 0.0], [0.2, -0.5]], dtype=torch.float64)
+    cold, cold_plan = expert.predict_state(x)
+    actions, plan = expert.relabel_state(x)
+    np.testing.assert_array_equal(actions, cold)
+    np.testing.assert_array_equal(plan, cold_plan)
+    bad = np.full_like(cold_plan, 2.0)  # full torque for the whole horizon: a poor warm start
+    relabelled, _ = expert.relabel_state(x, bad)
+    warm, _ = expert.predict_state(x, bad, np.array([False, False]))
+    np.testing.assert_array_equal(relabelled, cold)  # the warm solve from it is no cheaper than the cold one
+    assert not np.allclose(warm, cold)  # ... though it lands elsewhere
+    assert expert.solves == 2 * 4  # every labelled state counts once
+    env.close()
