@@ -3,11 +3,10 @@
 The model, cost, maps and solver settings of each env are its entry in
 :mod:`dilqr_rl.policies.env_registry` (the one place that binds an env to them). Expert settings per env:
 
-- ``Pendulum-v1`` plans 3 s ahead (T = 60) from bang-bang cold starts: from the bottom the best swing-up pumps
-  once (push with the swing, against it, then up), which T = 40 does not see and constant starts do not reach
-  (``scripts/expert_returns.py`` measures it on seeded episodes, tuned on seeds 0..99 and checked on others).
-- ``dilqr_rl/Pendulum-v0`` and the pixel pendulum keep T = 40 from constant starts, with which the committed
-  demo and studies were run.
+- The pendulums (``Pendulum-v1``, ``dilqr_rl/Pendulum-v0``, the pixel pendulum) plan 3 s ahead (T = 60) from
+  bang-bang cold starts: from the bottom the best swing-up pumps once (push with the swing, against it, then
+  up), which T = 40 does not see and constant starts do not reach (``scripts/expert_returns.py`` measures it on
+  seeded episodes, tuned on seeds 0..99 of ``Pendulum-v1`` and checked on others).
 - The cart-pole swing-up plans T = 60; the balancing tasks T = 25 from a zero start.
 """
 
