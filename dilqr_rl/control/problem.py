@@ -137,6 +137,8 @@ def check_finite(name: str, value: Tensor | tuple[Tensor, ...], hint: str) -> No
     values = value if isinstance(value, tuple) else (value,)
     if len(values) > 1 and bool(torch.isfinite(sum(v.sum() for v in values))):
         return
+    if len(values) == 1 and bool(torch.isfinite(values[0]).all()):
+        return
     bad = ~torch.cat([torch.isfinite(v.reshape(v.shape[0], -1)).all(-1, keepdim=True) for v in values], -1).all(-1)
     if bool(bad.any()):
         raise_non_finite(name, bad, hint)
