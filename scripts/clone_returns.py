@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or RESULTS / f"{stem}.json"
     if not args.quick or args.output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        summary = {"env_id": args.env_id, "demos": args.demos, "demos_return": float(demos.episode_returns().mean()),
+        summary = {"env_id": args.env_id, "demos": args.demos, "dagger_rounds": args.dagger,
+                   "episodes_per_round": args.episodes_per_round,
+                   "demos_return": float(demos.episode_returns().mean()),
                    "eval_episodes": args.eval_episodes, "eval_seed": args.eval_seed, "max_steps": args.max_steps,
                    "torch": torch.__version__, "trials": trials}
         output.write_text(json.dumps(summary, indent=2))
@@ -101,8 +103,14 @@ def share(normalized: float | None) -> str:
 def table(summary: dict) -> str:
     first, last = summary["eval_seed"], summary["eval_seed"] + summary["eval_episodes"] - 1
     trial = summary["trials"][0]
-    head = (f"Written by `python scripts/clone_returns.py --env-id {summary['env_id']} --demos {summary['demos']}`; "
-            f"torch {summary['torch']}, one thread. Demonstrations: the expert's episodes seeded "
+    rounds = summary.get("dagger_rounds", 0)
+    dagger = f" --dagger {rounds} --episodes-per-round {summary['episodes_per_round']}" if rounds else ""
+    policies = " ".join(dict.fromkeys(t["policy"] for t in summary["trials"]))
+    head = (f"Written by `python scripts/clone_returns.py --env-id {summary['env_id']} --demos {summary['demos']}"
+            f"{dagger} --policies {policies}`; torch {summary['torch']}, one thread. "
+            + (f"DAgger: {rounds} rounds of {summary['episodes_per_round']} episodes, the expert's share 0.5^k. "
+               if rounds else "")
+            + "Demonstrations: the expert's episodes seeded "
             f"0..{summary['demos'] - 1} (mean return {summary['demos_return']:.1f}); returns over "
             f"{summary['eval_episodes']} episodes seeded {first}..{last}; normalised: 0 random "
             f"({trial['random_return']:.1f}), 1 the expert ({trial['expert_return']:.1f}) on the same episodes.\n\n")

@@ -27,7 +27,7 @@ from dilqr_rl.control import kernels
 from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import Args, cost_closed_form, is_row_wise, row_jacobian, stage_cost
 from dilqr_rl.control.errors import HessianFallbackWarning, warn
-from dilqr_rl.control.lqr import adjoint_lqr
+from dilqr_rl.control.lqr import AdjointSolution, adjoint_lqr
 from dilqr_rl.control.problem import Problem
 
 
@@ -139,6 +139,27 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     return psi
 
 
+def _compiled_psi_gradient(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, adj: AdjointSolution,
+                           params: tuple[Tensor, ...]) -> tuple[Tensor, ...] | None:
+    """d Psi / d params from the models' C forms (kernels.psi_gradient), where they apply and every tensor in
+    ``params`` is one of the models' leaves they map to (a tensor a model closes over is not: then None)."""
+    if not params or problem.dynamics_args or problem.cost_args:
+        return None
+    n, m = x.shape[-1], u.shape[-1]
+    with torch.no_grad():
+        pairs = kernels.psi_gradient(problem.dynamics, problem.cost, x.reshape(-1, n), u.reshape(-1, m),
+                                     adj.dx.reshape(-1, n), adj.du.reshape(-1, m), lam.reshape(-1, n),
+                                     adj.dlam.reshape(-1, n))
+    if pairs is None:
+        return None
+    by_leaf: dict[int, Tensor] = {}
+    for leaf, gradient in pairs:
+        by_leaf[id(leaf)] = by_leaf[id(leaf)] + gradient if id(leaf) in by_leaf else gradient
+    if any(id(p) not in by_leaf for p in params):
+        return None
+    return tuple(by_leaf[id(p)].to(p.dtype).reshape(p.shape) for p in params)
+
+
 def _resolve_items(adj, items: Tensor, H: Tensor, gbar: Tensor, F: Tensor, free: Tensor):
     """Re-solve the adjoint for the masked items only (with Hessian ``H``) and put their solution back."""
     idx = items.nonzero().flatten()
@@ -192,7 +213,11 @@ def implicit_backward(
             adj = adj._replace(dx=adj.dx * keep, du=adj.du * keep, dlam=adj.dlam * keep,
                                grad_x_init=adj.grad_x_init * keep[:, 0])
     grads: tuple[Tensor | None, ...] = ()
-    if params:
+    full_psi = method is not GradMethod.DIFFMPC_FIXED_JACOBIAN
+    compiled = _compiled_psi_gradient(problem, x, u, lam, adj, params) if full_psi else None
+    if compiled is not None:
+        grads = compiled
+    elif params:
         with torch.enable_grad():
             value = psi(adj.dx, adj.du, adj.dlam)
             if value.requires_grad:

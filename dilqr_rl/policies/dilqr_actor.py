@@ -54,7 +54,13 @@ def _periodic_quadratic_form(cost: PeriodicQuadraticCost) -> list[float]:
     return [cost.angle_index, *weights.detach().tolist()]
 
 
-forms.register_cost(PeriodicQuadraticCost, "periodic_quadratic", _periodic_quadratic_form)
+def _periodic_quadratic_leaves(cost: PeriodicQuadraticCost, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """The gradient in (angle index, weights) -> in the learnable log-weights (dw / dlog_w = w), if any."""
+    log_w = cost._parameters.get("log_w")
+    return [] if log_w is None else [(log_w, gradient[1:] * log_w.detach().exp())]
+
+
+forms.register_cost(PeriodicQuadraticCost, "periodic_quadratic", _periodic_quadratic_form, _periodic_quadratic_leaves)
 
 
 @dataclass

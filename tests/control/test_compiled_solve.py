@@ -13,7 +13,9 @@ import dilqr_rl.policies.dilqr_actor  # noqa: F401  (registers PeriodicQuadratic
 from dilqr_rl import DiLQR
 from dilqr_rl.control import NonFiniteError, UnconvergedWarning, kernels
 from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, dynamics_lagrangian_hessian
+from dilqr_rl.control.implicit import _compiled_psi_gradient
 from dilqr_rl.control.kernels import forms
+from dilqr_rl.control.lqr import AdjointSolution
 from dilqr_rl.models import CartpoleDynamics, GoalCost, LinearDynamics, PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from tests.control.problems import F64
@@ -105,29 +107,59 @@ def _spy(fn, calls: list, enabled: bool):
     return spy
 
 
-@pytest.mark.parametrize("system", ["pendulum", "cart-pole"])
-def test_the_implicit_gradient_agrees_with_either_solve(monkeypatch, system):
-    """Compiled: the solve and the backward's curvature hess[lam . f] from the C forms; else PyTorch (the cart-pole's
-    curvature by autograd)."""
+def _layer(system: str) -> tuple[DiLQR, torch.Tensor]:
+    """A layer whose models have C forms and learnable parameters (the costs' too, but for the fixed swing-up
+    weights), and starts x0 that require grad."""
+    if system.startswith("pendulum"):
+        cost = {"pendulum, periodic": PeriodicQuadraticCost((1.0, 0.1, 0.001), 0, learnable=True),
+                "pendulum, goal": GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.tensor([0.1, 0.0, 0.0])).to(F64),
+                "pendulum, swing-up": PendulumSwingUpCost().to(F64)}[system]
+        ctrl = DiLQR(PendulumDynamics(dtype=F64), cost, 20, -2.0, 2.0, max_iter=100, tol=1e-10)
+        x0 = torch.tensor([[2.5, 1.0], [0.3, -2.0], [-3.0, 0.0]], dtype=F64)
+    else:
+        cost = {"cart-pole, periodic": PeriodicQuadraticCost((0.1, 0.01, 1.0, 0.01, 0.001), 2),
+                "cart-pole, goal": GoalCost(torch.tensor([1.0, 0.3, 1.0, 0.3, 0.1]),
+                                            torch.tensor([0.2, 0.0, 0.0, 0.0, 0.0])).to(F64)}[system]
+        ctrl = DiLQR(CartpoleDynamics(dtype=F64), cost, 30, -10.0, 10.0, max_iter=100, tol=1e-10)
+        x0 = torch.tensor([[0.1, 0.0, 0.4, 0.0], [0.0, 0.5, -2.5, 0.2]], dtype=F64)
+    return ctrl, x0.requires_grad_(True)
+
+
+@pytest.mark.parametrize("system", ["pendulum, periodic", "pendulum, goal", "pendulum, swing-up",
+                                    "cart-pole, periodic", "cart-pole, goal"])
+def test_the_implicit_gradient_agrees_with_either_path(monkeypatch, system):
+    """Compiled: the solve, the backward's curvature hess[lam . f] and Psi's gradient in the parameters from the C
+    forms; else PyTorch (autograd for the cart-pole's curvature and for Psi)."""
     grads = []
     for compiled in (True, False):
-        if system == "pendulum":
-            ctrl = DiLQR(PendulumDynamics(dtype=F64), PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), 20, -2.0, 2.0,
-                         max_iter=100, tol=1e-10)
-            x0 = torch.tensor([[2.5, 1.0], [0.3, -2.0], [-3.0, 0.0]], dtype=F64, requires_grad=True)
-        else:
-            ctrl = DiLQR(CartpoleDynamics(dtype=F64), PeriodicQuadraticCost((0.1, 0.01, 1.0, 0.01, 0.001), 2), 30,
-                         -10.0, 10.0, max_iter=100, tol=1e-10)
-            x0 = torch.tensor([[0.1, 0.0, 0.4, 0.0], [0.0, 0.5, -2.5, 0.2]], dtype=F64, requires_grad=True)
+        ctrl, x0 = _layer(system)
         calls = []
-        for name in ("ilqr_scalar", "lagrangian_hessian"):
+        for name in ("ilqr_scalar", "lagrangian_hessian", "psi_gradient"):
             monkeypatch.setattr(kernels, name, _spy(getattr(kernels, name), calls, compiled))
         sol = ctrl(x0)
         ((sol.u - 0.3) ** 2).sum().backward()
         monkeypatch.undo()
-        assert len(calls) == 2 and sol.all_converged
-        grads.append(torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in ctrl.parameters())]))
+        assert len(calls) == 3 and sol.all_converged
+        params = [p for p in ctrl.parameters() if p.requires_grad]
+        assert len(params) >= 3 + (system.endswith("goal") or system == "pendulum, periodic")
+        grads.append(torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in params)]))
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
+
+
+def test_psi_gradient_covers_the_models_own_leaves_only():
+    """Another tensor among those to differentiate (one a model closes over, a per-item input) leaves Psi to
+    autograd: the compiled gradient returns None."""
+    ctrl, x0 = _layer("pendulum, goal")
+    with torch.no_grad():
+        sol = ctrl(x0)
+    problem = ctrl._problem(x0.detach(), sol.u, None, None, keep_graph=False)[0]
+    zeros = torch.zeros_like
+    adj = AdjointSolution(zeros(sol.x), zeros(sol.u), torch.randn_like(sol.x), zeros(x0), torch.ones(3, dtype=bool))
+    lam = torch.randn_like(sol.x)
+    own = tuple(ctrl.parameters())
+    grads = _compiled_psi_gradient(problem, sol.x, sol.u, lam, adj, own)
+    assert [g.shape for g in grads] == [p.shape for p in own]
+    assert _compiled_psi_gradient(problem, sol.x, sol.u, lam, adj, (*own, torch.ones((), requires_grad=True))) is None
 
 
 class _SubclassedPendulum(PendulumDynamics):

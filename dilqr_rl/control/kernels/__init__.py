@@ -29,8 +29,8 @@ from torch import Tensor, nn
 
 from dilqr_rl.control.kernels import forms
 
-_SOURCES = tuple(Path(__file__).with_name(name) for name in ("riccati.c", "models.c", "ilqr.c"))
-_HEADER = Path(__file__).with_name("kernels.h")
+_SOURCES = tuple(Path(__file__).with_name(name) for name in ("riccati.c", "dynamics.c", "costs.c", "forms.c", "ilqr.c"))
+_HEADERS = tuple(Path(__file__).with_name(name) for name in ("kernels.h", "jets.h"))
 _FUNCTIONS = {torch.float64: "riccati_scalar_f64", torch.float32: "riccati_scalar_f32"}
 _ADJOINT = {torch.float64: "adjoint_scalar_f64", torch.float32: "adjoint_scalar_f32"}
 
@@ -47,7 +47,7 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None, "PyTorch sweeps (no C compiler found: set CC to use the compiled kernel)"
-    source = b"".join(path.read_bytes() for path in (*_SOURCES, _HEADER))
+    source = b"".join(path.read_bytes() for path in (*_SOURCES, *_HEADERS))
     target = _cache_dir() / f"kernels-{hashlib.sha256(source).hexdigest()[:16]}.so"
     try:
         if not target.exists():
@@ -75,6 +75,8 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     library.evaluate_forms_f64.restype = ctypes.c_int
     library.lagrangian_hessian_f64.argtypes = [ctypes.c_int] + [pointer] * 4 + [length] * 2 + [pointer]
     library.lagrangian_hessian_f64.restype = ctypes.c_int
+    library.psi_gradient_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 6 + [length] * 2 + [pointer] * 2
+    library.psi_gradient_f64.restype = ctypes.c_int
     return library, f"compiled C sweeps ({target})"
 
 
@@ -188,6 +190,31 @@ def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -
     code = library.lagrangian_hessian_f64(form.kind, parameters.data_ptr(), *(t.data_ptr() for t in inputs), R, n,
                                           H.data_ptr())
     return None if code else H
+
+
+def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx: Tensor, du: Tensor, lam: Tensor,
+                 dlam: Tensor) -> list[tuple[Tensor, Tensor]] | None:
+    """The gradient of the implicit backward's Psi = sum_r dlam . f + lam . (F dtau) + c . dtau in the models'
+    leaf tensors (their parameters), from the C forms: [(leaf, gradient)], or None where they do not apply (as
+    :func:`ilqr_scalar`, grad mode aside: the result carries no graph).
+
+    Shapes: rows x, dx, lam, dlam (R, n), u, du (R, 1).
+    """
+    library = _library()[0]
+    if library is None or x.dtype != torch.float64 or x.device.type != "cpu" or u.shape[-1] != 1:
+        return None
+    dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
+    if dynamics_form is None or cost_form is None:
+        return None
+    R, n = x.shape
+    dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
+    inputs = [t.detach().to(torch.float64).reshape(R, -1).contiguous() for t in (x, u, dx, du, lam, dlam)]
+    dgrad, cgrad = torch.zeros_like(dp), torch.zeros_like(cp)
+    code = library.psi_gradient_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(),
+                                    *(t.data_ptr() for t in inputs), R, n, dgrad.data_ptr(), cgrad.data_ptr())
+    if code:
+        return None
+    return dynamics_form.leaves(dynamics, dgrad) + cost_form.leaves(cost, cgrad)
 
 
 def evaluate_forms(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, lam: Tensor

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
-from torch import nn
+from torch import Tensor, nn
 
 from dilqr_rl.models.cartpole import CartpoleDynamics
 from dilqr_rl.models.costs import GoalCost, PendulumSwingUpCost
@@ -25,37 +25,47 @@ COST_KINDS = {"periodic_quadratic": 0, "goal": 1, "pendulum_swing_up": 2}
 
 Parameters = Callable[[nn.Module], "list[float] | None"]
 """A module -> its C form's parameter vector, or None where this instance has no form."""
+Leaves = Callable[[nn.Module, Tensor], "list[tuple[Tensor, Tensor]]"]
+"""A module and the gradient (P,) of a function in its form's parameter vector -> the gradient in each of the
+module's leaf tensors the vector is computed from: [(leaf, gradient shaped like the leaf)]."""
 
 
 class Form(NamedTuple):
-    """A module's C form: the kind (an id of models.c) and its parameters."""
+    """A module's C form: the kind (an id of the C sources), its parameters and the map of their gradient to the
+    module's leaf tensors."""
 
     kind: int
     parameters: list[float]
+    leaves: Leaves
 
 
 _OVERRIDABLE = frozenset({"forward", "jacobians", "lagrangian_hessian", "derivatives"})
 """Methods an instance may shadow (then it has no form: its own methods run)."""
-_DYNAMICS: dict[type, tuple[int, Parameters]] = {}
-_COSTS: dict[type, tuple[int, Parameters]] = {}
+_DYNAMICS: dict[type, tuple[int, Parameters, Leaves]] = {}
+_COSTS: dict[type, tuple[int, Parameters, Leaves]] = {}
 
 
-def register_dynamics(cls: type, kind: str, parameters: Parameters) -> None:
+def no_leaves(module: nn.Module, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """For a form whose parameters are constants of the module (buffers)."""
+    return []
+
+
+def register_dynamics(cls: type, kind: str, parameters: Parameters, leaves: Leaves = no_leaves) -> None:
     """Solve with the C form ``kind`` (a key of :data:`DYNAMICS_KINDS`) for modules of exactly ``cls``."""
-    _DYNAMICS[cls] = (DYNAMICS_KINDS[kind], parameters)
+    _DYNAMICS[cls] = (DYNAMICS_KINDS[kind], parameters, leaves)
 
 
-def register_cost(cls: type, kind: str, parameters: Parameters) -> None:
+def register_cost(cls: type, kind: str, parameters: Parameters, leaves: Leaves = no_leaves) -> None:
     """Solve with the C form ``kind`` (a key of :data:`COST_KINDS`) for modules of exactly ``cls``."""
-    _COSTS[cls] = (COST_KINDS[kind], parameters)
+    _COSTS[cls] = (COST_KINDS[kind], parameters, leaves)
 
 
-def _form(registry: dict[type, tuple[int, Parameters]], module: nn.Module) -> Form | None:
+def _form(registry: dict[type, tuple[int, Parameters, Leaves]], module: nn.Module) -> Form | None:
     entry = registry.get(type(module))
     if entry is None or not _OVERRIDABLE.isdisjoint(vars(module)) or module._forward_hooks or module._forward_pre_hooks:
         return None
     parameters = entry[1](module)
-    return None if parameters is None else Form(entry[0], parameters)
+    return None if parameters is None else Form(entry[0], parameters, entry[2])
 
 
 def dynamics_form(module: nn.Module) -> Form | None:
@@ -79,8 +89,20 @@ def _goal(m: GoalCost) -> list[float] | None:
     return m.weights.detach().tolist() + m.goal.detach().tolist()
 
 
-register_dynamics(PendulumDynamics, "pendulum", _pendulum)
+def _goal_leaves(m: GoalCost, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """(w, goal) -> (log_weights, goal): dw / dlog_w = w."""
+    N = m.log_weights.numel()
+    return [(m.log_weights, gradient[:N] * m.weights.detach()), (m.goal, gradient[N:].reshape(m.goal.shape))]
+
+
+def _scalars(*names: str) -> Leaves:
+    """The first len(names) entries of the vector are the module's scalar parameters ``names``."""
+    return lambda m, gradient: [(getattr(m, name), gradient[i].reshape(())) for i, name in enumerate(names)]
+
+
+register_dynamics(PendulumDynamics, "pendulum", _pendulum, _scalars("mass", "length", "gravity"))
 register_dynamics(CartpoleDynamics, "cartpole", lambda m: [m.cart_mass.item(), m.pole_mass.item(), m.length.item(),
-                                                           m.gravity.item(), m.dt])
-register_cost(GoalCost, "goal", _goal)
+                                                           m.gravity.item(), m.dt],
+                  _scalars("cart_mass", "pole_mass", "length", "gravity"))
+register_cost(GoalCost, "goal", _goal, _goal_leaves)
 register_cost(PendulumSwingUpCost, "pendulum_swing_up", lambda m: m.w.tolist())

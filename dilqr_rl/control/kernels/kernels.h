@@ -1,21 +1,27 @@
-/* Declarations shared by the compiled kernels (riccati.c, models.c, ilqr.c). */
+/* Declarations shared by the compiled kernels (riccati.c, dynamics.c, costs.c, forms.c, ilqr.c). */
 #ifndef DILQR_RL_KERNELS_H
 #define DILQR_RL_KERNELS_H
 
 /* A model of the library in C, one row at a time (x (n,), one control u; N = n + 1; p its parameters):
- *   f: x' (n,);  jacobians: F = [A B] (n, N) row-major;  lagrangian_hessian: hess of lam . f in tau (N, N).
- * Each mirrors the PyTorch module's forward and closed forms operation by operation (models.c). */
+ *   f: x' (n,);  jacobians: F = [A B] (n, N) row-major;  lagrangian_hessian: hess of lam . f in tau (N, N);
+ *   psi_gradient: adds d/dp [dlam . f + lam . (F dtau)] at dtau = (dx, du) to grad (len p).
+ * Each mirrors the PyTorch module's forward and closed forms operation by operation (dynamics.c). */
 typedef struct {
     long n;
     void (*f)(const double *p, const double *x, double u, double *out);
     void (*jacobians)(const double *p, const double *x, double u, double *F);
     void (*lagrangian_hessian)(const double *p, const double *x, double u, const double *lam, double *H);
+    void (*psi_gradient)(const double *p, const double *x, double u, const double *dx, double du, const double *lam,
+                         const double *dlam, double *grad);
 } dynamics_form;
 
-/* A stage cost in C: g(x, u) and its gradient c (N,) and Hessian C (N, N) in tau = [x; u]. */
+/* A stage cost in C: g(x, u), its gradient c (N,) and Hessian C (N, N) in tau = [x; u]; psi_gradient adds
+ * d/dp [c . dtau] to grad (len p) (costs.c). */
 typedef struct {
     double (*g)(const double *p, const double *x, double u, long n);
     void (*derivatives)(const double *p, const double *x, double u, long n, double *c, double *C);
+    void (*psi_gradient)(const double *p, const double *x, double u, const double *dx, double du, long n,
+                         double *grad);
 } cost_form;
 
 /* The forms by kind (the ids of dilqr_rl/control/kernels/forms.py); 0 where the kind is unknown or the state
