@@ -17,6 +17,7 @@ def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: i
     arguments the env is made with (the data's, or ``--max-episode-steps``)."""
     from dilqr_rl.cli._data import episodes, expert_episodes
 
+    refuse_images(env_id)
     if data is not None:
         ds = episodes(data, env_id)
         kwargs = dict(ds.metadata.get("env_kwargs", {}))
@@ -26,6 +27,24 @@ def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: i
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
     return ds, kwargs
+
+
+def refuse_images(env_id: str | None) -> None:
+    """Single-step cloning here is for envs that observe states: image observations are a :class:`CLIError`
+    (before any episode is collected)."""
+    if env_id is None:
+        return
+    from dilqr_rl.cli._policies import make_cli_env
+
+    env = make_cli_env(env_id)
+    try:
+        images = len(env.observation_space.shape) > 1
+    finally:
+        env.close()
+    if images:
+        raise CLIError(f"--env-id {env_id} observes images, and bc-step, dagger and sysid on episodes clone from "
+                       "state observations (Pendulum-v1, dilqr_rl/Pendulum-v0, dilqr_rl/CartpoleSwingUp-v0, "
+                       "InvertedPendulum-v5, ...); for pixels run dilqr-rl reproduce --name pixel-bc")
 
 
 def checked_cloner(ds, config, env_kwargs: dict[str, Any], args_type: type):

@@ -62,3 +62,13 @@ def test_dagger_refuses_bad_options_before_the_run(options, message, tmp_path, c
     assert main(["dagger", *options, "--output-dir", str(tmp_path / "runs")]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", ["bc-step", "dagger", "sysid"])
+def test_pixel_envs_are_refused_before_collecting(command, tmp_path, capsys):
+    assert main([command, "--env-id", "dilqr_rl/PixelPendulum-v0", "--output-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == (
+        "error: --env-id dilqr_rl/PixelPendulum-v0 observes images, and bc-step, dagger and sysid on episodes clone "
+        "from state observations (Pendulum-v1, dilqr_rl/Pendulum-v0, dilqr_rl/CartpoleSwingUp-v0, "
+        "InvertedPendulum-v5, ...); for pixels run dilqr-rl reproduce --name pixel-bc\n")
+    assert not (tmp_path / "runs").exists()
