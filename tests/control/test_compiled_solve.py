@@ -1,5 +1,6 @@
-"""The compiled solve (dilqr_rl/control/kernels/ilqr.c, models.c, forms.py) against the PyTorch solve and
-modules: the C forms of the library's models, the iterates item by item, where it applies, its errors."""
+"""The compiled solve and backward parts (dilqr_rl/control/kernels: ilqr.c, dynamics.c, costs.c, forms.c, forms.py)
+against the PyTorch solve and modules: the C forms of the library's models, the iterates item by item, the implicit
+gradient, where they apply, the errors."""
 
 from __future__ import annotations
 

@@ -3,8 +3,10 @@
 The iLQR backward sweep and the implicit gradient's adjoint LQR for one control (``riccati.c``) are loops
 over T stages of tiny matrix products:
 in eager PyTorch each stage is ~17 dispatched operations of a few microseconds each, in C the whole sweep
-of a small problem takes microseconds. For models with a C form (the library's own, ``models.c``, registered
-in :mod:`.forms`) the whole forward solve of one control runs in C (``ilqr.c``, :func:`ilqr_scalar`).
+of a small problem takes microseconds. For models with a C form (the library's own, ``dynamics.c`` and
+``costs.c``, registered in :mod:`.forms`) the whole forward solve of one control runs in C (``ilqr.c``,
+:func:`ilqr_scalar`), and so do the implicit backward's curvature and its gradient in the models' parameters
+(``forms.c``: :func:`lagrangian_hessian`, :func:`psi_gradient`).
 The kernels are plain C (no torch headers): compiled once, on first use, with the system's C compiler
 (``$CC``, ``cc`` or ``gcc``; about 0.5 s) into ``~/.cache/dilqr_rl`` (``$DILQR_RL_CACHE``), keyed by a hash of
 their sources, and called through ctypes on the tensors' memory. Where there is no compiler, or

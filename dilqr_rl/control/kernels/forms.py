@@ -1,4 +1,5 @@
-"""Which modules have a C form (``models.c``) for the compiled solve, and their parameters in its layout.
+"""Which modules have a C form (``dynamics.c``, ``costs.c``) for the compiled solve and the implicit gradient, their
+parameters in its layout, and how a gradient in those parameters maps back to the module's leaf tensors.
 
 A form is registered for an exact class: a subclass may change ``forward``, so it runs on the PyTorch path,
 as does an instance that sets its own ``forward`` or closed forms (e.g. ``jacobians = None`` to ask for autograd)
@@ -19,9 +20,9 @@ from dilqr_rl.models.costs import GoalCost, PendulumSwingUpCost
 from dilqr_rl.models.pendulum import PendulumDynamics
 
 DYNAMICS_KINDS = {"pendulum": 0, "cartpole": 1}
-"""The dynamics forms of models.c (``dynamics_form_of``)."""
+"""The dynamics forms of dynamics.c (``dynamics_form_of``)."""
 COST_KINDS = {"periodic_quadratic": 0, "goal": 1, "pendulum_swing_up": 2}
-"""The cost forms of models.c (``cost_form_of``)."""
+"""The cost forms of costs.c (``cost_form_of``)."""
 
 Parameters = Callable[[nn.Module], "list[float] | None"]
 """A module -> its C form's parameter vector, or None where this instance has no form."""

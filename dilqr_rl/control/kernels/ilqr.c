@@ -1,4 +1,4 @@
-/* The whole forward solve for one control (m = 1) and models with a C form (models.c), per batch item.
+/* The whole forward solve for one control (m = 1) and models with a C form (dynamics.c, costs.c), per batch item.
  *
  * The same algorithm as dilqr_rl/control/ilqr.py:solve (its reference; tests compare the two), item by item:
  * the PyTorch loop runs the batch until every item has stopped, and an item that has stopped (converged or
