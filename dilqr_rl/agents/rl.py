@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import CSVOutputFormat, HParam, HumanOutputFormat, Logger, TensorBoardOutputFormat
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv
@@ -136,7 +137,8 @@ def train_rl(config: RLConfig, resume: str | Path | None = None,
         history = EvalHistory(config, references, run_dir, load_history(run_dir), report)
         start = _untrained(model, history, config, hp, run_dir)
         since = model.num_timesteps
-        learn_with_checkpoints(model, config.total_timesteps, run_dir, config.checkpoint_freq, [history],
+        callbacks = [history] + ([ActorWarmup(config.actor_warmup)] if config.actor_warmup else [])
+        learn_with_checkpoints(model, config.total_timesteps, run_dir, config.checkpoint_freq, callbacks,
                                config.progress)
         if history.rows[-1]["timesteps"] != model.num_timesteps:
             history.evaluate(model)
@@ -205,3 +207,49 @@ def _record_hparams(logger: Logger, config: RLConfig, hp: Hyperparameters) -> No
     logger.record("hparams", HParam(values, {"eval/mean_return": 0.0, "eval/normalized_return": 0.0}),
                   exclude=("stdout", "log", "json", "csv"))
     logger.dump(0)
+
+
+class ActorWarmup(BaseCallback):
+    """Keeps a DiLQR actor's learned parameters (the controller's and a cost map's) fixed in the updates made
+    within the first ``steps`` env steps: a pre-hook of the actor's optimizer drops their gradients, so the
+    optimizer skips them, while the critic (and a log-std) learn. A no-op for other policies."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = int(steps)
+        self._hook: Any = None
+
+    def _on_training_start(self) -> None:
+        policy = self.model.policy
+        controller = getattr(policy, "controller", None)
+        if controller is None or self.num_timesteps >= self.steps:
+            return
+        actor = getattr(policy, "actor", None)
+        optimizer = actor.optimizer if actor is not None else policy.optimizer
+        cost_map = _cost_map(policy)
+        frozen = [*controller.parameters(), *(cost_map.parameters() if cost_map is not None else ())]
+
+        def drop_gradients(*_: Any) -> None:
+            for p in frozen:
+                p.grad = None
+
+        self._hook = optimizer.register_step_pre_hook(drop_gradients)
+
+    def _on_step(self) -> bool:
+        if self._hook is not None and self.num_timesteps > self.steps:  # updates up to ``steps`` stay frozen
+            self._hook.remove()
+            self._hook = None
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+
+def _cost_map(policy: Any) -> torch.nn.Module | None:
+    """The cost map of a DiLQR policy's actor (``DiLQRPolicy``: ``action_net``; SAC/TD3: ``actor``), or None."""
+    first = getattr(policy, "action_net", None)
+    if first is None and getattr(policy, "actor", None) is not None:
+        first = policy.actor.first_control
+    return getattr(first, "cost_map", None)

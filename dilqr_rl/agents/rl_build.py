@@ -132,7 +132,7 @@ def dilqr_policy_kwargs(config: RLConfig) -> dict[str, Any]:
     """The DiLQR policy's kwargs (see the module docstring)."""
     learn = set(config.learn)
     error = model_error_of(config)
-    extra: dict[str, Any] = {"controller_lr_scale": config.controller_lr_scale}
+    extra: dict[str, Any] = {"controller_lr_scale": config.lr_scale}
     if config.horizon is not None:
         extra["horizon"] = config.horizon
     if "cost-map" in learn:

@@ -88,10 +88,15 @@ class RLConfig:
     """Seed of the first evaluation episode."""
     horizon: int | None = None
     """The DiLQR actor's planning horizon T (None: the env's registered zero-config actor's)."""
-    controller_lr_scale: float = 10.0
+    controller_lr_scale: float | None = None
     """The DiLQR actor's learned parameters (physics, cost, cost map) learn at the algorithm's learning rate x
-    this. 10: PPO on Pendulum-v1 from the default wrong start, 12,288 steps, seed 0, went 0.478 -> 0.499 of the
-    expert's normalised return at 1, -> 0.528 at 10, -> 0.491 at 30 (one seed: a start, not a tuned value)."""
+    this. None: 10 for PPO and A2C, 1 for SAC and TD3, which take an actor step per env step (rl-zoo3's PPO on
+    Pendulum-v1 about 0.16). Measured from the default wrong start on Pendulum-v1, seed 0: PPO after 12,288
+    steps reached 0.499 of the expert's normalised return at 1, 0.528 at 10, 0.491 at 30 (from 0.478); SAC at
+    10 shrank the length 0.7 -> 0.07 in 3,000 steps (0.7 -> 0.52 at 1 in 2,000)."""
+    actor_warmup: int = 0
+    """The DiLQR actor's learned parameters stay fixed for the first this many env steps, while the critic learns
+    (the actor's loss follows the critic's gradient, which is noise until the critic has learned)."""
     hyperparams: dict[str, float] = field(default_factory=dict)
     """Replace rl-zoo3's numeric algorithm hyperparameters, e.g. learning_starts 1000 n_steps 256 (whole-number
     settings are rounded); n_envs sets the number of parallel envs."""
@@ -153,11 +158,19 @@ class RLConfig:
         bad = [f"{k}={v}" for k, v in positive.items() if v < 1]
         if bad:
             raise ValueError(f"{', '.join(bad)}: must be >= 1")
-        for name in ("eval_freq", "checkpoint_freq"):
+        for name in ("eval_freq", "checkpoint_freq", "actor_warmup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be >= 0 (0: none)")
-        if not (math.isfinite(self.controller_lr_scale) and self.controller_lr_scale > 0):
-            raise ValueError(f"controller_lr_scale={self.controller_lr_scale}: must be a positive number")
+        scale = self.controller_lr_scale
+        if scale is not None and not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"controller_lr_scale={scale}: must be a positive number")
+
+    @property
+    def lr_scale(self) -> float:
+        """``controller_lr_scale``, or the algorithm's default (see the field)."""
+        if self.controller_lr_scale is not None:
+            return self.controller_lr_scale
+        return 10.0 if self.algo in ("ppo", "a2c") else 1.0
 
     @property
     def run_name(self) -> str:

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dilqr_rl.agents import rl_envs
 from dilqr_rl.agents.evaluation import ObservationNormalized, evaluate_episodes, load_sb3_model
 from dilqr_rl.agents.rl import RLConfig, check_config, load_run_config, train_rl
-from dilqr_rl.agents.rl_build import build_model, resolve_hyperparameters
+from dilqr_rl.agents.rl_build import build_model, default_model_error, resolve_hyperparameters
 from dilqr_rl.agents.rl_checkpoints import checkpoints, load_model, replay_buffer_path
 from dilqr_rl.agents.rl_config import parse_model_error
 from dilqr_rl.agents.rl_envs import env_factory, normalized_venv, training_venv
@@ -66,6 +66,9 @@ def test_each_algorithm_and_actor_trains_and_its_model_acts_as_evaluated(tmp_pat
     make = env_factory(config)
     with make() as env:
         loaded = load_sb3_model(result.checkpoint, env)
+    if policy == "dilqr":
+        scale = loaded.policy._get_constructor_parameters()["controller_lr_scale"]
+        assert scale == (10.0 if algo in ("ppo", "a2c") else 1.0)
     normalizes = resolve_hyperparameters(config).normalize and policy == "mlp"
     assert isinstance(loaded, ObservationNormalized) == normalizes
     again = evaluate_episodes(loaded, make, config.eval_episodes, config.eval_seed)
@@ -89,9 +92,9 @@ def test_tensorboard_has_eval_ilqr_and_param_scalars_off_policy(tmp_path):
 def test_every_env_trains_from_its_default_wrong_start(tmp_path, env_id):
     result = train_rl(tiny(tmp_path, env_id=env_id, start_angle=None, eval_freq=0))
     assert [r["timesteps"] for r in result.history] == [0.0, 32.0]
-    params = "mass" if "Pendulum-v0" in env_id else "pole_mass"
-    assert result.initial_params[params] == pytest.approx(result.registered_params[params] * 1.3 if params == "mass"
-                                                          else result.registered_params[params] * 0.7)
+    errors = default_model_error(env_id)
+    assert errors and result.initial_params == pytest.approx(
+        {k: v * (1 + errors.get(k, 0.0)) for k, v in result.registered_params.items()})
     assert math.isfinite(result.final["eval/mean_return"])
 
 
@@ -170,3 +173,12 @@ def test_parse_model_error_and_config_errors():
         check_config(RLConfig(model_error=("mas=-0.3",)))
     with pytest.raises(ValueError, match="hyperparams=n_step: not a hyperparameter of PPO; its hyperparameters: "):
         check_config(RLConfig(hyperparams={"n_step": 3.0}))
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_actor_warmup_keeps_the_actors_parameters_while_the_critic_learns(tmp_path, algo):
+    result = train_rl(tiny(tmp_path, algo, actor_warmup=16, learn=("physics", "cost-map")))
+    rows = result.history
+    assert [r["timesteps"] for r in rows] == [0.0, 16.0, 32.0]
+    assert rows[1]["param/mass"] == rows[0]["param/mass"] == pytest.approx(1.3)  # fixed for 16 steps
+    assert rows[2]["param/mass"] != rows[1]["param/mass"]  # then learning
