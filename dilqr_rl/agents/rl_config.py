@@ -8,8 +8,9 @@ names) are :func:`dilqr_rl.agents.rl.check_config`'s.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from dilqr_rl.agents.model_error import parse_model_error
 
 ALGOS = ("ppo", "a2c", "sac", "td3")
 """Stable-Baselines3 algorithms ``dilqr-rl rl`` trains with."""
@@ -21,29 +22,6 @@ RL_ENV_IDS = ("Pendulum-v1", "dilqr_rl/Pendulum-v0", "dilqr_rl/CartpoleSwingUp-v
               "InvertedPendulum-v5")
 """Environments ``dilqr-rl rl`` runs in: each has a registered model (the DiLQR actor) and an iLQR expert (the 1 of
 the normalised return)."""
-
-
-def parse_model_error(items: Sequence[str]) -> dict[str, float]:
-    """``("mass=-0.3", "length=-0.3")`` -> ``{"mass": -0.3, "length": -0.3}``; ``ValueError`` naming the item
-    that is not ``NAME=REL`` with a number REL > -1, or a name given twice."""
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        try:
-            error = float(value) if sep and name else None
-        except ValueError:
-            error = None
-        if error is None:
-            raise ValueError(f"model_error {item!r} is not NAME=REL (a physical parameter and its relative error), "
-                             "e.g. model_error mass=-0.3 length=-0.3")
-        if not (math.isfinite(error) and error > -1):
-            raise ValueError(f"model_error {item!r}: the relative error must be a finite number > -1 (the model's "
-                             f"value is true x (1 + REL), which must stay positive); got {value}")
-        if name in out:
-            raise ValueError(f"model_error names {name} twice ({item!r}); give each parameter once")
-        out[name] = error
-    return out
 
 
 @dataclass(frozen=True)

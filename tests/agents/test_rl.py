@@ -14,10 +14,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from dilqr_rl.agents import rl_envs
 from dilqr_rl.agents.evaluation import ObservationNormalized, evaluate_episodes, load_sb3_model
+from dilqr_rl.agents.model_error import parse_model_error
 from dilqr_rl.agents.rl import RLConfig, check_config, load_run_config, train_rl
 from dilqr_rl.agents.rl_build import build_model, default_model_error, resolve_hyperparameters
 from dilqr_rl.agents.rl_checkpoints import checkpoints, load_model, replay_buffer_path
-from dilqr_rl.agents.rl_config import parse_model_error
 from dilqr_rl.agents.rl_envs import env_factory, normalized_venv, training_venv
 from dilqr_rl.agents.rl_monitor import load_history
 from dilqr_rl.agents.zoo_hyperparams import ZOO_COMMIT, zoo_entry
