@@ -34,14 +34,14 @@ from dilqr_rl.policies import DiLQRPolicy
 
 PARTS = {
     "rollout: the actor's solves": ("rollout", "dilqr_actor.py", "solve"),
-    "  of which multi-start solves of new observations": ("rollout", "dilqr_actor.py", "_warm_starts"),
+    "rollout, of which: multi-start solves of new observations": ("rollout", "dilqr_actor.py", "_warm_starts"),
     "rollout: env steps": ("rollout", "dummy_vec_env.py", "step_wait"),
     "update: the actor's re-solves (plan memory warm starts)": ("update", "dilqr_actor.py", "solve"),
-    "  of which multi-start solves of observations not in memory": ("update", "dilqr_actor.py", "_warm_starts"),
+    "update, of which: multi-start solves of observations not in memory": ("update", "dilqr_actor.py", "_warm_starts"),
     "update: implicit backward": ("update", "layer.py", "backward"),
     "update: optimizer step": ("update", "optimizer.py", "wrapper"),
 }
-"""Profile parts: (phase, file, function); an indented part is within the part above it."""
+"""Profile parts: (phase, file, function); an "of which" part is within the part above it."""
 
 
 def make_ppo(policy, env_id: str, n_envs: int, n_steps: int) -> PPO:
