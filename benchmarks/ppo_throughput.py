@@ -7,8 +7,9 @@ The set-up of issue 14: ``PPO(policy, env_id)`` with 8 envs, ``n_steps=256``, on
 (``total_timesteps = n_envs * n_steps``), one thread; DiLQR zero-config: ``policy_kwargs=dict(env_id=...)`` (the
 env's registered model, the expert's cost and state map, the registered actor settings and plan memory). The two
 policies alternate in every repeat, so the machine's load drifts alike for both; medians over repeats. Prints
-steps/s of both and their ratio; ``--profile`` adds where the DiLQR run's time goes (one run under cProfile, ms
-per env step); ``--out`` writes ppo_throughput.md and .json with the date, machine and commit.
+steps/s of both and their ratio, in wall-clock time and per second of process CPU time (on a shared machine the
+latter leaves out the time other jobs held the core); ``--profile`` adds where the DiLQR run's time goes (one run
+under cProfile, ms per env step); ``--out`` writes ppo_throughput.md and .json with the date, machine and commit.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ def make_ppo(policy, env_id: str, n_envs: int, n_steps: int) -> PPO:
     return PPO(policy, venv, n_steps=n_steps, n_epochs=5, batch_size=64, seed=0, device="cpu", policy_kwargs=kwargs)
 
 
-def learn(model: PPO) -> float:
-    """One rollout and one update; returns env steps per second."""
-    start = time.perf_counter()
+def learn(model: PPO) -> tuple[float, float]:
+    """One rollout and one update; returns env steps per second of wall-clock time and of process CPU time (on a
+    shared machine the second leaves out the time other jobs held the core)."""
+    start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.learn(total_timesteps=model.n_envs * model.n_steps)
-    return model.num_timesteps / (time.perf_counter() - start)
+    return model.num_timesteps / (time.perf_counter() - start), model.num_timesteps / (time.process_time() - cpu)
 
 
 def _cumulative(stats: pstats.Stats, file: str, function: str) -> float:
@@ -96,22 +98,23 @@ def profile(env_id: str, n_envs: int, n_steps: int) -> dict[str, float]:
 
 
 def measure(env_id: str, n_envs: int, n_steps: int, repeats: int) -> dict:
-    """Medians over ``repeats`` alternating runs of both policies."""
+    """Medians over ``repeats`` alternating runs of both policies, wall-clock and process CPU time."""
     runs = {"MlpPolicy": [], "DiLQRPolicy": []}
     for _ in range(repeats):
         runs["MlpPolicy"].append(learn(make_ppo("MlpPolicy", env_id, n_envs, n_steps)))
         runs["DiLQRPolicy"].append(learn(make_ppo(DiLQRPolicy, env_id, n_envs, n_steps)))
-    mlp, dilqr = (statistics.median(v) for v in runs.values())
-    ratios = [d / m for m, d in zip(runs["MlpPolicy"], runs["DiLQRPolicy"])]
+    (mlp, mlp_cpu), (dilqr, dilqr_cpu) = ([statistics.median(r[i] for r in v) for i in (0, 1)] for v in runs.values())
     return {"env_id": env_id, "n_envs": n_envs, "n_steps": n_steps, "repeats": repeats, "mlp_steps_per_s": round(mlp),
-            "dilqr_steps_per_s": round(dilqr, 1), "ratio": round(dilqr / mlp, 4),
-            "ratio_median_of_repeats": round(statistics.median(ratios), 4)}
+            "dilqr_steps_per_s": round(dilqr, 1), "ratio": round(dilqr / mlp, 4), "mlp_cpu_steps_per_s": round(mlp_cpu),
+            "dilqr_cpu_steps_per_s": round(dilqr_cpu, 1), "cpu_ratio": round(dilqr_cpu / mlp_cpu, 4)}
 
 
 def _table(rows: list[dict]) -> list[str]:
-    lines = ["| env | envs x steps | MlpPolicy steps/s | DiLQRPolicy steps/s | DiLQR / MLP |", "|---|---|---|---|---|"]
+    lines = ["| env | envs x steps | MlpPolicy steps/s | DiLQRPolicy steps/s | DiLQR / MLP | the same per CPU second |",
+             "|---|---|---|---|---|---|"]
     lines += [f"| {r['env_id']} | {r['n_envs']} x {r['n_steps']} | {r['mlp_steps_per_s']} | {r['dilqr_steps_per_s']} | "
-              f"1/{1 / r['ratio']:.1f} |" for r in rows]
+              f"1/{1 / r['ratio']:.1f} | {r['mlp_cpu_steps_per_s']} vs {r['dilqr_cpu_steps_per_s']}: "
+              f"1/{1 / r['cpu_ratio']:.1f} |" for r in rows]
     return lines
 
 
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         row = measure(env_id, n_envs, n_steps, repeats)
         print(f"{env_id}, {n_envs} envs x {n_steps} steps, one update of 5 epochs, one thread, median of {repeats}")
         print(f"MlpPolicy: {row['mlp_steps_per_s']} env steps/s; DiLQRPolicy (zero-config): "
-              f"{row['dilqr_steps_per_s']} env steps/s; ratio 1/{1 / row['ratio']:.1f}")
+              f"{row['dilqr_steps_per_s']} env steps/s; ratio 1/{1 / row['ratio']:.1f} (per CPU second: "
+              f"1/{1 / row['cpu_ratio']:.1f})")
         if args.profile:
             row["profile_ms_per_step"] = {k: round(v, 4) for k, v in profile(env_id, n_envs, n_steps).items()}
             for part, ms in row["profile_ms_per_step"].items():
