@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from dilqr_rl.agents.evaluation import ObservationNormalized, evaluate_episodes, normalized_return
 from dilqr_rl.agents.rl_config import RLConfig
 from dilqr_rl.agents.rl_envs import env_factory
+from dilqr_rl.policies.dilqr_actor import PlanMemory
 
 HISTORY_FILE = "history.csv"
 Row = dict[str, float]
@@ -49,6 +51,25 @@ def normalized(value: float, references: dict[str, Any]) -> float:
     random policy's (episodes too short for the expert to pay off, e.g. a swing-up cut after a few steps)."""
     random, expert = references["random"], references["expert"]
     return float(normalized_return(value, random, expert)) if expert > random else float("nan")
+
+
+@contextmanager
+def fresh_plan_memory(policy: Any) -> Iterator[None]:
+    """Inside the block a DiLQR actor plans with an empty plan memory, as a loaded model does (``dilqr-rl
+    evaluate`` then replays the evaluation exactly); the training memory is put back after, without the
+    evaluation's observations. A no-op for other policies."""
+    first = getattr(policy, "action_net", None)  # DiLQRPolicy's FirstControl
+    if getattr(policy, "actor", None) is not None:
+        first = getattr(policy.actor, "first_control", None)  # SAC, TD3
+    memory = getattr(first, "memory", None)
+    if memory is None:
+        yield
+        return
+    first.memory = PlanMemory(memory.capacity)
+    try:
+        yield
+    finally:
+        first.memory = memory
 
 
 def evaluation_policy(model: BaseAlgorithm):
@@ -132,8 +153,9 @@ class EvalHistory(BaseCallback):
         row: Row = {"timesteps": float(model.num_timesteps), "train_seconds": self.train_seconds}
         if stats is not None:
             row.update({f"ilqr/{k}": v for k, v in stats.pop().items()})
-        result = evaluate_episodes(evaluation_policy(model), env_factory(self.config), self.config.eval_episodes,
-                                   self.config.eval_seed, label="evaluate")
+        with fresh_plan_memory(model.policy):
+            result = evaluate_episodes(evaluation_policy(model), env_factory(self.config),
+                                       self.config.eval_episodes, self.config.eval_seed, label="evaluate")
         if stats is not None:
             stats.pop()  # the evaluation's solves
         row["eval/mean_return"], row["eval/std_return"] = result.mean_return, result.std_return

@@ -19,7 +19,7 @@ from dilqr_rl.agents.rl import RLConfig, check_config, load_run_config, train_rl
 from dilqr_rl.agents.rl_build import build_model, default_model_error, resolve_hyperparameters
 from dilqr_rl.agents.rl_checkpoints import checkpoints, load_model, replay_buffer_path
 from dilqr_rl.agents.rl_envs import env_factory, normalized_venv, training_venv
-from dilqr_rl.agents.rl_monitor import load_history
+from dilqr_rl.agents.rl_monitor import fresh_plan_memory, load_history
 from dilqr_rl.agents.zoo_hyperparams import ZOO_COMMIT, zoo_entry
 from dilqr_rl.policies import DiLQRPolicy
 from dilqr_rl.policies.cost_maps import GoalWeightsMap
@@ -182,3 +182,17 @@ def test_actor_warmup_keeps_the_actors_parameters_while_the_critic_learns(tmp_pa
     assert [r["timesteps"] for r in rows] == [0.0, 16.0, 32.0]
     assert rows[1]["param/mass"] == rows[0]["param/mass"] == pytest.approx(1.3)  # fixed for 16 steps
     assert rows[2]["param/mass"] != rows[1]["param/mass"]  # then learning
+
+
+def test_evaluations_plan_with_an_empty_memory_as_a_loaded_model_does(tmp_path):
+    config = tiny(tmp_path)
+    model = build_model(config, resolve_hyperparameters(config), training_venv(config, 2))
+    first = model.policy.action_net
+    model.predict(model.env.reset(), deterministic=True)
+    memory, kept = first.memory, len(first.memory)
+    assert kept == 2
+    with fresh_plan_memory(model.policy):
+        assert first.memory is not memory and len(first.memory) == 0
+        assert first.memory.capacity == memory.capacity
+        model.predict(model.env.reset() + 0.01, deterministic=True)
+    assert first.memory is memory and len(memory) == kept  # the evaluation's observations are not kept
