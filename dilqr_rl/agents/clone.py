@@ -98,7 +98,8 @@ def clone_from_episodes(ds: EpisodeDataset, config: CloneConfig, env_kwargs: dic
     out: dict[str, Any] = {"policy": config.policy, "env_id": ds.env_id, "demonstrations": ds.n_episodes,
                            "expert_labels": len(ds), "demonstrations_return": float(ds.episode_returns().mean())}
     start = cloner.physics()
-    untrained = cloner.evaluate(config.eval_episodes, config.eval_seed) if config.eval_episodes else None
+    untrained = (cloner.evaluate(config.eval_episodes, config.eval_seed)
+                 if config.eval_episodes and config.evaluate_untrained else None)
     result = cloner.fit(ds.observations, ds.actions, ds.episode, checkpoint_dir, writer)
     out.update(train_seconds=result.wall_time, best_epoch=result.best_epoch, best_val_loss=result.best_val_loss,
                test_loss=result.test_loss)
@@ -106,7 +107,7 @@ def clone_from_episodes(ds: EpisodeDataset, config: CloneConfig, env_kwargs: dic
         out["checkpoint"] = str(checkpoint_dir / "best.pt")
     if cloner.spec.kind == "dilqr":
         out.update(physics_true=cloner.true_physics, physics_start=start, physics_learned=cloner.physics())
-    if untrained is not None:
+    if config.eval_episodes:
         trained = cloner.evaluate(config.eval_episodes, config.eval_seed)
         if reference is None:
             reference = reference_returns(cloner.make_env, config.eval_episodes, config.eval_seed, config.progress)
@@ -115,12 +116,14 @@ def clone_from_episodes(ds: EpisodeDataset, config: CloneConfig, env_kwargs: dic
     return out
 
 
-def evaluation_returns(untrained: EvalResult, trained: EvalResult, reference: Reference) -> dict[str, Any]:
-    """The untrained and trained returns, raw and normalised, with the reference they are normalised by."""
+def evaluation_returns(untrained: EvalResult | None, trained: EvalResult, reference: Reference) -> dict[str, Any]:
+    """The untrained (None where not evaluated) and trained returns, raw and normalised, with the reference they
+    are normalised by."""
+    before = None if untrained is None else untrained.mean_return
     return {"eval_seeds": [reference.seed, reference.seed + reference.episodes - 1],
-            "untrained_return": untrained.mean_return, "return": trained.mean_return,
+            "untrained_return": before, "return": trained.mean_return,
             "return_std": trained.std_return, "random_return": reference.random, "expert_return": reference.expert,
-            "normalized_untrained": reference.normalize(untrained.mean_return),
+            "normalized_untrained": None if before is None else reference.normalize(before),
             "normalized_return": reference.normalize(trained.mean_return)}
 
 
@@ -129,4 +132,5 @@ def _log_returns(writer, metrics: dict[str, Any], step: int) -> None:
         return
     for key in ("untrained_return", "return", "normalized_untrained", "normalized_return", "random_return",
                 "expert_return"):
-        writer.add_scalar(f"eval/{'mean_return' if key == 'return' else key}", metrics[key], step)
+        if metrics[key] is not None:
+            writer.add_scalar(f"eval/{'mean_return' if key == 'return' else key}", metrics[key], step)

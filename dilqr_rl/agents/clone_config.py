@@ -78,6 +78,8 @@ class CloneConfig:
     """Evaluation episodes of the untrained and trained policy, the random policy and the expert (0: skip)."""
     eval_seed: int = 1000
     """Seed of the first evaluation episode (away from the demonstrations' seeds 0, 1, ...)."""
+    evaluate_untrained: bool = True
+    """Also evaluate the policy before training (False: skip it; the untrained returns are then None)."""
     seed: int = 0
     """Seeds the split, the initial weights and the batches."""
     progress: bool = True
@@ -144,6 +146,8 @@ class DaggerConfig(CloneConfig):
     """Episodes of the mixture policy per round, each state labelled by the expert."""
     beta0: float = 0.5
     """The expert's share in round k is beta0^k (0: the learner alone from round 1)."""
+    evaluate_rounds: bool = True
+    """Evaluate the learner after every round (False: after the last one only)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -110,7 +110,8 @@ def run_dagger(demos: EpisodeDataset, config: DaggerConfig, env_kwargs: dict[str
     evaluate = config.eval_episodes > 0
     if evaluate and reference is None:
         reference = reference_returns(cloner.make_env, config.eval_episodes, config.eval_seed, config.progress)
-    untrained = cloner.evaluate(config.eval_episodes, config.eval_seed) if evaluate else None
+    untrained = (cloner.evaluate(config.eval_episodes, config.eval_seed)
+                 if evaluate and config.evaluate_untrained else None)
     start_physics = cloner.physics()
     epochs = config.bc_config(None).epochs
     rng = np.random.default_rng(config.seed)
@@ -129,7 +130,7 @@ def run_dagger(demos: EpisodeDataset, config: DaggerConfig, env_kwargs: dict[str
                    None if writer is None else OffsetWriter(writer, offset), label=f"dagger round {k}")
         seconds += time.perf_counter() - start
         row.update(expert_labels=len(data), train_seconds=seconds)
-        if evaluate:
+        if evaluate and (config.evaluate_rounds or k == config.rounds):
             result = cloner.evaluate(config.eval_episodes, config.eval_seed)
             row.update(**{"return": result.mean_return}, normalized_return=reference.normalize(result.mean_return))
         if cloner.spec.kind == "dilqr":
