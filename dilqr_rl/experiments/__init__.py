@@ -20,6 +20,8 @@ STUDIES: dict[str, str] = {
     "gradient-fidelity": "gradient_fidelity",
     "visual": "visual",
     "pixel-bc": "pixel_bc",
+    "closed-loop-bc": "closed_loop_bc",
+    "rl": "rl",
 }
 """Study name -> module under ``dilqr_rl.experiments``."""
 

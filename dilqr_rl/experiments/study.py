@@ -43,6 +43,10 @@ class StudyOptions:
     """Frame side in pixels of the pixel studies (``visual``, ``pixel-bc``), a multiple of 32 (the image encoder
     halves each side five times); ``None``: the study's own (64; 32 with ``quick``)."""
 
+    grid: str | None = None
+    """A study's named grid of trials where it has several (``closed-loop-bc``: ``full``, the issue's, or
+    ``reduced``, what the committed run made); ``None``: the study's full grid."""
+
     def __post_init__(self) -> None:
         if self.seeds is not None and (not isinstance(self.seeds, int) or self.seeds < 1):
             raise ValueError(f"seeds must be an integer >= 1 or None (the study's own); got {self.seeds!r}")

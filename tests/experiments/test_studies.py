@@ -1,4 +1,4 @@
-"""The seven studies end to end with --quick on a local Ray, and their trial functions as plain functions."""
+"""The eight studies end to end with --quick on a local Ray, and their trial functions as plain functions."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ EXPECTED = {
                "| baseline |", "Regime: quick"],
     "pixel-bc": ["| DiLQR policy + state loss |", "| CNN-MLP (actions only) |",
                  "Does the action loss reach the encoder?", "Regime: quick"],
+    "closed-loop-bc": ["| Pendulum-v1 | DiLQR DAgger |", "Fewest demonstrations to reach 0.95", "3g/(2l)",
+                       "Grid `quick`"],
+    "rl": ["| Pendulum-v1 | PPO | DiLQR (physics) |", "## Targets (issue 15)", "| masses, lengths x0.7 |",
+           "Grid `quick`"],
 }
 
 
