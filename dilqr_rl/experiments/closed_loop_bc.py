@@ -40,8 +40,8 @@ class Grid:
     seeds: int
     note: str
     """What the grid cuts against the issue's, and why (copied into the summary)."""
-    dagger_seeds_by_env: dict[str, int] = field(default_factory=dict)
-    """env -> seeds of the DAgger trials where fewer than ``seeds``."""
+    seeds_by_env: dict[str, int] = field(default_factory=dict)
+    """env -> seeds where fewer than ``seeds``."""
     policies_by_size: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
     """env -> {size: policies} where not all policies run at a size."""
 
@@ -51,18 +51,22 @@ GRIDS: dict[str, Grid] = {
                  "the issue's grid: every env, size, policy and method, 5 seeds"),
     "reduced": Grid(
         bc_sizes={"Pendulum-v1": SIZES, "dilqr_rl/CartpoleSwingUp-v0": SIZES[:-1], "InvertedPendulum-v5": SIZES[:-1]},
-        dagger_sizes={"Pendulum-v1": (2, 5, 10), "dilqr_rl/CartpoleSwingUp-v0": (5,), "InvertedPendulum-v5": (2,)},
+        dagger_sizes={"Pendulum-v1": (2, 5, 10), "dilqr_rl/CartpoleSwingUp-v0": (5,)},
         seeds=2,
-        dagger_seeds_by_env={"dilqr_rl/CartpoleSwingUp-v0": 1, "InvertedPendulum-v5": 1},
-        policies_by_size={"dilqr_rl/CartpoleSwingUp-v0": {20: ("mlp", "lstm")},
+        seeds_by_env={"dilqr_rl/CartpoleSwingUp-v0": 1, "InvertedPendulum-v5": 1},
+        policies_by_size={"dilqr_rl/CartpoleSwingUp-v0": {n: ("mlp", "lstm") for n in (10, 20)},
                           "InvertedPendulum-v5": {n: ("mlp", "lstm") for n in (5, 10, 20)}},
-        note=("2 seeds instead of 5 (DAgger on the cart-pole and InvertedPendulum-v5: 1); BC at every size on "
-              "Pendulum-v1, at 1-20 demonstrations on the cart-pole and InvertedPendulum-v5 (episodes of 500 and "
-              "1000 steps), where the DiLQR actor runs at 1-10 and 1-2 demonstrations only (a DiLQR trial there "
-              "is 4.5 and 21 s of training per demonstration and 50 and 125 s for the 20 evaluation episodes of a "
-              "policy that balances); DAgger at budgets {2, 5, 10} on Pendulum-v1, 5 on the cart-pole and 2 on "
-              "InvertedPendulum-v5. Why: the whole run had to fit about 40 minutes of 2 CPU cores shared with "
-              "other jobs (timed beforehand, one trial of each kind); `--grid full` runs the issue's grid"),
+        note=("2 seeds on Pendulum-v1 and 1 on the cart-pole and InvertedPendulum-v5 instead of 5 (no seed bands "
+              "there); BC at every size on Pendulum-v1 and at 1-20 demonstrations on the cart-pole and "
+              "InvertedPendulum-v5 (episodes of 500 and 1000 steps), where the DiLQR actor runs at 1-5 and 1-2 "
+              "demonstrations only (a DiLQR trial there is about 4.5 and 21 s of training per demonstration, and "
+              "50 and 125 s for the 20 evaluation episodes of a policy that balances, timed on a quiet machine); "
+              "DAgger at budgets {2, 5, 10} on Pendulum-v1 and 5 on the cart-pole, none on InvertedPendulum-v5. "
+              "Why: the run had to fit about 40 minutes of 2 CPU cores shared with other jobs (load average "
+              "11-15 during the run); a first launch of a larger grid (2 seeds everywhere, DiLQR to 10 "
+              "demonstrations on the cart-pole, DAgger on InvertedPendulum-v5) was stopped when its first 26 "
+              "trials showed it would not, and its finished trials were reused; `--grid full` runs the issue's "
+              "grid"),
     ),
 }
 """Named grids (``--grid``; None: ``full``)."""
@@ -87,10 +91,10 @@ def trials(options: StudyOptions) -> list[dict[str, Any]]:
     configs = []
     for seed in range(options.seeds or g.seeds):  # seed outermost: a sweep cut short still has every size
         for env in g.bc_sizes:
+            if seed >= (options.seeds or g.seeds_by_env.get(env, g.seeds)):
+                continue
             n_data = max((*g.bc_sizes[env], *g.dagger_sizes.get(env, ())))
-            dagger = g.dagger_sizes.get(env, ()) if seed < (options.seeds or g.dagger_seeds_by_env.get(env, g.seeds)) \
-                else ()
-            for method, sizes in (("bc", g.bc_sizes[env]), ("dagger", dagger)):
+            for method, sizes in (("bc", g.bc_sizes[env]), ("dagger", g.dagger_sizes.get(env, ()))):
                 for n in sizes:
                     for policy in g.policies_by_size.get(env, {}).get(n, POLICIES):
                         # the DiLQR actor's wrong start is the same in every trial: its return is measured once
@@ -167,6 +171,17 @@ def _time_table(ok: list[Row]) -> str:
     return report.table(["env", "policy", "train seconds by demos (mean over seeds)", "trial wall s (mean)"], lines)
 
 
+def _ran_table(ok: list[Row]) -> str:
+    """What finished: per env, method and policy the numbers of demonstrations with their count of seeds."""
+    lines = []
+    for (env, policy, method), rows in sorted(report.group(ok, "env_id", "policy", "method").items(),
+                                              key=lambda kv: (ENVS.index(kv[0][0]), METHODS.index(kv[0][2]),
+                                                              POLICIES.index(kv[0][1]))):
+        by_n = report.group(rows, "n_demos")
+        lines.append([env, _label(policy, method), ", ".join(f"{n} ({len(rs)})" for (n,), rs in sorted(by_n.items()))])
+    return report.table(["env", "policy", "demonstrations (seeds)"], lines)
+
+
 def _untrained(ok: list[Row]) -> str:
     parts = []
     for (env,), rows in report.group([r for r in ok if r.get("normalized_untrained") is not None], "env_id").items():
@@ -195,7 +210,9 @@ def _plot(curves: dict, path: Path) -> None:
         ax.axhline(TARGET, color="k", lw=0.6, ls=":", label=f"{TARGET}")
         ax.set_xscale("log")
         ax.set_xticks(SIZES, [str(n) for n in SIZES])
-        ax.set_ylim(-0.3, 1.1)
+        lowest = min((p[0] for (e, _, _), points in curves.items() if e == env for p in points.values() if p[2]),
+                     default=0.0)
+        ax.set_ylim(min(-0.3, lowest - 0.1), 1.1)
         ax.set_xlabel("expert episodes (demonstrations; DAgger: same labels)")
         ax.set_title(env, fontsize=9)
     axes[0][0].set_ylabel("normalised return (0 random, 1 expert)")
@@ -233,6 +250,9 @@ for the expert on the same episodes ({references}). Mean ± standard error over 
 
 The pixel pendulum (`dilqr_rl/PixelPendulum-v0`) is not part of this study; see `pixel-bc`.
 
+Trials that finished:
+
+{_ran_table(ok)}
 ## Normalised return against demonstrations
 
 {_return_table(curves, sizes)}
