@@ -12,12 +12,12 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Args:
     """Reproduce one of the papers' experiments as a multi-seed sweep on Ray Tune (cartpole-cost, cartpole-dx,
-    imitation, nonrealizable-pendulum, gradient-fidelity, visual, pixel-bc, closed-loop-bc); writes results.csv,
-    summary.md and plots."""
+    imitation, nonrealizable-pendulum, gradient-fidelity, visual, pixel-bc, closed-loop-bc, rl); writes
+    results.csv, summary.md and plots."""
 
     name: str
     """The study: cartpole-cost, cartpole-dx, imitation, nonrealizable-pendulum, gradient-fidelity, visual,
-    pixel-bc, closed-loop-bc."""
+    pixel-bc, closed-loop-bc, rl."""
     seeds: int | None = None
     """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum; 3 for gradient-fidelity,
     visual and pixel-bc; 1 with --quick)."""
@@ -30,7 +30,8 @@ class Args:
     size: int | None = None
     """Frame side in pixels of visual and pixel-bc, a multiple of 32 (None: the study's, 64; e.g. 224 on a GPU)."""
     grid: str | None = None
-    """A study's named grid where it has several (closed-loop-bc: full or reduced; None: the study's full grid)."""
+    """A study's named grid where it has several (closed-loop-bc, rl: full or reduced; None: the study's full
+    grid)."""
     address: str | None = None
     """A Ray cluster to run on: its address, or auto (the one RAY_ADDRESS or the last `ray start` here names).
     None: a new local Ray on --cpus cores, whatever cluster this machine knows of."""
@@ -62,7 +63,7 @@ class Args:
             grids = getattr(importlib.import_module(f"dilqr_rl.experiments.{STUDIES[self.name]}"), "GRIDS", {})
             if self.grid not in grids:
                 raise ValueError(f"--grid must be one of {list(grids)} for {self.name}; got {self.grid!r}" if grids
-                                 else f"--grid: {self.name} has one grid only; drop --grid (closed-loop-bc has "
+                                 else f"--grid: {self.name} has one grid only; drop --grid (closed-loop-bc and rl have "
                                       "named grids)")
         if self.cpus_per_trial < 1:
             raise ValueError(f"--cpus-per-trial must be >= 1; got {self.cpus_per_trial}")

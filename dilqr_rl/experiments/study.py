@@ -44,7 +44,7 @@ class StudyOptions:
     halves each side five times); ``None``: the study's own (64; 32 with ``quick``)."""
 
     grid: str | None = None
-    """A study's named grid of trials where it has several (``closed-loop-bc``: ``full``, the issue's, or
+    """A study's named grid of trials where it has several (``closed-loop-bc``, ``rl``: ``full``, the issue's, or
     ``reduced``, what the committed run made); ``None``: the study's full grid."""
 
     def __post_init__(self) -> None:

@@ -1,0 +1,232 @@
+"""The ``rl`` study's summary: ``summary.md`` (targets, returns, env steps to 0.9, learned physics, speed,
+robustness) and ``return_vs_steps.png``, computed from ``results.csv`` and the trials' histories."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from dilqr_rl.experiments import report
+from dilqr_rl.experiments.study import Row, StudyOptions
+
+LABELS = {"dilqr": "DiLQR (physics)", "dilqr+cost-map": "DiLQR (physics + cost map)", "mlp": "MLP"}
+ZOO_REFERENCES: dict[str, dict[str, float]] = {
+    "Pendulum-v1": {"rl-zoo3 TD3 (20k)": -152.0, "rl-zoo3 SAC (20k)": -157.0, "rl-zoo3 PPO (100k)": -172.0,
+                    "rl-zoo3 A2C (1M)": -163.0},
+    "InvertedPendulum-v5": {"rl-zoo3 PPO (max)": 1000.0},
+}
+"""rl-zoo3's published returns (as issue 15 quotes them), drawn as reference lines."""
+PENDULUM_TARGET, PENDULUM_BUDGET = -155.0, 10_000
+INVERTED_TARGET, INVERTED_BUDGET = 1000.0, 5_000
+CARTPOLE_TARGET = 0.9
+SETTINGS = ("nominal", "x0.7", "x1.3", "wide")
+
+
+def _cells(ok: list[Row]) -> dict[tuple[str, str], dict[str, list[Row]]]:
+    """{(env, algo): {actor: rows}} in first-seen order."""
+    out: dict[tuple[str, str], dict[str, list[Row]]] = {}
+    for r in ok:
+        out.setdefault((r["env_id"], r["algo"]), {}).setdefault(r["actor"], []).append(r)
+    return out
+
+
+def _ms(values: list[Any], digits: int = 4) -> str:
+    return report.fmt(*report.mean_se(values), digits=digits)
+
+
+def _curve(rows: list[Row], out_dir: Path, key: str) -> tuple[list[float], list[float], list[float]]:
+    """Mean and standard error over seeds of ``history[key]`` at the env steps every seed evaluated."""
+    histories = [h for r in rows if (h := report.history(out_dir, r)) is not None and h.get(key)]
+    if not histories:
+        return [], [], []
+    common = sorted(set.intersection(*(set(h["timesteps"]) for h in histories)))
+    values = [[h[key][h["timesteps"].index(t)] for h in histories] for t in common]
+    se = [statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in values]
+    return common, [statistics.fmean(v) for v in values], se
+
+
+def _plot(cells: dict, out_dir: Path) -> None:
+    plt = report.pyplot()
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 3.8), squeeze=False)
+    for ax, ((env, algo), actors) in zip(axes.flat, cells.items()):
+        for actor, rows in actors.items():
+            steps, mean, se = _curve(rows, out_dir, "return")
+            if steps:
+                ax.plot(steps, mean, marker=".", label=f"{LABELS[actor]} (n={len(rows)})")
+                ax.fill_between(steps, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)],
+                                alpha=0.25)
+        any_row = next(iter(actors.values()))[0]
+        ax.axhline(any_row["expert_return"], color="k", lw=1.0, label="iLQR expert")
+        ax.axhline(any_row["random_return"], color="grey", lw=0.8, ls=":", label="random")
+        for (label, value), style in zip(ZOO_REFERENCES.get(env, {}).items(), ("--", "-.", (0, (1, 1)), (0, (5, 1)))):
+            ax.axhline(value, color="tab:red", lw=0.8, ls=style, label=label)
+        ax.set_title(f"{env} {algo.upper()}", fontsize=9)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("mean return (20 seeded episodes)")
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    fig.suptitle("return vs env steps, mean ± SE over seeds", fontsize=10)
+    report.save(fig, out_dir / "return_vs_steps.png")
+
+
+def _returns(cells: dict) -> str:
+    lines = []
+    for (env, algo), actors in cells.items():
+        for actor, rows in actors.items():
+            reached = [r["steps_to_0.9"] for r in rows if r.get("steps_to_0.9") is not None
+                       and math.isfinite(r["steps_to_0.9"])]
+            lines.append([env, algo.upper(), LABELS[actor], len(rows), int(rows[0]["timesteps"]),
+                          _ms([r["untrained_return"] for r in rows]), _ms([r["final_return"] for r in rows]),
+                          _ms([r["untrained_normalized"] for r in rows], 3),
+                          _ms([r["final_normalized"] for r in rows], 3),
+                          f"{statistics.fmean(reached):.0f} ({len(reached)}/{len(rows)} seeds)" if reached
+                          else f"not reached (0/{len(rows)})"])
+    return report.table(["env", "algo", "actor", "seeds", "env steps", "untrained return", "final return",
+                         "untrained normalised", "final normalised", "env steps to 0.9"], lines)
+
+
+def _parameters(cells: dict) -> str:
+    lines = []
+    for (env, algo), actors in cells.items():
+        for actor, rows in actors.items():
+            for name in sorted(k[len("truth/"):] for k in rows[0] if k.startswith("truth/") and rows[0][k] is not None):
+                final = [r.get(f"param/{name}") for r in rows]
+                if all(v is None for v in final):
+                    continue
+                truth = rows[0][f"truth/{name}"]
+                err = report.mean_se([(v - truth) / truth * 100 for v in final if v is not None])
+                lines.append([env, algo.upper(), LABELS[actor], name, f"{truth:.4g}",
+                              f"{rows[0].get(f'initial/{name}', float('nan')):.4g}", _ms(final),
+                              f"{err[0]:+.1f}%"])
+    return report.table(["env", "algo", "actor", "parameter", "truth", "start", "final (mean ± SE)",
+                         "final error"], lines)
+
+
+def _speed(cells: dict) -> str:
+    lines = [[env, algo.upper(), LABELS[a], _ms([r["seconds_per_1000_steps"] for r in rows], 3),
+              _ms([r["env_steps_per_s"] for r in rows], 3)]
+             for (env, algo), actors in cells.items() for a, rows in actors.items()]
+    return report.table(["env", "algo", "actor", "wall-clock s per 1000 env steps", "env steps/s"], lines)
+
+
+def _robustness(cells: dict) -> str:
+    lines = []
+    for (env, algo), actors in cells.items():
+        for actor, rows in actors.items():
+            if rows[0].get("robust/nominal_normalized") is None:
+                continue
+            values = {s: report.mean_se([r[f"robust/{s}_normalized"] for r in rows]) for s in SETTINGS}
+            drop = max(values["nominal"][0] - values[s][0] for s in ("x0.7", "x1.3"))
+            lines.append([env, algo.upper(), LABELS[actor], *(f"{values[s][0]:.3f} ± {values[s][1]:.2g}"
+                                                              for s in SETTINGS), f"{drop:+.3f}"])
+    return report.table(["env", "algo", "actor", "nominal", "masses, lengths x0.7", "x1.3", "wide starts",
+                         "largest drop under changed physics"], lines)
+
+
+def _at_budget(rows: list[Row], out_dir: Path, budget: int) -> tuple[float, float, int, int]:
+    """Mean ± SE over seeds of the return at the last evaluation within ``budget`` env steps (and its step)."""
+    values, steps = [], []
+    for r in rows:
+        h = report.history(out_dir, r)
+        if h is None:
+            continue
+        within = [i for i, t in enumerate(h["timesteps"]) if t <= budget * 1.25]  # PPO's last rollout may overrun
+        if within:
+            values.append(h["return"][within[-1]])
+            steps.append(int(h["timesteps"][within[-1]]))
+    mean, se, n = report.mean_se(values)
+    return mean, se, n, max(steps, default=0)
+
+
+def _dilqr_vs_mlp(cells: dict, out_dir: Path) -> str:
+    parts = []
+    for (env, algo), actors in cells.items():
+        if "mlp" not in actors:
+            continue
+        ms, mm, _ = _curve(actors["mlp"], out_dir, "return")
+        for actor in (a for a in actors if a != "mlp"):
+            ds, dm, _ = _curve(actors[actor], out_dir, "return")
+            common = [t for t in ds if t in ms]
+            worse = [t for t in common if dm[ds.index(t)] < mm[ms.index(t)]]
+            parts.append(f"{env} {algo.upper()} {LABELS[actor]}: >= MLP at {len(common) - len(worse)}/{len(common)} "
+                         f"evaluations" + (f" (below at {', '.join(str(int(t)) for t in worse)})" if worse else ""))
+    return "; ".join(parts) or "not measured"
+
+
+def _targets(cells: dict, out_dir: Path) -> str:
+    lines = []
+    for (env, target, budget, what) in (("Pendulum-v1", PENDULUM_TARGET, PENDULUM_BUDGET, "return"),
+                                        ("InvertedPendulum-v5", INVERTED_TARGET, INVERTED_BUDGET, "return")):
+        for (e, algo), actors in cells.items():
+            for actor in (a for a in actors if e == env and a != "mlp"):
+                mean, se, n, step = _at_budget(actors[actor], out_dir, budget)
+                if n:
+                    verdict = "met" if mean >= target else f"missed by {target - mean:.1f}"
+                    lines.append([f"`{env}` {what}, {algo.upper()} {LABELS[actor]}", f">= {target:g} within {budget} "
+                                  f"env steps", f"{mean:.1f} ± {se:.1f} at {step} steps (n={n})", verdict])
+    for (e, algo), actors in cells.items():
+        for actor in (a for a in actors if e == "dilqr_rl/CartpoleSwingUp-v0" and a != "mlp"):
+            mean, se, n = report.mean_se([r["final_normalized"] for r in actors[actor]])
+            verdict = "met" if mean >= CARTPOLE_TARGET else f"missed by {CARTPOLE_TARGET - mean:.2f}"
+            lines.append([f"`CartpoleSwingUp-v0` normalised, {algo.upper()} {LABELS[actor]}", ">= 0.9",
+                          f"{mean:.3f} ± {se:.2g} at {int(actors[actor][0]['timesteps'])} steps (n={n})", verdict])
+    lines.append(["DiLQR against MLP", "DiLQR's return >= the MLP's at every budget up to 50k, each env",
+                  _dilqr_vs_mlp(cells, out_dir), "see the measured column"])
+    lines.append(["robustness", "DiLQR degrades less than the MLP under changed physics",
+                  "largest drop in the robustness table", "see there"])
+    return report.table(["measure", "target", "measured", "verdict"], lines)
+
+
+def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
+    from dilqr_rl.experiments.rl import grid
+
+    ok = report.ok_rows(rows)
+    name, g = grid(options)
+    cells = _cells(ok)
+    if cells:
+        _plot(cells, out_dir)
+    zoo = sorted({f"{r['env_id']} {r['algo'].upper()}: {r['zoo']}" for r in ok if r.get("zoo")})
+    text = f"""# rl: actor-critic with a DiLQR actor against SB3's MlpPolicy
+
+Grid `{name}`: {g.note}.{report.run_note(ok, options, 5) if options.quick else ""}
+
+Every trial: `train_rl` with rl-zoo3's hyperparameters for the env and algorithm, the DiLQR actor from the env's
+default wrong start learning its physics (and in the variant a cost map), the deterministic policy evaluated
+before training and every `eval_freq` env steps on {g.eval_episodes} episodes seeded 1000, 1001, ... and
+normalised so that a random policy is 0 and the iLQR expert 1; then the final `model.zip`, loaded as `dilqr-rl
+evaluate` loads it, under changed physics and from wider starts. Off-policy algorithm: SAC on every env
+(rl-zoo3's TD3 entry for Pendulum-v1 starts learning at 10k steps, past the issue's budget).
+
+Hyperparameters: {"; ".join(zoo) or "n/a"}.
+
+## Targets (issue 15)
+
+{_targets(cells, out_dir)}
+## Return against env steps
+
+Figure: `return_vs_steps.png` (mean ± SE over seeds; black: the iLQR expert on the same episodes; red: rl-zoo3's
+published returns at their own budgets, for reference).
+
+{_returns(cells)}
+## Learned physical parameters against the truth
+
+{_parameters(cells)}
+## Wall-clock per 1000 env steps (training, evaluations excluded)
+
+{_speed(cells)}
+## Robustness: the final policy under changed physics and from wider starts
+
+Normalised to the nominal env's random and expert returns (mean ± SE over seeds). Changed physics: every mass
+and length of the env x0.7 and x1.3. Wider starts: {"; ".join(f"{e}: {w}" for e, w in _wide_starts().items())}.
+
+{_robustness(cells)}
+{report.failures(rows)}"""
+    (out_dir / "summary.md").write_text(text)
+
+
+def _wide_starts() -> dict[str, str]:
+    from dilqr_rl.experiments.rl_trial import WIDE_STARTS
+
+    return WIDE_STARTS

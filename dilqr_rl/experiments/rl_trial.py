@@ -1,0 +1,156 @@
+"""One trial of the ``rl`` study: ``train_rl`` of one (env, algorithm, actor, seed), then the final policy
+evaluated under changed physics and from starts outside the training distribution.
+
+The training and its evaluations are :func:`dilqr_rl.agents.rl.train_rl`'s (rl-zoo3's hyperparameters, the
+env's default wrong start for the DiLQR actor, seeded evaluations normalised to a random policy, 0, and the iLQR
+expert, 1). What this module adds:
+
+- ``history.json``: the run's evaluations as curves over env steps (``timesteps``, ``return``, ``normalized``,
+  ``train_seconds``, ``param/<name>``), what the summary's figures read;
+- robustness: the saved ``model.zip`` loaded as ``dilqr-rl evaluate`` loads it and run on the same seeded
+  episodes with every mass and length x0.7 and x1.3 (:func:`scaled_env`) and from wider starts
+  (:data:`WIDE_STARTS`), each return also normalised to the nominal env's references.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+PHYSICS_SCALES = (0.7, 1.3)
+"""Every mass and length of the env x these (one setting each), as Actor-Critic MPC's robustness test."""
+
+ACTORS = {"dilqr": ("dilqr", ("physics",)), "dilqr+cost-map": ("dilqr", ("physics", "cost-map")),
+          "mlp": ("mlp", ("physics",))}
+"""The study's actor name -> (``RLConfig.policy``, ``RLConfig.learn``)."""
+
+WIDE_STARTS = {
+    "Pendulum-v1": "theta ~ U(-pi, pi), theta_dot ~ U(-5, 5) (training: U(-1, 1))",
+    "InvertedPendulum-v5": "qpos, qvel ~ U(-0.1, 0.1) (training: U(-0.01, 0.01))",
+    "dilqr_rl/CartpoleSwingUp-v0": "x ~ U(-1, 1), theta ~ U(-pi, pi), velocities ~ U(-1, 1) (training: hanging "
+                                   "+- 0.05)",
+}
+"""Starts outside each env's training distribution (the ``ood`` evaluation)."""
+
+
+class WideStart(gym.Wrapper):
+    """Resets ``env`` to a start drawn (from the env's own seeded generator) outside its training starts, as
+    :data:`WIDE_STARTS` says for its id."""
+
+    def __init__(self, env: gym.Env, env_id: str) -> None:
+        super().__init__(env)
+        if env_id not in WIDE_STARTS:
+            raise ValueError(f"no wide starts for {env_id}; expected one of {', '.join(WIDE_STARTS)}")
+        self.env_id = env_id
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if self.env_id == "Pendulum-v1":
+            return self.env.reset(seed=seed, options={"x_init": np.pi, "y_init": 5.0})
+        if self.env_id == "InvertedPendulum-v5":
+            return self.env.reset(seed=seed)  # the wider noise is the env's reset_noise_scale (see scaled_env)
+        self.env.reset(seed=seed)
+        rng = self.env.unwrapped.np_random
+        state = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-np.pi, np.pi), rng.uniform(-1, 1)])
+        return self.env.reset(options={"state": state})
+
+
+def _scale_mujoco_pole(env: gym.Env, scale: float) -> None:
+    """InvertedPendulum-v5 with the cart's and pole's masses and the pole's length x ``scale`` (the pole's inertia
+    follows: x scale for the mass, x scale^2 for the length)."""
+    model = env.unwrapped.model
+    cart, pole, geom = model.body("cart").id, model.body("pole").id, model.geom("cpole").id
+    model.body_mass[[cart, pole]] *= scale
+    model.body_inertia[cart] *= scale
+    model.body_inertia[pole] *= scale**3
+    model.geom_size[geom, 1] *= scale
+    model.geom_pos[geom] *= scale
+    model.body_ipos[pole] *= scale
+
+
+def scaled_env(env_id: str, scale: float = 1.0, wide: bool = False) -> Callable[[], gym.Env]:
+    """A function making ``env_id`` with every mass and length x ``scale``, starting from :data:`WIDE_STARTS` when
+    ``wide`` (Pendulum-v1: ``m``, ``l`` on ``env.unwrapped``; the cart-pole: ``cart_mass``, ``pole_mass``,
+    ``length`` as ``gymnasium.make`` kwargs; InvertedPendulum-v5: its MuJoCo model's bodies and pole geom)."""
+    from dilqr_rl.envs.registration import make_env
+
+    def make() -> gym.Env:
+        kwargs: dict[str, Any] = {}
+        if env_id == "dilqr_rl/CartpoleSwingUp-v0":
+            kwargs = {"cart_mass": 1.0 * scale, "pole_mass": 0.1 * scale, "length": 0.5 * scale}
+        if env_id == "InvertedPendulum-v5" and wide:
+            kwargs = {"reset_noise_scale": 0.1}
+        env = make_env(env_id, **kwargs)
+        if env_id == "Pendulum-v1":
+            env.unwrapped.m *= scale
+            env.unwrapped.l *= scale
+        elif env_id == "InvertedPendulum-v5" and scale != 1.0:
+            _scale_mujoco_pole(env, scale)
+        return WideStart(env, env_id) if wide else env
+
+    return make
+
+
+def robustness(model_path: Path, env_id: str, episodes: int, seed: int, references: dict[str, float]
+               ) -> dict[str, float]:
+    """Mean return (``robust/<setting>_return``) and its normalisation to the nominal references
+    (``robust/<setting>_normalized``) of the saved model under each of ``nominal``, ``x0.7``, ``x1.3`` and
+    ``wide`` (see the module docstring), on ``episodes`` episodes seeded ``seed``, ``seed + 1``, ..."""
+    from dilqr_rl.agents.evaluation import evaluate_episodes, load_sb3_model
+    from dilqr_rl.agents.rl_monitor import normalized
+
+    settings = {"nominal": scaled_env(env_id), **{f"x{s}": scaled_env(env_id, s) for s in PHYSICS_SCALES},
+                "wide": scaled_env(env_id, wide=True)}
+    out = {}
+    for name, make in settings.items():
+        with make() as env:
+            policy = load_sb3_model(model_path, env)
+        value = float(evaluate_episodes(policy, make, episodes, seed).returns.mean())
+        out[f"robust/{name}_return"] = value
+        out[f"robust/{name}_normalized"] = normalized(value, references)
+    return out
+
+
+def steps_to(timesteps: list[float], normalized: list[float], level: float = 0.9) -> float:
+    """The first evaluated env step whose normalised return is >= ``level``; NaN when none is."""
+    return next((float(t) for t, v in zip(timesteps, normalized) if v >= level), float("nan"))
+
+
+def run_rl_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[str, Any]:
+    """Train and evaluate one run (``config``: ``env_id``, ``algo``, ``actor`` in :data:`ACTORS`, ``seed``,
+    ``total_timesteps``, ``eval_freq``, ``eval_episodes``, ``robust_episodes``, ``hyperparams``,
+    ``max_episode_steps``, ``data_dir``: the shared folder of the random and expert references); write
+    ``history.json``; return the metrics."""
+    from dilqr_rl.agents.rl import RLConfig, train_rl
+
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    policy, learn = ACTORS[config["actor"]]
+    rl_config = RLConfig(env_id=config["env_id"], algo=config["algo"], policy=policy, learn=learn,
+                         total_timesteps=config["total_timesteps"], seed=config["seed"],
+                         eval_freq=config["eval_freq"], eval_episodes=config["eval_episodes"],
+                         max_episode_steps=config.get("max_episode_steps"),
+                         hyperparams=dict(config.get("hyperparams") or {}), checkpoint_freq=0,
+                         threads=int(config.get("threads", 1)), output_dir=config["data_dir"], progress=False)
+    result = train_rl(rl_config)
+    rows = result.history
+    history: dict[str, list[float]] = {
+        "timesteps": [r["timesteps"] for r in rows], "return": [r["eval/mean_return"] for r in rows],
+        "normalized": [r["eval/normalized_return"] for r in rows], "train_seconds": [r["train_seconds"] for r in rows]}
+    for name in result.final_params:
+        history[f"param/{name}"] = [r.get(f"param/{name}", float("nan")) for r in rows]
+    (trial_dir / "history.json").write_text(json.dumps(history))
+    metrics: dict[str, Any] = dict(result.metrics())
+    metrics["seconds_per_1000_steps"] = 1000.0 / result.env_steps_per_s if result.env_steps_per_s else float("nan")
+    metrics["steps_to_0.9"] = steps_to(history["timesteps"], history["normalized"])
+    metrics.update({f"initial/{k}": v for k, v in result.initial_params.items()})
+    metrics.update({f"truth/{k}": v for k, v in result.registered_params.items()})
+    metrics["zoo"] = result.hyperparameters.get("source", "")
+    if config.get("robustness", True):
+        metrics.update(robustness(result.checkpoint, config["env_id"], config["robust_episodes"],
+                                  rl_config.eval_seed, result.references))
+    return metrics
