@@ -20,14 +20,13 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
-from torch import nn
 
 from dilqr_rl.agents.rl_config import RLConfig
 from dilqr_rl.agents.zoo_hyperparams import SDE_KEYS, ZooEntry, zoo_entry
 from dilqr_rl.policies.dilqr_actor import refuse_normalized_observations
 from dilqr_rl.policies.dilqr_off_policy import DiLQRSACPolicy, DiLQRTD3Policy
 from dilqr_rl.policies.dilqr_policy import DiLQRPolicy
-from dilqr_rl.policies.env_models import ScaledControl, env_model
+from dilqr_rl.policies.env_models import env_model, learnable_cost
 from dilqr_rl.policies.env_registry import env_control, make_env
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
@@ -141,17 +140,8 @@ def dilqr_policy_kwargs(config: RLConfig) -> dict[str, Any]:
         return dict(env_id=config.env_id, model_error=error, **extra)
     model = env_model(config.env_id, error)
     model.dynamics.requires_grad_("physics" in learn)
-    cost = _learnable_cost(model.cost) if "cost" in learn else model.cost
+    cost = learnable_cost(model.cost) if "cost" in learn else model.cost
     return {**model.policy_kwargs(), "cost": cost, **extra}
-
-
-def _learnable_cost(cost: nn.Module) -> nn.Module:
-    """The registered cost with learnable log-weights (through a ``ScaledControl`` wrapper)."""
-    inner = getattr(cost, "model", cost)
-    if not hasattr(inner, "learnable_copy"):
-        raise ValueError(f"learn=cost needs a cost with learnable weights; {type(inner).__name__} has none")
-    learned = inner.learnable_copy()
-    return ScaledControl(learned, cost.action_scale) if isinstance(cost, ScaledControl) else learned
 
 
 def build_model(config: RLConfig, hp: Hyperparameters, venv: VecEnv) -> BaseAlgorithm:

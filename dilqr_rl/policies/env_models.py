@@ -79,3 +79,14 @@ def env_model(env: gym.Env | str, model_error: Mapping[str, float] | None = None
     if c.action_scale != 1.0:
         dynamics, cost = ScaledControl(dynamics, c.action_scale), ScaledControl(cost, c.action_scale)
     return EnvModel(dynamics, cost, c.state_map, c.actor)
+
+
+def learnable_cost(cost: nn.Module) -> nn.Module:
+    """A copy of a registered cost with learnable weights (``PeriodicQuadraticCost.learnable_copy``: log-weights),
+    through a ``ScaledControl`` wrapper; ``ValueError`` for a cost without them."""
+    inner = getattr(cost, "model", cost)
+    if not hasattr(inner, "learnable_copy"):
+        raise ValueError(f"learning the cost needs a cost with learnable weights (PeriodicQuadraticCost); this env's "
+                         f"is {type(inner).__name__}")
+    learned = inner.learnable_copy()
+    return ScaledControl(learned, cost.action_scale) if isinstance(cost, ScaledControl) else learned

@@ -49,3 +49,19 @@ def test_the_action_matches_finite_differences_in_the_log_weights():
 def test_learnable_weights_must_be_positive():
     with pytest.raises(ValueError, match=r"learnable weights are exp\(log_w\) and must be positive; got \[1.0, 0.0"):
         PeriodicQuadraticCost((1.0, 0.0, 0.1), 0, learnable=True)
+
+
+def test_learnable_cost_of_a_registered_model_keeps_its_control_scale():
+    from torch import nn
+
+    from dilqr_rl.policies.env_models import ScaledControl, env_model, learnable_cost
+
+    cost = env_model("InvertedPendulum-v5").cost  # MuJoCo: the cost is driven by env actions
+    learned = learnable_cost(cost)
+    assert isinstance(learned, ScaledControl) and learned.action_scale == cost.action_scale
+    assert [name for name, _ in learned.named_parameters()] == ["model.log_w"] and learned.model is not cost.model
+    x, a = torch.randn(4, 4, dtype=F64), torch.randn(4, 1, dtype=F64)
+    torch.testing.assert_close(learned(x, a), cost(x, a))
+    with pytest.raises(ValueError, match="learning the cost needs a cost with learnable weights "
+                                         r"\(PeriodicQuadraticCost\); this env's is Identity"):
+        learnable_cost(nn.Identity())
