@@ -62,19 +62,20 @@ GRIDS: dict[str, Grid] = {
          Cell("Pendulum-v1", "ppo", ("mlp",), 10_000, 2_048, 3),
          Cell("Pendulum-v1", "sac", ("dilqr", "mlp"), 1_000, 500, 1),
          Cell("InvertedPendulum-v5", "ppo", ("mlp",), 5_000, 1_000, 3)),
-        "reduced to what about 40 minutes of 2 CPU cores shared with 3 other jobs (load average 12-17) could run. "
+        "reduced to what about 40 minutes of 2 CPU cores shared with 3 other jobs (load average 10-17) could run. "
         "Timed first, one trial of each kind: PPO with the DiLQR actor ran at 232 env steps/s on Pendulum-v1 at "
-        "load 6 (MLP 577) and at about 31 in the study at load 13-17, SAC with it at 15 (one actor gradient step "
-        "through 256 planned transitions per env step), PPO with it on InvertedPendulum-v5 at 3 (rl-zoo3's 5 "
-        "epochs every 32 steps). What ran: Pendulum-v1 PPO, 10k env steps (PPO collects 4 x 1024 steps per "
-        "update, so 12,288 ran; evaluations at every update), the DiLQR actor with 2 seeds, the cost-map variant "
-        "with 1, the MLP with 3; InvertedPendulum-v5 PPO, the MLP with 3 seeds and 5k steps (evaluated every "
-        "1,000), the DiLQR actor with 1 seed and 1,024 steps (before and after only: it shows the speed and the "
-        "start, not what learning reaches); Pendulum-v1 SAC, DiLQR and MLP, 1 seed, 1,000 steps, evaluated every "
-        "500. Robustness on 10 episodes per setting. Not run: dilqr_rl/CartpoleSwingUp-v0 (its 20 evaluation "
-        "episodes of 500 steps alone take minutes per evaluation for the DiLQR actor at this load), the cost-map "
-        "variant outside Pendulum-v1 PPO, SAC outside Pendulum-v1, seeds past those above, budgets past 12k "
-        "steps. `--grid full` runs the issue's grid",
+        "load 6 (MLP 577) and at 31 in the study's first launch at load 13-17 (Ray starts its workers at nice 15; "
+        "they were reniced to 0), SAC with it at 15 (one actor gradient step through 256 planned transitions per "
+        "env step), PPO with it on InvertedPendulum-v5 at 3 (rl-zoo3's 5 epochs every 32 steps), PPO with the "
+        "cost map under 6 on Pendulum-v1. What ran: Pendulum-v1 PPO, 10k env steps (PPO collects 4 x 1024 steps "
+        "per update, so 12,288 ran; evaluations after every update), the DiLQR actor with 2 seeds, the MLP with 3, "
+        "the cost-map variant with 1 seed and 4,096 steps (one update; before and after only); Pendulum-v1 SAC, "
+        "DiLQR and MLP, 1 seed, 1,000 steps, evaluated every 500; InvertedPendulum-v5 PPO, the MLP with 3 seeds "
+        "and 5k steps, evaluated every 1,000. Robustness on 10 episodes per setting. Not run: the DiLQR actor on "
+        "InvertedPendulum-v5 (3 env steps/s: 5k steps is half an hour per seed) and dilqr_rl/CartpoleSwingUp-v0 "
+        "(its 20 evaluation episodes of 500 steps take minutes per evaluation for the DiLQR actor at this load), "
+        "the cost-map variant past one update, SAC outside Pendulum-v1, seeds past those above, budgets past "
+        "12k steps. `--grid full` runs the issue's grid",
         robust_episodes=10),
 }
 """Named grids (``--grid``; None: ``full``)."""
