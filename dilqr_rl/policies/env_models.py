@@ -22,7 +22,11 @@ import gymnasium as gym
 import numpy as np
 from torch import Tensor, nn
 
+from dilqr_rl.control.kernels import forms
+from dilqr_rl.models.cartpole import CartpoleDynamics
+from dilqr_rl.policies import dilqr_actor  # noqa: F401  (registers PeriodicQuadraticCost's C form)
 from dilqr_rl.policies.env_registry import ActorSettings, apply_model_error, env_control, make_env
+from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 
 
 class ScaledControl(nn.Module):
@@ -41,6 +45,44 @@ class ScaledControl(nn.Module):
 
     def forward(self, x: Tensor, a: Tensor, **kwargs: Tensor) -> Tensor:
         return self.model(x, a / self.action_scale, **kwargs)
+
+
+SCALED_MASSES = {CartpoleDynamics: (0, 1)}
+"""Where the masses sit in a dynamics form's parameters. In the cart-pole the force only enters as force / mass
+(every other term of the accelerations is a ratio of masses), so ``model(x, a / s)`` is the model with both masses
+times s: the scaled model of ``InvertedPendulum-v5`` keeps the compiled solve."""
+
+
+def _scaled_dynamics_form(m: ScaledControl) -> list[float] | None:
+    masses = SCALED_MASSES.get(type(m.model))
+    inner = forms.dynamics_form(m.model) if masses is not None else None
+    if inner is None:
+        return None
+    return [v * m.action_scale if i in masses else v for i, v in enumerate(inner.parameters)]
+
+
+def _scaled_dynamics_leaves(m: ScaledControl, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
+    scale = gradient.new_ones(gradient.shape)
+    scale[list(SCALED_MASSES[type(m.model)])] = m.action_scale  # d(mass s) / d mass = s
+    return forms.dynamics_form(m.model).leaves(m.model, gradient * scale)
+
+
+def _scaled_cost_form(m: ScaledControl) -> list[float] | None:
+    """A quadratic cost of u = a / s is the cost of a with the control's weight / s^2 (one control, last)."""
+    inner = forms.cost_form(m.model) if isinstance(m.model, PeriodicQuadraticCost) else None
+    if inner is None:
+        return None
+    return [*inner.parameters[:-1], inner.parameters[-1] / m.action_scale**2]
+
+
+def _scaled_cost_leaves(m: ScaledControl, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
+    scale = gradient.new_ones(gradient.shape)
+    scale[-1] = 1.0 / m.action_scale**2
+    return forms.cost_form(m.model).leaves(m.model, gradient * scale)
+
+
+forms.register_dynamics(ScaledControl, "cartpole", _scaled_dynamics_form, _scaled_dynamics_leaves)
+forms.register_cost(ScaledControl, "periodic_quadratic", _scaled_cost_form, _scaled_cost_leaves)
 
 
 @dataclass
