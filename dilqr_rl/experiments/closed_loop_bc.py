@@ -224,7 +224,11 @@ def _plot(curves: dict, path: Path) -> None:
         ax.set_xlabel("expert episodes (demonstrations; DAgger: same labels)")
         ax.set_title(env, fontsize=9)
     axes[0][0].set_ylabel("normalised return (0 random, 1 expert)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    handles = {}
+    for ax in axes[0]:  # every panel's lines in one legend (an env may lack some policy or method)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    axes[0][-1].legend(handles.values(), handles.keys(), fontsize=7, loc="lower right")
     report.save(fig, path)
 
 
