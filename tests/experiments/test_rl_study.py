@@ -16,7 +16,7 @@ from dilqr_rl.experiments.study import StudyOptions
 def test_grids_name_their_cuts_and_an_unknown_grid_lists_the_valid_ones():
     reduced = trials(StudyOptions(grid="reduced"))
     assert len({c["trial_id"] for c in reduced}) == len(reduced)
-    assert {c["env_id"] for c in reduced} == {"Pendulum-v1", "InvertedPendulum-v5"}
+    assert {c["env_id"] for c in reduced} == {"Pendulum-v1", "InvertedPendulum-v5", "dilqr_rl/CartpoleSwingUp-v0"}
     assert {c["actor"] for c in reduced} == {"dilqr", "dilqr+cost-map", "mlp"}
     assert "Not run" in GRIDS["reduced"].note and "--grid full" in GRIDS["reduced"].note
     full = trials(StudyOptions())
