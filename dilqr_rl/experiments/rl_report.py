@@ -12,6 +12,7 @@ from dilqr_rl.experiments import report
 from dilqr_rl.experiments.study import Row, StudyOptions
 
 LABELS = {"dilqr": "DiLQR (physics)", "dilqr+cost-map": "DiLQR (physics + cost map)", "mlp": "MLP"}
+COLORS = {"dilqr": "tab:orange", "dilqr+cost-map": "tab:purple", "mlp": "tab:green"}
 ZOO_REFERENCES: dict[str, dict[str, float]] = {
     "Pendulum-v1": {"rl-zoo3 TD3 (20k)": -152.0, "rl-zoo3 SAC (20k)": -157.0, "rl-zoo3 PPO (100k)": -172.0,
                     "rl-zoo3 A2C (1M)": -163.0},
@@ -49,14 +50,16 @@ def _curve(rows: list[Row], out_dir: Path, key: str) -> tuple[list[float], list[
 
 def _plot(cells: dict, out_dir: Path) -> None:
     plt = report.pyplot()
-    fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 3.8), squeeze=False)
+    cols = min(2, len(cells))
+    rows = math.ceil(len(cells) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.9 * rows), squeeze=False)
     for ax, ((env, algo), actors) in zip(axes.flat, cells.items()):
         for actor, rows in actors.items():
             steps, mean, se = _curve(rows, out_dir, "return")
             if steps:
-                ax.plot(steps, mean, marker=".", label=f"{LABELS[actor]} (n={len(rows)})")
+                ax.plot(steps, mean, marker=".", color=COLORS[actor], label=f"{LABELS[actor]} (n={len(rows)})")
                 ax.fill_between(steps, [m - s for m, s in zip(mean, se)], [m + s for m, s in zip(mean, se)],
-                                alpha=0.25)
+                                color=COLORS[actor], alpha=0.25)
         any_row = next(iter(actors.values()))[0]
         ax.axhline(any_row["expert_return"], color="k", lw=1.0, label="iLQR expert")
         ax.axhline(any_row["random_return"], color="grey", lw=0.8, ls=":", label="random")
@@ -67,6 +70,8 @@ def _plot(cells: dict, out_dir: Path) -> None:
         ax.set_ylabel("mean return (20 seeded episodes)")
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.axis("off")
     fig.suptitle("return vs env steps, mean ± SE over seeds", fontsize=10)
     report.save(fig, out_dir / "return_vs_steps.png")
 
