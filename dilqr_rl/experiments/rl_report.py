@@ -225,11 +225,22 @@ def _targets(cells: dict, out_dir: Path) -> str:
     return report.table(["measure", "target", "measured", "verdict"], lines)
 
 
-def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
-    from dilqr_rl.experiments.rl import grid
+def _grid_of(rows: list[Row], options: StudyOptions):
+    """The grid ``options`` name, or without a name (``--summary-only``) the named grid whose trials the rows are."""
+    from dilqr_rl.experiments.rl import GRIDS, grid, trials
 
+    if options.quick or options.grid is not None:
+        return grid(options)
+    ids = {r["trial_id"] for r in rows}
+    for name in GRIDS:
+        if ids == {c["trial_id"] for c in trials(StudyOptions(grid=name, seeds=options.seeds))}:
+            return name, GRIDS[name]
+    return grid(options)
+
+
+def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     ok = report.ok_rows(rows)
-    name, g = grid(options)
+    name, g = _grid_of(rows, options)
     cells = _cells(ok)
     if cells:
         _plot(cells, out_dir)
