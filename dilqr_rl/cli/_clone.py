@@ -5,10 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dilqr_rl.cli._errors import CLIError, speak_flags
+from dilqr_rl.cli._errors import CLIError, check_threads, flag, speak_flags, writable_folder
 
 DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
 """The env of ``bc-step`` and ``dagger`` without ``--data`` and ``--env-id``."""
+
+
+def check_episode_options(args: Any) -> None:
+    """The options ``bc-step`` and ``dagger`` add to their config: threads, episode counts and lengths."""
+    check_threads(args.threads)
+    for name in ("n_episodes", "max_episode_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{flag(name)} {value}: must be >= 1")
+
+
+def start_run(args: Any, config_type: type):
+    """What ``bc-step`` and ``dagger`` do before training: threads and seeds set, the output folder checked, the
+    episodes loaded or collected, ``config_type``'s config of ``args``, the policy checked, a new run folder.
+
+    Returns (episodes, env kwargs, config, cloner, run folder, hyperparameters for TensorBoard)."""
+    import dataclasses
+
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from dilqr_rl.agents.logging import make_run_dir
+
+    torch.set_num_threads(args.threads)
+    set_random_seed(args.seed)
+    writable_folder(args.output_dir, "--output-dir")
+    ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
+                                             args.max_episode_steps)
+    config = config_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_type)})
+    cloner = checked_cloner(ds, config, env_kwargs, type(args))
+    run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
+    hparams = {**dataclasses.asdict(config), "data": str(args.data or "collected"), "env_id": ds.env_id,
+               "n_episodes": ds.n_episodes, "env_kwargs": str(env_kwargs)}
+    return ds, env_kwargs, config, cloner, run_dir, hparams
 
 
 def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: int, seed: int, progress: bool,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.agents.clone_config import DaggerConfig
-from dilqr_rl.cli._errors import check_threads, flag, writable_folder
+from dilqr_rl.cli._clone import check_episode_options
 
 
 @dataclass(frozen=True)
@@ -33,36 +33,19 @@ class Args(DaggerConfig):
     """Experiment name in the run folder's name."""
 
     def __post_init__(self) -> None:
-        check_threads(self.threads)
-        for name in ("n_episodes", "max_episode_steps"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{flag(name)} {value}: must be >= 1")
+        check_episode_options(self)
         super().__post_init__()
 
 
 def run(args: Args) -> int:
-    import dataclasses
     import json
     from contextlib import closing
 
-    import torch
-    from stable_baselines3.common.utils import set_random_seed
-
     from dilqr_rl.agents.dagger import run_dagger
-    from dilqr_rl.agents.logging import make_run_dir, make_writer
-    from dilqr_rl.cli._clone import checked_cloner, episodes_and_env_kwargs, print_summary, share
+    from dilqr_rl.agents.logging import make_writer
+    from dilqr_rl.cli._clone import print_summary, share, start_run
 
-    torch.set_num_threads(args.threads)
-    set_random_seed(args.seed)
-    writable_folder(args.output_dir, "--output-dir")
-    ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
-                                             args.max_episode_steps)
-    config = DaggerConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DaggerConfig)})
-    cloner = checked_cloner(ds, config, env_kwargs, Args)
-    run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
-    hparams = {**dataclasses.asdict(config), "data": str(args.data or "collected"), "env_id": ds.env_id,
-               "n_episodes": ds.n_episodes, "env_kwargs": str(env_kwargs)}
+    ds, env_kwargs, config, cloner, run_dir, hparams = start_run(args, DaggerConfig)
     with closing(make_writer(run_dir, hparams)) as writer:
         summary = run_dagger(ds, config, env_kwargs, run_dir, writer, cloner=cloner)
     summary = {"run_dir": str(run_dir), **summary}
