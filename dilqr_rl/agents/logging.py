@@ -9,6 +9,7 @@ tab); scalar keys namespaced by one of :data:`SCALAR_NAMESPACES`. Seeding is SB3
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -110,3 +111,14 @@ class StepHistory:
             if self.writer is not None:
                 self.writer.add_scalar(name, value, step)
         self._sums, self._counts = {}, {}
+
+
+def read_run_config(run_dir: str | Path, config_type: type, file: str, run_kind: str) -> Any:
+    """The ``config_type`` dataclass a run folder was started with (its JSON ``file``): unknown keys dropped, lists
+    made tuples; ``FileNotFoundError`` naming ``run_kind`` when the folder has no such file."""
+    path = Path(run_dir) / file
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {file}: it is not the folder of {run_kind}")
+    stored = json.loads(path.read_text())
+    known = {f.name for f in dataclasses.fields(config_type)}
+    return config_type(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known})

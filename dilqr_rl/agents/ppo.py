@@ -41,7 +41,7 @@ from stable_baselines3.common.logger import HParam, Logger, configure
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv
 
-from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir
+from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir, read_run_config
 from dilqr_rl.agents.ppo_config import COSTS, POLICIES, PPOConfig
 from dilqr_rl.agents.rl_checkpoints import CHECKPOINTS, TrainingInterrupted, checkpoints
 from dilqr_rl.agents.rl_envs import UniformStart
@@ -180,13 +180,7 @@ def return_vs_mass(config: PPOConfig, masses: Sequence[float]) -> dict[float, fl
 
 def load_run_config(run_dir: str | Path) -> PPOConfig:
     """The ``PPOConfig`` a run was started with (its ``config.json``)."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no {CONFIG_FILE}: it is not the folder of a PPO run")
-    stored = json.loads(path.read_text())
-    known = {f.name for f in dataclasses.fields(PPOConfig)}
-    stored = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
-    return PPOConfig(**stored)
+    return read_run_config(run_dir, PPOConfig, CONFIG_FILE, "a PPO run")
 
 
 def _logger(run_dir: Path, config: PPOConfig) -> Logger:

@@ -36,7 +36,7 @@ from stable_baselines3.common.logger import CSVOutputFormat, HParam, HumanOutput
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv
 
-from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir
+from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir, read_run_config
 from dilqr_rl.agents.rl_build import (
     ALGORITHMS,
     Hyperparameters,
@@ -104,12 +104,7 @@ class RLResult:
 
 def load_run_config(run_dir: str | Path) -> RLConfig:
     """The ``RLConfig`` a run was started with (its ``config.json``)."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no {CONFIG_FILE}: it is not the folder of a 'dilqr-rl rl' run")
-    stored = json.loads(path.read_text())
-    known = {f.name for f in dataclasses.fields(RLConfig)}
-    return RLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known})
+    return read_run_config(run_dir, RLConfig, CONFIG_FILE, "a 'dilqr-rl rl' run")
 
 
 def train_rl(config: RLConfig, resume: str | Path | None = None,
