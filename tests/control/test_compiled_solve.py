@@ -236,3 +236,11 @@ def test_non_finite_values_raise_as_on_the_pytorch_path(monkeypatch, case):
             ctrl(x0)
         messages.append(str(error.value))
     assert messages[0] == messages[1]
+
+
+def test_the_compiled_result_is_the_solver_result_and_an_error_code():
+    """``ilqr.solve`` builds its ``SolverResult`` from the compiled one by position (``SolverResult(*out[:-1])``)."""
+    from dilqr_rl.control.ilqr import SolverResult
+    from dilqr_rl.control.kernels import CompiledSolve
+
+    assert CompiledSolve._fields == (*SolverResult._fields, "error")
