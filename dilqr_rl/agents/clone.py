@@ -22,7 +22,7 @@ from dilqr_rl.agents.bc_step import StepBCTrainer
 from dilqr_rl.agents.clone_config import POLICY_KINDS, CloneConfig
 from dilqr_rl.agents.clone_data import episode_masks, kind_splits
 from dilqr_rl.agents.clone_policies import ClonePolicySpec, build_clone_policy
-from dilqr_rl.agents.clone_trainers import DiLQRCloneTrainer, EpisodeCloneTrainer
+from dilqr_rl.agents.clone_trainers import DiLQRCloneTrainer, EncodedMLPTrainer, EpisodeCloneTrainer
 from dilqr_rl.agents.evaluation import EvalResult, evaluate_episodes
 from dilqr_rl.agents.reference_returns import Reference, reference_returns
 from dilqr_rl.data.episodes import EpisodeDataset
@@ -34,10 +34,11 @@ class Cloner:
     """One policy of ``config.policy`` being cloned for ``env_id``: build, fit on episode arrays, evaluate."""
 
     def __init__(self, env_id: str, config: CloneConfig, env_kwargs: dict[str, Any] | None = None) -> None:
-        self.env_id, self.config = env_id, config
+        self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         env = self.make_env()
         try:
+            self.config = config = config.for_observations(len(env.observation_space.shape) > 1)
             error = config.model_errors()
             if config.policy == "dilqr" and error is None:
                 error = dict(env_control(env).model_error)
@@ -58,22 +59,36 @@ class Cloner:
         return physical_parameters(self.policy.dynamics) if self.spec.kind == "dilqr" else {}
 
     def fit(self, observations: np.ndarray, actions: np.ndarray, episode_ids: np.ndarray,
-            checkpoint_dir: str | Path | None = None, writer=None, label: str | None = None) -> BCResult:
+            checkpoint_dir: str | Path | None = None, writer=None, label: str | None = None,
+            states: np.ndarray | None = None) -> BCResult:
         """Train on the transitions (rows of an episode consecutive), split by episode; the policy keeps the
-        best-validation parameters. Shapes: observations (N, *obs_shape), actions (N, m), episode_ids (N,)."""
+        best-validation parameters. ``states``: the true states, needed with ``state_weight > 0``.
+        Shapes: observations (N, *obs_shape), actions (N, m), episode_ids (N,), states (N, n)."""
         cfg = self.config
+        if cfg.state_weight > 0 and states is None:
+            raise ValueError("state_weight > 0 regresses the state map on the recorded true states, and these episodes "
+                             "have none: collect them in an env that reports info['state'] (our envs), or set "
+                             "state_weight 0")
         masks = episode_masks(episode_ids, cfg.val_fraction, cfg.test_fraction, cfg.seed)
         horizon = self.policy.controller.config.horizon if cfg.policy == "dilqr" and cfg.loss == "plan" else None
-        train, val, test = kind_splits(cfg.policy, observations, actions, episode_ids, masks, horizon)
+        train, val, test = kind_splits(cfg.policy, observations, actions, episode_ids, masks, horizon,
+                                       states if cfg.state_weight > 0 else None)
         if writer is not None:
             for name, mask in zip(("train", "val", "test"), masks):
                 writer.add_scalar(f"bc/{name}_transitions", int(mask.sum()), 0)
         config = cfg.bc_config(checkpoint_dir, label)
+        encoder = {"state_weight": cfg.state_weight, "encoder_lr": cfg.encoder_lr}
         if cfg.policy == "dilqr":
-            trainer = DiLQRCloneTrainer(self.policy, self.spec, config, cfg.loss, writer=writer)
+            trainer = DiLQRCloneTrainer(self.policy, self.spec, config, cfg.loss, writer=writer,
+                                        model_warmup=cfg.model_warmup, **encoder)
         elif cfg.policy == "lstm":
-            trainer = EpisodeCloneTrainer(self.policy, self.spec, config, writer=writer)
+            trainer = EpisodeCloneTrainer(self.policy, self.spec, config, writer=writer, **encoder)
+        elif self.spec.images:
+            trainer = EncodedMLPTrainer(self.policy, self.spec, config, writer=writer, **encoder)
         else:
+            if cfg.state_weight > 0:
+                raise ValueError(f"state_weight > 0 trains a learned state map, and the MLP reads {self.env_id}'s "
+                                 "observations directly: set state_weight 0")
             trainer = StepBCTrainer(self.policy, self.spec.step_spec(), config, writer=writer)
         return trainer.fit(train, val, test if len(test[0]) else None)
 
@@ -100,7 +115,8 @@ def clone_from_episodes(ds: EpisodeDataset, config: CloneConfig, env_kwargs: dic
     start = cloner.physics()
     untrained = (cloner.evaluate(config.eval_episodes, config.eval_seed)
                  if config.eval_episodes and config.evaluate_untrained else None)
-    result = cloner.fit(ds.observations, ds.actions, ds.episode, checkpoint_dir, writer)
+    result = cloner.fit(ds.observations, ds.actions, ds.episode, checkpoint_dir, writer,
+                        states=ds.states if cloner.config.state_weight > 0 and ds.has_states else None)
     out.update(train_seconds=result.wall_time, best_epoch=result.best_epoch, best_val_loss=result.best_val_loss,
                test_loss=result.test_loss)
     if checkpoint_dir is not None:

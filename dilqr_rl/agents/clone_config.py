@@ -7,6 +7,7 @@ the policy is built (:class:`~dilqr_rl.agents.clone.Cloner`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ LEARNABLE = ("physics", "cost")
 """What a cloned DiLQR actor may learn (:data:`dilqr_rl.policies.dilqr_clone.LEARNABLE`; a test keeps them equal)."""
 DILQR_LOSSES = ("first", "plan")
 """The DiLQR clone's losses (:mod:`dilqr_rl.agents.clone_trainers`)."""
+IMAGE_STATE_WEIGHT = 10.0
+"""``state_weight``'s default on image observations (the pixel pendulum; measured: 10 and 100 clone alike)."""
 LR_SCHEDULES = ("constant", "cosine")
 """:data:`dilqr_rl.agents.bc.LR_SCHEDULES` (a test keeps them equal)."""
 
@@ -70,6 +73,18 @@ class CloneConfig:
     """Fraction of the episodes held out to select the best epoch."""
     test_fraction: float = 0.0
     """Fraction of the episodes held out for a test loss (0: none; the return in the env is the real test)."""
+    state_weight: float | None = None
+    """Weight of an auxiliary state regression for image observations: the squared error between the state
+    features (cos theta, sin theta, theta_dot / 8 for the pixel pendulum) of the policy's learned state map and
+    of the recorded true state (the dataset's ``states``), added to the action loss (0: actions only; None: 10
+    on image observations, 0 on states)."""
+    model_warmup: int | None = None
+    """Epochs at the start of each fit during which the DiLQR actor's model (physics, cost) stays put and only its
+    learned state map trains (image observations: a plan from an untrained encoder's states teaches the physics
+    nonsense). None: half the epochs on image observations, 0 on states."""
+    encoder_lr: float = 3e-3
+    """Adam's learning rate of a learned state map (image observations: the DiLQR actor's keypoint encoder, and the
+    networks' copy of it)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """MLP hidden widths."""
     lstm_hidden: int = 64
@@ -96,7 +111,7 @@ class CloneConfig:
                 raise ValueError(f"learn={item!r}: expected one or more of {', '.join(LEARNABLE)}")
         if self.policy != "dilqr":
             for name, value, default in (("model_error", self.model_error, None), ("learn", self.learn, ("physics",)),
-                                         ("loss", self.loss, "first")):
+                                         ("loss", self.loss, "first"), ("model_warmup", self.model_warmup, None)):
                 given = tuple(value) if isinstance(value, list) else value
                 if given != default:
                     raise ValueError(f"{name} sets the DiLQR actor, and policy={self.policy} has none: drop it, "
@@ -107,6 +122,12 @@ class CloneConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value}: must be >= 1")
+        if self.state_weight is not None and not (0 <= self.state_weight < float("inf")):
+            raise ValueError(f"state_weight={self.state_weight}: must be a finite number >= 0 (0: actions only)")
+        if self.model_warmup is not None and self.model_warmup < 0:
+            raise ValueError(f"model_warmup={self.model_warmup}: must be >= 0 epochs")
+        if not self.encoder_lr > 0:
+            raise ValueError(f"encoder_lr={self.encoder_lr}: must be > 0")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr={self.lr}: must be > 0")
         if min(self.hidden_sizes, default=1) < 1:
@@ -118,6 +139,16 @@ class CloneConfig:
                              f"{self.test_fraction}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {list(LR_SCHEDULES)}")
+
+    def for_observations(self, images: bool) -> CloneConfig:
+        """This config with ``state_weight`` and (for ``dilqr``) ``model_warmup`` resolved for image or state
+        observations (their None defaults: 10 and half the epochs on images, 0 and 0 on states)."""
+        epochs = self.epochs or POLICY_KINDS[self.policy].epochs
+        weight = self.state_weight if self.state_weight is not None else (IMAGE_STATE_WEIGHT if images else 0.0)
+        warmup = self.model_warmup
+        if warmup is None and self.policy == "dilqr":
+            warmup = epochs // 2 if images else 0
+        return dataclasses.replace(self, state_weight=weight, model_warmup=warmup)
 
     def model_errors(self) -> dict[str, float] | None:
         """``model_error`` as ``{name: relative error}``; None: the env's default."""

@@ -8,6 +8,11 @@ Kinds (:data:`POLICY_KINDS`, each with its training defaults):
   :class:`~dilqr_rl.agents.bc_step.StepPolicySpec` format of ``bc-step`` before the other kinds);
 - ``lstm``: :class:`~dilqr_rl.policies.lstm_policy.LSTMPolicy` over the observation history.
 
+On image observations (the pixel pendulum) every kind reads the frames through the env's learned state map (the
+DiLQR actor's keypoint encoder, :func:`image_encoder`; the networks get its state features), so the three heads
+compare on the same encoder; a state regression on the recorded true state can train it
+(``CloneConfig.state_weight``).
+
 A checkpoint of a ``dilqr`` or ``lstm`` clone stores ``{"clone": ClonePolicySpec}`` as its spec; the ``dilqr``
 actor is rebuilt from the env's registry entry (``env_id`` and ``env_kwargs``) and loaded with the learned
 parameters, so loading needs the env's id to be registered (``dilqr_rl.envs`` is imported).
@@ -29,8 +34,10 @@ from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import StepPolicySpec, build_step_policy, load_step_policy
 from dilqr_rl.agents.clone_config import POLICY_KINDS
 from dilqr_rl.policies.dilqr_clone import LEARNABLE, env_actor_policy
-from dilqr_rl.policies.env_registry import make_env
+from dilqr_rl.policies.baselines import MLPPolicy
+from dilqr_rl.policies.env_registry import env_control, make_env
 from dilqr_rl.policies.lstm_policy import LSTMPolicy
+from dilqr_rl.policies.pixel_state import StateFeatures
 
 
 @dataclass(frozen=True)
@@ -75,32 +82,59 @@ class ClonePolicySpec:
                    action_low=tuple(float(v) for v in np.broadcast_to(space.low, space.shape)),
                    action_high=tuple(float(v) for v in np.broadcast_to(space.high, space.shape)), **settings)
 
+    @property
+    def images(self) -> bool:
+        """Whether the observations are images (more than one axis): the networks then read them through the
+        env's learned state map (:func:`image_encoder`)."""
+        return len(self.obs_shape) > 1
+
     def step_spec(self) -> StepPolicySpec:
-        """The ``mlp`` kind in ``bc-step``'s own format."""
-        if len(self.obs_shape) != 1:
-            raise ValueError(f"the MLP clone needs flat observations (d,); {self.env_id} has {self.obs_shape}")
+        """The ``mlp`` kind on flat observations in ``bc-step``'s own format."""
+        if self.images:
+            raise ValueError(f"bc-step's MLP format is for flat observations (d,); {self.env_id} has {self.obs_shape}")
         return StepPolicySpec(obs_dim=self.obs_shape[0], action_dim=self.action_dim, action_low=self.action_low,
                               action_high=self.action_high, hidden_sizes=self.hidden_sizes, init_seed=self.init_seed)
 
     def checkpoint_spec(self) -> dict[str, Any]:
         """What a checkpoint stores as its spec (``mlp``: ``StepPolicySpec``, loadable by ``load_step_policy``)."""
-        return asdict(self.step_spec()) if self.kind == "mlp" else {"clone": asdict(self)}
+        return asdict(self.step_spec()) if self.kind == "mlp" and not self.images else {"clone": asdict(self)}
+
+
+def image_encoder(spec: ClonePolicySpec) -> StateFeatures:
+    """The networks' encoder for image observations: the env's learned state map (the DiLQR actor's, e.g. the
+    pixel pendulum's keypoint encoder) followed by its state features. ``ValueError`` where the registry has none."""
+    env = make_env(spec.env_id, **spec.env_kwargs)
+    try:
+        build = env_control(env).learned_state_map
+    finally:
+        env.close()
+    if build is None:
+        raise ValueError(f"{spec.env_id} observes {spec.obs_shape} and its registry entry has no learned state map "
+                         "for the networks to read it through")
+    return StateFeatures(build(spec.obs_shape))
 
 
 def build_clone_policy(spec: ClonePolicySpec) -> nn.Module:
-    """A new policy of ``spec`` (networks seeded by ``init_seed``; the DiLQR actor from the wrong start)."""
-    if spec.kind == "mlp":
+    """A new policy of ``spec`` (networks seeded by ``init_seed``; the DiLQR actor from the wrong start). On image
+    observations every kind reads them through the env's learned state map (:func:`image_encoder`)."""
+    if spec.kind == "mlp" and not spec.images:
         return build_step_policy(spec.step_spec())
-    if spec.kind == "lstm":
-        if len(spec.obs_shape) != 1:
-            raise ValueError(f"the LSTM clone needs flat observations (d,); {spec.env_id} has {spec.obs_shape}")
+    if spec.kind in ("mlp", "lstm"):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(spec.init_seed)
-            return LSTMPolicy(spec.obs_shape[0], spec.action_dim, spec.action_low, spec.action_high,
-                              hidden_size=spec.lstm_hidden)
+            encoder = image_encoder(spec) if spec.images else None
+            width = encoder.out_dim if encoder is not None else spec.obs_shape[0]
+            shape = spec.obs_shape if spec.images else None
+            if spec.kind == "mlp":
+                return MLPPolicy(width, spec.action_dim, list(spec.action_low), list(spec.action_high),
+                                 hidden_sizes=spec.hidden_sizes, encoder=encoder, observation_shape=shape)
+            return LSTMPolicy(width, spec.action_dim, spec.action_low, spec.action_high,
+                              hidden_size=spec.lstm_hidden, encoder=encoder, observation_shape=shape)
     env = make_env(spec.env_id, **spec.env_kwargs)
     try:
-        return env_actor_policy(env, spec.model_error, spec.learn)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(spec.init_seed)
+            return env_actor_policy(env, spec.model_error, spec.learn)
     finally:
         env.close()
 

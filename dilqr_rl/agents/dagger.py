@@ -49,8 +49,8 @@ def rollout_labelled(learner, expert: ILQRExpert, envs: list[gym.Env], seeds: li
                      rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """One episode per env (reset with ``seeds``) in lockstep of the mixture policy (module docstring).
 
-    Returns the arrays of an :class:`~dilqr_rl.data.EpisodeDataset` whose ``actions`` are the expert's labels,
-    plus ``applied`` (the actions the env got) and ``expert_acted`` (bool), episodes numbered 0..B-1, and each
+    Returns the arrays of an :class:`~dilqr_rl.data.EpisodeDataset` whose ``actions`` are the expert's labels
+    (with ``states`` and ``next_states`` where the envs report them), plus ``applied`` (the actions the env got) and ``expert_acted`` (bool), episodes numbered 0..B-1, and each
     episode's return (B,).
     """
     B = len(envs)
@@ -77,6 +77,8 @@ def rollout_labelled(learner, expert: ILQRExpert, envs: list[gym.Env], seeds: li
             row = {"observations": obs[i], "actions": labels[i], "rewards": reward, "terminated": terminated,
                    "truncated": truncated, "next_observations": next_obs, "applied": applied[i],
                    "expert_acted": expert_acts[i]}
+            if with_states:
+                row.update(states=x[i], next_states=np.asarray(info["state"], dtype=np.float64))
             for key, value in row.items():
                 logs[i].setdefault(key, []).append(value)
             returns[i] += float(reward)
@@ -127,7 +129,8 @@ def run_dagger(demos: EpisodeDataset, config: DaggerConfig, env_kwargs: dict[str
         offset = k * (epochs + 2)
         start = time.perf_counter()
         cloner.fit(data.observations, data.actions, data.episode, None if ckpt is None else ckpt / f"round_{k}",
-                   None if writer is None else OffsetWriter(writer, offset), label=f"dagger round {k}")
+                   None if writer is None else OffsetWriter(writer, offset), label=f"dagger round {k}",
+                   states=data.states if cloner.config.state_weight > 0 and data.has_states else None)
         seconds += time.perf_counter() - start
         row.update(expert_labels=len(data), train_seconds=seconds)
         if evaluate and (config.evaluate_rounds or k == config.rounds):

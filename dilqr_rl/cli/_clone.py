@@ -46,12 +46,14 @@ def start_run(args: Any, config_type: type):
 
 
 def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: int, seed: int, progress: bool,
-                            max_episode_steps: int | None):
+                            max_episode_steps: int | None, images: bool = True):
     """The episodes of ``--data`` (of ``--env-id`` when given), else ``n_episodes`` collected, and the keyword
-    arguments the env is made with (the data's, or ``--max-episode-steps``)."""
+    arguments the env is made with (the data's, or ``--max-episode-steps``). ``images=False``: an env that
+    observes images is a :class:`CLIError` (before any episode is collected)."""
     from dilqr_rl.cli._data import episodes, expert_episodes
 
-    refuse_images(env_id)
+    if not images:
+        refuse_images(env_id)
     if data is not None:
         ds = episodes(data, env_id)
         kwargs = dict(ds.metadata.get("env_kwargs", {}))
@@ -64,8 +66,7 @@ def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: i
 
 
 def refuse_images(env_id: str | None) -> None:
-    """Single-step cloning here is for envs that observe states: image observations are a :class:`CLIError`
-    (before any episode is collected)."""
+    """SysId on episodes fits the model to state transitions: image observations are a :class:`CLIError`."""
     if env_id is None:
         return
     from dilqr_rl.cli._policies import make_cli_env
@@ -76,9 +77,10 @@ def refuse_images(env_id: str | None) -> None:
     finally:
         env.close()
     if images:
-        raise CLIError(f"--env-id {env_id} observes images, and bc-step, dagger and sysid on episodes clone from "
-                       "state observations (Pendulum-v1, dilqr_rl/Pendulum-v0, dilqr_rl/CartpoleSwingUp-v0, "
-                       "InvertedPendulum-v5, ...); for pixels run dilqr-rl reproduce --name pixel-bc")
+        raise CLIError(f"--env-id {env_id} observes images, and sysid on episodes fits the model to state "
+                       "observations (Pendulum-v1, dilqr_rl/Pendulum-v0, dilqr_rl/CartpoleSwingUp-v0, "
+                       "InvertedPendulum-v5, ...); from pixels, clone the DiLQR actor, which learns the physics "
+                       f"with its encoder: dilqr-rl bc-step --env-id {env_id} --policy dilqr")
 
 
 def checked_cloner(ds, config, env_kwargs: dict[str, Any], args_type: type):

@@ -117,7 +117,7 @@ def run_episodes(args: Args) -> int:
     set_random_seed(args.seed)
     writable_folder(args.output_dir, "--output-dir")
     ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
-                                             args.max_episode_steps)
+                                             args.max_episode_steps, images=False)
     clone = CloneConfig(policy="dilqr", model_error=args.model_error, test_fraction=args.test_fraction,
                         seed=args.seed, progress=args.progress)
     if args.test_fraction > 0 and ds.n_episodes < 2:

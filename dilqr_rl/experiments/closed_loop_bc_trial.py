@@ -55,7 +55,12 @@ def dagger_schedule(n: int) -> tuple[int, int, int]:
 
 
 def env_kwargs(config: dict[str, Any]) -> dict[str, Any]:
-    return {} if config.get("max_steps") is None else {"max_episode_steps": config["max_steps"]}
+    """The env's keyword arguments: ``config["env_kwargs"]`` (e.g. the pixel pendulum's frame ``size``) and the time
+    limit ``max_steps``."""
+    kwargs = dict(config.get("env_kwargs", {}))
+    if config.get("max_steps") is not None:
+        kwargs["max_episode_steps"] = config["max_steps"]
+    return kwargs
 
 
 def _cached_json(path: Path, compute) -> dict[str, Any]:
@@ -71,7 +76,8 @@ def _cached_json(path: Path, compute) -> dict[str, Any]:
 
 def _stem(config: dict[str, Any]) -> str:
     steps = "" if config.get("max_steps") is None else f"__{config['max_steps']}steps"
-    return f"closed-loop-bc__{config['env_id'].replace('/', '-')}{steps}"
+    made = "".join(f"__{k}{v}" for k, v in sorted(config.get("env_kwargs", {}).items()))
+    return f"closed-loop-bc__{config['env_id'].replace('/', '-')}{made}{steps}"
 
 
 def demonstrations(config: dict[str, Any]) -> EpisodeDataset:
@@ -106,13 +112,14 @@ def reference(config: dict[str, Any]) -> Reference:
 
 
 def run_closed_loop_bc_trial(config: dict[str, Any], trial_dir: Path) -> dict[str, Any]:
-    """Clone ``config["policy"]`` by ``config["method"]`` from a budget of ``config["n_demos"]`` episodes."""
+    """Clone ``config["policy"]`` by ``config["method"]`` from a budget of ``config["n_demos"]`` episodes;
+    ``config["clone_options"]`` (optional) sets further :class:`CloneConfig` fields (e.g. ``state_weight``)."""
     start = time.perf_counter()
     ref = reference(config)
     n = config["n_demos"]
     shared = {"policy": config["policy"], "epochs": config.get("epochs"), "eval_episodes": config["eval_episodes"],
               "eval_seed": config["eval_seed"], "seed": config["seed"], "progress": False,
-              "evaluate_untrained": config.get("evaluate_untrained", False)}
+              "evaluate_untrained": config.get("evaluate_untrained", False), **config.get("clone_options", {})}
     if config["method"] == "bc":
         metrics = clone_from_episodes(demonstrations(config), CloneConfig(**shared), env_kwargs(config),
                                       reference=ref)

@@ -28,7 +28,7 @@ from torch import nn
 
 from dilqr_rl.agents.frame_prediction import PredictionConfig, prediction_errors, train_predictor
 from dilqr_rl.agents.logging import make_writer
-from dilqr_rl.agents.pixel_bc import state_features  # what the encoders are regressed on
+from dilqr_rl.policies.pixel_state import pendulum_features as state_features  # what the encoders are regressed on
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import PixelEpisodeDataset, collect_pixel_episodes
 from dilqr_rl.envs.pendulum import MAX_TORQUE

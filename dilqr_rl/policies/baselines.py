@@ -43,25 +43,38 @@ class BoxSquash(nn.Module):
 class MLPPolicy(nn.Module):
     """Observation -> action MLP with a bounded output, for single-step behaviour cloning.
 
-    ``predict`` follows Stable-Baselines3 (``predict(obs, deterministic=True) -> (action, None)``) so the
-    evaluation code treats it like an expert or an SB3 model.
+    ``encoder`` (optional) maps observations of ``observation_shape`` (e.g. images) to the MLP's ``obs_dim``
+    inputs first; it trains with the MLP (e.g. :class:`~dilqr_rl.policies.pixel_state.StateFeatures`, the DiLQR
+    actor's keypoint encoder). ``predict`` follows Stable-Baselines3 (``predict(obs, deterministic=True) ->
+    (action, None)``) so the evaluation code treats it like an expert or an SB3 model.
+
+    Shapes: obs (B, *observation_shape) (default (B, obs_dim)) -> (B, action_dim).
     """
 
     def __init__(self, obs_dim: int, action_dim: int, action_low, action_high,
-                 hidden_sizes: Sequence[int] = (64, 64)) -> None:
+                 hidden_sizes: Sequence[int] = (64, 64), encoder: nn.Module | None = None,
+                 observation_shape: Sequence[int] | None = None) -> None:
         super().__init__()
+        if (encoder is None) != (observation_shape is None):
+            raise ValueError("MLPPolicy takes an encoder and the observation_shape it reads together, or neither")
+        self.encoder = encoder
         self.net = mlp([obs_dim, *hidden_sizes, action_dim])
         self.squash = BoxSquash(action_low, action_high)
         self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.observation_shape = (obs_dim,) if observation_shape is None else tuple(int(s) for s in observation_shape)
+
+    def from_features(self, features: Tensor) -> Tensor:
+        """The action for the encoder's output (B, obs_dim) (without an encoder: the observation)."""
+        return self.squash(self.net(features))
 
     def forward(self, obs: Tensor) -> Tensor:
-        return self.squash(self.net(obs))
+        return self.from_features(obs if self.encoder is None else self.encoder(obs))
 
     @torch.no_grad()
     def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
         p = next(self.parameters())
         obs_t = torch.as_tensor(np.asarray(obs), dtype=p.dtype, device=p.device)
-        single = obs_t.ndim == 1
+        single = obs_t.ndim == len(self.observation_shape)
         action = self(obs_t.unsqueeze(0) if single else obs_t)
         action = action[0] if single else action
         return action.cpu().numpy(), None

@@ -57,9 +57,13 @@ class DiLQRActorPolicy(nn.Module):
     def solver_stats(self) -> SolverStats:
         return self.actor.stats
 
+    def state(self, obs: Tensor) -> Tensor:
+        """The state map's model states (B, n) of the observations (B, *obs_shape), in the controller's dtype."""
+        return self.state_map(obs.to(self.actor.dtype))
+
     def solve(self, obs: Tensor) -> Solution:
         """The actor's plan for the observations (B, *obs_shape), in the controller's dtype."""
-        return self.actor.solve(self.state_map(obs.to(self.actor.dtype)))
+        return self.actor.solve(self.state(obs))
 
     def forward(self, obs: Tensor) -> Tensor:
         """u_1 (B, m) in ``obs``' dtype."""

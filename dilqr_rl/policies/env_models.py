@@ -7,8 +7,9 @@ scaled by ``1 + model_error[name]`` (a wrong start); the expert's cost (which ma
 frozen; the expert's map from observations to model states as a fixed state map (torch operations that keep
 the observation's dtype and device); and the zero-config actor's settings (horizon, starts, iterations).
 Where the env's action is a scaled model control (MuJoCo), the models see ``u = action / action_scale``.
-Environments the registry does not know, and the pixel pendulum (whose expert reads the true state), raise
-``ValueError``: pass ``dynamics`` and ``cost``.
+For image observations (the pixel pendulum) the state map is the registry's learned one, untrained: train it
+(``bc-step --state-weight``) before acting on it. Environments the registry does not know raise ``ValueError``:
+pass ``dynamics`` and ``cost``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 from torch import Tensor, nn
 
 from dilqr_rl.control.kernels import forms
@@ -94,7 +94,8 @@ class EnvModel:
     cost: nn.Module
     """The expert's cost (frozen)."""
     state_map: nn.Module
-    """Observations (B, d) -> model states (B, n), in the observations' dtype and on their device."""
+    """Observations (B, *obs_shape) -> model states (B, n), in the observations' dtype and on their device; for
+    images the registry's learned map, untrained (``EnvControl.learned_state_map``)."""
     actor: ActorSettings
     """The zero-config actor's horizon, starts and iterations."""
 
@@ -111,16 +112,19 @@ def env_model(env: gym.Env | str, model_error: Mapping[str, float] | None = None
             return env_model(made, model_error)
         finally:
             made.close()
-    if env.observation_space.dtype == np.uint8:
-        raise ValueError("DiLQRPolicy has no default model for image observations (the pixel pendulum's expert "
-                         "reads the true state): pass policy_kwargs=dict(dynamics=..., cost=..., state_map='cnn')")
     c = env_control(env)
+    state_map = c.state_map
+    if state_map is None:
+        if c.learned_state_map is None:
+            raise ValueError(f"{c.name} observes images and its registry entry has no state map to learn: pass "
+                             "policy_kwargs=dict(dynamics=..., cost=..., state_map='cnn')")
+        state_map = c.learned_state_map(tuple(int(s) for s in env.observation_space.shape))
     dynamics = copy.deepcopy(c.dynamics).requires_grad_(True)
     apply_model_error(dynamics, model_error or {})
     cost = copy.deepcopy(c.cost).requires_grad_(False)
     if c.action_scale != 1.0:
         dynamics, cost = ScaledControl(dynamics, c.action_scale), ScaledControl(cost, c.action_scale)
-    return EnvModel(dynamics, cost, c.state_map, c.actor)
+    return EnvModel(dynamics, cost, state_map, c.actor)
 
 
 def learnable_cost(cost: nn.Module) -> nn.Module:

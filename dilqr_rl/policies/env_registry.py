@@ -16,7 +16,8 @@ Entries:
   max_speed, max_torque), planning on a periodic version of its reward.
 - ``dilqr_rl/Pendulum-v0`` (either observation) and ``dilqr_rl/PixelPendulum-v0``: the env's own model
   (``env.unwrapped.dynamics``). The pixel expert is privileged: it reads the true state of the env it
-  was built for (``env.unwrapped.state``), so it serves that one env only; a policy needs a learned state map.
+  was built for (``env.unwrapped.state``), so it serves that one env only; a policy needs a learned state map
+  (``EnvControl.learned_state_map``: a keypoint encoder of the last two frames, trained by cloning).
 - ``dilqr_rl/CartpoleSwingUp-v0`` and ``dilqr_rl/CartpoleBalance-v0``: the env's own cart-pole model,
   planning on the swing-up reward with a periodic angle term.
 - Gymnasium's ``InvertedPendulum-v5`` (raw MuJoCo observations and controls, or through
@@ -26,6 +27,7 @@ Entries:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -40,6 +42,7 @@ from dilqr_rl.models.pendulum import PendulumDynamics
 from dilqr_rl.policies.expert import ExpertSettings, ObsToState
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.expert_fit import INVERTED_PENDULUM_FIT
+from dilqr_rl.policies.pixel_state import KeypointPendulumMap
 from dilqr_rl.policies.state_maps import CartpoleAngleMap, IdentityStateMap, PendulumAngleMap, ReorderStateMap
 
 PENDULUM_WEIGHTS = (1.0, 0.1, 0.001)
@@ -97,6 +100,10 @@ class EnvControl:
     chosen so that the untrained zero-config actor is at most 0.7 of the expert's normalised return."""
     action_scale: float = 1.0
     """Env action = ``action_scale`` * model control u (e.g. MuJoCo controls from forces)."""
+    learned_state_map: Callable[[tuple[int, ...]], nn.Module] | None = None
+    """For image observations (``state_map`` None): builds a trainable map from observations of a shape to model
+    states (the pixel pendulum: :class:`~dilqr_rl.policies.pixel_state.KeypointPendulumMap`). It starts
+    untrained: clone it with a state regression (``bc-step --state-weight``) before acting on it."""
 
 
 @dataclass(frozen=True)
@@ -166,15 +173,18 @@ def _own_model(env: gym.Env, cls: type) -> bool:
 
 def _own_pendulum(env: gym.Env) -> EnvControl:
     p = env.unwrapped
+    learned = None
     if p.observation_space.dtype == np.uint8:  # images: the pixel pendulum
         obs_to_state, state_map = _privileged_state(p), None
+        learned = functools.partial(KeypointPendulumMap, dt=p.dynamics.dt, max_speed=p.dynamics.max_speed)
     elif getattr(p, "observation_mode", None) is not None and p.observation_mode.value == "state":
         obs_to_state, state_map = _identity, IdentityStateMap(2)
     else:
         obs_to_state, state_map = _pendulum_obs_to_state, PendulumAngleMap()
     return EnvControl(
         type(p).__name__, p.dynamics, PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0), -p.action_bound,
-        p.action_bound, obs_to_state, state_map, PENDULUM_EXPERT, PENDULUM_ACTOR, WRONG_PENDULUM)
+        p.action_bound, obs_to_state, state_map, PENDULUM_EXPERT, PENDULUM_ACTOR, WRONG_PENDULUM,
+        learned_state_map=learned)
 
 
 def _privileged_state(unwrapped: gym.Env) -> ObsToState:

@@ -7,7 +7,10 @@ from step to step (:meth:`LSTMPolicy.predict`, Stable-Baselines3's recurrent con
 is passed back, rows whose ``episode_start`` is True start from zero again), so SB3's ``evaluate_policy`` and
 :func:`~dilqr_rl.agents.evaluation.evaluate_episodes` run it as they run ``RecurrentPPO``.
 
-Shapes:
+An optional ``encoder`` maps each observation (e.g. a frame stack) to the LSTM's d inputs first and trains with
+it (e.g. :class:`~dilqr_rl.policies.pixel_state.StateFeatures`, the DiLQR actor's keypoint encoder).
+
+Shapes (d: obs_dim, or the observation shape with an encoder):
     forward: obs (B, L, d), hidden ((layers, B, H), (layers, B, H)) or None -> actions (B, L, m), hidden.
     predict: obs (d,) or (B, d), state (2, layers, B, H) or None, episode_start (B,) -> action (m,) or (B, m),
     state (2, layers, B, H).
@@ -31,21 +34,38 @@ class LSTMPolicy(nn.Module):
     """Observation history -> action (see the module docstring)."""
 
     def __init__(self, obs_dim: int, action_dim: int, action_low: float | Sequence[float],
-                 action_high: float | Sequence[float], hidden_size: int = 64, num_layers: int = 1) -> None:
+                 action_high: float | Sequence[float], hidden_size: int = 64, num_layers: int = 1,
+                 encoder: nn.Module | None = None, observation_shape: Sequence[int] | None = None) -> None:
         super().__init__()
         if min(obs_dim, action_dim, hidden_size, num_layers) < 1:
             raise ValueError(f"obs_dim, action_dim, hidden_size and num_layers must be >= 1; got {obs_dim}, "
                              f"{action_dim}, {hidden_size}, {num_layers}")
+        if (encoder is None) != (observation_shape is None):
+            raise ValueError("LSTMPolicy takes an encoder and the observation_shape it reads together, or neither")
+        self.encoder = encoder
+        self.observation_shape = (obs_dim,) if observation_shape is None else tuple(int(s) for s in observation_shape)
         self.lstm = nn.LSTM(obs_dim, hidden_size, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, action_dim)
         self.squash = BoxSquash(action_low, action_high)
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.hidden_size, self.num_layers = hidden_size, num_layers
 
-    def forward(self, obs: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
-        """Actions (B, L, m) for the observation sequences (B, L, d), from ``hidden`` (zeros if None)."""
-        out, hidden = self.lstm(obs, hidden)  # (B, L, H)
+    def encode(self, obs: Tensor) -> Tensor:
+        """Observation sequences (B, L, *observation_shape) -> the LSTM's inputs (B, L, obs_dim)."""
+        if self.encoder is None:
+            return obs
+        B, L = obs.shape[:2]
+        return self.encoder(obs.reshape(B * L, *obs.shape[2:])).reshape(B, L, -1)
+
+    def from_features(self, features: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
+        """Actions (B, L, m) for encoded sequences (B, L, obs_dim), from ``hidden`` (zeros if None)."""
+        out, hidden = self.lstm(features, hidden)  # (B, L, H)
         return self.squash(self.head(out)), hidden
+
+    def forward(self, obs: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
+        """Actions (B, L, m) for the observation sequences (B, L, *observation_shape), from ``hidden`` (zeros if
+        None)."""
+        return self.from_features(self.encode(obs), hidden)
 
     def initial_state(self, batch_size: int) -> np.ndarray:
         """The hidden state of an episode's start for ``batch_size`` rows: zeros (2, layers, B, H)."""
@@ -58,7 +78,7 @@ class LSTMPolicy(nn.Module):
         start); the rows flagged in ``episode_start`` restart from zero. Returns (action, next state)."""
         p = next(self.parameters())
         obs_t = torch.as_tensor(np.asarray(obs), dtype=p.dtype, device=p.device)
-        single = obs_t.ndim == 1
+        single = obs_t.ndim == len(self.observation_shape)
         obs_t = obs_t.unsqueeze(0) if single else obs_t
         B = obs_t.shape[0]
         state = self.initial_state(B) if state is None else np.array(state, dtype=np.float32)

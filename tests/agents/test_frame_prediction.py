@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dilqr_rl.agents.frame_prediction import PredictionConfig, predict, prediction_errors, train_predictor
-from dilqr_rl.agents.pixel_bc import state_features
+from dilqr_rl.policies.pixel_state import pendulum_features as state_features
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import collect_pixel_episodes
 from dilqr_rl.data.pixel_episodes import stack_observations

@@ -1,5 +1,5 @@
-"""The trials of the pixel studies (``visual``, ``pixel-bc``) as plain functions: what they write, and that the
-pixel-bc policy comes back through SB3's ``PPO.load`` and ``predict``."""
+"""The trials of the pixel studies (``visual``, ``pixel-bc``) as plain functions: what they write, and the grid of
+the pixel-bc study."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ import json
 
 import numpy as np
 import pytest
-from stable_baselines3 import PPO
 
 from dilqr_rl.experiments import StudyOptions, get_study
-from dilqr_rl.experiments.pixel_bc import FULL as BC_FULL
-from dilqr_rl.experiments.pixel_bc import QUICK as BC_QUICK
-from dilqr_rl.experiments.pixel_bc_trial import make_eval_env, run_pixel_bc_trial
+from dilqr_rl.experiments.closed_loop_bc_trial import run_closed_loop_bc_trial
 from dilqr_rl.experiments.visual import FULL as VISUAL_FULL
 from dilqr_rl.experiments.visual import QUICK as VISUAL_QUICK
 from dilqr_rl.experiments.visual_trial import run_visual_trial
@@ -34,36 +31,38 @@ def test_visual_trial_writes_per_step_errors_and_strip_frames(tmp_path):
         run_visual_trial({**config, "method": "lstm"}, tmp_path / "x")
 
 
-def test_pixel_bc_trial_policy_loads_through_sb3_and_reports_its_gradients(tmp_path):
-    config = {**BC_FULL, **BC_QUICK, "method": "dilqr+state", "n_demos": 1, "seed": 0, "state_weight": 1.0,
+def test_pixel_bc_trial_clones_through_the_keypoint_encoder_and_loads_back(tmp_path):
+    config = {**next(t for t in get_study("pixel-bc").trials(StudyOptions(quick=True))
+                     if t["variant"] == "dilqr+state" and t["method"] == "bc"),
               "data_dir": str(tmp_path / "data")}
-    metrics = run_pixel_bc_trial(config, tmp_path / "bc")
-    assert len(metrics["returns"]) == config["eval_episodes"]
-    assert metrics["mean_return"] == pytest.approx(np.mean(metrics["returns"]))
-    assert metrics["first_grad_norm"] > 0 and 0.0 <= metrics["final_saturated_fraction"] <= 1.0
-    loaded = PPO.load(tmp_path / "bc" / "model.zip", device="cpu")
-    assert loaded.policy.controller.dynamics.mass.item() == pytest.approx(metrics["param_mass"])
-    obs, _ = make_eval_env(config).reset(seed=0)
-    action, _ = loaded.predict(obs, deterministic=True)
-    assert action.shape == (1,) and abs(float(action[0])) <= 2.0
-    with pytest.raises(ValueError, match=r"unknown method 'ppo'"):
-        run_pixel_bc_trial({**config, "method": "ppo"}, tmp_path / "x")
+    metrics = run_closed_loop_bc_trial(config, tmp_path / "trial")
+    assert metrics["expert_labels"] == config["n_demos"] * config["max_steps"]
+    assert set(metrics["physics_learned"]) == {"mass", "length", "gravity"}
+    assert np.isfinite(metrics["normalized_return"]) and np.isfinite(metrics["normalized_untrained"])
+    assert len(list((tmp_path / "data").glob("closed-loop-bc__dilqr_rl-PixelPendulum-v0__size32*.npz"))) == 1
 
 
-def test_pixel_bc_trials_cover_demonstrations_methods_and_seeds():
+def test_pixel_bc_trials_cover_demonstrations_policies_and_the_ablation():
     trials = get_study("pixel-bc").trials(StudyOptions())
-    learners = [t for t in trials if t["n_demos"]]
-    assert sorted({t["n_demos"] for t in learners}) == [5, 20, 100] and {t["seed"] for t in learners} == {0, 1, 2}
-    assert {t["method"] for t in trials} == {"demonstrator", "expert", "dilqr", "dilqr+state", "mlp", "mlp+state"}
-    assert all(t["state_weight"] > 0 for t in learners if t["method"].endswith("+state"))
-    assert all(t["device"] == "cuda" for t in get_study("visual").trials(StudyOptions(device="cuda")))
+    assert {t["seed"] for t in trials} == {0, 1, 2}
+    grid = {(t["variant"], t["method"]): sorted({u["n_demos"] for u in trials
+                                                 if (u["variant"], u["method"]) == (t["variant"], t["method"])})
+            for t in trials}
+    assert grid == {("dilqr+state", "bc"): [1, 2, 5, 10, 20], ("mlp+state", "bc"): [1, 2, 5, 10, 20],
+                    ("lstm+state", "bc"): [5, 20], ("dilqr", "bc"): [5, 20], ("mlp", "bc"): [5, 20],
+                    ("dilqr+state", "dagger"): [5], ("mlp+state", "dagger"): [5]}
+    for t in trials:
+        assert (t["clone_options"]["state_weight"] > 0) == t["variant"].endswith("+state")
+        assert t["epochs"] == max(30, -(-600 // t["n_demos"]))  # about 1500 steps of 64 at every n
+        assert t["env_kwargs"] == {"size": 64} and t["env_id"] == "dilqr_rl/PixelPendulum-v0"
 
 
 def test_size_reaches_the_pixel_trials_and_bad_sizes_are_refused(capsys):
     from dilqr_rl.cli import main
 
     for name in ("visual", "pixel-bc"):
-        assert {t["size"] for t in get_study(name).trials(StudyOptions(size=224))} == {224}
+        assert {t.get("size", t.get("env_kwargs", {}).get("size")) for t in
+                get_study(name).trials(StudyOptions(size=224))} == {224}
     with pytest.raises(ValueError, match=r"size must be a multiple of 32 \(the image encoder halves each side five "
                                          r"times\), e\.g\. 64 or 224, or None \(the study's own\); got 100"):
         StudyOptions(size=100)

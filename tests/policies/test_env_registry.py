@@ -10,6 +10,7 @@ from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies import expert_for
 from dilqr_rl.policies.env_models import env_model
 from dilqr_rl.policies.env_registry import ENVS, SUPPORTED, ActorSettings, apply_model_error, env_control, make_env
+from dilqr_rl.policies.pixel_state import KeypointPendulumMap
 
 ENV_IDS = ("Pendulum-v1", "dilqr_rl/Pendulum-v0", "dilqr_rl/PixelPendulum-v0", "dilqr_rl/CartpoleSwingUp-v0",
            "dilqr_rl/CartpoleBalance-v0", "InvertedPendulum-v5")
@@ -62,5 +63,10 @@ def test_env_model_from_an_id_applies_the_model_error():
 def test_unknown_envs_list_the_supported_ones():
     with pytest.raises(ValueError, match=r"no iLQR expert for CartPoleEnv.*supported environments: Pendulum-v1"):
         env_control(gym.make("CartPole-v1"))
-    with pytest.raises(ValueError, match="no default model for image observations"):
-        env_model("dilqr_rl/PixelPendulum-v0")
+
+
+def test_the_pixel_pendulum_model_has_the_learned_keypoint_state_map():
+    model = env_model("dilqr_rl/PixelPendulum-v0")
+    assert isinstance(model.state_map, KeypointPendulumMap)
+    assert model.state_map.observation_shape == (4, 64, 64) and model.state_map.dt == 0.05
+    assert any(p.requires_grad for p in model.state_map.parameters())
