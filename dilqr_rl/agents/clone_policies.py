@@ -33,8 +33,8 @@ from torch import nn
 from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import StepPolicySpec, build_step_policy, load_step_policy
 from dilqr_rl.agents.clone_config import POLICY_KINDS
-from dilqr_rl.policies.dilqr_clone import LEARNABLE, env_actor_policy
 from dilqr_rl.policies.baselines import MLPPolicy
+from dilqr_rl.policies.dilqr_clone import LEARNABLE, env_actor_policy
 from dilqr_rl.policies.env_registry import env_control, make_env
 from dilqr_rl.policies.lstm_policy import LSTMPolicy
 from dilqr_rl.policies.pixel_state import StateFeatures

@@ -25,8 +25,8 @@ from torch import Tensor, nn
 from dilqr_rl.agents.bc import BCConfig, BCTrainer, make_optimizer
 from dilqr_rl.agents.clone_config import DILQR_LOSSES
 from dilqr_rl.agents.clone_policies import ClonePolicySpec
-from dilqr_rl.policies.dilqr_clone import DiLQRActorPolicy, physical_parameters
 from dilqr_rl.policies.baselines import MLPPolicy
+from dilqr_rl.policies.dilqr_clone import DiLQRActorPolicy, physical_parameters
 from dilqr_rl.policies.lstm_policy import LSTMPolicy
 
 

@@ -50,8 +50,8 @@ def rollout_labelled(learner, expert: ILQRExpert, envs: list[gym.Env], seeds: li
     """One episode per env (reset with ``seeds``) in lockstep of the mixture policy (module docstring).
 
     Returns the arrays of an :class:`~dilqr_rl.data.EpisodeDataset` whose ``actions`` are the expert's labels
-    (with ``states`` and ``next_states`` where the envs report them), plus ``applied`` (the actions the env got) and ``expert_acted`` (bool), episodes numbered 0..B-1, and each
-    episode's return (B,).
+    (with ``states`` and ``next_states`` where the envs report them), plus ``applied`` (the actions the env got)
+    and ``expert_acted`` (bool), episodes numbered 0..B-1, and each episode's return (B,).
     """
     B = len(envs)
     obs, infos = (list(v) for v in zip(*(env.reset(seed=s) for env, s in zip(envs, seeds))))

@@ -28,7 +28,6 @@ from torch import nn
 
 from dilqr_rl.agents.frame_prediction import PredictionConfig, prediction_errors, train_predictor
 from dilqr_rl.agents.logging import make_writer
-from dilqr_rl.policies.pixel_state import pendulum_features as state_features  # what the encoders are regressed on
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import PixelEpisodeDataset, collect_pixel_episodes
 from dilqr_rl.envs.pendulum import MAX_TORQUE
@@ -37,6 +36,7 @@ from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.expert_envs import PENDULUM_WEIGHTS
 from dilqr_rl.policies.image_models import ImageDecoder, ImageEncoder
 from dilqr_rl.policies.image_prediction import LatentRolloutPredictor, PlanningPredictor, ResidualStep
+from dilqr_rl.policies.pixel_state import pendulum_features as state_features  # what the encoders are regressed on
 from dilqr_rl.policies.state_maps import PendulumFeatureMap, PendulumLatentMap
 
 METHODS = ("dilqr", "dilqr-pixels", "latent")

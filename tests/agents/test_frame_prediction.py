@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from dilqr_rl.agents.frame_prediction import PredictionConfig, predict, prediction_errors, train_predictor
-from dilqr_rl.policies.pixel_state import pendulum_features as state_features
 from dilqr_rl.control import DiLQR
 from dilqr_rl.data import collect_pixel_episodes
 from dilqr_rl.data.pixel_episodes import stack_observations
@@ -17,6 +16,7 @@ from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.image_models import ImageDecoder, ImageEncoder, pixel_mse, to_unit
 from dilqr_rl.policies.image_prediction import LatentRolloutPredictor, PlanningPredictor, ResidualStep
+from dilqr_rl.policies.pixel_state import pendulum_features as state_features
 from dilqr_rl.policies.state_maps import PendulumFeatureMap, PendulumLatentMap
 
 SIZE, K = 32, 3

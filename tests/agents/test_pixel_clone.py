@@ -61,12 +61,12 @@ def test_the_state_loss_is_logged_and_the_physics_wait_for_the_encoder(episodes)
 
 def test_the_state_loss_needs_states_and_a_learned_map(episodes):
     cloner = Cloner(ENV_ID, CloneConfig(epochs=1, progress=False), KWARGS)
-    with pytest.raises(ValueError, match="these episodes have none.*or set state_weight 0"):
+    with pytest.raises(ValueError, match=r"these episodes have none.*or set state_weight 0"):
         cloner.fit(episodes.observations, episodes.actions, episodes.episode)
     state_env = Cloner("dilqr_rl/Pendulum-v0", CloneConfig(epochs=1, state_weight=1.0, progress=False))
     with pytest.raises(ValueError, match="has none \\(it observes states\\): set state_weight 0"):
         state_env.fit(np.zeros((4, 3)), np.zeros((4, 1)), np.array([0, 0, 1, 1]), states=np.zeros((4, 2)))
-    with pytest.raises(ValueError, match="state_weight=-1.0: must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"state_weight=-1\.0: must be a finite number >= 0"):
         CloneConfig(state_weight=-1.0)
 
 
