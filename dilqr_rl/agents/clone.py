@@ -62,7 +62,7 @@ class Cloner:
             checkpoint_dir: str | Path | None = None, writer=None, label: str | None = None,
             states: np.ndarray | None = None) -> BCResult:
         """Train on the transitions (rows of an episode consecutive), split by episode; the policy keeps the
-        best-validation parameters. ``states``: the true states, needed with ``state_weight > 0``.
+        best-validation parameters. ``states``: the true states, needed with ``state_weight > 0`` (unused otherwise).
         Shapes: observations (N, *obs_shape), actions (N, m), episode_ids (N,), states (N, n)."""
         cfg = self.config
         if cfg.state_weight > 0 and states is None:
@@ -116,7 +116,7 @@ def clone_from_episodes(ds: EpisodeDataset, config: CloneConfig, env_kwargs: dic
     untrained = (cloner.evaluate(config.eval_episodes, config.eval_seed)
                  if config.eval_episodes and config.evaluate_untrained else None)
     result = cloner.fit(ds.observations, ds.actions, ds.episode, checkpoint_dir, writer,
-                        states=ds.states if cloner.config.state_weight > 0 and ds.has_states else None)
+                        states=ds.arrays.get("states"))
     out.update(train_seconds=result.wall_time, best_epoch=result.best_epoch, best_val_loss=result.best_val_loss,
                test_loss=result.test_loss)
     if checkpoint_dir is not None:

@@ -38,7 +38,7 @@ def state_error(state_map: nn.Module, estimate: Tensor, true: Tensor) -> Tensor:
 
 def learned_map(policy: nn.Module) -> nn.Module | None:
     """The trainable state map of a policy (the DiLQR actor's, a network's encoder), or None."""
-    module = getattr(policy, "state_map", None) if hasattr(policy, "actor") else getattr(policy, "encoder", None)
+    module = policy.state_map if isinstance(policy, DiLQRActorPolicy) else getattr(policy, "encoder", None)
     module = getattr(module, "map", module)  # StateFeatures -> its state map
     if module is None or not any(p.requires_grad for p in module.parameters()):
         return None

@@ -130,7 +130,7 @@ def run_dagger(demos: EpisodeDataset, config: DaggerConfig, env_kwargs: dict[str
         start = time.perf_counter()
         cloner.fit(data.observations, data.actions, data.episode, None if ckpt is None else ckpt / f"round_{k}",
                    None if writer is None else OffsetWriter(writer, offset), label=f"dagger round {k}",
-                   states=data.states if cloner.config.state_weight > 0 and data.has_states else None)
+                   states=data.arrays.get("states"))
         seconds += time.perf_counter() - start
         row.update(expert_labels=len(data), train_seconds=seconds)
         if evaluate and (config.evaluate_rounds or k == config.rounds):
