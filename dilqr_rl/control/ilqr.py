@@ -155,7 +155,7 @@ def _step_gains(problem: Problem, x: Tensor, u: Tensor, F: Tensor, c: Tensor, C:
 def _compiled_solve(problem: Problem, x_init: Tensor, u_init: Tensor, tol: float, atol: float,
                     alphas: Tensor) -> SolverResult | None:
     """:func:`solve` in C (``kernels/ilqr.c``: the same iterates, item by item) where it applies: graph-free,
-    float64 on the CPU, one control, models with a C form and no per-item problem data; else None."""
+    float32 or float64 on the CPU, one control, models with a C form and no per-item problem data; else None."""
     if problem.dynamics_args or problem.cost_args or getattr(problem.cost, "time_varying", False):
         return None
     cfg = problem.config

@@ -35,6 +35,10 @@ _SOURCES = tuple(Path(__file__).with_name(name) for name in ("riccati.c", "dynam
 _HEADERS = tuple(Path(__file__).with_name(name) for name in ("kernels.h", "jets.h"))
 _FUNCTIONS = {torch.float64: "riccati_scalar_f64", torch.float32: "riccati_scalar_f32"}
 _ADJOINT = {torch.float64: "adjoint_scalar_f64", torch.float32: "adjoint_scalar_f32"}
+_FORM_DTYPES = (torch.float64, torch.float32)
+"""Dtypes of the C forms' paths (:func:`ilqr_scalar`, :func:`lagrangian_hessian`, :func:`psi_gradient`): they compute in
+double precision; float32 tensors are converted on the way in and their results back on the way out (a float32
+solve then costs what a float64 one does, and its iterates are the double-precision ones rounded)."""
 
 
 def _cache_dir() -> Path:
@@ -144,18 +148,20 @@ class CompiledSolve(NamedTuple):
 def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Tensor, lo: Tensor, hi: Tensor,
                 alphas: Tensor, settings: tuple[float, ...]) -> CompiledSolve | None:
     """The forward solve of ``ilqr.solve`` for one control in C (``ilqr.c``), or None where it does not apply:
-    no library, grad mode on, not float64 on the CPU, m != 1, or a model without a C form (:mod:`.forms`).
+    no library, grad mode on, not float32 or float64 on the CPU (float32 is solved in
+    double precision and returned as float32), m != 1, or a model without a C form (:mod:`.forms`).
 
     Shapes: x_init (B, n), u_init, lo, hi (B, T, 1), alphas (S,); ``settings`` = (tol, atol, max_iter,
     reg_init, reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps, newton_retry).
     """
     library = _library()[0]
-    if (library is None or torch.is_grad_enabled() or x_init.dtype != torch.float64 or x_init.device.type != "cpu"
-            or u_init.shape[-1] != 1):
+    if (library is None or torch.is_grad_enabled() or x_init.dtype not in _FORM_DTYPES
+            or x_init.device.type != "cpu" or u_init.shape[-1] != 1):
         return None
     dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
     if dynamics_form is None or cost_form is None:
         return None
+    dtype, x_init = x_init.dtype, x_init.to(torch.float64)
     (Bsz, T, _), n = u_init.shape, x_init.shape[1]
     N = n + 1
     dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
@@ -172,26 +178,29 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
         return None  # the dynamics' C form is for another state size: the PyTorch path reports the mismatch
     if code != 0:
         raise MemoryError("the compiled iLQR solve could not allocate its workspace")
-    return out._replace(converged=out.converged.bool(), active=out.active.bool())
+    out = out._replace(converged=out.converged.bool(), active=out.active.bool())
+    if dtype == torch.float64:
+        return out
+    return CompiledSolve(*(t.to(dtype) if t.is_floating_point() else t for t in out))
 
 
 def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor | None:
     """hess[lam . f] (R, N, N) on rows x (R, n), u (R, 1), lam (R, n) from the dynamics' C form, or None where
     it does not apply (as :func:`ilqr_scalar`)."""
     library = _library()[0]
-    if (library is None or torch.is_grad_enabled() or x.dtype != torch.float64 or x.device.type != "cpu"
+    if (library is None or torch.is_grad_enabled() or x.dtype not in _FORM_DTYPES or x.device.type != "cpu"
             or u.shape[-1] != 1):
         return None
     form = forms.dynamics_form(dynamics)
     if form is None:
         return None
     R, n = x.shape
-    inputs = [t.contiguous() for t in (x, u.reshape(R), lam)]
-    H = x.new_empty(R, n + 1, n + 1)
+    inputs = [t.to(torch.float64).contiguous() for t in (x, u.reshape(R), lam)]
+    H = torch.empty(R, n + 1, n + 1, dtype=torch.float64)
     parameters = torch.tensor(form.parameters, dtype=torch.float64)
     code = library.lagrangian_hessian_f64(form.kind, parameters.data_ptr(), *(t.data_ptr() for t in inputs), R, n,
                                           H.data_ptr())
-    return None if code else H
+    return None if code else H.to(x.dtype)
 
 
 def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx: Tensor, du: Tensor, lam: Tensor,
@@ -203,7 +212,7 @@ def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx:
     Shapes: rows x, dx, lam, dlam (R, n), u, du (R, 1).
     """
     library = _library()[0]
-    if library is None or x.dtype != torch.float64 or x.device.type != "cpu" or u.shape[-1] != 1:
+    if library is None or x.dtype not in _FORM_DTYPES or x.device.type != "cpu" or u.shape[-1] != 1:
         return None
     dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
     if dynamics_form is None or cost_form is None:
