@@ -89,6 +89,18 @@ def test_compiled_sweeps_script_quick_mode(tmp_path):
     assert rows[0] == "model,case,compiled_ms,torch_ms,speedup" and len(rows) == 9
 
 
+def test_threads_script_quick_mode(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "threads.py"), "--quick", "--out",
+                             str(tmp_path)], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    rows = (tmp_path / "threads.csv").read_text().splitlines()
+    assert rows[0] == "load,model,case,threads_1_ms,threads_2_ms,ratio_2_over_1"
+    assert len(rows) == 1 + 2 * 2 * 2  # quiet and busy, both model kinds, two cases
+    for row in rows[1:]:
+        one, two, ratio = (float(v) for v in row.split(",")[3:])
+        assert one > 0 and two > 0 and abs(ratio - two / one) <= 0.01 + 0.01 * ratio
+
+
 def test_ppo_throughput_script_quick_mode():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ppo_throughput.py"), "--quick"],
                             capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
