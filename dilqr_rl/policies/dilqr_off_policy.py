@@ -61,6 +61,7 @@ from dilqr_rl.policies.dilqr_actor import (
     controller_optimizer,
     critic_arch,
 )
+from dilqr_rl.policies.pixel_state import match_image_scaling
 
 SQUASH_EPS = 1e-6
 """How close to +-1 the SAC actor's squashed mean may come: mu = atanh(clip(a, +-(1 - SQUASH_EPS)))."""
@@ -83,6 +84,7 @@ class PlanActor(BasePolicy):
                              "bounds (e.g. gymnasium.wrappers.RescaleAction)")
         super().__init__(observation_space, action_space, features_extractor=parts.state_map,
                          normalize_images=normalize_images, squash_output=True)
+        match_image_scaling(parts.state_map, normalize_images)
         self.first_control = first_control
         self.register_buffer("action_low", torch.as_tensor(low), persistent=False)
         self.register_buffer("action_high", torch.as_tensor(high), persistent=False)

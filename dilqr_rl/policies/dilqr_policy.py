@@ -62,6 +62,7 @@ from dilqr_rl.policies.dilqr_actor import (
     critic_arch,
 )
 from dilqr_rl.policies.dilqr_actor import DEFAULT_SOLVER_OPTIONS as DEFAULT_SOLVER_OPTIONS  # the docstring's
+from dilqr_rl.policies.pixel_state import match_image_scaling
 
 
 class CriticExtractor(nn.Module):
@@ -172,6 +173,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         _controller, state_map, _, _cost_map = self._actor_parts
         # The state map is the actor's features extractor; SB3's `features_extractor` aliases it.
         self.pi_features_extractor = self.features_extractor = state_map
+        match_image_scaling(state_map, self.normalize_images)
         # SB3's `_build` re-initialises the features extractors (ortho_init): restore a given module's weights.
         given = copy.deepcopy(state_map.state_dict()) if self._state_map_given else None
         super()._build(lr_schedule)

@@ -84,6 +84,10 @@ class KeypointPendulumMap(nn.Module):
             raise ValueError(f"dt and max_speed must be positive; got dt={dt}, max_speed={max_speed}")
         self.observation_shape, self.dt, self.max_speed = shape, float(dt), float(max_speed)
         self.angle = FrameAngle(keypoints, channels)
+        self.pixel_range = 255.0
+        """The value of a white pixel in the observations it is given: 255 for the env's raw frames (the clone
+        path), 1 where the caller has scaled them to [0, 1] (Stable-Baselines3's ``normalize_images``, set by
+        :func:`match_image_scaling`). The network sees [0, 1] either way, so its weights serve both."""
 
     def angles(self, obs: Tensor) -> Tensor:
         """The angle of each of the last two frames, (B, 2) = (theta_{t-1}, theta_t), in the network's dtype."""
@@ -91,7 +95,7 @@ class KeypointPendulumMap(nn.Module):
             raise ValueError(f"KeypointPendulumMap was built for observations {self.observation_shape}; got a "
                              f"batch of shape {tuple(obs.shape)}")
         B, _, H, W = obs.shape
-        frames = obs[:, -2:].to(self.angle.head.weight.dtype).reshape(B * 2, 1, H, W) / 255.0
+        frames = obs[:, -2:].to(self.angle.head.weight.dtype).reshape(B * 2, 1, H, W) / self.pixel_range
         point = self.angle(frames)  # (2B, 2)
         return torch.atan2(point[:, 1], point[:, 0]).view(B, 2)
 
@@ -105,6 +109,14 @@ class KeypointPendulumMap(nn.Module):
     def features(self, state: Tensor) -> Tensor:
         """:func:`pendulum_features` of states (B, 2) with this map's speed limit: (B, 3)."""
         return pendulum_features(state, self.max_speed)
+
+
+def match_image_scaling(state_map: nn.Module, normalized: bool) -> None:
+    """Tell a state map that reads frames (one with ``pixel_range``, e.g. :class:`KeypointPendulumMap`) whether its
+    caller scales images to [0, 1] first (``normalized``: Stable-Baselines3's ``normalize_images``); others are
+    left as they are."""
+    if hasattr(state_map, "pixel_range"):
+        state_map.pixel_range = 1.0 if normalized else 255.0
 
 
 class StateFeatures(nn.Module):

@@ -86,3 +86,28 @@ def test_first_control_gradient_through_the_encoder_matches_finite_differences()
     fd = (plus - minus) / (2 * eps)
     assert abs(fd.item()) > 1e-4, "the first controls are at a bound here: the check would be vacuous"
     assert (grad * direction).sum().item() == pytest.approx(fd.item(), rel=1e-4, abs=1e-8)
+
+
+@pytest.mark.parametrize("algorithm", ["PPO", "SAC"])
+def test_sb3_policies_give_the_keypoint_map_the_states_the_clone_path_does(algorithm):
+    """SB3 scales uint8 frames to [0, 1] before the features extractor (``normalize_images``); the map is told, so
+    the same weights give the same state from the env's raw frames in SB3 as in the clone path."""
+    from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    from dilqr_rl.policies import DiLQRPolicy, DiLQRSACPolicy
+
+    env = make_env(ENV)  # the default 64 x 64 frames: env_id builds the map for them
+    policy_class, algo = (DiLQRPolicy, PPO) if algorithm == "PPO" else (DiLQRSACPolicy, SAC)
+    extra = {"n_steps": 8, "batch_size": 8} if algorithm == "PPO" else {"buffer_size": 16}
+    model = algo(policy_class, env, policy_kwargs={"env_id": ENV}, seed=0, device="cpu", **extra)
+    state_map = model.policy.state_map if algorithm == "PPO" else model.policy.actor.state_map
+    assert isinstance(state_map, KeypointPendulumMap) and state_map.pixel_range == 1.0
+    raw = torch.as_tensor(_observations(64))
+    scaled = preprocess_obs(raw, env.observation_space, normalize_images=True)
+    assert float(scaled.max()) <= 1.0
+    clone_path = KeypointPendulumMap((4, 64, 64))
+    clone_path.load_state_dict(state_map.state_dict())
+    torch.testing.assert_close(state_map(scaled), clone_path(raw))
+    state_map.pixel_range = 255.0  # what SB3 gave it before: frames 255 times too dark
+    assert not torch.allclose(state_map(scaled), clone_path(raw))
