@@ -340,6 +340,13 @@ class ActorSpec:
         cost_map = None if self.cost_map is None else make_cost_map(
             copy.deepcopy(self.cost_map), int(state_dim), controller.cost).to(self.controller_dtype)
         state_map = make_state_map(copy.deepcopy(self.state_map), observation_space.shape, state_dim)
+        expected = getattr(state_map, "observation_shape", None)
+        if expected is not None and tuple(expected) != tuple(observation_space.shape):
+            raise ValueError(
+                f"the state map {type(state_map).__name__} reads observations of shape {tuple(expected)} but the env "
+                f"gives {tuple(observation_space.shape)} (env_id builds the map for the env's default frames): pass "
+                f"state_map={type(state_map).__name__}({tuple(observation_space.shape)}) in policy_kwargs, or make "
+                "the env with its default size")
         return ActorParts(controller, state_map, int(state_dim), cost_map)
 
     def first_control(self, parts: ActorParts, stats: SolverStats) -> FirstControl:

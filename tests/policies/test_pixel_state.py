@@ -111,3 +111,18 @@ def test_sb3_policies_give_the_keypoint_map_the_states_the_clone_path_does(algor
     torch.testing.assert_close(state_map(scaled), clone_path(raw))
     state_map.pixel_range = 255.0  # what SB3 gave it before: frames 255 times too dark
     assert not torch.allclose(state_map(scaled), clone_path(raw))
+
+
+def test_a_map_built_for_other_frames_is_refused_when_the_policy_is_built():
+    from stable_baselines3 import PPO
+
+    from dilqr_rl.policies import DiLQRPolicy
+
+    env = make_env(ENV, size=32)  # env_id's map reads the default 64 x 64 frames
+    with pytest.raises(ValueError, match=r"reads observations of shape \(4, 64, 64\) but the env gives \(4, 32, 32\)"
+                       r".*state_map=KeypointPendulumMap\(\(4, 32, 32\)\)"):
+        PPO(DiLQRPolicy, env, policy_kwargs={"env_id": ENV}, n_steps=8, batch_size=8, device="cpu")
+    model = PPO(DiLQRPolicy, env, policy_kwargs={"env_id": ENV, "state_map": KeypointPendulumMap((4, 32, 32))},
+                n_steps=8, batch_size=8, device="cpu")
+    action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
+    assert action.shape == (1,)
