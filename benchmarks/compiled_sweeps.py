@@ -22,12 +22,11 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
 
-from dilqr_rl.bench.problems import imitation_loss, make_layer, swing_up_starts
+from dilqr_rl.bench.problems import solution_case, warm_step_case
 from dilqr_rl.control import kernels, lqr
 
 PATHS = ("compiled", "torch")
@@ -48,7 +47,6 @@ def _timed(fn) -> float:
 
 def _cases(model: str) -> dict:
     """name -> a function that runs the case once."""
-    f32 = torch.float32
     gen = torch.Generator().manual_seed(0)
     F = 0.5 * torch.randn(8, 20, 2, 3, generator=gen)
     c, R = torch.randn(8, 20, 3, generator=gen), torch.randn(8, 20, 3, 3, generator=gen)
@@ -60,21 +58,9 @@ def _cases(model: str) -> dict:
         with torch.no_grad():
             lqr.ilqr_gains(F, c, C, u, -bound, bound, reg, u)
 
-    step_ctrl = make_layer("implicit", 20, 2, dtype=f32, model=model)
-    x8 = swing_up_starts(8, dtype=f32)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warm = make_layer("implicit", 20, 50, dtype=f32, model=model)(x8).u
-
-    def warm_step():
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            step_ctrl(x8, u_init=warm)
-
-    cases = {"riccati sweep B=8 T=20": sweep, "warm step B=8 T=20 (2 it)": warm_step}
+    cases = {"riccati sweep B=8 T=20": sweep, "warm step B=8 T=20 (2 it)": warm_step_case(model)}
     for B, T in ((1, 10), (20, 20)):
-        ctrl, x0 = make_layer("implicit", T, 100, dtype=f32, model=model, tol=1e-7), swing_up_starts(B, dtype=f32)
-        cases[f"time to solution B={B} T={T}"] = lambda ctrl=ctrl, x0=x0: imitation_loss(ctrl(x0)).backward()
+        cases[f"time to solution B={B} T={T}"] = solution_case(model, B, T)
     return cases
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from dilqr_rl.bench.problems import imitation_loss, make_layer, swing_up_starts
+from dilqr_rl.bench.problems import solution_case, warm_step_case
 
 THREADS = (1, 2)
 
@@ -41,22 +41,9 @@ def _spin(stop) -> None:
 
 def _cases(model: str, quick: bool) -> dict:
     """name -> a function that runs the case once."""
-    f32 = torch.float32
-    step_ctrl = make_layer("implicit", 20, 2, dtype=f32, model=model)
-    x8 = swing_up_starts(8, dtype=f32)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warm = make_layer("implicit", 20, 50, dtype=f32, model=model)(x8).u
-
-    def warm_step():
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            step_ctrl(x8, u_init=warm)
-
-    cases = {"warm step B=8 T=20 (2 it)": warm_step}
+    cases = {"warm step B=8 T=20 (2 it)": warm_step_case(model)}
     for B in ((20,) if quick else (20, 512)):
-        ctrl, x0 = make_layer("implicit", 20, 100, dtype=f32, model=model, tol=1e-7), swing_up_starts(B, dtype=f32)
-        cases[f"time to solution B={B} T=20"] = lambda ctrl=ctrl, x0=x0: imitation_loss(ctrl(x0)).backward()
+        cases[f"time to solution B={B} T=20"] = solution_case(model, B, 20)
     return cases
 
 

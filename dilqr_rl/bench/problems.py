@@ -10,6 +10,8 @@ cart-pole of :class:`~dilqr_rl.bench.user_models.UserCartpole`.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,3 +91,29 @@ def imitation_loss(sol, seed: int = 1) -> torch.Tensor:
     sum ||u - target||^2 + 0.1 sum ||x||^2."""
     target = imitation_target(sol.u.shape, sol.u.dtype, seed).to(sol.u.device)
     return ((sol.u - target) ** 2).sum() + 0.1 * (sol.x**2).sum()
+
+
+def warm_step_case(model: ModelKind, dtype=torch.float32, batch: int = 8, horizon: int = 20,
+                   iters: int = 2) -> Callable[[], None]:
+    """A warm-started receding-horizon step, ready to time: ``iters`` graph-free iterations on ``batch`` swing-up
+    starts from their converged plan (solved here, once)."""
+    step = make_layer("implicit", horizon, iters, dtype=dtype, model=model)
+    x0 = swing_up_starts(batch, dtype=dtype)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm = make_layer("implicit", horizon, 50, dtype=dtype, model=model)(x0).u
+
+    def run() -> None:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            step(x0, u_init=warm)
+
+    return run
+
+
+def solution_case(model: ModelKind, batch: int, horizon: int, dtype=torch.float32) -> Callable[[], None]:
+    """Time to solution, ready to time: the forward to tol 1e-7 on ``batch`` swing-up starts plus the implicit
+    backward of :func:`imitation_loss`."""
+    ctrl = make_layer("implicit", horizon, 100, dtype=dtype, model=model, tol=1e-7)
+    x0 = swing_up_starts(batch, dtype=dtype)
+    return lambda: imitation_loss(ctrl(x0)).backward()
