@@ -145,6 +145,17 @@ class CompiledSolve(NamedTuple):
     error: Tensor
 
 
+def _form_library(x: Tensor, u: Tensor, graph_free: bool = True) -> ctypes.CDLL | None:
+    """The kernel library where the C forms' paths apply to rows or states ``x`` and controls ``u``: a library,
+    float32 or float64 (:data:`_FORM_DTYPES`) on the CPU, one control, and (with ``graph_free``) grad mode off;
+    else None."""
+    library = _library()[0]
+    if (library is None or (graph_free and torch.is_grad_enabled()) or x.dtype not in _FORM_DTYPES
+            or x.device.type != "cpu" or u.shape[-1] != 1):
+        return None
+    return library
+
+
 def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Tensor, lo: Tensor, hi: Tensor,
                 alphas: Tensor, settings: tuple[float, ...]) -> CompiledSolve | None:
     """The forward solve of ``ilqr.solve`` for one control in C (``ilqr.c``), or None where it does not apply:
@@ -154,9 +165,8 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
     Shapes: x_init (B, n), u_init, lo, hi (B, T, 1), alphas (S,); ``settings`` = (tol, atol, max_iter,
     reg_init, reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps, newton_retry).
     """
-    library = _library()[0]
-    if (library is None or torch.is_grad_enabled() or x_init.dtype not in _FORM_DTYPES
-            or x_init.device.type != "cpu" or u_init.shape[-1] != 1):
+    library = _form_library(x_init, u_init)
+    if library is None:
         return None
     dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
     if dynamics_form is None or cost_form is None:
@@ -187,9 +197,8 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
 def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor | None:
     """hess[lam . f] (R, N, N) on rows x (R, n), u (R, 1), lam (R, n) from the dynamics' C form, or None where
     it does not apply (as :func:`ilqr_scalar`)."""
-    library = _library()[0]
-    if (library is None or torch.is_grad_enabled() or x.dtype not in _FORM_DTYPES or x.device.type != "cpu"
-            or u.shape[-1] != 1):
+    library = _form_library(x, u)
+    if library is None:
         return None
     form = forms.dynamics_form(dynamics)
     if form is None:
@@ -211,8 +220,8 @@ def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx:
 
     Shapes: rows x, dx, lam, dlam (R, n), u, du (R, 1).
     """
-    library = _library()[0]
-    if library is None or x.dtype not in _FORM_DTYPES or x.device.type != "cpu" or u.shape[-1] != 1:
+    library = _form_library(x, u, graph_free=False)
+    if library is None:
         return None
     dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
     if dynamics_form is None or cost_form is None:
