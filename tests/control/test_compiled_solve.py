@@ -147,7 +147,9 @@ def test_the_implicit_gradient_agrees_with_either_path(monkeypatch, system):
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
 
 
-def _float32_layer(compiled: bool, monkeypatch, calls: list, dtype=torch.float32) -> tuple[DiLQR, torch.Tensor]:
+def _spied_swing_up_layer(compiled: bool, monkeypatch, calls: list, dtype=torch.float32
+                          ) -> tuple[DiLQR, torch.Tensor]:
+    """A swing-up layer in ``dtype`` whose C-form paths are spied on (run only when ``compiled``), and 4 starts."""
     for name in ("ilqr_scalar", "lagrangian_hessian", "psi_gradient"):
         monkeypatch.setattr(kernels, name, _spy(getattr(kernels, name), calls, compiled))
     ctrl = DiLQR(PendulumDynamics(dtype=dtype), PendulumSwingUpCost().to(dtype), 20, -2.0, 2.0, max_iter=100)
@@ -162,7 +164,7 @@ def test_float32_runs_the_compiled_path_in_double_precision(monkeypatch):
     for key, compiled, dtype in (("c32", True, torch.float32), ("torch32", False, torch.float32),
                                  ("c64", True, F64)):
         calls = []
-        ctrl, x0 = _float32_layer(compiled, monkeypatch, calls, dtype)
+        ctrl, x0 = _spied_swing_up_layer(compiled, monkeypatch, calls, dtype)
         sol = ctrl(x0)
         ((sol.u - 0.3) ** 2).sum().backward()
         monkeypatch.undo()
