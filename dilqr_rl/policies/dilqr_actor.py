@@ -34,7 +34,7 @@ from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
 from dilqr_rl.policies.cost_maps import make_cost_map
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
-from dilqr_rl.policies.receding_horizon import start_sequences
+from dilqr_rl.policies.receding_horizon import shift_plan, start_sequences
 from dilqr_rl.policies.state_maps import make_state_map
 
 DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "zero"}
@@ -43,7 +43,10 @@ gradient (its last iterate's fixed-point formula can have the wrong sign) and is
 DEFAULT_HORIZON = 15
 """T of a policy given its own ``dynamics`` and ``cost`` without ``horizon``."""
 DEFAULT_PLAN_MEMORY = 100_000
-"""Observations whose converged plans the actor keeps as warm starts (least recently used dropped first)."""
+"""Observations whose plans the actor keeps as warm starts (least recently used dropped first)."""
+DEFAULT_FOLLOW_TOLERANCE = 0.5
+"""When acting, a new state within this distance (max-norm, the cost's angle wrapped) of the state the previous
+call's plan predicted for the same row is solved warm from that plan, shifted (see :class:`FirstControl`)."""
 
 
 def _periodic_quadratic_form(cost: PeriodicQuadraticCost) -> list[float]:
@@ -72,37 +75,44 @@ class SolverStats:
     iterations: int = 0
     warm: int = 0
     """Items warm-started from the plan memory."""
+    followed: int = 0
+    """New items warm-started from the previous call's plan (shifted)."""
     warned: bool = False
 
-    def record(self, sol: Solution, warm: int = 0, start_iterations: int = 0) -> None:
-        """Count the solve ``sol``; ``warm`` of its items came from the plan memory; ``start_iterations`` were
-        spent choosing the others' starts."""
+    def record(self, sol: Solution, warm: int = 0, start_iterations: int = 0, followed: int = 0) -> None:
+        """Count the solve ``sol``; ``warm`` of its items came from the plan memory, ``followed`` from the
+        previous call's plans; ``start_iterations`` were spent choosing the others' starts."""
         self.items += sol.converged.numel()
         self.converged += int(sol.converged.sum())
         self.iterations += int(sol.iterations.sum()) + start_iterations
         self.warm += warm
+        self.followed += followed
 
     def pop(self) -> dict[str, float]:
-        """``{"converged_fraction", "iterations", "warm_fraction"}`` averaged over items since the last call
-        (empty if none)."""
+        """``{"converged_fraction", "iterations", "warm_fraction", "followed_fraction"}`` averaged over items
+        since the last call (empty if none)."""
         if self.items == 0:
             return {}
         out = {"converged_fraction": self.converged / self.items, "iterations": self.iterations / self.items,
-               "warm_fraction": self.warm / self.items}
-        self.items = self.converged = self.iterations = self.warm = 0
+               "warm_fraction": self.warm / self.items, "followed_fraction": self.followed / self.items}
+        self.items = self.converged = self.iterations = self.warm = self.followed = 0
         return out
 
 
 class PlanMemory:
-    """Converged plans (T, m) keyed by the observation they were solved for; the least recently used go first.
+    """Plans (T, m) keyed by the observation they were solved for; the least recently used go first.
 
     Rows are keyed by a hash of their bytes, so a later call with the same observation (PPO re-evaluating its
-    rollout, a replay batch) warm-starts from the plan found for it. Not saved with the policy.
+    rollout, a replay batch) warm-starts from what was stored for it: the converged plan, or for an item that did
+    not converge the start it was solved from (solving again from it gives the same iterate). ``recent`` holds,
+    per batch size, the last call's predicted next states (B, n) and shifted plans (B, T, m): the warm starts of
+    the rows that continue a trajectory. Not saved with the policy.
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = int(capacity)
         self._plans: OrderedDict[int, Tensor] = OrderedDict()
+        self.recent: dict[int, tuple[Tensor, Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self._plans)
@@ -122,7 +132,8 @@ class PlanMemory:
         return found
 
     def store(self, keys: list[int], plans: Tensor, keep: Tensor) -> None:
-        """Keep ``plans[i]`` (B, T, m) for ``keys[i]`` where ``keep[i]`` (B,) is True."""
+        """Keep ``plans[i]`` (B, T, m) for ``keys[i]`` where ``keep[i]`` (B,) is True (the others are left as
+        they are)."""
         plans = plans.detach()
         for key, plan, ok in zip(keys, plans, keep.tolist()):
             if ok:
@@ -135,12 +146,21 @@ class PlanMemory:
 class FirstControl(nn.Module):
     """State (B, n) -> u_1 (B, m) of the DiLQR plan, solved in the controller's dtype.
 
-    The actor is a deterministic function of the observation. An observation seen before (its plan is in
-    ``memory``) is solved warm-started from its last converged plan; a new one is solved from each of the
-    ``starts`` (S, T, m) and the cheapest converged solution is kept (with one start, the zero start, that is
-    one solve). The gradient is the layer's, at the kept fixed point (implicit: exact; unconverged items per the
-    layer's ``on_unconverged``). So PPO's update re-solves each rollout observation from the plan the rollout
-    applied, and its log-probability is that of the same fixed point.
+    Where the plan starts, row by row:
+
+    - an observation seen before (in ``memory``) starts from what the memory stored for it: its converged plan,
+      or the start an unconverged solve began from, so the solve returns the same plan (iterate) again;
+    - when acting (no gradient recorded: SB3's rollouts, ``predict``), a new one within ``follow_tolerance`` of
+      the state the previous such call's plan predicted for the same row (same batch size: a rollout's envs, in
+      order) starts from that plan shifted by one step, as a receding-horizon expert's warm start does;
+    - any other new one is solved from each of the ``starts`` (S, T, m) and starts from the cheapest converged
+      solution (with one start, the zero start, that is one solve).
+
+    The gradient is the layer's, at the plan returned (implicit: exact; unconverged items per the layer's
+    ``on_unconverged``). PPO's update finds every rollout observation in the memory (its capacity must cover
+    the rollout buffer), so it re-solves from the plan the rollout applied, and its log-probability is that of
+    the same fixed point. Solves that record a gradient (updates, cloning) never follow, and following needs the
+    memory: without one the actor is a function of the observation alone (the starts, every call).
 
     ``UnconvergedWarning``s are not repeated per solve: the first one is re-issued once, pointing to the
     counts in ``stats``.
@@ -148,7 +168,8 @@ class FirstControl(nn.Module):
 
     def __init__(self, controller: DiLQR, stats: SolverStats, dtype: torch.dtype,
                  cost_map: nn.Module | None = None, starts: tuple[float, ...] = (0.0,),
-                 start_switches: tuple[int, ...] = (), memory: PlanMemory | None = None) -> None:
+                 start_switches: tuple[int, ...] = (), memory: PlanMemory | None = None,
+                 follow_tolerance: float = 0.0) -> None:
         super().__init__()
         self.controller = controller
         self.stats = stats
@@ -157,6 +178,10 @@ class FirstControl(nn.Module):
         self.starts = tuple(float(c) for c in starts)
         self.start_switches = tuple(int(k) for k in start_switches)
         self.memory = memory
+        self.follow_tolerance = float(follow_tolerance)
+        angle = getattr(controller.cost, "angle_index", None)
+        self._angles = [int(angle)] if isinstance(angle, int) else []
+        """State indices compared modulo 2 pi when following (the periodic cost's angle)."""
 
     def forward(self, observed: Tensor) -> Tensor:
         return self.solve(observed).first_control().to(observed.dtype)
@@ -169,10 +194,10 @@ class FirstControl(nn.Module):
         # Not warnings.catch_warnings: entering it resets Python's once-per-place registries, and every
         # other warning (the backward's HessianFallbackWarning) would then repeat at every rollout step.
         with unconverged_warnings(False):
-            u_init, warm, start_iterations = self._warm_starts(state, cost_args, keys)
+            u_init, counts = self._warm_starts(state, cost_args, keys)
             sol = self.controller(state, u_init=u_init, cost_args=cost_args)
         if keys is not None:
-            self.memory.store(keys, sol.u, sol.converged)
+            self._remember(keys, sol, u_init)
         if not sol.all_converged and self.controller.config.tol > 0 and not self.stats.warned:
             self.stats.warned = True
             items = int((~sol.converged).sum())
@@ -181,21 +206,53 @@ class FirstControl(nn.Module):
                           "solves of this policy are not reported one by one; their fraction is in "
                           "policy.solver_stats (logged as ilqr/converged_fraction).", UnconvergedWarning,
                           stacklevel=3)
-        self.stats.record(sol, warm, start_iterations)
+        self.stats.record(sol, *counts)
         return sol
 
+    def _remember(self, keys: list[int], sol: Solution, u_init: Tensor | None) -> None:
+        """Store each row's converged plan, or the start of an unconverged one; and the rows' predicted next
+        states and shifted plans for the next call of this batch size."""
+        u = sol.u.detach()
+        start = torch.zeros_like(u) if u_init is None else u_init.detach()
+        self.memory.store(keys, torch.where(sol.converged.view(-1, 1, 1), u, start), torch.ones_like(sol.converged))
+        if self.follow_tolerance > 0 and u.shape[1] > 1 and not torch.is_grad_enabled():
+            self.memory.recent[u.shape[0]] = (sol.x[:, 1].detach(), shift_plan(u))
+
+    def _following(self, state: Tensor, rows: list[int]) -> list[Tensor | None]:
+        """For the ``rows`` of ``state`` (B, n): the previous call's shifted plan where the state is within
+        ``follow_tolerance`` of its prediction, else None."""
+        if not (self.follow_tolerance > 0 and rows) or torch.is_grad_enabled():
+            return [None] * len(rows)
+        recent = self.memory.recent.get(state.shape[0])
+        if recent is None:
+            return [None] * len(rows)
+        predicted, shifted = recent
+        index = torch.tensor(rows, device=state.device)
+        gap = state.detach()[index] - predicted[index].to(state.dtype)
+        if self._angles:
+            wrapped = gap[:, self._angles]
+            gap[:, self._angles] = torch.atan2(wrapped.sin(), wrapped.cos())
+        close = (gap.abs().amax(-1) <= self.follow_tolerance).tolist()
+        return [shifted[i].to(state.dtype) if ok else None for i, ok in zip(rows, close)]
+
     def _warm_starts(self, state: Tensor, cost_args: dict[str, Tensor] | None,
-                     keys: list[int] | None) -> tuple[Tensor | None, int, int]:
-        """u_init (B, T, m) or None (zeros), the number of rows warm-started from memory, the iterations spent
-        on the starts of the others."""
+                     keys: list[int] | None) -> tuple[Tensor | None, tuple[int, int, int]]:
+        """u_init (B, T, m) or None (zeros), and the counts (rows from the memory, iterations spent on the
+        starts of new rows, rows following the previous call's plans)."""
         B, T = state.shape[0], self.controller.config.horizon
         found = self.memory.lookup(keys) if keys is not None else [None] * B
+        new = [i for i, plan in enumerate(found) if plan is None]
+        warm = B - len(new)
+        if self.memory is not None:
+            for i, plan in zip(new, self._following(state, new)):
+                found[i] = plan
         cold = [i for i, plan in enumerate(found) if plan is None]
+        followed = len(new) - len(cold)
         single_zero = self.starts == (0.0,) and not self.start_switches
         if not cold or single_zero:
             if len(cold) == B:
-                return None, 0, 0
-            return _assemble(found, cold, None), B - len(cold), 0
+                return None, (0, 0, 0)
+            return _assemble(found, cold, None), (warm, 0, followed)
         c = self.controller
         sequences = start_sequences(self.starts, self.start_switches, T, c.u_lower, c.u_upper, state)  # (S, T, m)
         S, m = sequences.shape[0], sequences.shape[-1]
@@ -210,7 +267,7 @@ class FirstControl(nn.Module):
         cost = torch.where(torch.isinf(cost).all(0, keepdim=True), sol.cost.view(S, -1), cost)
         best = cost.argmin(0)
         chosen = sol.u.view(S, -1, T, m)[best, torch.arange(len(cold), device=state.device)]  # (cold, T, m)
-        return _assemble(found, cold, chosen), B - len(cold), int(sol.iterations.sum())
+        return _assemble(found, cold, chosen), (warm, int(sol.iterations.sum()), followed)
 
 
 def _assemble(found: list[Tensor | None], cold: list[int], chosen: Tensor | None) -> Tensor:
@@ -259,6 +316,7 @@ class ActorSpec:
     starts: tuple[float, ...] = (0.0,)
     start_switches: tuple[int, ...] = ()
     plan_memory: int = DEFAULT_PLAN_MEMORY
+    follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE
 
     @classmethod
     def from_kwargs(cls, policy: str, algorithm_name: str, action_space: spaces.Space, dynamics: nn.Module | None,
@@ -266,7 +324,7 @@ class ActorSpec:
                     model_error: Mapping[str, float] | None = None, horizon: int | None = None,
                     starts: Sequence[float] | None = None, start_switches: Sequence[int] | None = None,
                     solver_options: dict[str, Any] | None = None, plan_memory: int = DEFAULT_PLAN_MEMORY,
-                    **config: Any) -> ActorSpec:
+                    follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE, **config: Any) -> ActorSpec:
         """Check the kwargs of ``policy`` (its class name, for errors; ``algorithm_name``, an SB3 algorithm it
         plugs into, for examples). With ``env_id`` (and no ``dynamics`` and ``cost``): the registered model of
         that env with ``model_error`` applied, its state map and its zero-config actor's horizon, starts and
@@ -318,10 +376,14 @@ class ActorSpec:
         if not (isinstance(plan_memory, (int, np.integer)) and plan_memory >= 0):
             raise ValueError(f"plan_memory must be a whole number >= 0 (observations whose plans are kept as warm "
                              f"starts; 0: none); got {plan_memory!r}")
+        if not (isinstance(follow_tolerance, (int, float)) and 0 <= follow_tolerance < float("inf")):
+            raise ValueError(f"follow_tolerance must be a finite number >= 0 (how far, in state units, a new state "
+                             f"may be from the previous plan's prediction to be warm-started from that plan; 0: "
+                             f"never); got {follow_tolerance!r}")
         return cls(dynamics=dynamics, cost=cost, state_map="identity" if state_map is None else state_map,
                    horizon=DEFAULT_HORIZON if horizon is None else horizon, solver_options=solver_options,
                    starts=starts, start_switches=tuple(int(k) for k in start_switches), plan_memory=int(plan_memory),
-                   **{**config, "controller_lr_scale": float(scale)})
+                   follow_tolerance=float(follow_tolerance), **{**config, "controller_lr_scale": float(scale)})
 
     def build(self, observation_space: spaces.Space, action_space: spaces.Box) -> ActorParts:
         """New modules (deep copies of the description), the controller in ``controller_dtype``."""
@@ -353,7 +415,7 @@ class ActorSpec:
         """The actor's solve (starts and plan memory as configured) over ``parts``."""
         memory = PlanMemory(self.plan_memory) if self.plan_memory > 0 else None
         return FirstControl(parts.controller, stats, self.controller_dtype, parts.cost_map, self.starts,
-                            self.start_switches, memory)
+                            self.start_switches, memory, self.follow_tolerance)
 
     def config(self) -> dict[str, Any]:
         """The kwargs that are not modules (for ``_get_constructor_parameters``); the model itself is stored as
@@ -361,7 +423,8 @@ class ActorSpec:
         return dict(horizon=self.horizon, u_lower=self.u_lower, u_upper=self.u_upper, grad_method=self.grad_method,
                     solver_options=self.solver_options, controller_dtype=self.controller_dtype,
                     controller_lr_scale=self.controller_lr_scale, starts=self.starts,
-                    start_switches=self.start_switches, plan_memory=self.plan_memory)
+                    start_switches=self.start_switches, plan_memory=self.plan_memory,
+                    follow_tolerance=self.follow_tolerance)
 
 
 def controller_optimizer(parameters: Iterable[nn.Parameter], controller: DiLQR,

@@ -27,7 +27,7 @@ Usage::
     model = SAC(DiLQRSACPolicy, "Pendulum-v1", policy_kwargs=dict(env_id="Pendulum-v1"))  # the registered model
 
 Policy kwargs: ``DiLQRPolicy``'s actor kwargs (``dynamics``, ``cost`` or ``env_id`` and ``model_error``,
-``horizon``, ``starts``, ``start_switches``, ``plan_memory``, ``u_lower``,
+``horizon``, ``starts``, ``start_switches``, ``plan_memory``, ``follow_tolerance``, ``u_lower``,
 ``u_upper``, ``grad_method``, ``state_map``, ``cost_map``, ``solver_options``, ``controller_dtype``,
 ``controller_lr_scale``: the controller's parameter group in ``actor.optimizer``) with the same meaning and
 defaults, and SB3's ``SACPolicy`` / ``TD3Policy`` kwargs, where ``net_arch`` describes the critics only (a
@@ -53,6 +53,7 @@ from torch import Tensor, nn
 
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.policies.dilqr_actor import (
+    DEFAULT_FOLLOW_TOLERANCE,
     DEFAULT_PLAN_MEMORY,
     ActorParts,
     ActorSpec,
@@ -229,6 +230,7 @@ class DiLQRSACPolicy(_DiLQRActorPolicy, SACPolicy):
         starts: Sequence[float] | None = None,
         start_switches: Sequence[int] | None = None,
         plan_memory: int = DEFAULT_PLAN_MEMORY,
+        follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE,
         **kwargs: Any,
     ) -> None:
         arch = self._check_kwargs(
@@ -236,7 +238,8 @@ class DiLQRSACPolicy(_DiLQRActorPolicy, SACPolicy):
             dict(dynamics=dynamics, cost=cost, state_map=state_map, cost_map=cost_map, horizon=horizon,
                  u_lower=u_lower, u_upper=u_upper, grad_method=grad_method, solver_options=solver_options,
                  controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale, env_id=env_id,
-                 model_error=model_error, starts=starts, start_switches=start_switches, plan_memory=plan_memory))
+                 model_error=model_error, starts=starts, start_switches=start_switches, plan_memory=plan_memory,
+                 follow_tolerance=follow_tolerance))
         super().__init__(observation_space, action_space, lr_schedule, net_arch=arch, log_std_init=log_std_init,
                          use_sde=False, share_features_extractor=False, **kwargs)
 
@@ -278,6 +281,7 @@ class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
         starts: Sequence[float] | None = None,
         start_switches: Sequence[int] | None = None,
         plan_memory: int = DEFAULT_PLAN_MEMORY,
+        follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE,
         **kwargs: Any,
     ) -> None:
         arch = self._check_kwargs(
@@ -285,7 +289,8 @@ class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
             dict(dynamics=dynamics, cost=cost, state_map=state_map, cost_map=cost_map, horizon=horizon,
                  u_lower=u_lower, u_upper=u_upper, grad_method=grad_method, solver_options=solver_options,
                  controller_dtype=controller_dtype, controller_lr_scale=controller_lr_scale, env_id=env_id,
-                 model_error=model_error, starts=starts, start_switches=start_switches, plan_memory=plan_memory))
+                 model_error=model_error, starts=starts, start_switches=start_switches, plan_memory=plan_memory,
+                 follow_tolerance=follow_tolerance))
         super().__init__(observation_space, action_space, lr_schedule, net_arch=arch,
                          share_features_extractor=False, **kwargs)
 

@@ -22,10 +22,11 @@ Gymnasium's ``Pendulum-v1`` and ``InvertedPendulum-v5``, the expert's cost and s
 actor settings (horizon, starts, iterations), with which the untrained actor reaches the expert's return.
 The policy gets its model only through its kwargs (SB3 hands a policy the spaces, not the env).
 
-The actor is a deterministic function of the observation (``FirstControl``): a new observation is solved
-from each of its starts and the cheapest converged plan kept; an observation seen before is solved
-warm-started from its plan (the plan memory), so PPO's update differentiates the fixed point its rollout
-applied, and the log-probability at update time is that of the rollout's action distribution.
+Where the actor's solve starts (``FirstControl``): a new observation that continues the previous step (when
+acting) from the previous plan, shifted; any other new one from each of its starts, keeping the cheapest
+converged plan; an observation seen before from what the plan memory stored for it. So PPO's update
+differentiates the fixed point its rollout applied, and the log-probability at update time is that of the
+rollout's action distribution.
 
 The planner reads observations in the env's own units: do not wrap the env in SB3's ``VecNormalize`` with
 ``norm_obs=True`` (``norm_obs=False``, normalising rewards only, is fine). The policy cannot see the env;
@@ -55,6 +56,7 @@ from torch import Tensor, nn
 
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.policies.dilqr_actor import (
+    DEFAULT_FOLLOW_TOLERANCE,
     DEFAULT_PLAN_MEMORY,
     ActorSpec,
     SolverStats,
@@ -100,7 +102,12 @@ class DiLQRPolicy(ActorCriticPolicy):
     - ``horizon``: planning horizon T (default: the env's registered one with ``env_id``, else 15).
     - ``starts``, ``start_switches``: the cold starts of a new observation (``ExpertSettings.cold_starts`` /
       ``cold_switches``; default: the env's with ``env_id``, else the zero start).
-    - ``plan_memory``: observations whose plans are kept as warm starts (default 100,000; 0: none).
+    - ``plan_memory``: observations whose plans are kept as warm starts (default 100,000; 0: none). PPO's
+      update re-solves each rollout observation from its stored plan: keep it at least ``n_steps * n_envs``.
+    - ``follow_tolerance``: a new observation whose state is within this distance (max-norm over the state,
+      the cost's angle wrapped) of the state the previous call's plan predicted for the same row (a rollout's
+      env) is solved warm from that plan shifted by one step, instead of from the starts (default 0.5; 0:
+      always from the starts). Needs the plan memory, which keeps the update consistent with the rollout.
     - ``u_lower``, ``u_upper``: control bounds (default: the Box action space's ``low``/``high``).
     - ``grad_method``: ``"implicit"`` (default), ``"diffmpc"`` or ``"unroll"``.
     - ``state_map``: ``"identity"`` (default; with the env's model: the env's map), ``"pendulum_angle"``,
@@ -145,6 +152,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         starts: Sequence[float] | None = None,
         start_switches: Sequence[int] | None = None,
         plan_memory: int = DEFAULT_PLAN_MEMORY,
+        follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE,
         **kwargs: Any,
     ) -> None:
         spec = ActorSpec.from_kwargs(
@@ -152,7 +160,7 @@ class DiLQRPolicy(ActorCriticPolicy):
             cost_map=cost_map, horizon=horizon, u_lower=u_lower, u_upper=u_upper, grad_method=grad_method,
             solver_options=solver_options, controller_dtype=controller_dtype,
             controller_lr_scale=controller_lr_scale, starts=starts, start_switches=start_switches,
-            plan_memory=plan_memory)
+            plan_memory=plan_memory, follow_tolerance=follow_tolerance)
         if use_sde or share_features_extractor:
             raise ValueError("DiLQRPolicy supports neither use_sde=True nor share_features_extractor=True: "
                              "the actor's features are the state map's output, the critic has its own")

@@ -62,10 +62,11 @@ class ActorSettings:
     """How the zero-config DiLQR actor of an env plans (``DiLQRPolicy`` kwargs ``horizon``, ``starts``,
     ``start_switches`` and ``solver_options["max_iter"]``).
 
-    The actor is a deterministic function of the observation: every solve starts from each of the ``starts``
+    A new observation that does not continue the actor's previous plan is solved from each of the ``starts``
     (constant controls, fractions of the bounds) and ``start_switches`` (bang-bang sequences, as the expert's
-    cold starts) and keeps the cheapest converged plan; a plan memory keyed by the observation warm-starts the
-    solves of observations seen before (PPO's update re-solves its rollout's observations from their plans).
+    cold starts), keeping the cheapest converged plan; one that does starts from that plan, shifted; a plan
+    memory keyed by the observation warm-starts the solves of observations seen before (PPO's update re-solves
+    its rollout's observations from their plans). See ``FirstControl``.
     """
 
     horizon: int

@@ -1,5 +1,6 @@
-"""The DiLQR actor is a deterministic function of the observation: the cheapest converged plan over its starts,
-warm-started from its plan memory; PPO's update therefore sees the log-probabilities its rollout sampled with."""
+"""The DiLQR actor's plan: the cheapest converged plan over its starts for a new observation, or warm-started from
+the previous call's plan where the state continues it, or from its plan memory for an observation seen before; PPO's
+update therefore sees the log-probabilities its rollout sampled with."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dilqr_rl.agents.evaluation import RandomPolicy, evaluate_episodes, normaliz
 from dilqr_rl.policies import DiLQRPolicy, expert_for
 from dilqr_rl.policies.dilqr_actor import PlanMemory
 from dilqr_rl.policies.env_registry import make_env
+from dilqr_rl.policies.receding_horizon import shift_plan
 
 
 def _policy(env_id="Pendulum-v1", **kwargs) -> DiLQRPolicy:
@@ -55,6 +57,51 @@ def test_the_memory_reproduces_the_plan_of_an_observation_seen_before():
                                rtol=0, atol=1e-4)  # the same function of the observation
 
 
+def _obs(state: torch.Tensor) -> torch.Tensor:
+    """Pendulum-v1 observations (B, 3) of states (B, 2) = (angle, speed)."""
+    return torch.stack([state[:, 0].cos(), state[:, 0].sin(), state[:, 1]], -1).float()
+
+
+def test_a_state_the_previous_plan_predicted_is_solved_warm_from_that_plan_shifted():
+    policy = _policy()
+    control = policy.action_net
+    with torch.no_grad():  # acting
+        first = control.solve(policy.state_map(_bottom_states()).double())
+        assert policy.solver_stats.pop()["followed_fraction"] == 0.0  # nothing to follow yet
+        state = policy.state_map(_obs(first.x[:, 1])).double()  # where the plans said the pendulum goes
+        followed = control.solve(state)
+        assert policy.solver_stats.pop()["followed_fraction"] == 1.0
+    with torch.enable_grad():  # an update re-solves from the memory, never from the previous call's plans
+        assert control._following(state, [0, 1, 2, 3]) == [None] * 4
+    again = control.controller(state, u_init=shift_plan(first.u.detach()))
+    torch.testing.assert_close(followed.u, again.u, rtol=0, atol=1e-12)
+
+    reset = state.clone()
+    reset[:, 0] += 1.0  # the angle jumps by 1 rad > follow_tolerance (0.5): a new episode, from the starts
+    with torch.no_grad():
+        control.solve(followed.x[:, 1].clone())  # the previous plans' predictions are where `followed` goes
+        from_starts = control.solve(reset)
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.5  # the first of the two calls followed
+    fresh = _policy(plan_memory=0)
+    torch.testing.assert_close(from_starts.u, fresh.action_net.solve(reset).u, rtol=0, atol=1e-9)
+
+
+def test_following_compares_the_angle_modulo_two_pi_and_can_be_switched_off():
+    policy = _policy()
+    control = policy.action_net
+    T = control.controller.config.horizon
+    predicted = torch.tensor([[torch.pi - 0.01, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    control.memory.recent[2] = (predicted, torch.zeros(2, T, 1, dtype=torch.float64))
+    state = torch.tensor([[-torch.pi + 0.01, 0.0], [0.0, 0.6]], dtype=torch.float64)
+    off = _policy(follow_tolerance=0.0).action_net
+    off.memory.recent[2] = control.memory.recent[2]
+    with torch.no_grad():
+        assert [plan is not None for plan in control._following(state, [0, 1])] == [True, False]
+        assert off._following(state, [0, 1]) == [None, None]
+    with pytest.raises(ValueError, match="follow_tolerance must be a finite number >= 0"):
+        _policy(follow_tolerance=-1.0)
+
+
 def test_plan_memory_keeps_converged_plans_and_drops_the_least_recently_used():
     memory = PlanMemory(capacity=2)
     obs = torch.arange(6.0).view(3, 2)
@@ -78,14 +125,16 @@ def test_ppo_update_log_probabilities_equal_the_rollouts(plan_memory):
     model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=24)
     buffer = model.rollout_buffer
     memory = model.policy.action_net.memory
-    stored = len(memory) if memory is not None else 0  # the rollout's converged plans
-    model.policy.solver_stats.pop()
+    stored = len(memory) if memory is not None else 0  # the rollout's plans
+    rollout = model.policy.solver_stats.pop()
+    if plan_memory:  # the rollout followed its own plans from the second step on
+        assert rollout["followed_fraction"] >= 0.5
     obs = torch.as_tensor(buffer.observations.reshape(24, -1))
     actions = torch.as_tensor(buffer.actions.reshape(24, -1))
     _, log_prob, _ = model.policy.evaluate_actions(obs, actions)
     np.testing.assert_allclose(log_prob.detach().numpy(), buffer.log_probs.reshape(24), rtol=0, atol=1e-4)
-    if plan_memory:  # every rollout state with a converged plan was re-solved from it
-        assert stored > 12 and model.policy.solver_stats.pop()["warm_fraction"] == pytest.approx(stored / 24)
+    if plan_memory:  # every rollout state was re-solved from what the memory stored for it
+        assert stored == 24 and model.policy.solver_stats.pop()["warm_fraction"] == 1.0
 
 
 def test_unconverged_items_get_a_zero_gradient_by_default():
