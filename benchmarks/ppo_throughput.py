@@ -6,7 +6,9 @@
 The set-up of issue 14: ``PPO(policy, env_id)`` with 8 envs, ``n_steps=256``, one update of 5 epochs of batch 64
 (``total_timesteps = n_envs * n_steps``), one thread; DiLQR zero-config: ``policy_kwargs=dict(env_id=...)`` (the
 env's registered model, the expert's cost and state map, the registered actor settings and plan memory). The two
-policies alternate in every repeat, so the machine's load drifts alike for both; medians over repeats. Prints
+policies alternate in every repeat, so the machine's load drifts alike for both; medians over repeats. Where the
+zero-config actor follows its own plans (``follow_tolerance`` > 0), the same actor solving every new observation
+from its starts runs too, in the same alternation. Prints
 steps/s of both and their ratio, in wall-clock time and per second of process CPU time (on a shared machine the
 latter leaves out the time other jobs held the core); ``--profile`` adds where the DiLQR run's time goes (one run
 under cProfile, ms per env step); ``--out`` writes ppo_throughput.md and .json with the date, machine and commit.
@@ -32,6 +34,7 @@ import dilqr_rl.envs  # noqa: F401  (registers the dilqr_rl/... ids)
 from dilqr_rl.bench.provenance import provenance
 from dilqr_rl.control import kernels
 from dilqr_rl.policies import DiLQRPolicy
+from dilqr_rl.policies.env_models import env_model
 
 PARTS = {
     "rollout: the actor's solves": ("rollout", "dilqr_actor.py", "solve"),
@@ -45,9 +48,9 @@ PARTS = {
 """Profile parts: (phase, file, function); an "of which" part is within the part above it."""
 
 
-def make_ppo(policy, env_id: str, n_envs: int, n_steps: int) -> PPO:
+def make_ppo(policy, env_id: str, n_envs: int, n_steps: int, **actor: float) -> PPO:
     venv = make_vec_env(env_id, n_envs=n_envs, seed=0)
-    kwargs = None if isinstance(policy, str) else dict(env_id=env_id)
+    kwargs = None if isinstance(policy, str) else dict(env_id=env_id, **actor)
     return PPO(policy, venv, n_steps=n_steps, n_epochs=5, batch_size=64, seed=0, device="cpu", policy_kwargs=kwargs)
 
 
@@ -98,23 +101,37 @@ def profile(env_id: str, n_envs: int, n_steps: int) -> dict[str, float]:
 
 
 def measure(env_id: str, n_envs: int, n_steps: int, repeats: int) -> dict:
-    """Medians over ``repeats`` alternating runs of both policies, wall-clock and process CPU time."""
-    runs = {"MlpPolicy": [], "DiLQRPolicy": []}
+    """Medians over ``repeats`` alternating runs of the policies, wall-clock and process CPU time: the MLP, the
+    zero-config DiLQR actor and, where that actor follows its own plans, the same actor solving every new
+    observation from its starts (``follow_tolerance=0``)."""
+    follows = env_model(env_id).actor.follow_tolerance > 0
+    runs = {"MlpPolicy": [], "DiLQRPolicy": [], **({"from the starts": []} if follows else {})}
     for _ in range(repeats):
         runs["MlpPolicy"].append(learn(make_ppo("MlpPolicy", env_id, n_envs, n_steps)))
         runs["DiLQRPolicy"].append(learn(make_ppo(DiLQRPolicy, env_id, n_envs, n_steps)))
-    (mlp, mlp_cpu), (dilqr, dilqr_cpu) = ([statistics.median(r[i] for r in v) for i in (0, 1)] for v in runs.values())
-    return {"env_id": env_id, "n_envs": n_envs, "n_steps": n_steps, "repeats": repeats, "mlp_steps_per_s": round(mlp),
-            "dilqr_steps_per_s": round(dilqr, 1), "ratio": round(dilqr / mlp, 4), "mlp_cpu_steps_per_s": round(mlp_cpu),
-            "dilqr_cpu_steps_per_s": round(dilqr_cpu, 1), "cpu_ratio": round(dilqr_cpu / mlp_cpu, 4)}
+        if follows:
+            runs["from the starts"].append(learn(make_ppo(DiLQRPolicy, env_id, n_envs, n_steps, follow_tolerance=0.0)))
+    (mlp, mlp_cpu), (dilqr, dilqr_cpu), *starts = (
+        [statistics.median(r[i] for r in v) for i in (0, 1)] for v in runs.values())
+    row = {"env_id": env_id, "n_envs": n_envs, "n_steps": n_steps, "repeats": repeats, "mlp_steps_per_s": round(mlp),
+           "dilqr_steps_per_s": round(dilqr, 1), "ratio": round(dilqr / mlp, 4), "mlp_cpu_steps_per_s": round(mlp_cpu),
+           "dilqr_cpu_steps_per_s": round(dilqr_cpu, 1), "cpu_ratio": round(dilqr_cpu / mlp_cpu, 4),
+           "starts_steps_per_s": None, "starts_ratio": None}
+    if starts:
+        row.update(starts_steps_per_s=round(starts[0][0], 1), starts_ratio=round(starts[0][0] / mlp, 4))
+    return row
 
 
 def _table(rows: list[dict]) -> list[str]:
-    lines = ["| env | envs x steps | MlpPolicy steps/s | DiLQRPolicy steps/s | DiLQR / MLP | the same per CPU second |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['env_id']} | {r['n_envs']} x {r['n_steps']} | {r['mlp_steps_per_s']} | {r['dilqr_steps_per_s']} | "
-              f"1/{1 / r['ratio']:.1f} | {r['mlp_cpu_steps_per_s']} vs {r['dilqr_cpu_steps_per_s']}: "
-              f"1/{1 / r['cpu_ratio']:.1f} |" for r in rows]
+    lines = ["| env | envs x steps | MlpPolicy steps/s | DiLQRPolicy steps/s | DiLQR / MLP | the same per CPU second "
+             "| DiLQR from the starts (follow_tolerance=0) steps/s | / MLP |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        starts = (f"{r['starts_steps_per_s']} | 1/{1 / r['starts_ratio']:.1f}" if r["starts_ratio"]
+                  else "(the zero-config actor does not follow) | -")
+        lines.append(f"| {r['env_id']} | {r['n_envs']} x {r['n_steps']} | {r['mlp_steps_per_s']} | "
+                     f"{r['dilqr_steps_per_s']} | 1/{1 / r['ratio']:.1f} | {r['mlp_cpu_steps_per_s']} vs "
+                     f"{r['dilqr_cpu_steps_per_s']}: 1/{1 / r['cpu_ratio']:.1f} | {starts} |")
     return lines
 
 
@@ -143,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{env_id}, {n_envs} envs x {n_steps} steps, one update of 5 epochs, one thread, median of {repeats}")
         print(f"MlpPolicy: {row['mlp_steps_per_s']} env steps/s; DiLQRPolicy (zero-config): "
               f"{row['dilqr_steps_per_s']} env steps/s; ratio 1/{1 / row['ratio']:.1f} (per CPU second: "
-              f"1/{1 / row['cpu_ratio']:.1f})")
+              f"1/{1 / row['cpu_ratio']:.1f})" + (f"; from the starts: {row['starts_steps_per_s']} env steps/s, "
+                                                  f"1/{1 / row['starts_ratio']:.1f}" if row["starts_ratio"] else ""))
         if args.profile:
             row["profile_ms_per_step"] = {k: round(v, 4) for k, v in profile(env_id, n_envs, n_steps).items()}
             for part, ms in row["profile_ms_per_step"].items():

@@ -9,8 +9,9 @@ Per env, over the same seeded episodes (episode i reset with seed i, run in lock
 step): a uniform random policy (the 0 of the normalised return), the expert (``expert_for``: the 1), the
 zero-config actor (``DiLQRPolicy`` with ``policy_kwargs=dict(env_id=...)``: the registered true model,
 horizon, starts, plan memory) and the same actor from the env's default model error (``EnvControl.model_error``,
-the wrong start of ``dilqr-rl rl``). The time per step is the wall time of ``predict`` over all lockstep
-steps divided by the steps of one env (B = episodes, one torch thread).
+the wrong start of ``dilqr-rl rl``); where the actor follows its own plans, also the true-model actor solving every
+new observation from its starts (``follow_tolerance=0``, ``actor_from_starts``). The time per step is the wall
+time of ``predict`` over all lockstep steps divided by the steps of one env (B = episodes, one torch thread).
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ class Timed:
         return out
 
 
-def actor(env_id: str, model_error: dict[str, float] | None) -> PPO:
+def actor(env_id: str, model_error: dict[str, float] | None, **kwargs) -> PPO:
     """PPO with the zero-config DiLQR actor (the policy is what is measured; nothing is trained)."""
     return PPO(DiLQRPolicy, make_env(env_id), n_steps=8, batch_size=8,
-               policy_kwargs=dict(env_id=env_id, model_error=model_error), seed=0)
+               policy_kwargs=dict(env_id=env_id, model_error=model_error, **kwargs), seed=0)
 
 
 def measure(env_id: str, episodes: int, max_steps: int | None) -> list[dict]:
@@ -61,6 +62,8 @@ def measure(env_id: str, episodes: int, max_steps: int | None) -> list[dict]:
     wrong = dict(env_control(env).model_error)
     policies = {"random": RandomPolicy(env.observation_space, env.action_space, seed=0),
                 "expert": expert_for(env), "actor": actor(env_id, None), "actor_wrong": actor(env_id, wrong)}
+    if env_control(env).actor.follow_tolerance > 0:  # the same actor, every new observation from its starts
+        policies["actor_from_starts"] = actor(env_id, None, follow_tolerance=0.0)
     results = {}
     for name, policy in policies.items():
         timed = Timed(policy)

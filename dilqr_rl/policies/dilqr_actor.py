@@ -324,7 +324,7 @@ class ActorSpec:
                     model_error: Mapping[str, float] | None = None, horizon: int | None = None,
                     starts: Sequence[float] | None = None, start_switches: Sequence[int] | None = None,
                     solver_options: dict[str, Any] | None = None, plan_memory: int = DEFAULT_PLAN_MEMORY,
-                    follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE, **config: Any) -> ActorSpec:
+                    follow_tolerance: float | None = None, **config: Any) -> ActorSpec:
         """Check the kwargs of ``policy`` (its class name, for errors; ``algorithm_name``, an SB3 algorithm it
         plugs into, for examples). With ``env_id`` (and no ``dynamics`` and ``cost``): the registered model of
         that env with ``model_error`` applied, its state map and its zero-config actor's horizon, starts and
@@ -345,6 +345,7 @@ class ActorSpec:
             horizon = actor.horizon if horizon is None else horizon
             starts = actor.starts if starts is None else starts
             start_switches = actor.start_switches if start_switches is None else start_switches
+            follow_tolerance = actor.follow_tolerance if follow_tolerance is None else follow_tolerance
             solver_options = {"max_iter": actor.max_iter, **(solver_options or {})}
         elif model_error:
             raise ValueError(f"{policy}: model_error applies to the registered model of env_id; with your own "
@@ -376,6 +377,7 @@ class ActorSpec:
         if not (isinstance(plan_memory, (int, np.integer)) and plan_memory >= 0):
             raise ValueError(f"plan_memory must be a whole number >= 0 (observations whose plans are kept as warm "
                              f"starts; 0: none); got {plan_memory!r}")
+        follow_tolerance = DEFAULT_FOLLOW_TOLERANCE if follow_tolerance is None else follow_tolerance
         if not (isinstance(follow_tolerance, (int, float)) and 0 <= follow_tolerance < float("inf")):
             raise ValueError(f"follow_tolerance must be a finite number >= 0 (how far, in state units, a new state "
                              f"may be from the previous plan's prediction to be warm-started from that plan; 0: "

@@ -53,7 +53,6 @@ from torch import Tensor, nn
 
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.policies.dilqr_actor import (
-    DEFAULT_FOLLOW_TOLERANCE,
     DEFAULT_PLAN_MEMORY,
     ActorParts,
     ActorSpec,
@@ -230,7 +229,7 @@ class DiLQRSACPolicy(_DiLQRActorPolicy, SACPolicy):
         starts: Sequence[float] | None = None,
         start_switches: Sequence[int] | None = None,
         plan_memory: int = DEFAULT_PLAN_MEMORY,
-        follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE,
+        follow_tolerance: float | None = None,
         **kwargs: Any,
     ) -> None:
         arch = self._check_kwargs(
@@ -281,7 +280,7 @@ class DiLQRTD3Policy(_DiLQRActorPolicy, TD3Policy):
         starts: Sequence[float] | None = None,
         start_switches: Sequence[int] | None = None,
         plan_memory: int = DEFAULT_PLAN_MEMORY,
-        follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE,
+        follow_tolerance: float | None = None,
         **kwargs: Any,
     ) -> None:
         arch = self._check_kwargs(

@@ -56,7 +56,6 @@ from torch import Tensor, nn
 
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.policies.dilqr_actor import (
-    DEFAULT_FOLLOW_TOLERANCE,
     DEFAULT_PLAN_MEMORY,
     ActorSpec,
     SolverStats,
@@ -106,8 +105,9 @@ class DiLQRPolicy(ActorCriticPolicy):
       update re-solves each rollout observation from its stored plan: keep it at least ``n_steps * n_envs``.
     - ``follow_tolerance``: a new observation whose state is within this distance (max-norm over the state,
       the cost's angle wrapped) of the state the previous call's plan predicted for the same row (a rollout's
-      env) is solved warm from that plan shifted by one step, instead of from the starts (default 0.5; 0:
-      always from the starts). Needs the plan memory, which keeps the update consistent with the rollout.
+      env) is solved warm from that plan shifted by one step, instead of from the starts (0:
+      always from the starts; default: the env's registered value with ``env_id``, else 0.5). Needs the plan
+      memory, which keeps the update consistent with the rollout.
     - ``u_lower``, ``u_upper``: control bounds (default: the Box action space's ``low``/``high``).
     - ``grad_method``: ``"implicit"`` (default), ``"diffmpc"`` or ``"unroll"``.
     - ``state_map``: ``"identity"`` (default; with the env's model: the env's map), ``"pendulum_angle"``,
@@ -152,7 +152,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         starts: Sequence[float] | None = None,
         start_switches: Sequence[int] | None = None,
         plan_memory: int = DEFAULT_PLAN_MEMORY,
-        follow_tolerance: float = DEFAULT_FOLLOW_TOLERANCE,
+        follow_tolerance: float | None = None,
         **kwargs: Any,
     ) -> None:
         spec = ActorSpec.from_kwargs(

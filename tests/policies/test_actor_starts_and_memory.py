@@ -63,7 +63,7 @@ def _obs(state: torch.Tensor) -> torch.Tensor:
 
 
 def test_a_state_the_previous_plan_predicted_is_solved_warm_from_that_plan_shifted():
-    policy = _policy()
+    policy = _policy(follow_tolerance=0.5)  # the mechanism (Pendulum-v1's registered actor does not follow)
     control = policy.action_net
     with torch.no_grad():  # acting
         first = control.solve(policy.state_map(_bottom_states()).double())
@@ -87,13 +87,14 @@ def test_a_state_the_previous_plan_predicted_is_solved_warm_from_that_plan_shift
 
 
 def test_following_compares_the_angle_modulo_two_pi_and_can_be_switched_off():
-    policy = _policy()
+    policy = _policy(follow_tolerance=0.5)
     control = policy.action_net
     T = control.controller.config.horizon
     predicted = torch.tensor([[torch.pi - 0.01, 0.0], [0.0, 0.0]], dtype=torch.float64)
     control.memory.recent[2] = (predicted, torch.zeros(2, T, 1, dtype=torch.float64))
     state = torch.tensor([[-torch.pi + 0.01, 0.0], [0.0, 0.6]], dtype=torch.float64)
-    off = _policy(follow_tolerance=0.0).action_net
+    off = _policy().action_net  # Pendulum-v1's registered actor: from the starts only
+    assert off.follow_tolerance == 0.0 and _policy("dilqr_rl/CartpoleSwingUp-v0").action_net.follow_tolerance == 0.5
     off.memory.recent[2] = control.memory.recent[2]
     with torch.no_grad():
         assert [plan is not None for plan in control._following(state, [0, 1])] == [True, False]
@@ -113,13 +114,13 @@ def test_plan_memory_keeps_converged_plans_and_drops_the_least_recently_used():
     assert [p is not None for p in memory.lookup(keys)] == [True, True, False]
 
 
-@pytest.mark.parametrize("plan_memory", [100_000, 0])
-def test_ppo_update_log_probabilities_equal_the_rollouts(plan_memory):
+@pytest.mark.parametrize("plan_memory, follow_tolerance", [(100_000, 0.5), (100_000, 0.0), (0, 0.0)])
+def test_ppo_update_log_probabilities_equal_the_rollouts(plan_memory, follow_tolerance):
     """Before any gradient step, evaluate_actions on the rollout buffer gives the log-probabilities the rollout
     stored: the update differentiates the same policy (from the memory's plans, or from the same starts)."""
     env_id = "Pendulum-v1"
     model = PPO(DiLQRPolicy, make_env(env_id), n_steps=24, batch_size=24, n_epochs=1, seed=0,
-                policy_kwargs=dict(env_id=env_id, plan_memory=plan_memory))
+                policy_kwargs=dict(env_id=env_id, plan_memory=plan_memory, follow_tolerance=follow_tolerance))
     _, callback = model._setup_learn(24, callback=None)
     callback.on_training_start(locals(), globals())
     model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=24)
@@ -127,7 +128,7 @@ def test_ppo_update_log_probabilities_equal_the_rollouts(plan_memory):
     memory = model.policy.action_net.memory
     stored = len(memory) if memory is not None else 0  # the rollout's plans
     rollout = model.policy.solver_stats.pop()
-    if plan_memory:  # the rollout followed its own plans from the second step on
+    if follow_tolerance:  # the rollout followed its own plans from the second step on
         assert rollout["followed_fraction"] >= 0.5
     obs = torch.as_tensor(buffer.observations.reshape(24, -1))
     actions = torch.as_tensor(buffer.actions.reshape(24, -1))

@@ -19,7 +19,8 @@ def test_quick_run_of_one_env_prints_each_policy():
                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if "CartpoleBalance-v0" in line]
-    assert [line.split()[1].rstrip(":") for line in lines] == ["random", "expert", "actor", "actor_wrong"]
+    assert [line.split()[1].rstrip(":") for line in lines] == ["random", "expert", "actor", "actor_wrong",
+                                                                "actor_from_starts"]  # this actor follows its plans
 
 
 def test_unknown_env_is_a_usage_error():
