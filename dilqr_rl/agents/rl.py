@@ -56,9 +56,11 @@ from dilqr_rl.agents.rl_checkpoints import (
     steps_of,
 )
 from dilqr_rl.agents.rl_config import RLConfig
-from dilqr_rl.agents.rl_envs import normalized_venv, reference_returns, training_venv
+from dilqr_rl.agents.rl_envs import env_factory, normalized_venv, reference_returns, training_venv
 from dilqr_rl.agents.rl_monitor import EvalHistory, Row, learned_parameters, load_history, steps_per_second
+from dilqr_rl.agents.rl_sysid import RolloutSysId
 from dilqr_rl.policies.dilqr_actor import refuse_normalized_observations
+from dilqr_rl.policies.env_registry import env_control
 
 __all__ = ["RLConfig", "RLResult", "TrainingInterrupted", "check_config", "load_run_config", "train_rl"]
 
@@ -133,6 +135,9 @@ def train_rl(config: RLConfig, resume: str | Path | None = None,
         start = _untrained(model, history, config, hp, run_dir)
         since = model.num_timesteps
         callbacks = [history] + ([ActorWarmup(config.actor_warmup)] if config.actor_warmup else [])
+        if config.sysid_every:
+            with env_factory(config)() as env:
+                callbacks.append(RolloutSysId(env_control(env), config.sysid_every))
         learn_with_checkpoints(model, config.total_timesteps, run_dir, config.checkpoint_freq, callbacks,
                                config.progress)
         if history.rows[-1]["timesteps"] != model.num_timesteps:

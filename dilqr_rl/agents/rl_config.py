@@ -72,6 +72,11 @@ class RLConfig:
     actor_warmup: int = 0
     """The DiLQR actor's learned parameters stay fixed for the first this many env steps, while the critic learns
     (the actor's loss follows the critic's gradient, which is noise until the critic has learned)."""
+    sysid_every: int = 0
+    """Fit the DiLQR actor's physics to the transitions of its own rollouts (system identification) every this many
+    env steps, between an update and the next rollout; the RL loss then trains the rest (cost, cost map, log-std)
+    and leaves the physics to the fits. 0: never (the physics learn from the RL loss). Needs learn to include
+    physics."""
     hyperparams: dict[str, float] = field(default_factory=dict)
     """Replace rl-zoo3's numeric algorithm hyperparameters, e.g. learning_starts 1000 n_steps 256 (whole-number
     settings are rounded); n_envs sets the number of parallel envs."""
@@ -107,6 +112,12 @@ class RLConfig:
                 raise ValueError(f"start_angle must be > 0 and start_speed >= 0; got {self.start_angle}, "
                                  f"{self.start_speed}")
         self._check_counts()
+        if self.sysid_every < 0:
+            raise ValueError(f"sysid_every must be >= 0 (env steps between fits; 0: none); got {self.sysid_every}")
+        if self.sysid_every and (self.policy != "dilqr" or "physics" not in self.learn):
+            learn = " ".join(self.learn)
+            raise ValueError("sysid_every fits the DiLQR actor's physics, so it needs policy=dilqr and learn=physics "
+                             f"(alone or with cost or cost-map); got policy={self.policy}, learn={learn}")
 
     def _check_learn(self) -> None:
         if not self.learn:

@@ -75,8 +75,11 @@ def _print_setting(config: RLConfig) -> None:
         given = config.model_errors()
         error = default_model_error(config.env_id) if given is None else given
         shown = " ".join(f"{k}={v:+g}" for k, v in error.items()) or "none (the registered model)"
-        actor = (f"DiLQR actor learning {' and '.join(config.learn)} at {config.lr_scale:g}x the learning rate, "
-                 f"model error {shown}"
+        by_loss = [item for item in config.learn if not (config.sysid_every and item == "physics")]
+        learning = [f"{' and '.join(by_loss)} at {config.lr_scale:g}x the learning rate"] if by_loss else []
+        if config.sysid_every:
+            learning.append(f"physics fitted to its rollouts every {config.sysid_every} steps")
+        actor = (f"DiLQR actor learning {', '.join(learning)}, model error {shown}"
                  + (" (the env's default; set it with --model-error)" if given is None else ""))
     print(f"{config.env_id}, {config.algo.upper()}, {actor}")
     hp = resolve_hyperparameters(config).as_dict(config.policy)

@@ -1,15 +1,16 @@
 """``rl``: actor-critic with a DiLQR actor against SB3's MlpPolicy (issue 15, section 5).
 
 Envs ``Pendulum-v1`` (full-circle starts), ``dilqr_rl/CartpoleSwingUp-v0`` and ``InvertedPendulum-v5``; actors
-the DiLQR controller learning its physics from the env's default wrong start (and, as a variant, a cost map as
-well) and SB3's ``MlpPolicy``, each with rl-zoo3's hyperparameters for the env (:mod:`dilqr_rl.agents.zoo_hyperparams`);
-algorithms PPO and SAC (the off-policy one on every env: rl-zoo3's TD3 entry for Pendulum-v1 starts learning at
-10k steps, past the issue's budget). Every trial evaluates the deterministic policy before training and every
+the DiLQR controller learning its physics from the env's default wrong start (and, as variants, a cost map as
+well, or the physics fitted to its own rollouts instead: ``dilqr+sysid``) and SB3's ``MlpPolicy``, each with
+rl-zoo3's hyperparameters for the env (:mod:`dilqr_rl.agents.zoo_hyperparams`); algorithms PPO and SAC (the
+off-policy one on every env: rl-zoo3's TD3 entry for Pendulum-v1 starts learning at 10k steps, past the issue's
+budget). Every trial evaluates the deterministic policy before training and every
 ``eval_freq`` env steps on 20 seeded episodes, normalised (random 0, expert 1), then its final policy under changed
 physics and from wider starts (:mod:`~dilqr_rl.experiments.rl_trial`).
 
 The grid is a named choice (:data:`GRIDS`, ``--grid``): ``full`` is the issue's; ``reduced`` is what the
-committed run made on 2 shared CPU cores, every cut stated in its ``Grid.note`` and in the summary.
+committed run made on 2 CPU cores, every cut stated in its ``Grid.note`` and in the summary.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dilqr_rl.experiments.rl_trial import run_rl_trial
 from dilqr_rl.experiments.study import Study, StudyOptions, trial_id
 
 ENVS = ("Pendulum-v1", "dilqr_rl/CartpoleSwingUp-v0", "InvertedPendulum-v5")
-ACTORS_ALL = ("dilqr", "dilqr+cost-map", "mlp")
+ACTORS_ALL = ("dilqr", "dilqr+cost-map", "dilqr+sysid", "mlp")
 EVAL_EPISODES = 20
 
 
@@ -54,35 +55,31 @@ class Grid:
 
 GRIDS: dict[str, Grid] = {
     "full": Grid(tuple(Cell(env, algo, ACTORS_ALL, 50_000, 2_500, 5) for env in ENVS for algo in ("ppo", "sac")),
-                 "the issue's grid: 3 envs x PPO and SAC x DiLQR, DiLQR + cost map and MLP x 5 seeds, 50k env steps "
-                 "(the issue's 'every budget up to 50k'), evaluated every 2,500 steps on 20 episodes"),
+                 "the issue's grid: 3 envs x PPO and SAC x DiLQR, DiLQR + cost map, DiLQR + SysId and MLP x 5 seeds, "
+                 "50k env steps (the issue's 'every budget up to 50k'), evaluated every 2,500 steps on 20 episodes"),
     "reduced": Grid(
         (Cell("Pendulum-v1", "ppo", ("dilqr+cost-map",), 4_096, 0, 1),
-         Cell("Pendulum-v1", "ppo", ("dilqr",), 10_000, 2_048, 5),
-         Cell("Pendulum-v1", "ppo", ("mlp",), 10_000, 2_048, 5),
-         Cell("Pendulum-v1", "sac", ("dilqr", "mlp"), 1_000, 500, 3),
-         Cell("InvertedPendulum-v5", "ppo", ("mlp",), 5_000, 1_000, 5),
-         Cell("InvertedPendulum-v5", "ppo", ("dilqr",), 5_000, 1_000, 5),
-         Cell("dilqr_rl/CartpoleSwingUp-v0", "ppo", ("dilqr", "mlp"), 2_048, 0, 1)),
-        "reduced to what about 40 minutes of 2 CPU cores shared with 3 other jobs (load average 10-17) could run. "
-        "Timed first, one trial of each kind, and in a first launch of the study: Ray starts its workers at nice "
-        "15, and under that load PPO with the DiLQR actor ran at 31 env steps/s on Pendulum-v1, 3 on "
-        "InvertedPendulum-v5, SAC with it at 15; the workers were reniced to 0 (the speed table has what the "
-        "committed trials measured) and the cost map still trained at under 6 env steps/s (its per-state costs "
-        "take the autograd path). What ran: Pendulum-v1 PPO, 10k env steps (PPO collects 4 x 1024 steps per "
-        "update, so 12,288 ran; evaluations after every update), DiLQR and MLP with 5 seeds, the cost-map variant "
-        "with 1 seed and 4,096 steps (one update; before and after only); Pendulum-v1 SAC, DiLQR and MLP, 3 seeds, "
-        "1,000 steps, evaluated every 500; InvertedPendulum-v5 PPO, 5k steps evaluated every 1,000, DiLQR and "
-        "MLP with 5 seeds; dilqr_rl/CartpoleSwingUp-v0 PPO, DiLQR and MLP, 1 seed, 2,048 steps "
-        "(one rollout), before and after only. Robustness on 10 episodes per setting. Not run: the cost-map "
-        "variant past one update, SAC outside Pendulum-v1 and past 1,000 steps, TD3, budgets past 12k steps (the "
-        "issue's 'every budget up to 50k'). `--grid full` runs the issue's grid",
+         Cell("Pendulum-v1", "ppo", ("dilqr", "dilqr+sysid", "mlp"), 10_000, 2_048, 5),
+         Cell("Pendulum-v1", "sac", ("dilqr", "dilqr+sysid", "mlp"), 1_000, 500, 3),
+         Cell("InvertedPendulum-v5", "ppo", ("dilqr", "dilqr+sysid", "mlp"), 5_000, 1_000, 5),
+         Cell("dilqr_rl/CartpoleSwingUp-v0", "ppo", ("dilqr", "dilqr+sysid", "mlp"), 6_144, 2_048, 1)),
+        "reduced to what about 30 minutes of 2 CPU cores could run. What ran: Pendulum-v1 PPO, 10k env steps "
+        "(PPO collects 4 x 1024 steps per update, so 12,288 ran; evaluations after every update), DiLQR learning "
+        "its physics from the RL loss, DiLQR with its physics fitted to its rollouts (SysId) and MLP, 5 seeds each, "
+        "the cost-map variant with 1 seed and 4,096 steps (one update; before and after only: its per-state costs "
+        "take the autograd path, under 10 env steps/s); Pendulum-v1 SAC, the same three actors, 3 seeds, 1,000 "
+        "steps, evaluated every 500; InvertedPendulum-v5 PPO, 5k steps evaluated every 1,000, the three actors "
+        "with 5 seeds; dilqr_rl/CartpoleSwingUp-v0 PPO, the three actors, 1 seed, 6,144 steps (three rollouts), "
+        "evaluated every 2,048. Robustness on 10 episodes per setting. Not run: the cost-map variant past one "
+        "update, SAC outside Pendulum-v1 and past 1,000 steps, TD3, budgets past 12k steps (the issue's 'every "
+        "budget up to 50k'). `--grid full` runs the issue's grid",
         robust_episodes=10),
 }
 """Named grids (``--grid``; None: ``full``)."""
 
 QUICK_GRID = Grid(
-    (Cell("Pendulum-v1", "ppo", ("dilqr", "mlp"), 64, 32, 1), Cell("Pendulum-v1", "sac", ("dilqr",), 24, 0, 1)),
+    (Cell("Pendulum-v1", "ppo", ("dilqr", "mlp"), 64, 32, 1),
+     Cell("Pendulum-v1", "sac", ("dilqr", "dilqr+sysid"), 24, 0, 1)),
     "quick: every code path in seconds", eval_episodes=2, robust_episodes=2, max_episode_steps=16,
     hyperparams=(("ppo", {"n_steps": 16, "n_envs": 2, "batch_size": 16, "n_epochs": 1}),
                  ("sac", {"learning_starts": 8, "batch_size": 8})))

@@ -11,8 +11,9 @@ from typing import Any
 from dilqr_rl.experiments import report
 from dilqr_rl.experiments.study import Row, StudyOptions
 
-LABELS = {"dilqr": "DiLQR (physics)", "dilqr+cost-map": "DiLQR (physics + cost map)", "mlp": "MLP"}
-COLORS = {"dilqr": "tab:orange", "dilqr+cost-map": "tab:purple", "mlp": "tab:green"}
+LABELS = {"dilqr": "DiLQR (physics)", "dilqr+cost-map": "DiLQR (physics + cost map)",
+          "dilqr+sysid": "DiLQR (physics by SysId)", "mlp": "MLP"}
+COLORS = {"dilqr": "tab:orange", "dilqr+cost-map": "tab:purple", "dilqr+sysid": "tab:blue", "mlp": "tab:green"}
 ZOO_REFERENCES: dict[str, dict[str, float]] = {
     "Pendulum-v1": {"rl-zoo3 TD3 (20k)": -152.0, "rl-zoo3 SAC (20k)": -157.0, "rl-zoo3 PPO (100k)": -172.0,
                     "rl-zoo3 A2C (1M)": -163.0},

@@ -25,9 +25,11 @@ import numpy as np
 PHYSICS_SCALES = (0.7, 1.3)
 """Every mass and length of the env x these (one setting each), as Actor-Critic MPC's robustness test."""
 
-ACTORS = {"dilqr": ("dilqr", ("physics",)), "dilqr+cost-map": ("dilqr", ("physics", "cost-map")),
-          "mlp": ("mlp", ("physics",))}
-"""The study's actor name -> (``RLConfig.policy``, ``RLConfig.learn``)."""
+SYSID_EVERY = 500
+"""Env steps between the physics fits of the ``dilqr+sysid`` actor (PPO: after every rollout of at least this)."""
+ACTORS = {"dilqr": ("dilqr", ("physics",), 0), "dilqr+cost-map": ("dilqr", ("physics", "cost-map"), 0),
+          "dilqr+sysid": ("dilqr", ("physics",), SYSID_EVERY), "mlp": ("mlp", ("physics",), 0)}
+"""The study's actor name -> (``RLConfig.policy``, ``RLConfig.learn``, ``RLConfig.sysid_every``)."""
 
 WIDE_STARTS = {
     "Pendulum-v1": "theta ~ U(-pi, pi), theta_dot ~ U(-5, 5) (training: U(-1, 1))",
@@ -129,8 +131,9 @@ def run_rl_trial(config: dict[str, Any], trial_dir: str | Path) -> dict[str, Any
 
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    policy, learn = ACTORS[config["actor"]]
+    policy, learn, sysid_every = ACTORS[config["actor"]]
     rl_config = RLConfig(env_id=config["env_id"], algo=config["algo"], policy=policy, learn=learn,
+                         sysid_every=sysid_every,
                          total_timesteps=config["total_timesteps"], seed=config["seed"],
                          eval_freq=config["eval_freq"], eval_episodes=config["eval_episodes"],
                          max_episode_steps=config.get("max_episode_steps"),

@@ -17,10 +17,10 @@ def test_grids_name_their_cuts_and_an_unknown_grid_lists_the_valid_ones():
     reduced = trials(StudyOptions(grid="reduced"))
     assert len({c["trial_id"] for c in reduced}) == len(reduced)
     assert {c["env_id"] for c in reduced} == {"Pendulum-v1", "InvertedPendulum-v5", "dilqr_rl/CartpoleSwingUp-v0"}
-    assert {c["actor"] for c in reduced} == {"dilqr", "dilqr+cost-map", "mlp"}
+    assert {c["actor"] for c in reduced} == {"dilqr", "dilqr+cost-map", "dilqr+sysid", "mlp"}
     assert "Not run" in GRIDS["reduced"].note and "--grid full" in GRIDS["reduced"].note
     full = trials(StudyOptions())
-    assert len(full) == 3 * 2 * 3 * 5 and {c["eval_episodes"] for c in full} == {20}
+    assert len(full) == 3 * 2 * 4 * 5 and {c["eval_episodes"] for c in full} == {20}
     assert len(trials(StudyOptions(grid="reduced", seeds=1))) < len(reduced)
     with pytest.raises(ValueError, match=r"rl has no grid 'tiny'; valid: \['full', 'reduced'\]"):
         trials(StudyOptions(grid="tiny"))
