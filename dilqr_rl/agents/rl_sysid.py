@@ -29,6 +29,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid
+from dilqr_rl.agents.sysid_episodes import model_units
 from dilqr_rl.policies.dilqr_actor import PlanMemory
 from dilqr_rl.policies.env_registry import EnvControl
 
@@ -155,10 +156,7 @@ class RolloutSysId(BaseCallback):
                      next_obs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         space = self.model.action_space
         applied = np.clip(actions.reshape(len(actions), -1), space.low, space.high)
-        x = np.asarray(self.control.obs_to_state(obs), dtype=np.float64)
-        x_next = np.asarray(self.control.obs_to_state(next_obs), dtype=np.float64)
-        u = applied.astype(np.float64) / self.control.action_scale
-        return torch.from_numpy(x), torch.from_numpy(u), torch.from_numpy(x_next)
+        return model_units(self.control, applied, self.control.obs_to_state(obs), self.control.obs_to_state(next_obs))
 
 
 def _forget_plans(policy: Any) -> None:

@@ -35,10 +35,16 @@ from dilqr_rl.policies.env_registry import EnvControl, env_control
 def episode_transitions(ds: EpisodeDataset, control: EnvControl) -> tuple[Tensor, Tensor, Tensor]:
     """(x_t, u_t, x_{t+1}) float64 of every transition of ``ds`` (module docstring), in the model's units."""
     if ds.has_states:
-        x, x_next = ds.states, ds.next_states
-    else:
-        x, x_next = control.obs_to_state(ds.observations), control.obs_to_state(ds.next_observations)
-    u = np.asarray(ds.actions, dtype=np.float64).reshape(len(ds), -1) / control.action_scale
+        return model_units(control, ds.actions, ds.states, ds.next_states)
+    return model_units(control, ds.actions, control.obs_to_state(ds.observations),
+                       control.obs_to_state(ds.next_observations))
+
+
+def model_units(control: EnvControl, actions: np.ndarray, x: np.ndarray,
+                x_next: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+    """(x, u, x_next) float64 tensors: the env's actions (R, ...) as the model's controls (action / ``action_scale``),
+    the states (R, n) as they are."""
+    u = np.asarray(actions, dtype=np.float64).reshape(len(actions), -1) / control.action_scale
     return tuple(torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in (x, u, x_next))
 
 
