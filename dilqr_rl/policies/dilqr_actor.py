@@ -218,6 +218,21 @@ class FirstControl(nn.Module):
         if self.follow_tolerance > 0 and u.shape[1] > 1 and not torch.is_grad_enabled():
             self.memory.recent[u.shape[0]] = (sol.x[:, 1].detach(), shift_plan(u))
 
+    def begin_episodes(self, episode_start: Any) -> None:
+        """The rows of the next acting call where ``episode_start`` (B,) is True (SB3's ``predict`` argument; None:
+        no information) begin a new episode: they do not follow the previous call's plans, however close the
+        new state is to the one those plans predicted (e.g. a balancing task resets near where it ended)."""
+        if episode_start is None or self.memory is None:
+            return
+        starts = torch.as_tensor(np.asarray(episode_start, dtype=bool).reshape(-1))
+        recent = self.memory.recent.get(starts.numel())
+        if recent is None or not bool(starts.any()):
+            return
+        predicted, shifted = recent
+        predicted = predicted.clone()
+        predicted[starts.to(predicted.device)] = float("nan")  # a NaN gap is never within the tolerance
+        self.memory.recent[starts.numel()] = (predicted, shifted)
+
     def _following(self, state: Tensor, rows: list[int]) -> list[Tensor | None]:
         """For the ``rows`` of ``state`` (B, n): the previous call's shifted plan where the state is within
         ``follow_tolerance`` of its prediction, else None."""

@@ -40,6 +40,7 @@ class DiLQRActorPolicy(nn.Module):
         self.state_map = state_map
         self.actor = actor
         self.observation_shape = tuple(int(s) for s in observation_shape)
+        self._acting: PlanMemory | None = None
 
     @property
     def controller(self) -> DiLQR:
@@ -73,22 +74,36 @@ class DiLQRActorPolicy(nn.Module):
         """Empty the plan memory (e.g. after loading other parameters: the plans were solved for the old ones)."""
         if self.actor.memory is not None:
             self.actor.memory = PlanMemory(self.actor.memory.capacity)
+        self._acting = None
 
     @torch.no_grad()
     def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
         """obs (*obs_shape) or (B, *obs_shape) -> action (m,) or (B, m), None (no recurrent state).
 
-        Acting solves each observation from the starts, neither reading nor filling the plan memory (which warm-
-        starts training on observations seen before): the action is a function of the observation and the
-        parameters only, the same in every evaluation and after loading a checkpoint."""
+        Acting neither reads nor fills the plan memory that warm-starts training on observations seen before.
+        Where the actor follows its own plans (``follow_tolerance`` > 0, the registry's setting for the env), a
+        new observation that continues the previous call's trajectory (same batch size, row by row, within the
+        tolerance of the predicted state; not a row ``episode_start`` marks) starts from that plan shifted, as the
+        expert does; any other observation is solved from the starts. Without following, the action is a
+        function of the observation and the parameters only."""
         obs_t = torch.as_tensor(np.asarray(obs), dtype=self.actor.dtype)
         single = obs_t.ndim == len(self.observation_shape)
-        memory, self.actor.memory = self.actor.memory, None
+        memory, self.actor.memory = self.actor.memory, self._acting_memory()
         try:
+            self.actor.begin_episodes(episode_start)
             action = self(obs_t.unsqueeze(0) if single else obs_t).cpu().numpy().astype(np.float32)
         finally:
             self.actor.memory = memory
         return (action[0] if single else action), None
+
+    def _acting_memory(self) -> PlanMemory | None:
+        """The memory ``predict`` acts with: the previous call's plans only (capacity 0), kept between calls; None
+        where the actor does not follow."""
+        if self.actor.follow_tolerance <= 0:
+            return None
+        if self._acting is None:
+            self._acting = PlanMemory(0)
+        return self._acting
 
 
 def env_actor_policy(env: gym.Env, model_error: Mapping[str, float] | None = None,

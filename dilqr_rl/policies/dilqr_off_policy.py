@@ -177,6 +177,12 @@ class _DiLQRActorPolicy:
             self.actor.parameters(), self.actor.controller, self.optimizer_class, lr_schedule(1),
             self.optimizer_kwargs, self._spec.controller_lr_scale)
 
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
+        """SB3's ``predict``; the rows ``episode_start`` marks do not follow the previous call's plans
+        (``FirstControl.begin_episodes``)."""
+        self.actor.first_control.begin_episodes(episode_start)
+        return super().predict(observation, state, episode_start, deterministic)
+
     @property
     def controller(self) -> DiLQR:
         """The actor's DiLQR layer (its ``dynamics`` and ``cost`` hold the learned parameters)."""

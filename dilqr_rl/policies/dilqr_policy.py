@@ -194,6 +194,12 @@ class DiLQRPolicy(ActorCriticPolicy):
         self.optimizer = self._make_optimizer(lr_schedule(1))
         del self._actor_parts
 
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
+        """SB3's ``predict``; the rows ``episode_start`` marks do not follow the previous call's plans
+        (``FirstControl.begin_episodes``)."""
+        self.action_net.begin_episodes(episode_start)
+        return super().predict(observation, state, episode_start, deterministic)
+
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
         """Two parameter groups: [everything else, the controller's parameters] (see ``controller_lr_scale``)."""
         return controller_optimizer(self.parameters(), self.controller, self.optimizer_class, lr,

@@ -157,8 +157,17 @@ def _is_gym_pendulum(env: gym.Env) -> bool:
 
 
 PENDULUM_ACTOR = ActorSettings(horizon=20, max_iter=30, starts=(0.0, 1.0, -1.0), follow_tolerance=0.0)
-"""1 s ahead, every new observation from three starts: warm starts from its own shifted plans stall the swing-up
-on some starts (seeds 1000..1019: -288.6 with two episodes near -1495, against -157.1 from the starts)."""
+"""1 s ahead, every new observation from three starts: -157.1 with the true model on Pendulum-v1's seeds
+1000..1019 (expert -143.5), -719.7 from WRONG_PENDULUM. Measured against it (seeds 1000..1019 unless said):
+
+- following its own plans at T = 20 stalls the swing-up on some starts: -288.6, two episodes near -1495;
+- the expert's horizon and starts, following (T = 40, 60 iterations, start_switches (3, 6, 10, 15, 20, 25),
+  follow_tolerance 0.5) match the expert with the true model: -146.5 (seeds 0..19: -129.0; 2000..2049: -141.1
+  against the expert's -138.2) at the same PPO env steps/s; T = 60 equals the expert (-143.5). T = 30 following
+  stalls (-404.0). But a long horizon amplifies wrong physics: from WRONG_PENDULUM the T = 40 actor returns
+  -1358.5 (below a random policy), and ``dilqr-rl demo``'s clone from 5 expert episodes does not learn at all
+  (-1259.3 against -156.6 at T = 20: its 3g/(2l) stays at 27.7, the truth 15). The short horizon is kept: it is
+  the one that learns from a wrong start."""
 PENDULUM_EXPERT = ExpertSettings(horizon=60, max_iter=5, cold_iter=60, cold_switches=(3, 6, 10, 15, 20, 25))
 """3 s ahead from bang-bang cold starts besides the constant ones: from the bottom the best swing-up pumps once,
 which T = 40 from constant starts does not find (-146.5 against -134.3 on seeds 0..99)."""

@@ -168,3 +168,29 @@ def test_the_zero_config_actor_with_the_true_model_reaches_the_experts_return(en
 
     random, expert = mean(RandomPolicy(env.observation_space, env.action_space)), mean(expert_for(env))
     assert normalized_return(mean(model), random, expert) >= 0.95
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "sac"])
+def test_predict_does_not_follow_into_a_new_episode(algorithm):
+    from stable_baselines3 import SAC
+
+    from dilqr_rl.policies import DiLQRSACPolicy
+
+    env_id = "dilqr_rl/CartpoleSwingUp-v0"  # its registered actor follows its plans
+    env = make_env(env_id)
+    if algorithm == "ppo":
+        policy = _policy(env_id)
+    else:
+        policy = SAC(DiLQRSACPolicy, env, learning_starts=0, seed=0, policy_kwargs=dict(env_id=env_id)).policy
+    obs, _ = env.reset(seed=0)
+    action, _ = policy.predict(obs, episode_start=np.array([True]))
+    policy.solver_stats.pop()
+    obs, *_ = env.step(action)
+    policy.predict(obs, episode_start=np.array([False]))  # continues the episode: follows
+    assert policy.solver_stats.pop()["followed_fraction"] == 1.0
+    obs, *_ = env.step(action)
+    control = policy.action_net if algorithm == "ppo" else policy.actor.first_control
+    predicted = control.memory.recent[1][0][0]
+    assert float((torch.as_tensor(obs, dtype=torch.float64) - predicted).abs().max()) <= 0.5  # would follow
+    policy.predict(obs, episode_start=np.array([True]))  # but it is marked as a new episode
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.0

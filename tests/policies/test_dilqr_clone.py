@@ -58,3 +58,32 @@ def test_the_gradient_of_u1_in_the_mass_matches_finite_differences(env):
         down = policy(obs).item()
         mass += h
     assert mass.grad.item() == pytest.approx((up - down) / (2 * h), rel=1e-4)
+
+
+def test_predict_follows_its_own_plans_within_an_episode_and_not_across_episode_starts():
+    env = make_env("dilqr_rl/CartpoleSwingUp-v0")  # its registered actor follows (follow_tolerance 0.5)
+    policy = env_actor_policy(env, {})  # the true model: the plan predicts the env's next state
+    assert policy.actor.follow_tolerance == 0.5
+    obs, _ = env.reset(seed=0)
+    action, _ = policy.predict(obs, episode_start=np.array([True]))
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.0  # nothing to follow yet
+    obs, *_ = env.step(action)
+    policy.predict(obs, episode_start=np.array([False]))
+    assert policy.solver_stats.pop()["followed_fraction"] == 1.0
+    far = obs.copy()
+    far[2] += 1.0  # the pole 1 rad from where the plan went (> 0.5): solved from the starts
+    policy.predict(far, episode_start=np.array([False]))
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.0
+    policy.predict(obs, episode_start=np.array([False]))  # only the last call's plan (from `far`) is followed
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.0
+    action, _ = policy.predict(obs, episode_start=np.array([False]))
+    policy.solver_stats.pop()
+    obs, *_ = env.step(action)
+    predicted = policy._acting.recent[1][0][0]  # where the last call's plan said the cart-pole goes
+    assert float((torch.as_tensor(obs, dtype=torch.float64) - predicted).abs().max()) <= 0.5  # would follow
+    policy.predict(obs, episode_start=np.array([True]))  # but an episode start never follows
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.0
+    assert len(policy.actor.memory) == 0  # acting leaves the training memory alone
+    policy.forget_plans()
+    policy.predict(obs)
+    assert policy.solver_stats.pop()["followed_fraction"] == 0.0
