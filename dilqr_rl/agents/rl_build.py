@@ -5,7 +5,9 @@ The DiLQR actor's policy kwargs are ``dict(env_id=..., model_error=...)`` (the r
 parameter learnable) with ``cost_map="goal_weights"`` for ``learn`` cost-map. Where the run learns something
 else (``learn`` without physics, or cost), it passes the same registered model as ``dynamics`` and ``cost``, with
 the physics frozen or the cost's weights made learnable log-weights
-(:meth:`~dilqr_rl.policies.expert_costs.PeriodicQuadraticCost.learnable_copy`).
+(:meth:`~dilqr_rl.policies.expert_costs.PeriodicQuadraticCost.learnable_copy`). A run that identifies the physics
+from its rollouts (``sysid_every``) plans with the env's actor settings for identified physics
+(``EnvControl.identified_actor``), where the env registers them.
 """
 
 from __future__ import annotations
@@ -121,6 +123,13 @@ def registered_parameters(env_id: str) -> dict[str, float]:
     return {name: p.item() for name, p in dynamics.named_parameters() if p.numel() == 1}
 
 
+def identified_actor_kwargs(env_id: str) -> dict[str, Any]:
+    """The policy kwargs of the env's actor for identified physics (``EnvControl.identified_actor``; {}: none)."""
+    with make_env(env_id) as env:
+        settings = env_control(env).identified_actor
+    return {} if settings is None else settings.policy_kwargs()
+
+
 def model_error_of(config: RLConfig) -> dict[str, float]:
     """``config``'s model error, or the env's default."""
     given = config.model_errors()
@@ -132,6 +141,8 @@ def dilqr_policy_kwargs(config: RLConfig) -> dict[str, Any]:
     learn = set(config.learn)
     error = model_error_of(config)
     extra: dict[str, Any] = {"controller_lr_scale": config.lr_scale}
+    if config.sysid_every > 0:  # the physics will be identified: the env's actor for identified physics
+        extra.update(identified_actor_kwargs(config.env_id))
     if config.horizon is not None:
         extra["horizon"] = config.horizon
     if "cost-map" in learn:

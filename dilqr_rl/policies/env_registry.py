@@ -102,6 +102,9 @@ class EnvControl:
     model_error: Mapping[str, float] = field(default_factory=dict)
     """Default relative errors of the physical parameters for a policy's wrong start (``apply_model_error``):
     chosen so that the untrained zero-config actor is at most 0.7 of the expert's normalised return."""
+    identified_actor: ActorSettings | None = None
+    """The actor for physics identified from its own rollouts (``dilqr-rl rl --sysid-every``), where a longer
+    horizon than ``actor``'s pays once the model is right but amplifies a wrong one (None: ``actor``)."""
     action_scale: float = 1.0
     """Env action = ``action_scale`` * model control u (e.g. MuJoCo controls from forces)."""
     learned_state_map: Callable[[tuple[int, ...]], nn.Module] | None = None
@@ -168,6 +171,10 @@ PENDULUM_ACTOR = ActorSettings(horizon=20, max_iter=30, starts=(0.0, 1.0, -1.0),
   -1358.5 (below a random policy), and ``dilqr-rl demo``'s clone from 5 expert episodes does not learn at all
   (-1259.3 against -156.6 at T = 20: its 3g/(2l) stays at 27.7, the truth 15). The short horizon is kept: it is
   the one that learns from a wrong start."""
+PENDULUM_IDENTIFIED_ACTOR = ActorSettings(horizon=40, max_iter=60, starts=(0.0, 1.0, -1.0),
+                                          start_switches=(3, 6, 10, 15, 20, 25),
+                                          follow_tolerance=DEFAULT_FOLLOW_TOLERANCE)
+"""The pendulums' actor once SysId has identified the physics: T = 40 following its plans (see PENDULUM_ACTOR)."""
 PENDULUM_EXPERT = ExpertSettings(horizon=60, max_iter=5, cold_iter=60, cold_switches=(3, 6, 10, 15, 20, 25))
 """3 s ahead from bang-bang cold starts besides the constant ones: from the bottom the best swing-up pumps once,
 which T = 40 from constant starts does not find (-146.5 against -134.3 on seeds 0..99)."""
@@ -179,7 +186,7 @@ def _gym_pendulum(env: gym.Env) -> EnvControl:
         "Pendulum-v1", PendulumDynamics(p.m, p.l, p.g, dt=p.dt, max_speed=p.max_speed, dtype=torch.float64),
         PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0), -p.max_torque, p.max_torque,
         _pendulum_obs_to_state, PendulumAngleMap(),
-        PENDULUM_EXPERT, PENDULUM_ACTOR, WRONG_PENDULUM)
+        PENDULUM_EXPERT, PENDULUM_ACTOR, WRONG_PENDULUM, identified_actor=PENDULUM_IDENTIFIED_ACTOR)
 
 
 def _own_model(env: gym.Env, cls: type) -> bool:
@@ -199,7 +206,7 @@ def _own_pendulum(env: gym.Env) -> EnvControl:
     return EnvControl(
         type(p).__name__, p.dynamics, PeriodicQuadraticCost(PENDULUM_WEIGHTS, angle_index=0), -p.action_bound,
         p.action_bound, obs_to_state, state_map, PENDULUM_EXPERT, PENDULUM_ACTOR, WRONG_PENDULUM,
-        learned_state_map=learned)
+        identified_actor=PENDULUM_IDENTIFIED_ACTOR, learned_state_map=learned)
 
 
 def _privileged_state(unwrapped: gym.Env) -> ObsToState:

@@ -40,6 +40,20 @@ def test_the_fits_identify_the_physics_from_a_wrong_start(tmp_path, algo):
     assert abs(a - 15.0) < 0.05 * abs(27.86 - 15.0) and abs(b - 3.0) < 0.05 * abs(4.71 - 3.0)
 
 
+def test_a_run_that_identifies_the_physics_plans_with_the_envs_actor_for_identified_physics(tmp_path):
+    identified = env_control(make_env("Pendulum-v1")).identified_actor
+    assert identified is not None and identified.horizon > env_control(make_env("Pendulum-v1")).actor.horizon
+    for sysid_every, settings in ((128, identified), (0, env_control(make_env("Pendulum-v1")).actor)):
+        config = _config(tmp_path, "ppo", horizon=None, sysid_every=sysid_every)
+        actor = build_model(config, resolve_hyperparameters(config), training_venv(config, 1)).policy.action_net
+        assert actor.controller.config.horizon == settings.horizon
+        assert (actor.start_switches, actor.follow_tolerance) == (settings.start_switches, settings.follow_tolerance)
+        assert actor.controller.config.max_iter == settings.max_iter
+    config = _config(tmp_path, "ppo", horizon=7)  # an explicit horizon still wins
+    model = build_model(config, resolve_hyperparameters(config), training_venv(config, 1))
+    assert model.policy.controller.config.horizon == 7
+
+
 def test_the_rl_loss_leaves_the_physics_to_the_fits(tmp_path):
     result = train_rl(_config(tmp_path, "ppo", sysid_every=10_000))  # no fit within 256 steps
     assert result.history[-1]["param/mass"] == result.history[0]["param/mass"] == pytest.approx(1.3)
