@@ -29,7 +29,7 @@ from dilqr_rl.policies.dilqr_actor import refuse_normalized_observations
 from dilqr_rl.policies.dilqr_off_policy import DiLQRSACPolicy, DiLQRTD3Policy
 from dilqr_rl.policies.dilqr_policy import DiLQRPolicy
 from dilqr_rl.policies.env_models import env_model, learnable_cost
-from dilqr_rl.policies.env_registry import env_control, make_env
+from dilqr_rl.policies.env_registry import EnvControl, env_control, make_env
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
 DILQR_POLICIES: dict[str, type] = {"ppo": DiLQRPolicy, "a2c": DiLQRPolicy, "sac": DiLQRSACPolicy,
@@ -109,24 +109,27 @@ def check_config(config: RLConfig) -> None:
             raise ValueError(f"model_error {' '.join(config.model_error or ())}: {error}") from None
 
 
+def _registered(env_id: str) -> EnvControl:
+    """The registry's :class:`EnvControl` of a fresh env of ``env_id``."""
+    with make_env(env_id) as env:
+        return env_control(env)
+
+
 def default_model_error(env_id: str) -> dict[str, float]:
     """The env's registered wrong start (``EnvControl.model_error``)."""
-    with make_env(env_id) as env:
-        return dict(env_control(env).model_error)
+    return dict(_registered(env_id).model_error)
 
 
 def registered_parameters(env_id: str) -> dict[str, float]:
     """The physical parameters of the env's registered model (the truth of our envs and Pendulum-v1; the fitted
     model of InvertedPendulum-v5)."""
-    with make_env(env_id) as env:
-        dynamics = env_control(env).dynamics
+    dynamics = _registered(env_id).dynamics
     return {name: p.item() for name, p in dynamics.named_parameters() if p.numel() == 1}
 
 
 def identified_actor_kwargs(env_id: str) -> dict[str, Any]:
     """The policy kwargs of the env's actor for identified physics (``EnvControl.identified_actor``; {}: none)."""
-    with make_env(env_id) as env:
-        settings = env_control(env).identified_actor
+    settings = _registered(env_id).identified_actor
     return {} if settings is None else settings.policy_kwargs()
 
 

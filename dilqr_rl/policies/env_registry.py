@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gymnasium as gym
 import numpy as np
@@ -171,13 +171,14 @@ PENDULUM_ACTOR = ActorSettings(horizon=20, max_iter=30, starts=(0.0, 1.0, -1.0),
   -1358.5 (below a random policy), and ``dilqr-rl demo``'s clone from 5 expert episodes does not learn at all
   (-1259.3 against -156.6 at T = 20: its 3g/(2l) stays at 27.7, the truth 15). The short horizon is kept: it is
   the one that learns from a wrong start."""
-PENDULUM_IDENTIFIED_ACTOR = ActorSettings(horizon=40, max_iter=60, starts=(0.0, 1.0, -1.0),
-                                          start_switches=(3, 6, 10, 15, 20, 25),
-                                          follow_tolerance=DEFAULT_FOLLOW_TOLERANCE)
-"""The pendulums' actor once SysId has identified the physics: T = 40 following its plans (see PENDULUM_ACTOR)."""
 PENDULUM_EXPERT = ExpertSettings(horizon=60, max_iter=5, cold_iter=60, cold_switches=(3, 6, 10, 15, 20, 25))
 """3 s ahead from bang-bang cold starts besides the constant ones: from the bottom the best swing-up pumps once,
 which T = 40 from constant starts does not find (-146.5 against -134.3 on seeds 0..99)."""
+PENDULUM_IDENTIFIED_ACTOR = replace(PENDULUM_ACTOR, horizon=40, max_iter=60,
+                                    start_switches=PENDULUM_EXPERT.cold_switches,
+                                    follow_tolerance=DEFAULT_FOLLOW_TOLERANCE)
+"""The pendulums' actor once SysId has identified the physics: T = 40 following its plans, from the expert's
+bang-bang starts besides its constant ones (see PENDULUM_ACTOR)."""
 
 
 def _gym_pendulum(env: gym.Env) -> EnvControl:

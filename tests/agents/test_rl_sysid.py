@@ -41,9 +41,10 @@ def test_the_fits_identify_the_physics_from_a_wrong_start(tmp_path, algo):
 
 
 def test_a_run_that_identifies_the_physics_plans_with_the_envs_actor_for_identified_physics(tmp_path):
-    identified = env_control(make_env("Pendulum-v1")).identified_actor
-    assert identified is not None and identified.horizon > env_control(make_env("Pendulum-v1")).actor.horizon
-    for sysid_every, settings in ((128, identified), (0, env_control(make_env("Pendulum-v1")).actor)):
+    registered = env_control(make_env("Pendulum-v1"))
+    identified = registered.identified_actor
+    assert identified is not None and identified.horizon > registered.actor.horizon
+    for sysid_every, settings in ((128, identified), (0, registered.actor)):
         config = _config(tmp_path, "ppo", horizon=None, sysid_every=sysid_every)
         actor = build_model(config, resolve_hyperparameters(config), training_venv(config, 1)).policy.action_net
         assert actor.controller.config.horizon == settings.horizon
