@@ -42,6 +42,7 @@ from dilqr_rl.agents.rl_build import (
     Hyperparameters,
     build_model,
     check_config,
+    identified_actor,
     model_error_of,
     registered_parameters,
     resolve_hyperparameters,
@@ -137,7 +138,8 @@ def train_rl(config: RLConfig, resume: str | Path | None = None,
         callbacks = [history] + ([ActorWarmup(config.actor_warmup)] if config.actor_warmup else [])
         if config.sysid_every:
             with env_factory(config)() as env:
-                callbacks.append(RolloutSysId(env_control(env), config.sysid_every))
+                sysid = RolloutSysId(env_control(env), config.sysid_every, then_plan_as=identified_actor(config))
+            callbacks.append(sysid)
         learn_with_checkpoints(model, config.total_timesteps, run_dir, config.checkpoint_freq, callbacks,
                                config.progress)
         if history.rows[-1]["timesteps"] != model.num_timesteps:

@@ -6,14 +6,15 @@ parameter learnable) with ``cost_map="goal_weights"`` for ``learn`` cost-map. Wh
 else (``learn`` without physics, or cost), it passes the same registered model as ``dynamics`` and ``cost``, with
 the physics frozen or the cost's weights made learnable log-weights
 (:meth:`~dilqr_rl.policies.expert_costs.PeriodicQuadraticCost.learnable_copy`). A run that identifies the physics
-from its rollouts (``sysid_every``) plans with the env's actor settings for identified physics
-(``EnvControl.identified_actor``), where the env registers them.
+from its rollouts (``sysid_every``) starts with the env's actor and plans with its actor settings for
+identified physics (``EnvControl.identified_actor``, where the env registers them) from the first fit on
+(:func:`identified_actor`).
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from dilqr_rl.policies.dilqr_actor import refuse_normalized_observations
 from dilqr_rl.policies.dilqr_off_policy import DiLQRSACPolicy, DiLQRTD3Policy
 from dilqr_rl.policies.dilqr_policy import DiLQRPolicy
 from dilqr_rl.policies.env_models import env_model, learnable_cost
-from dilqr_rl.policies.env_registry import EnvControl, env_control, make_env
+from dilqr_rl.policies.env_registry import ActorSettings, EnvControl, env_control, make_env
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}
 DILQR_POLICIES: dict[str, type] = {"ppo": DiLQRPolicy, "a2c": DiLQRPolicy, "sac": DiLQRSACPolicy,
@@ -127,10 +128,14 @@ def registered_parameters(env_id: str) -> dict[str, float]:
     return {name: p.item() for name, p in dynamics.named_parameters() if p.numel() == 1}
 
 
-def identified_actor_kwargs(env_id: str) -> dict[str, Any]:
-    """The policy kwargs of the env's actor for identified physics (``EnvControl.identified_actor``; {}: none)."""
-    settings = _registered(env_id).identified_actor
-    return {} if settings is None else settings.policy_kwargs()
+def identified_actor(config: RLConfig) -> ActorSettings | None:
+    """The actor settings a run that identifies its physics plans with after its first fit: the env's
+    ``EnvControl.identified_actor`` (with ``config.horizon``, if given), or None (the env registers none: the
+    actor keeps planning as it started)."""
+    settings = _registered(config.env_id).identified_actor if config.sysid_every > 0 else None
+    if settings is None or config.horizon is None:
+        return settings
+    return replace(settings, horizon=config.horizon)
 
 
 def model_error_of(config: RLConfig) -> dict[str, float]:
@@ -144,8 +149,6 @@ def dilqr_policy_kwargs(config: RLConfig) -> dict[str, Any]:
     learn = set(config.learn)
     error = model_error_of(config)
     extra: dict[str, Any] = {"controller_lr_scale": config.lr_scale}
-    if config.sysid_every > 0:  # the physics will be identified: the env's actor for identified physics
-        extra.update(identified_actor_kwargs(config.env_id))
     if config.horizon is not None:
         extra["horizon"] = config.horizon
     if "cost-map" in learn:

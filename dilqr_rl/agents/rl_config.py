@@ -76,8 +76,9 @@ class RLConfig:
     """Fit the DiLQR actor's physics to the transitions of its own rollouts (system identification) every this many
     env steps, between an update and the next rollout; the RL loss then trains the rest (cost, cost map, log-std)
     and leaves the physics to the fits. 0: never (the physics learn from the RL loss). Needs learn to include
-    physics. The actor then plans as the env's actor for identified physics (``EnvControl.identified_actor``: on
-    the pendulums T = 40 following its plans, against T = 20 from the starts; ``horizon`` still overrides T)."""
+    physics. After the first fit the actor plans as the env's actor for identified physics
+    (``EnvControl.identified_actor``: on the pendulums T = 40 following its plans, against T = 20 from the starts,
+    which amplifies wrong physics; ``horizon`` still overrides T)."""
     hyperparams: dict[str, float] = field(default_factory=dict)
     """Replace rl-zoo3's numeric algorithm hyperparameters, e.g. learning_starts 1000 n_steps 256 (whole-number
     settings are rounded); n_envs sets the number of parallel envs."""

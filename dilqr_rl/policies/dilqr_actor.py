@@ -19,8 +19,8 @@ import functools
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ from dilqr_rl.policies.cost_maps import make_cost_map
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from dilqr_rl.policies.receding_horizon import shift_plan, start_sequences
 from dilqr_rl.policies.state_maps import make_state_map
+
+if TYPE_CHECKING:
+    from dilqr_rl.policies.env_registry import ActorSettings
 
 DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "zero"}
 """Solver options for RL unless overridden: a modest iteration budget; an item that has not converged gets a zero
@@ -433,6 +436,24 @@ class ActorSpec:
         memory = PlanMemory(self.plan_memory) if self.plan_memory > 0 else None
         return FirstControl(parts.controller, stats, self.controller_dtype, parts.cost_map, self.starts,
                             self.start_switches, memory, self.follow_tolerance)
+
+    def planning_as(self, settings: ActorSettings) -> ActorSpec:
+        """This spec planning with ``settings`` (horizon, iterations, starts, following); the models and the other
+        solver options unchanged."""
+        return replace(self, horizon=settings.horizon, starts=settings.starts, start_switches=settings.start_switches,
+                       follow_tolerance=settings.follow_tolerance,
+                       solver_options={**(self.solver_options or {}), "max_iter": settings.max_iter})
+
+    def replan(self, first: FirstControl) -> None:
+        """Make the built ``first`` plan as this spec does (its controller's horizon and iterations, its starts and
+        following), its stored plans forgotten (they have the old horizon). Its modules are kept."""
+        options = {**DEFAULT_SOLVER_OPTIONS, **(self.solver_options or {})}
+        controller = first.controller
+        controller.config = replace(controller.config, horizon=self.horizon, max_iter=options["max_iter"])
+        first.starts, first.start_switches = self.starts, self.start_switches
+        first.follow_tolerance = self.follow_tolerance
+        if first.memory is not None:
+            first.memory = PlanMemory(first.memory.capacity)
 
     def config(self) -> dict[str, Any]:
         """The kwargs that are not modules (for ``_get_constructor_parameters``); the model itself is stored as

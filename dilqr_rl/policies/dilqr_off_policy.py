@@ -39,7 +39,7 @@ Shapes: obs (B, *obs_shape) -> state (B, n) -> action (B, m) in [-1, 1]; the con
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -62,6 +62,9 @@ from dilqr_rl.policies.dilqr_actor import (
     critic_arch,
 )
 from dilqr_rl.policies.pixel_state import match_image_scaling
+
+if TYPE_CHECKING:
+    from dilqr_rl.policies.env_registry import ActorSettings
 
 SQUASH_EPS = 1e-6
 """How close to +-1 the SAC actor's squashed mean may come: mu = atanh(clip(a, +-(1 - SQUASH_EPS)))."""
@@ -182,6 +185,15 @@ class _DiLQRActorPolicy:
         (``FirstControl.begin_episodes``)."""
         self.actor.first_control.begin_episodes(episode_start)
         return super().predict(observation, state, episode_start, deterministic)
+
+    def plan_as(self, settings: ActorSettings) -> None:
+        """Plan from now on with ``settings`` (horizon, iterations, starts, following; e.g. an env's
+        ``identified_actor`` once its physics are fitted), in the actor and TD3's target actor, the learned modules
+        kept and the stored plans forgotten. ``save`` and ``load`` keep the new settings."""
+        self._spec = self._spec.planning_as(settings)
+        for actor in (self.actor, getattr(self, "actor_target", None)):
+            if actor is not None:
+                self._spec.replan(actor.first_control)
 
     @property
     def controller(self) -> DiLQR:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from gymnasium import spaces
@@ -64,6 +64,9 @@ from dilqr_rl.policies.dilqr_actor import (
 )
 from dilqr_rl.policies.dilqr_actor import DEFAULT_SOLVER_OPTIONS as DEFAULT_SOLVER_OPTIONS  # the docstring's
 from dilqr_rl.policies.pixel_state import match_image_scaling
+
+if TYPE_CHECKING:
+    from dilqr_rl.policies.env_registry import ActorSettings
 
 
 class CriticExtractor(nn.Module):
@@ -199,6 +202,15 @@ class DiLQRPolicy(ActorCriticPolicy):
         (``FirstControl.begin_episodes``)."""
         self.action_net.begin_episodes(episode_start)
         return super().predict(observation, state, episode_start, deterministic)
+
+    def plan_as(self, settings: ActorSettings) -> None:
+        """Plan from now on with ``settings`` (horizon, iterations, starts, following; e.g. an env's
+        ``identified_actor`` once its physics are fitted), the learned modules kept and the stored plans forgotten.
+        ``save`` and ``load`` keep the new settings. Call it between updates: a rollout's log-probabilities are
+        those of the actor that acted."""
+        self._spec = self._spec.planning_as(settings)
+        self._config = self._spec.config()
+        self._spec.replan(self.action_net)
 
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
         """Two parameter groups: [everything else, the controller's parameters] (see ``controller_lr_scale``)."""

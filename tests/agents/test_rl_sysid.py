@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
 from dilqr_rl.agents.rl import RLConfig, train_rl
-from dilqr_rl.agents.rl_build import build_model, resolve_hyperparameters
+from dilqr_rl.agents.rl_build import build_model, identified_actor, resolve_hyperparameters
 from dilqr_rl.agents.rl_envs import training_venv
 from dilqr_rl.agents.rl_sysid import RolloutSysId
 from dilqr_rl.cli import main
@@ -40,19 +41,56 @@ def test_the_fits_identify_the_physics_from_a_wrong_start(tmp_path, algo):
     assert abs(a - 15.0) < 0.05 * abs(27.86 - 15.0) and abs(b - 3.0) < 0.05 * abs(4.71 - 3.0)
 
 
-def test_a_run_that_identifies_the_physics_plans_with_the_envs_actor_for_identified_physics(tmp_path):
-    registered = env_control(make_env("Pendulum-v1"))
-    identified = registered.identified_actor
-    assert identified is not None and identified.horizon > registered.actor.horizon
-    for sysid_every, settings in ((128, identified), (0, registered.actor)):
-        config = _config(tmp_path, "ppo", horizon=None, sysid_every=sysid_every)
-        actor = build_model(config, resolve_hyperparameters(config), training_venv(config, 1)).policy.action_net
-        assert actor.controller.config.horizon == settings.horizon
-        assert (actor.start_switches, actor.follow_tolerance) == (settings.start_switches, settings.follow_tolerance)
-        assert actor.controller.config.max_iter == settings.max_iter
-    config = _config(tmp_path, "ppo", horizon=7)  # an explicit horizon still wins
+def _planning(first) -> tuple:
+    """How a ``FirstControl`` plans: (horizon, max_iter, starts, start_switches, follow_tolerance)."""
+    return (first.controller.config.horizon, first.controller.config.max_iter, first.starts, first.start_switches,
+            first.follow_tolerance)
+
+
+def _settings(actor) -> tuple:
+    return actor.horizon, actor.max_iter, actor.starts, actor.start_switches, actor.follow_tolerance
+
+
+def test_identified_actor_settings_apply_to_runs_that_identify_their_physics(tmp_path):
+    identified = env_control(make_env("Pendulum-v1")).identified_actor
+    assert identified_actor(_config(tmp_path, "ppo", horizon=None)) == identified
+    assert identified_actor(_config(tmp_path, "ppo", horizon=7)).horizon == 7  # an explicit horizon still wins
+    assert identified_actor(_config(tmp_path, "ppo", sysid_every=0)) is None
+    assert identified_actor(_config(tmp_path, "ppo", env_id="InvertedPendulum-v5")) is None  # none registered
+
+
+@pytest.mark.parametrize("algo", ["ppo", "td3"])
+def test_the_actor_plans_as_the_envs_actor_for_identified_physics_from_the_first_fit_on(tmp_path, algo):
+    control = env_control(make_env("Pendulum-v1"))
+    registered, identified = _settings(control.actor), _settings(control.identified_actor)
+    assert identified[0] > registered[0]
+    config = _config(tmp_path, algo, horizon=None, hyperparams={
+        "ppo": dict(n_steps=64, batch_size=64, n_epochs=1, n_envs=1),
+        "td3": dict(learning_starts=64, batch_size=32, buffer_size=1000, train_freq=64, gradient_steps=1)}[algo])
     model = build_model(config, resolve_hyperparameters(config), training_venv(config, 1))
-    assert model.policy.controller.config.horizon == 7
+
+    def actors(policy) -> list:
+        return [policy.action_net] if algo == "ppo" else [policy.actor.first_control, policy.actor_target.first_control]
+
+    planned = []
+
+    class Recorder(BaseCallback):  # how the rollouts' actors planned
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            planned.append({_planning(first) for first in actors(self.model.policy)})
+
+    sysid = RolloutSysId(control, every=128, then_plan_as=control.identified_actor)
+    model.learn(192, callback=[Recorder(), sysid])  # rollouts of 64 steps; the third starts with a fit
+    assert sysid.fits == 1
+    assert planned == [{registered}, {registered}, {identified}]
+    plans = [plan for first in actors(model.policy) for plan in first.memory._plans.values()]
+    assert plans and all(plan.shape[0] == identified[0] for plan in plans)  # the old plans are forgotten
+    model.save(tmp_path / "model.zip")
+    loaded = type(model).load(tmp_path / "model.zip")
+    assert all(_planning(first) == identified for first in actors(loaded.policy))  # saved with the settings
 
 
 def test_the_rl_loss_leaves_the_physics_to_the_fits(tmp_path):

@@ -12,7 +12,7 @@ from stable_baselines3 import PPO
 from dilqr_rl.agents.evaluation import RandomPolicy, evaluate_episodes, normalized_return
 from dilqr_rl.policies import DiLQRPolicy, expert_for
 from dilqr_rl.policies.dilqr_actor import PlanMemory
-from dilqr_rl.policies.env_registry import make_env
+from dilqr_rl.policies.env_registry import ActorSettings, make_env
 from dilqr_rl.policies.receding_horizon import shift_plan
 
 
@@ -194,3 +194,22 @@ def test_predict_does_not_follow_into_a_new_episode(algorithm):
     assert float((torch.as_tensor(obs, dtype=torch.float64) - predicted).abs().max()) <= 0.5  # would follow
     policy.predict(obs, episode_start=np.array([True]))  # but it is marked as a new episode
     assert policy.solver_stats.pop()["followed_fraction"] == 0.0
+
+
+def test_plan_as_changes_how_the_actor_plans_and_the_policy_saves_it(tmp_path):
+    policy = _policy()
+    states = _bottom_states()
+    policy.predict(states.numpy(), deterministic=True)
+    assert len(policy.action_net.memory) == 4
+    settings = ActorSettings(horizon=12, max_iter=7, starts=(0.0, 0.5), start_switches=(4,), follow_tolerance=0.25)
+    policy.plan_as(settings)
+    control = policy.action_net
+    assert (control.controller.config.horizon, control.controller.config.max_iter) == (12, 7)
+    assert (control.starts, control.start_switches, control.follow_tolerance) == ((0.0, 0.5), (4,), 0.25)
+    assert len(control.memory) == 0  # the old plans (T = 20) are forgotten
+    with torch.no_grad():
+        assert control.solve(policy.state_map(states).double()).u.shape == (4, 12, 1)
+    policy.save(tmp_path / "policy.zip")
+    loaded = DiLQRPolicy.load(tmp_path / "policy.zip").action_net
+    assert (loaded.controller.config.horizon, loaded.controller.config.max_iter) == (12, 7)
+    assert (loaded.starts, loaded.start_switches, loaded.follow_tolerance) == ((0.0, 0.5), (4,), 0.25)
