@@ -60,9 +60,10 @@ class Cloner:
 
     def fit(self, observations: np.ndarray, actions: np.ndarray, episode_ids: np.ndarray,
             checkpoint_dir: str | Path | None = None, writer=None, label: str | None = None,
-            states: np.ndarray | None = None) -> BCResult:
+            states: np.ndarray | None = None, lr_scale: float = 1.0) -> BCResult:
         """Train on the transitions (rows of an episode consecutive), split by episode; the policy keeps the
-        best-validation parameters. ``states``: the true states, needed with ``state_weight > 0`` (unused otherwise).
+        best-validation parameters. ``states``: the true states, needed with ``state_weight > 0`` (unused otherwise);
+        ``lr_scale`` multiplies the learning rate (DAgger's later rounds).
         Shapes: observations (N, *obs_shape), actions (N, m), episode_ids (N,), states (N, n)."""
         cfg = self.config
         if cfg.state_weight > 0 and states is None:
@@ -76,7 +77,7 @@ class Cloner:
         if writer is not None:
             for name, mask in zip(("train", "val", "test"), masks):
                 writer.add_scalar(f"bc/{name}_transitions", int(mask.sum()), 0)
-        config = cfg.bc_config(checkpoint_dir, label)
+        config = cfg.bc_config(checkpoint_dir, label, lr_scale)
         encoder = {"state_weight": cfg.state_weight, "encoder_lr": cfg.encoder_lr}
         if cfg.policy == "dilqr":
             trainer = DiLQRCloneTrainer(self.policy, self.spec, config, cfg.loss, writer=writer,

@@ -5,8 +5,9 @@ Round 0 clones the demonstrations (:class:`~dilqr_rl.agents.clone.Cloner`). Roun
 beta_k = beta0^k and the learner's otherwise (per step and env), asks the expert for its action at every visited
 state (its label; from the true state ``info["state"]`` where the env reports it, as the pixel pendulum's
 expert needs, else from the observation), adds these episodes to the data and retrains the learner on all of
-it, continuing from its current parameters. Each round ends with the learner's return (alone, beta = 0) over
-the seeded evaluation episodes; the number of expert labels counts every state the expert labelled
+it, continuing from its current parameters at the learning rate x ``round_lr_scale`` (the DiLQR actor's: 0.25,
+:data:`~dilqr_rl.agents.clone_config.DILQR_ROUND_LR_SCALE`). Each round ends with the learner's return (alone,
+beta = 0) over the seeded evaluation episodes; the number of expert labels counts every state the expert labelled
 (demonstrations included).
 
 A label is the expert's best answer at the state (:meth:`~dilqr_rl.policies.ILQRExpert.relabel_state`): the
@@ -130,7 +131,7 @@ def run_dagger(demos: EpisodeDataset, config: DaggerConfig, env_kwargs: dict[str
         start = time.perf_counter()
         cloner.fit(data.observations, data.actions, data.episode, None if ckpt is None else ckpt / f"round_{k}",
                    None if writer is None else OffsetWriter(writer, offset), label=f"dagger round {k}",
-                   states=data.arrays.get("states"))
+                   states=data.arrays.get("states"), lr_scale=1.0 if k == 0 else config.round_lr())
         seconds += time.perf_counter() - start
         row.update(expert_labels=len(data), train_seconds=seconds)
         if evaluate and (config.evaluate_rounds or k == config.rounds):

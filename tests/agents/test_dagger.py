@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dilqr_rl.agents.clone import Cloner
-from dilqr_rl.agents.clone_config import CloneConfig, DaggerConfig
+from dilqr_rl.agents.clone_config import DILQR_ROUND_LR_SCALE, POLICY_KINDS, CloneConfig, DaggerConfig
 from dilqr_rl.agents.clone_policies import load_clone_policy
 from dilqr_rl.agents.dagger import aggregate, rollout_labelled, run_dagger
 from dilqr_rl.agents.reference_returns import Reference
@@ -105,7 +105,25 @@ def test_run_dagger_counts_labels_per_round_and_saves_the_learner(tmp_path):
     assert float(loaded.dynamics.mass) == pytest.approx(metrics["physics_learned"]["mass"])
 
 
+def test_later_rounds_retrain_at_the_kinds_round_learning_rate():
+    config = DaggerConfig(policy="dilqr", rounds=2, episodes_per_round=1, epochs=1, eval_episodes=0, progress=False)
+    assert config.round_lr() == DILQR_ROUND_LR_SCALE == 0.25
+    assert DaggerConfig(policy="mlp").round_lr() == 1.0 and DaggerConfig(round_lr_scale=0.5).round_lr() == 0.5
+    assert config.bc_config(None, lr_scale=0.25).lr == pytest.approx(0.25 * POLICY_KINDS["dilqr"].lr)
+    demos = collect_episodes("Pendulum-v1", 2, seed=0, progress=False, max_episode_steps=STEPS)
+    scales = []
+
+    class Recording(Cloner):
+        def fit(self, *args, lr_scale: float = 1.0, **kwargs):
+            scales.append(lr_scale)
+            return super().fit(*args, lr_scale=lr_scale, **kwargs)
+
+    run_dagger(demos, config, cloner=Recording(demos.env_id, config, dict(demos.metadata.get("env_kwargs", {}))))
+    assert scales == [1.0, 0.25, 0.25]  # round 0 clones at the full rate
+
+
 @pytest.mark.parametrize(("settings", "message"), [
+    (dict(round_lr_scale=0.0), "round_lr_scale=0.0: must be > 0"),
     (dict(rounds=0), "rounds=0: must be >= 1"),
     (dict(episodes_per_round=0), "episodes_per_round=0: must be >= 1"),
     (dict(beta0=1.5), r"beta0=1.5: must be in \[0, 1\]"),
