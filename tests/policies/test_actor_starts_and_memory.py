@@ -11,7 +11,7 @@ from stable_baselines3 import PPO
 
 from dilqr_rl.agents.evaluation import RandomPolicy, evaluate_episodes, normalized_return
 from dilqr_rl.policies import DiLQRPolicy, expert_for
-from dilqr_rl.policies.dilqr_actor import PlanMemory
+from dilqr_rl.policies.dilqr_actor import DEFAULT_FOLLOW_TOLERANCE, PlanMemory
 from dilqr_rl.policies.env_registry import ActorSettings, make_env
 from dilqr_rl.policies.receding_horizon import shift_plan
 
@@ -94,7 +94,8 @@ def test_following_compares_the_angle_modulo_two_pi_and_can_be_switched_off():
     control.memory.recent[2] = (predicted, torch.zeros(2, T, 1, dtype=torch.float64))
     state = torch.tensor([[-torch.pi + 0.01, 0.0], [0.0, 0.6]], dtype=torch.float64)
     off = _policy().action_net  # Pendulum-v1's registered actor: from the starts only
-    assert off.follow_tolerance == 0.0 and _policy("dilqr_rl/CartpoleSwingUp-v0").action_net.follow_tolerance == 0.5
+    assert off.follow_tolerance == 0.0
+    assert _policy("dilqr_rl/CartpoleSwingUp-v0").action_net.follow_tolerance == DEFAULT_FOLLOW_TOLERANCE
     off.memory.recent[2] = control.memory.recent[2]
     with torch.no_grad():
         assert [plan is not None for plan in control._following(state, [0, 1])] == [True, False]
@@ -183,15 +184,16 @@ def test_predict_does_not_follow_into_a_new_episode(algorithm):
     else:
         policy = SAC(DiLQRSACPolicy, env, learning_starts=0, seed=0, policy_kwargs=dict(env_id=env_id)).policy
     obs, _ = env.reset(seed=0)
-    action, _ = policy.predict(obs, episode_start=np.array([True]))
+    action, _ = policy.predict(obs, episode_start=np.array([True]), deterministic=True)
     policy.solver_stats.pop()
     obs, *_ = env.step(action)
-    policy.predict(obs, episode_start=np.array([False]))  # continues the episode: follows
+    action, _ = policy.predict(obs, episode_start=np.array([False]), deterministic=True)  # continues: follows
     assert policy.solver_stats.pop()["followed_fraction"] == 1.0
-    obs, *_ = env.step(action)
+    obs, *_ = env.step(action)  # the plan's first control: the true model predicts where it goes
     control = policy.action_net if algorithm == "ppo" else policy.actor.first_control
     predicted = control.memory.recent[1][0][0]
-    assert float((torch.as_tensor(obs, dtype=torch.float64) - predicted).abs().max()) <= 0.5  # would follow
+    gap = float((torch.as_tensor(obs, dtype=torch.float64) - predicted).abs().max())
+    assert gap <= control.follow_tolerance  # would follow
     policy.predict(obs, episode_start=np.array([True]))  # but it is marked as a new episode
     assert policy.solver_stats.pop()["followed_fraction"] == 0.0
 
