@@ -28,6 +28,7 @@ import ast
 import dataclasses
 import importlib
 import importlib.util
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -87,7 +88,16 @@ def parse(args_type: type, argv: Sequence[str], prog: str, description: str | No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``dilqr-rl``; returns the exit status (0 success, 2 usage or user error, 130 interrupted)."""
+    """Run ``dilqr-rl``; returns the exit status (0 success, 1 output cut off, 2 usage or user error, 130
+    interrupted)."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # stdout's reader went away (``dilqr-rl rl --help | head``): stop without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # and let Python's flush at exit succeed
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     from dilqr_rl.cli._errors import CLIError
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,16 @@ def test_every_command_with_a_progress_bar_takes_no_progress():
     assert without == {"bench"}
     bench = Path(importlib.import_module("dilqr_rl.bench").__path__[0])
     assert not [path.name for path in bench.glob("*.py") if "tqdm" in path.read_text()]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["rl", "--help"]])
+def test_output_into_a_closed_pipe_stops_without_a_traceback(argv):
+    read, write = os.pipe()
+    os.close(read)  # as `dilqr-rl rl --help | head` once head has exited: every write fails
+    try:
+        done = subprocess.run([sys.executable, "-m", "dilqr_rl.cli", *argv], stdout=write, stderr=subprocess.PIPE,
+                              timeout=SUBPROCESS_TIMEOUT_S, check=False)
+    finally:
+        os.close(write)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr.decode() and "BrokenPipeError" not in done.stderr.decode()
