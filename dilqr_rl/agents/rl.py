@@ -138,8 +138,8 @@ def train_rl(config: RLConfig, resume: str | Path | None = None,
         callbacks = [history] + ([ActorWarmup(config.actor_warmup)] if config.actor_warmup else [])
         if config.sysid_every:
             with env_factory(config)() as env:
-                sysid = RolloutSysId(env_control(env), config.sysid_every, then_plan_as=identified_actor(config))
-            callbacks.append(sysid)
+                control = env_control(env)
+            callbacks.append(RolloutSysId(control, config.sysid_every, then_plan_as=identified_actor(config, control)))
         learn_with_checkpoints(model, config.total_timesteps, run_dir, config.checkpoint_freq, callbacks,
                                config.progress)
         if history.rows[-1]["timesteps"] != model.num_timesteps:

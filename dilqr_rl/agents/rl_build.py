@@ -128,11 +128,11 @@ def registered_parameters(env_id: str) -> dict[str, float]:
     return {name: p.item() for name, p in dynamics.named_parameters() if p.numel() == 1}
 
 
-def identified_actor(config: RLConfig) -> ActorSettings | None:
+def identified_actor(config: RLConfig, control: EnvControl) -> ActorSettings | None:
     """The actor settings a run that identifies its physics plans with after its first fit: the env's
-    ``EnvControl.identified_actor`` (with ``config.horizon``, if given), or None (the env registers none: the
-    actor keeps planning as it started)."""
-    settings = _registered(config.env_id).identified_actor if config.sysid_every > 0 else None
+    ``control.identified_actor`` (with ``config.horizon``, if given), or None (no identification, or the env
+    registers none: the actor keeps planning as it started)."""
+    settings = control.identified_actor if config.sysid_every > 0 else None
     if settings is None or config.horizon is None:
         return settings
     return replace(settings, horizon=config.horizon)

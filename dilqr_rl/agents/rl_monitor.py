@@ -25,7 +25,6 @@ from stable_baselines3.common.callbacks import BaseCallback
 from dilqr_rl.agents.evaluation import ObservationNormalized, evaluate_episodes, normalized_return
 from dilqr_rl.agents.rl_config import RLConfig
 from dilqr_rl.agents.rl_envs import env_factory
-from dilqr_rl.policies.dilqr_actor import PlanMemory
 
 HISTORY_FILE = "history.csv"
 Row = dict[str, float]
@@ -65,7 +64,7 @@ def fresh_plan_memory(policy: Any) -> Iterator[None]:
     if memory is None:
         yield
         return
-    first.memory = PlanMemory(memory.capacity)
+    first.forget_plans()
     try:
         yield
     finally:

@@ -33,7 +33,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid
 from dilqr_rl.agents.sysid_episodes import model_units
-from dilqr_rl.policies.dilqr_actor import PlanMemory
+from dilqr_rl.policies.dilqr_actor import FirstControl
 from dilqr_rl.policies.env_registry import ActorSettings, EnvControl
 
 DEFAULT_WINDOW = 20_000
@@ -181,8 +181,8 @@ def _forget_plans(policy: Any) -> None:
     """Empty the DiLQR actors' plan memories (and target actor's): their plans were solved for the old physics."""
     for first in (getattr(policy, "action_net", None), getattr(getattr(policy, "actor", None), "first_control", None),
                   getattr(getattr(policy, "actor_target", None), "first_control", None)):
-        if getattr(first, "memory", None) is not None:
-            first.memory = PlanMemory(first.memory.capacity)
+        if isinstance(first, FirstControl):
+            first.forget_plans()
 
 
 def _copy_to_target(policy: Any) -> None:

@@ -231,6 +231,11 @@ class FirstControl(nn.Module):
         if self.follow_tolerance > 0 and u.shape[1] > 1 and not torch.is_grad_enabled():
             self.memory.recent[u.shape[0]] = (sol.x[:, 1].detach(), shift_plan(u))
 
+    def forget_plans(self) -> None:
+        """Empty the plan memory, keeping its capacity (the plans were solved for other parameters or settings)."""
+        if self.memory is not None:
+            self.memory = PlanMemory(self.memory.capacity)
+
     def begin_episodes(self, episode_start: Any) -> None:
         """The rows of the next acting call where ``episode_start`` (B,) is True (SB3's ``predict`` argument; None:
         no information) begin a new episode: they do not follow the previous call's plans, however close the
@@ -462,8 +467,7 @@ class ActorSpec:
         controller.config = replace(controller.config, horizon=self.horizon, max_iter=options["max_iter"])
         first.starts, first.start_switches = self.starts, self.start_switches
         first.follow_tolerance = self.follow_tolerance
-        if first.memory is not None:
-            first.memory = PlanMemory(first.memory.capacity)
+        first.forget_plans()
 
     def config(self) -> dict[str, Any]:
         """The kwargs that are not modules (for ``_get_constructor_parameters``); the model itself is stored as

@@ -72,8 +72,7 @@ class DiLQRActorPolicy(nn.Module):
 
     def forget_plans(self) -> None:
         """Empty the plan memory (e.g. after loading other parameters: the plans were solved for the old ones)."""
-        if self.actor.memory is not None:
-            self.actor.memory = PlanMemory(self.actor.memory.capacity)
+        self.actor.forget_plans()
         self._acting = None
 
     @torch.no_grad()

@@ -52,11 +52,13 @@ def _settings(actor) -> tuple:
 
 
 def test_identified_actor_settings_apply_to_runs_that_identify_their_physics(tmp_path):
-    identified = env_control(make_env("Pendulum-v1")).identified_actor
-    assert identified_actor(_config(tmp_path, "ppo", horizon=None)) == identified
-    assert identified_actor(_config(tmp_path, "ppo", horizon=7)).horizon == 7  # an explicit horizon still wins
-    assert identified_actor(_config(tmp_path, "ppo", sysid_every=0)) is None
-    assert identified_actor(_config(tmp_path, "ppo", env_id="InvertedPendulum-v5")) is None  # none registered
+    control = env_control(make_env("Pendulum-v1"))
+    identified = control.identified_actor
+    assert identified_actor(_config(tmp_path, "ppo", horizon=None), control) == identified
+    assert identified_actor(_config(tmp_path, "ppo", horizon=7), control).horizon == 7  # an explicit horizon wins
+    assert identified_actor(_config(tmp_path, "ppo", sysid_every=0), control) is None
+    with make_env("InvertedPendulum-v5") as env:
+        assert identified_actor(_config(tmp_path, "ppo", env_id="InvertedPendulum-v5"), env_control(env)) is None
 
 
 @pytest.mark.parametrize("algo", ["ppo", "td3"])
