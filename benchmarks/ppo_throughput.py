@@ -1,15 +1,16 @@
 """PPO env steps per second: the zero-config DiLQR actor against SB3's MlpPolicy, in one run.
 
     python benchmarks/ppo_throughput.py [--env-ids Pendulum-v1 ...] [--n-envs 8] [--n-steps 256] [--repeats 3]
-                                        [--profile] [--out benchmarks/results] [--quick]
+                                        [--cost-map] [--profile] [--out benchmarks/results] [--quick]
 
 The set-up of issue 14: ``PPO(policy, env_id)`` with 8 envs, ``n_steps=256``, one update of 5 epochs of batch 64
 (``total_timesteps = n_envs * n_steps``), one thread; DiLQR zero-config: ``policy_kwargs=dict(env_id=...)`` (the
 env's registered model, the expert's cost and state map, the registered actor settings and plan memory). The two
 policies alternate in every repeat, so the machine's load drifts alike for both; medians over repeats. Where the
 zero-config actor follows its own plans (``follow_tolerance`` > 0), the same actor solving every new observation
-from its starts runs too, in the same alternation. Prints
-steps/s of both and their ratio, in wall-clock time and per second of process CPU time (on a shared machine the
+from its starts runs too, in the same alternation; with ``--cost-map`` so does the zero-config actor with a cost
+map (``cost_map="goal_weights"``: per-state weights and goal, the rl study's cost-map variant). Prints steps/s of
+each and their ratio, in wall-clock time and per second of process CPU time (on a shared machine the
 latter leaves out the time other jobs held the core); ``--profile`` adds where the DiLQR run's time goes (one run
 under cProfile, ms per env step); ``--out`` writes ppo_throughput.md and .json with the date, machine and commit.
 """
@@ -100,38 +101,44 @@ def profile(env_id: str, n_envs: int, n_steps: int) -> dict[str, float]:
     return out
 
 
-def measure(env_id: str, n_envs: int, n_steps: int, repeats: int) -> dict:
+def measure(env_id: str, n_envs: int, n_steps: int, repeats: int, cost_map: bool = False) -> dict:
     """Medians over ``repeats`` alternating runs of the policies, wall-clock and process CPU time: the MLP, the
-    zero-config DiLQR actor and, where that actor follows its own plans, the same actor solving every new
-    observation from its starts (``follow_tolerance=0``)."""
-    follows = env_model(env_id).actor.follow_tolerance > 0
-    runs = {"MlpPolicy": [], "DiLQRPolicy": [], **({"from the starts": []} if follows else {})}
+    zero-config DiLQR actor, where that actor follows its own plans the same actor solving every new observation
+    from its starts (``follow_tolerance=0``) and, with ``cost_map``, the actor with a goal-and-weights cost map."""
+    variants = {"MlpPolicy": ("MlpPolicy", {}), "DiLQRPolicy": (DiLQRPolicy, {})}
+    if env_model(env_id).actor.follow_tolerance > 0:
+        variants["starts"] = (DiLQRPolicy, {"follow_tolerance": 0.0})
+    if cost_map:
+        variants["cost_map"] = (DiLQRPolicy, {"cost_map": "goal_weights"})
+    runs = {name: [] for name in variants}
     for _ in range(repeats):
-        runs["MlpPolicy"].append(learn(make_ppo("MlpPolicy", env_id, n_envs, n_steps)))
-        runs["DiLQRPolicy"].append(learn(make_ppo(DiLQRPolicy, env_id, n_envs, n_steps)))
-        if follows:
-            runs["from the starts"].append(learn(make_ppo(DiLQRPolicy, env_id, n_envs, n_steps, follow_tolerance=0.0)))
-    (mlp, mlp_cpu), (dilqr, dilqr_cpu), *starts = (
-        [statistics.median(r[i] for r in v) for i in (0, 1)] for v in runs.values())
+        for name, (policy, actor) in variants.items():
+            runs[name].append(learn(make_ppo(policy, env_id, n_envs, n_steps, **actor)))
+    median = {name: [statistics.median(r[i] for r in v) for i in (0, 1)] for name, v in runs.items()}
+    (mlp, mlp_cpu), (dilqr, dilqr_cpu) = median["MlpPolicy"], median["DiLQRPolicy"]
     row = {"env_id": env_id, "n_envs": n_envs, "n_steps": n_steps, "repeats": repeats, "mlp_steps_per_s": round(mlp),
            "dilqr_steps_per_s": round(dilqr, 1), "ratio": round(dilqr / mlp, 4), "mlp_cpu_steps_per_s": round(mlp_cpu),
-           "dilqr_cpu_steps_per_s": round(dilqr_cpu, 1), "cpu_ratio": round(dilqr_cpu / mlp_cpu, 4),
-           "starts_steps_per_s": None, "starts_ratio": None}
-    if starts:
-        row.update(starts_steps_per_s=round(starts[0][0], 1), starts_ratio=round(starts[0][0] / mlp, 4))
+           "dilqr_cpu_steps_per_s": round(dilqr_cpu, 1), "cpu_ratio": round(dilqr_cpu / mlp_cpu, 4)}
+    for name in ("starts", "cost_map"):
+        steps = median[name][0] if name in median else None
+        row[f"{name}_steps_per_s"] = None if steps is None else round(steps, 1)
+        row[f"{name}_ratio"] = None if steps is None else round(steps / mlp, 4)
     return row
 
 
 def _table(rows: list[dict]) -> list[str]:
+    cost_map = any(r.get("cost_map_ratio") for r in rows)
     lines = ["| env | envs x steps | MlpPolicy steps/s | DiLQRPolicy steps/s | DiLQR / MLP | the same per CPU second "
-             "| DiLQR from the starts (follow_tolerance=0) steps/s | / MLP |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| DiLQR from the starts (follow_tolerance=0) steps/s | / MLP |"
+             + (" DiLQR with a cost map (goal_weights) steps/s | / MLP |" if cost_map else ""),
+             "|---" * (10 if cost_map else 8) + "|"]
     for r in rows:
         starts = (f"{r['starts_steps_per_s']} | 1/{1 / r['starts_ratio']:.1f}" if r["starts_ratio"]
                   else "(the zero-config actor does not follow) | -")
+        mapped = f" {r['cost_map_steps_per_s']} | 1/{1 / r['cost_map_ratio']:.1f} |" if cost_map else ""
         lines.append(f"| {r['env_id']} | {r['n_envs']} x {r['n_steps']} | {r['mlp_steps_per_s']} | "
                      f"{r['dilqr_steps_per_s']} | 1/{1 / r['ratio']:.1f} | {r['mlp_cpu_steps_per_s']} vs "
-                     f"{r['dilqr_cpu_steps_per_s']}: 1/{1 / r['cpu_ratio']:.1f} | {starts} |")
+                     f"{r['dilqr_cpu_steps_per_s']}: 1/{1 / r['cpu_ratio']:.1f} | {starts} |{mapped}")
     return lines
 
 
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--n-steps", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of both policies; medians")
+    parser.add_argument("--cost-map", action="store_true", help="also the zero-config actor with a cost map")
     parser.add_argument("--profile", action="store_true", help="where the DiLQR run's time goes (cProfile)")
     parser.add_argument("--out", type=Path, default=None, help="write ppo_throughput.md and .json here")
     parser.add_argument("--quick", action="store_true", help="2 envs x 32 steps, one repeat (the test suite runs this)")
@@ -156,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rows = []
     for env_id in args.env_ids:
-        row = measure(env_id, n_envs, n_steps, repeats)
+        row = measure(env_id, n_envs, n_steps, repeats, args.cost_map)
         print(f"{env_id}, {n_envs} envs x {n_steps} steps, one update of 5 epochs, one thread, median of {repeats}")
         print(f"MlpPolicy: {row['mlp_steps_per_s']} env steps/s; DiLQRPolicy (zero-config): "
               f"{row['dilqr_steps_per_s']} env steps/s; ratio 1/{1 / row['ratio']:.1f} (per CPU second: "
               f"1/{1 / row['cpu_ratio']:.1f})" + (f"; from the starts: {row['starts_steps_per_s']} env steps/s, "
-                                                  f"1/{1 / row['starts_ratio']:.1f}" if row["starts_ratio"] else ""))
+                                                  f"1/{1 / row['starts_ratio']:.1f}" if row["starts_ratio"] else "")
+              + (f"; with a cost map: {row['cost_map_steps_per_s']} env steps/s, 1/{1 / row['cost_map_ratio']:.1f}"
+                 if row["cost_map_ratio"] else ""))
         if args.profile:
             row["profile_ms_per_step"] = {k: round(v, 4) for k, v in profile(env_id, n_envs, n_steps).items()}
             for part, ms in row["profile_ms_per_step"].items():
@@ -171,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         meta = provenance({"kernels": kernels.status()})
         (args.out / "ppo_throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+        flags = (" --cost-map" if args.cost_map else "") + (" --profile" if args.profile else "")
         text = [f"`python benchmarks/ppo_throughput.py --env-ids {' '.join(args.env_ids)} --n-envs {n_envs} "
-                f"--n-steps {n_steps} --repeats {repeats}{' --profile' if args.profile else ''}`", "",
+                f"--n-steps {n_steps} --repeats {repeats}{flags}`", "",
                 f"{meta['date']}, {meta['machine']}, commit {meta['commit']}"
                 + (f" (+ uncommitted {', '.join(meta['uncommitted'])})" if meta["uncommitted"] else "")
                 + f", torch {meta['torch']}, one thread; {meta['kernels']}. One update of 5 epochs of batch 64; "

@@ -155,14 +155,15 @@ def _step_gains(problem: Problem, x: Tensor, u: Tensor, F: Tensor, c: Tensor, C:
 def _compiled_solve(problem: Problem, x_init: Tensor, u_init: Tensor, tol: float, atol: float,
                     alphas: Tensor) -> SolverResult | None:
     """:func:`solve` in C (``kernels/ilqr.c``: the same iterates, item by item) where it applies: graph-free,
-    float32 or float64 on the CPU, one control, models with a C form and no per-item problem data; else None."""
-    if problem.dynamics_args or problem.cost_args or getattr(problem.cost, "time_varying", False):
+    float32 or float64 on the CPU, one control, models with a C form (one that takes the per-item cost data where
+    the problem has them) and no per-item dynamics data; else None."""
+    if problem.dynamics_args:
         return None
     cfg = problem.config
     settings = (tol, atol, cfg.max_iter, cfg.reg_init, cfg.reg_min, cfg.reg_max, cfg.reg_factor, cfg.newton_tol,
                 _ARMIJO, _NOISE_EPS, _NEWTON_RETRY)
     out = kernels.ilqr_scalar(problem.dynamics, problem.cost, x_init, u_init, problem.lo, problem.hi, alphas,
-                              settings)
+                              settings, problem.cost_args)
     if out is None:
         return None
     if bool(out.error.any()):

@@ -63,20 +63,31 @@ re-solving from its zero start (``benchmarks/results/follow_tolerance.md``)."""
 
 
 def _periodic_quadratic_form(cost: PeriodicQuadraticCost) -> list[float]:
-    """The C form's parameters (angle index, weights): the registered envs' cost (the zero-config actor's and the
-    expert's) is solved compiled."""
+    """The C form's parameters (angle index, weights, goal 0): the registered envs' cost (the zero-config actor's
+    and the expert's) is solved compiled."""
     log_w = cost._parameters.get("log_w")
     weights = cost.w if log_w is None else log_w.exp()
-    return [cost.angle_index, *weights.detach().tolist()]
+    return [cost.angle_index, *weights.detach().tolist(), *[0.0] * weights.numel()]
 
 
 def _periodic_quadratic_leaves(cost: PeriodicQuadraticCost, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
-    """The gradient in (angle index, weights) -> in the learnable log-weights (dw / dlog_w = w), if any."""
+    """The gradient in (angle index, weights, goal) -> in the learnable log-weights (dw / dlog_w = w), if any."""
     log_w = cost._parameters.get("log_w")
-    return [] if log_w is None else [(log_w, gradient[1:] * log_w.detach().exp())]
+    return [] if log_w is None else [(log_w, gradient[1 : 1 + log_w.numel()] * log_w.detach().exp())]
 
 
-forms.register_cost(PeriodicQuadraticCost, "periodic_quadratic", _periodic_quadratic_form, _periodic_quadratic_leaves)
+def _periodic_quadratic_rows(cost: PeriodicQuadraticCost, t: Tensor, args: dict[str, Tensor]) -> Tensor | None:
+    """(angle index, weights, goal) per row, with the per-item weights and goals of a cost map: its actor's
+    rollouts solve compiled too."""
+    w = cost.w
+    values = forms.per_row(args, {"weights": w, "goal": torch.zeros_like(w)}, t.numel())
+    if values is None:
+        return None
+    return torch.cat([w.new_full((t.numel(), 1), float(cost.angle_index)), *values], -1)
+
+
+forms.register_cost(PeriodicQuadraticCost, "periodic_quadratic", _periodic_quadratic_form, _periodic_quadratic_leaves,
+                    _periodic_quadratic_rows)
 
 
 @dataclass

@@ -67,22 +67,36 @@ def _scaled_dynamics_leaves(m: ScaledControl, gradient: Tensor) -> list[tuple[Te
     return forms.dynamics_form(m.model).leaves(m.model, gradient * scale)
 
 
+def _scaled_cost_scale(m: ScaledControl, count: int) -> list[float]:
+    """Per entry of a periodic quadratic form (angle index, w_1..w_N, goal_1..goal_N), N = n + 1, the factor that
+    makes the cost of u = a / s a cost of a: w_u (a / s - goal_u)^2 = (w_u / s^2) (a - s goal_u)^2."""
+    N = (count - 1) // 2
+    scale = [1.0] * count
+    scale[N], scale[2 * N] = 1.0 / m.action_scale**2, m.action_scale
+    return scale
+
+
 def _scaled_cost_form(m: ScaledControl) -> list[float] | None:
-    """A quadratic cost of u = a / s is the cost of a with the control's weight / s^2 (one control, last)."""
     inner = forms.cost_form(m.model) if isinstance(m.model, PeriodicQuadraticCost) else None
     if inner is None:
         return None
-    return [*inner.parameters[:-1], inner.parameters[-1] / m.action_scale**2]
+    return [v * s for v, s in zip(inner.parameters, _scaled_cost_scale(m, len(inner.parameters)))]
 
 
 def _scaled_cost_leaves(m: ScaledControl, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
-    scale = gradient.new_ones(gradient.shape)
-    scale[-1] = 1.0 / m.action_scale**2
+    scale = gradient.new_tensor(_scaled_cost_scale(m, gradient.numel()))
     return forms.cost_form(m.model).leaves(m.model, gradient * scale)
 
 
+def _scaled_cost_rows(m: ScaledControl, t: Tensor, args: dict[str, Tensor]) -> Tensor | None:
+    inner = forms.cost_rows(m.model, t, args) if isinstance(m.model, PeriodicQuadraticCost) else None
+    if inner is None:
+        return None
+    return inner[1] * inner[1].new_tensor(_scaled_cost_scale(m, inner[1].shape[-1]))
+
+
 forms.register_dynamics(ScaledControl, "cartpole", _scaled_dynamics_form, _scaled_dynamics_leaves)
-forms.register_cost(ScaledControl, "periodic_quadratic", _scaled_cost_form, _scaled_cost_leaves)
+forms.register_cost(ScaledControl, "periodic_quadratic", _scaled_cost_form, _scaled_cost_leaves, _scaled_cost_rows)
 
 
 @dataclass

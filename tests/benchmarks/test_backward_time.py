@@ -102,8 +102,9 @@ def test_threads_script_quick_mode(tmp_path):
 
 
 def test_ppo_throughput_script_quick_mode():
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ppo_throughput.py"), "--quick"],
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ppo_throughput.py"), "--quick", "--cost-map"],
                             capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
     assert result.returncode == 0, result.stderr
     assert "Pendulum-v1, 2 envs x 32 steps" in result.stdout
     assert "MlpPolicy: " in result.stdout and "DiLQRPolicy (zero-config): " in result.stdout
+    assert "with a cost map: " in result.stdout

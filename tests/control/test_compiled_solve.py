@@ -12,12 +12,13 @@ from torch import nn
 
 import dilqr_rl.policies.dilqr_actor  # noqa: F401  (registers PeriodicQuadraticCost's C form)
 from dilqr_rl import DiLQR
-from dilqr_rl.control import NonFiniteError, UnconvergedWarning, kernels
+from dilqr_rl.control import NonFiniteError, PerStep, UnconvergedWarning, kernels
 from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, dynamics_lagrangian_hessian
 from dilqr_rl.control.implicit import _compiled_psi_gradient
 from dilqr_rl.control.kernels import forms
 from dilqr_rl.control.lqr import AdjointSolution
 from dilqr_rl.models import CartpoleDynamics, GoalCost, LinearDynamics, PendulumDynamics, PendulumSwingUpCost
+from dilqr_rl.policies.env_models import ScaledControl
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
 from tests.control.problems import F64
 
@@ -199,7 +200,7 @@ class _SubclassedPendulum(PendulumDynamics):
 
 
 @pytest.mark.parametrize("case", ["float16", "grad mode", "subclass", "own forward", "closed form hidden",
-                                  "forward hook", "time-varying goal", "two controls", "no form"])
+                                  "forward hook", "two controls", "no form"])
 def test_the_compiled_solve_applies_only_to_registered_models_without_graph(case):
     dtype = torch.float16 if case == "float16" else F64
     dynamics = (_SubclassedPendulum if case == "subclass" else PendulumDynamics)(dtype=dtype)
@@ -212,8 +213,6 @@ def test_the_compiled_solve_applies_only_to_registered_models_without_graph(case
         dynamics.jacobians = None
     elif case == "forward hook":
         dynamics.register_forward_hook(lambda module, inputs, output: output)
-    elif case == "time-varying goal":
-        cost = GoalCost(torch.ones(3, dtype=F64), torch.zeros(10, 3, dtype=F64))
     elif case == "two controls":
         u0 = torch.zeros(1, 10, 2, dtype=dtype)
     elif case == "no form":
@@ -230,21 +229,119 @@ def test_the_compiled_solve_applies_only_to_registered_models_without_graph(case
                                                                    1e-2)) is not None
 
 
-def test_problem_data_takes_the_pytorch_solve(monkeypatch):
-    ctrl = DiLQR(PendulumDynamics(dtype=F64), GoalCost(torch.ones(3), torch.zeros(3)).to(F64), 10, -1.0, 1.0)
-    calls = []
-    monkeypatch.setattr(kernels, "ilqr_scalar", lambda *args: calls.append(1))
-    with torch.no_grad():
-        ctrl(torch.ones(2, 2, dtype=F64), cost_args={"goal": torch.zeros(2, 3, dtype=F64)})
-    assert not calls
+def _per_item_cases():
+    """(name, dynamics, cost, cost_args of 6 items and T = 20 steps or None, state scale, bound): per-item and
+    per-step cost data, and costs that vary with the step, on every cost form that takes them."""
+    gen = torch.Generator().manual_seed(3)
+    B, T = 6, 20
+
+    def rand(*shape, scale=1.0):
+        return scale * torch.randn(*shape, generator=gen, dtype=F64)
+
+    pendulum, cartpole = PendulumDynamics(dtype=F64), CartpoleDynamics(dtype=F64)
+    goal2 = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.tensor([0.1, 0.0, 0.0])).to(F64)
+    periodic2 = PeriodicQuadraticCost((1.0, 0.1, 0.001), 0, learnable=True)
+    periodic4 = PeriodicQuadraticCost((0.1, 0.01, 1.0, 0.01, 0.001), 2)
+    return [
+        ("goal, per-item goal and weights", pendulum, goal2,
+         {"goal": rand(B, 3, scale=0.5), "weights": rand(B, 3).exp()}, (3.0, 6.0), 2.0),
+        ("goal, per-step goal", pendulum, goal2, {"goal": PerStep(rand(B, T, 3, scale=0.3))}, (3.0, 6.0), 2.0),
+        ("goal, time-varying", pendulum, GoalCost(torch.tensor([1.0, 0.3, 0.1]), rand(T, 3, scale=0.3)).to(F64),
+         None, (3.0, 6.0), 2.0),
+        ("periodic, per-item weights and goal", pendulum, periodic2,
+         {"weights": periodic2.w.detach() * rand(B, 3, scale=0.3).exp(), "goal": rand(B, 3, scale=0.3)}, (3.0, 6.0),
+         2.0),
+        ("periodic, per-item goal only", pendulum, periodic2, {"goal": rand(B, 3, scale=0.3)}, (3.0, 6.0), 2.0),
+        ("cart-pole periodic, per-item weights and goal", cartpole, periodic4,
+         {"weights": periodic4.w * rand(B, 5, scale=0.3).exp(), "goal": rand(B, 5, scale=0.2)}, (0.5, 0.5, 3.0, 1.0),
+         10.0),
+        ("scaled cart-pole, per-item weights and goal", ScaledControl(cartpole, 3.0), ScaledControl(periodic4, 3.0),
+         {"weights": periodic4.w * rand(B, 5, scale=0.3).exp(), "goal": rand(B, 5, scale=0.2)}, (0.5, 0.5, 3.0, 1.0),
+         10.0),
+    ]
+
+
+@pytest.mark.parametrize("name, dynamics, cost, cost_args, scale, bound", _per_item_cases(),
+                         ids=[c[0] for c in _per_item_cases()])
+def test_per_item_cost_data_takes_the_compiled_solve_with_the_pytorch_iterates(monkeypatch, name, dynamics, cost,
+                                                                                cost_args, scale, bound):
+    """Per-item weights and goals (a cost map's), per-step goals and time-varying costs solve in C from one
+    parameter row per item and step, with the iterates of the PyTorch path (which evaluates the module's
+    keywords)."""
+    gen = torch.Generator().manual_seed(4)
+    T, B = 20, 6
+    ctrl = DiLQR(dynamics, cost, T, -bound, bound, max_iter=50, tol=1e-8, on_unconverged="zero")
+    x0 = torch.tensor(scale, dtype=F64) * torch.randn(B, len(scale), generator=gen, dtype=F64)
+    u0 = 0.5 * bound * torch.randn(B, T, 1, generator=gen, dtype=F64)
+    solutions = []
+    for compiled in (True, False):
+        calls = []
+        monkeypatch.setattr(kernels, "ilqr_scalar", _spy(kernels.ilqr_scalar, calls, compiled))
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnconvergedWarning)
+            solutions.append(ctrl(x0, u0, cost_args=cost_args))
+        monkeypatch.undo()
+        assert calls == [1]
+    fast, reference = solutions
+    assert fast.converged.sum() >= B - 1, name
+    assert fast.iterations.tolist() == reference.iterations.tolist()
+    assert torch.equal(fast.active, reference.active)
+    for field in ("x", "u", "cost", "kkt_residual"):
+        torch.testing.assert_close(getattr(fast, field), getattr(reference, field), rtol=1e-9, atol=1e-10, msg=field)
+    if cost_args:  # the data matter: the same solve without them is another one
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnconvergedWarning)
+            assert (ctrl(x0, u0).u - fast.u).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("case", ["unknown keyword", "other shape"])
+def test_data_the_cost_forms_do_not_take_leave_the_solve_to_pytorch(monkeypatch, case):
+    """Data a C form has no slot for run the PyTorch solve (which passes them to the module) and give its answer."""
+    B, T = 3, 10
+    cost = GoalCost(torch.ones(3), torch.zeros(3)).to(F64)
+    cost_args = {"goal": torch.full((B, 3), 0.2, dtype=F64)}
+    if case == "unknown keyword":
+        cost = _GoalWithScale(torch.ones(3), torch.zeros(3)).to(F64)
+        forms.register_cost(_GoalWithScale, "goal", forms._goal, forms._goal_leaves, forms._goal_rows)
+        cost_args = {"scale": torch.full((B, 1), 2.0, dtype=F64)}
+    elif case == "other shape":
+        cost_args = {"goal": torch.full((B, 1), 0.2, dtype=F64)}  # broadcast by the module over the 3 columns
+    ctrl = DiLQR(PendulumDynamics(dtype=F64), cost, T, -1.0, 1.0)
+    solutions = []
+    for compiled in (True, False):
+        calls = []
+        monkeypatch.setattr(kernels, "ilqr_scalar", _spy(kernels.ilqr_scalar, calls, compiled))
+        with torch.no_grad():
+            solutions.append(ctrl(torch.ones(B, 2, dtype=F64), cost_args=cost_args))
+        monkeypatch.undo()
+        assert calls == [1]
+    assert solutions[0].all_converged
+    torch.testing.assert_close(solutions[0].u, solutions[1].u, rtol=0, atol=0)  # the same path: PyTorch's
+    if case == "other shape":
+        with torch.no_grad():
+            full = ctrl(torch.ones(B, 2, dtype=F64), cost_args={"goal": torch.full((B, 3), 0.2, dtype=F64)})
+        torch.testing.assert_close(solutions[0].u, full.u, rtol=1e-9, atol=1e-12)
+
+
+class _GoalWithScale(GoalCost):
+    """A goal cost with a per-item keyword the goal form has no slot for."""
+
+    def forward(self, x, u, t=None, *, goal=None, weights=None, scale=None):
+        return super().forward(x, u, t, goal=goal, weights=weights) * (1.0 if scale is None else scale[:, 0])
+
+    def derivatives(self, x, u, t=None, *, goal=None, weights=None, scale=None):
+        c, C = super().derivatives(x, u, t, goal=goal, weights=weights)
+        s = 1.0 if scale is None else scale
+        return c * s, C * s.unsqueeze(-1) if scale is not None else C
 
 
 def test_forms_are_registered_by_exact_class():
     assert forms.dynamics_form(PendulumDynamics(dtype=F64)).kind == forms.DYNAMICS_KINDS["pendulum"]
     assert forms.dynamics_form(_SubclassedPendulum(dtype=F64)) is None
-    assert forms.cost_form(PeriodicQuadraticCost((1.0, 0.1, 0.001), 0)).parameters == [0, 1.0, 0.1, 0.001]
+    zero_goal = [0.0] * 3
+    assert forms.cost_form(PeriodicQuadraticCost((1.0, 0.1, 0.001), 0)).parameters == [0, 1.0, 0.1, 0.001, *zero_goal]
     learnable = PeriodicQuadraticCost((1.0, 0.1, 0.001), 0, learnable=True)
-    assert forms.cost_form(learnable).parameters == pytest.approx([0, 1.0, 0.1, 0.001], rel=1e-15)
+    assert forms.cost_form(learnable).parameters == pytest.approx([0, 1.0, 0.1, 0.001, *zero_goal], rel=1e-15)
     assert forms.cost_form(nn.Identity()) is None
 
 

@@ -3,6 +3,7 @@ plan (float64 finite differences), training in PPO, save/load, and errors."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import gymnasium as gym
@@ -13,6 +14,7 @@ from stable_baselines3 import PPO
 from torch import nn
 
 from dilqr_rl import DiLQR
+from dilqr_rl.control import kernels
 from dilqr_rl.models import PendulumDynamics
 from dilqr_rl.policies import DiLQRPolicy
 from dilqr_rl.policies.cost_maps import GoalWeightsMap, make_cost_map
@@ -38,6 +40,30 @@ def test_an_untrained_goal_weights_map_is_the_nominal_cost():
                              lambda _: 1e-3, **_kwargs(cost_map=cost_map))
         actions[cost_map] = policy._predict(obs, deterministic=True)
     torch.testing.assert_close(actions["goal_weights"], actions[None], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(kernels._library()[0] is None, reason=f"no compiled kernel here: {kernels.status()}")
+def test_a_cost_maps_per_state_costs_solve_compiled(monkeypatch):
+    """The per-item weights and goal of a cost map take the compiled solve (its rollouts ran under 20 env steps/s
+    on the PyTorch path); the C form's answer is the PyTorch one."""
+    obs = torch.tensor([[math.cos(0.4), math.sin(0.4), 0.5], [math.cos(2.5), math.sin(2.5), -1.0]])
+    policy = DiLQRPolicy(gym.spaces.Box(-8.0, 8.0, (3,), np.float32), gym.spaces.Box(-2.0, 2.0, (1,), np.float32),
+                         lambda _: 1e-3, **_kwargs())
+    with torch.no_grad():
+        policy.action_net.cost_map.net[-1].bias.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(0))
+    actions, solved, original = [], [], kernels.ilqr_scalar
+
+    def spy(*args, compiled: bool):
+        solved.append(original(*args) if compiled else None)
+        return solved[-1]
+
+    for compiled in (True, False):
+        monkeypatch.setattr(kernels, "ilqr_scalar", functools.partial(spy, compiled=compiled))
+        policy.action_net.forget_plans()
+        actions.append(policy._predict(obs, deterministic=True))
+        monkeypatch.undo()
+    assert solved[0] is not None and solved[-1] is None
+    torch.testing.assert_close(actions[0], actions[1], rtol=1e-5, atol=1e-6)
 
 
 def test_the_action_matches_finite_differences_in_the_cost_maps_weights():

@@ -74,14 +74,15 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
         fn = getattr(library, name)
         fn.argtypes = [pointer] * 4 + [length] * 3 + [pointer] * 5
         fn.restype = ctypes.c_int
-    library.ilqr_scalar_f64.argtypes = ([ctypes.c_int, pointer] * 2 + [pointer] * 4 + [length] * 3 + [pointer, length]
-                                        + [pointer] * 12)
+    library.ilqr_scalar_f64.argtypes = ([ctypes.c_int, pointer] * 2 + [length] * 2 + [pointer] * 4 + [length] * 3
+                                        + [pointer, length] + [pointer] * 12)
     library.ilqr_scalar_f64.restype = ctypes.c_int
     library.evaluate_forms_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 3 + [length] * 2 + [pointer] * 6
     library.evaluate_forms_f64.restype = ctypes.c_int
     library.lagrangian_hessian_f64.argtypes = [ctypes.c_int] + [pointer] * 4 + [length] * 2 + [pointer]
     library.lagrangian_hessian_f64.restype = ctypes.c_int
-    library.psi_gradient_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 6 + [length] * 2 + [pointer] * 2
+    library.psi_gradient_f64.argtypes = ([ctypes.c_int, pointer] * 2 + [length] + [pointer] * 6 + [length] * 2
+                                         + [pointer] * 2)
     library.psi_gradient_f64.restype = ctypes.c_int
     return library, f"compiled C sweeps ({target})"
 
@@ -156,32 +157,55 @@ def _form_library(x: Tensor, u: Tensor, graph_free: bool = True) -> ctypes.CDLL 
     return library
 
 
+def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int
+                ) -> tuple[int, Tensor, int, int] | None:
+    """The cost's C form for a solve of B items and T steps: (kind, parameters (float64, contiguous), the stride
+    between items, the stride between steps); one vector (strides 0) where the cost is the same at every row,
+    a table from :func:`forms.cost_rows` where the solve has per-item data ``cost_args`` {keyword: (B, T, ...)}
+    or the cost varies with the step. None where the cost has no such form."""
+    if not cost_args and not getattr(cost, "time_varying", False):
+        form = forms.cost_form(cost)
+        return None if form is None else (form.kind, torch.tensor(form.parameters, dtype=torch.float64), 0, 0)
+    items = Bsz if cost_args else 1  # a time-varying cost without per-item data: one table for every item
+    rows = {name: value.reshape(Bsz * T, *value.shape[2:]) for name, value in cost_args.items()}
+    table = forms.cost_rows(cost, torch.arange(T).repeat(items), rows)
+    if table is None:
+        return None
+    kind, parameters = table
+    P = parameters.shape[-1]
+    return kind, parameters.to(torch.float64).contiguous(), (T * P if items > 1 else 0), P
+
+
 def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Tensor, lo: Tensor, hi: Tensor,
-                alphas: Tensor, settings: tuple[float, ...]) -> CompiledSolve | None:
+                alphas: Tensor, settings: tuple[float, ...], cost_args: dict[str, Tensor] | None = None
+                ) -> CompiledSolve | None:
     """The forward solve of ``ilqr.solve`` for one control in C (``ilqr.c``), or None where it does not apply:
     no library, grad mode on, not float32 or float64 on the CPU (float32 is solved in
-    double precision and returned as float32), m != 1, or a model without a C form (:mod:`.forms`).
+    double precision and returned as float32), m != 1, or a model without a C form (:mod:`.forms`; for a solve
+    with per-item data ``cost_args``, a cost form that takes them).
 
-    Shapes: x_init (B, n), u_init, lo, hi (B, T, 1), alphas (S,); ``settings`` = (tol, atol, max_iter,
-    reg_init, reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps, newton_retry).
+    Shapes: x_init (B, n), u_init, lo, hi (B, T, 1), alphas (S,), every value of cost_args (B, T, ...);
+    ``settings`` = (tol, atol, max_iter, reg_init, reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps,
+    newton_retry).
     """
     library = _form_library(x_init, u_init)
     if library is None:
         return None
-    dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
-    if dynamics_form is None or cost_form is None:
-        return None
-    dtype, x_init = x_init.dtype, x_init.to(torch.float64)
     (Bsz, T, _), n = u_init.shape, x_init.shape[1]
+    dynamics_form, cost_table = forms.dynamics_form(dynamics), _cost_table(cost, cost_args or {}, Bsz, T)
+    if dynamics_form is None or cost_table is None:
+        return None
+    cost_kind, cp, cp_item, cp_step = cost_table
+    dtype, x_init = x_init.dtype, x_init.to(torch.float64)
     N = n + 1
-    dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
+    dp = torch.tensor(dynamics_form.parameters, dtype=torch.float64)
     inputs = [x_init.contiguous()] + [t.to(torch.float64).reshape(Bsz, T).contiguous() for t in (u_init, lo, hi)]
     config = torch.tensor(settings, dtype=torch.float64)
     alphas = alphas.to(torch.float64).contiguous()
     new, byte = x_init.new_empty, functools.partial(torch.empty, dtype=torch.uint8)
     out = CompiledSolve(new(Bsz, T, n), new(Bsz, T, 1), new(Bsz), byte(Bsz), torch.empty(Bsz, dtype=torch.long),
                         new(Bsz), byte(Bsz, T, 1), new(Bsz, T, n, N), new(Bsz, T, N, N), new(Bsz, T, n), byte(Bsz))
-    code = library.ilqr_scalar_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(),
+    code = library.ilqr_scalar_f64(dynamics_form.kind, dp.data_ptr(), cost_kind, cp.data_ptr(), cp_item, cp_step,
                                    *(t.data_ptr() for t in inputs), Bsz, T, n, alphas.data_ptr(), alphas.numel(),
                                    config.data_ptr(), *(t.data_ptr() for t in out))
     if code == 2:
@@ -230,7 +254,7 @@ def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx:
     dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
     inputs = [t.detach().to(torch.float64).reshape(R, -1).contiguous() for t in (x, u, dx, du, lam, dlam)]
     dgrad, cgrad = torch.zeros_like(dp), torch.zeros_like(cp)
-    code = library.psi_gradient_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(),
+    code = library.psi_gradient_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(), 0,
                                     *(t.data_ptr() for t in inputs), R, n, dgrad.data_ptr(), cgrad.data_ptr())
     if code:
         return None

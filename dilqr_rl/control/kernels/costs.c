@@ -8,23 +8,27 @@
 
 #include "kernels.h"
 
-/* dilqr_rl.policies.PeriodicQuadraticCost (no per-item data): p = (angle index, w_1..w_N). */
+/* dilqr_rl.policies.PeriodicQuadraticCost: p = (angle index, w_1..w_N, goal_1..goal_N), z = tau - goal (the goal 0
+ * where the solve passes none). */
 static double periodic_quadratic_g(const double *p, const double *x, double u, long n) {
-    long a = (long)p[0];
-    const double *w = p + 1;
-    double sum = 0, theta = a < n ? x[a] : u;
-    for (long i = 0; i < n; ++i) sum += w[i] * (x[i] * x[i]);
-    sum += w[n] * (u * u);
+    long a = (long)p[0], N = n + 1;
+    const double *w = p + 1, *goal = p + 1 + N;
+    double sum = 0, theta = 0;
+    for (long i = 0; i < N; ++i) {
+        double z = (i < n ? x[i] : u) - goal[i];
+        sum += w[i] * (z * z);
+        if (i == a) theta = z;
+    }
     return sum - w[a] * (theta * theta) + w[a] * 2.0 * (1.0 - cos(theta));
 }
 
 static void periodic_quadratic_derivatives(const double *p, const double *x, double u, long n, double *c,
                                            double *C) {
     long a = (long)p[0], N = n + 1;
-    const double *w = p + 1;
+    const double *w = p + 1, *goal = p + 1 + N;
     memset(C, 0, sizeof(double) * N * N);
     for (long i = 0; i < N; ++i) {
-        double z = i < n ? x[i] : u;
+        double z = (i < n ? x[i] : u) - goal[i];
         c[i] = i == a ? w[i] * 2.0 * sin(z) : 2.0 * w[i] * z;
         C[i * N + i] = i == a ? w[i] * 2.0 * cos(z) : 2.0 * w[i];
     }
@@ -32,15 +36,17 @@ static void periodic_quadratic_derivatives(const double *p, const double *x, dou
 
 static void periodic_quadratic_psi_gradient(const double *p, const double *x, double u, const double *dx, double du,
                                             long n, double *grad) {
-    long a = (long)p[0];
-    for (long i = 0; i <= n; ++i) {
-        double z = i < n ? x[i] : u, step = i < n ? dx[i] : du;
+    long a = (long)p[0], N = n + 1;
+    const double *w = p + 1, *goal = p + 1 + N;
+    for (long i = 0; i < N; ++i) {
+        double z = (i < n ? x[i] : u) - goal[i], step = i < n ? dx[i] : du;
         grad[1 + i] += (i == a ? 2.0 * sin(z) : 2.0 * z) * step;
+        grad[1 + N + i] -= (i == a ? w[i] * 2.0 * cos(z) : 2.0 * w[i]) * step;
     }
 }
 
-/* dilqr_rl.models.GoalCost with one goal for all steps (no per-item data): p = (w_1..w_N, goal_1..goal_N),
- * w = exp(log_weights) as the module computes it. */
+/* dilqr_rl.models.GoalCost: p = (w_1..w_N, goal_1..goal_N), w = exp(log_weights) as the module computes it; per
+ * row where the solve has per-item data or one goal per step. */
 static double goal_g(const double *p, const double *x, double u, long n) {
     const double *w = p, *goal = p + n + 1;
     double sum = 0;

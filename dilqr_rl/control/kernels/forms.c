@@ -36,18 +36,20 @@ int lagrangian_hessian_f64(int kind, const double *dp, const double *x, const do
 }
 
 /* Psi's gradient in the forms' parameters: sum over R rows of dlam . df/dp + lam . (dF/dp) dtau (dynamics,
- * dgrad (len dp)) and of dc/dp . dtau (cost, cgrad (len cp)), at x, dx, lam, dlam (R, n), u, du (R,). Returns 1
- * where a kind is unknown. */
-int psi_gradient_f64(int dynamics_kind, const double *dp, int cost_kind, const double *cp, const double *x,
-                     const double *u, const double *dx, const double *du, const double *lam, const double *dlam,
-                     long R, long n, double *dgrad, double *cgrad) {
+ * dgrad (len dp)) and of dc/dp . dtau (cost, cgrad), at x, dx, lam, dlam (R, n), u, du (R,). The cost's
+ * parameters of row r are at cp + r * cp_row and their gradient is added at cgrad + r * cp_row: with cp_row 0 one
+ * vector shared by the rows and the sum of its gradient, with cp_row = len(cp) one per row and its row's gradient.
+ * Returns 1 where a kind is unknown. */
+int psi_gradient_f64(int dynamics_kind, const double *dp, int cost_kind, const double *cp, long cp_row,
+                     const double *x, const double *u, const double *dx, const double *du, const double *lam,
+                     const double *dlam, long R, long n, double *dgrad, double *cgrad) {
     dynamics_form dyn;
     cost_form cost;
     if (!dynamics_form_of(dynamics_kind, n, &dyn) || !cost_form_of(cost_kind, &cost)) return 1;
     for (long r = 0; r < R; ++r) {
         const double *xr = x + r * n, *dxr = dx + r * n;
         dyn.psi_gradient(dp, xr, u[r], dxr, du[r], lam + r * n, dlam + r * n, dgrad);
-        cost.psi_gradient(cp, xr, u[r], dxr, du[r], n, cgrad);
+        cost.psi_gradient(cp + r * cp_row, xr, u[r], dxr, du[r], n, cgrad + r * cp_row);
     }
     return 0;
 }

@@ -9,7 +9,8 @@
  * decrease (the PyTorch line search evaluates all of them and keeps the same one); the Levenberg-Marquardt
  * schedule. See ilqr.py for the reasons behind each test.
  *
- * Layouts: x_init (B, n), u_init, lo, hi (B, T); alphas (S,); settings = (tol, atol, max_iter, reg_init,
+ * Layouts: the cost's parameters of item b at step t at cp + b * cp_item + t * cp_step (strides 0 where they are
+ * shared); x_init (B, n), u_init, lo, hi (B, T); alphas (S,); settings = (tol, atol, max_iter, reg_init,
  * reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps, newton_retry) -> x (B, T, n), u (B, T),
  * cost (B,), converged (B,) bytes, iterations (B,) longs, kkt (B,), active (B, T) bytes, F (B, T, n, N),
  * C (B, T, N, N), lam (B, T, n), error (B,) bytes: 0, or where the item stopped on a non-finite value: 1 the
@@ -32,6 +33,7 @@ typedef struct {
     const double *dp;
     const cost_form *cost;
     const double *cp;
+    long cp_step; /* the cost's parameters at step t: cp + t * cp_step (0: one vector for every step) */
     long T, n;
 } model;
 
@@ -45,7 +47,7 @@ static int all_finite(const double *v, long count) {
 
 static double total_cost(const model *m, const double *x, const double *u) {
     double J = 0;
-    for (long t = 0; t < m->T; ++t) J += m->cost->g(m->cp, x + t * m->n, u[t], m->n);
+    for (long t = 0; t < m->T; ++t) J += m->cost->g(m->cp + t * m->cp_step, x + t * m->n, u[t], m->n);
     return J;
 }
 
@@ -69,7 +71,7 @@ static int linearize(const model *m, const double *x, const double *u, double *F
     long T = m->T, n = m->n, N = n + 1;
     for (long t = 0; t < T; ++t) {
         m->dyn->jacobians(m->dp, x + t * n, u[t], F + t * n * N);
-        m->cost->derivatives(m->cp, x + t * n, u[t], n, c + t * N, C + t * N * N);
+        m->cost->derivatives(m->cp + t * m->cp_step, x + t * n, u[t], n, c + t * N, C + t * N * N);
     }
     if (!all_finite(F, T * n * N) || !all_finite(c, T * N) || !all_finite(C, T * N * N)) return 0;
     memset(lam + (T - 1) * n, 0, sizeof(double) * n);
@@ -201,7 +203,8 @@ static void solve_item(const model *m, const settings *s, const double *alphas, 
     *kkt_out = kkt;
 }
 
-int ilqr_scalar_f64(int dynamics_kind, const double *dp, int cost_kind, const double *cp, const double *x_init,
+int ilqr_scalar_f64(int dynamics_kind, const double *dp, int cost_kind, const double *cp, long cp_item,
+                    long cp_step, const double *x_init,
                     const double *u_init, const double *lo, const double *hi, long B, long T, long n,
                     const double *alphas, long S, const double *config, double *x, double *u, double *cost,
                     unsigned char *converged, long *iterations, double *kkt, unsigned char *active, double *F,
@@ -211,14 +214,16 @@ int ilqr_scalar_f64(int dynamics_kind, const double *dp, int cost_kind, const do
     if (!dynamics_form_of(dynamics_kind, n, &dyn) || !cost_form_of(cost_kind, &cst)) return 2;
     settings s = {config[0], config[1], config[3], config[4], config[5], config[6], config[7], config[8], config[9],
                   config[10], (long)config[2]};
-    model m = {&dyn, dp, &cst, cp, T, n};
+    model m = {&dyn, dp, &cst, cp, cp_step, T, n};
     long N = n + 1;
     double *work = (double *)malloc(sizeof(double) * work_size(T, n));
     if (!work) return 1;
-    for (long b = 0; b < B; ++b)
+    for (long b = 0; b < B; ++b) {
+        m.cp = cp + b * cp_item;
         solve_item(&m, &s, alphas, S, x_init + b * n, u_init + b * T, lo + b * T, hi + b * T, x + b * T * n,
                    u + b * T, cost + b, converged + b, iterations + b, kkt + b, active + b * T, F + b * T * n * N,
                    C + b * T * N * N, lam + b * T * n, error + b, work);
+    }
     free(work);
     return 0;
 }
