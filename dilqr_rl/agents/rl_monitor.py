@@ -57,9 +57,8 @@ def fresh_plan_memory(policy: Any) -> Iterator[None]:
     """Inside the block a DiLQR actor plans with an empty plan memory, as a loaded model does (``dilqr-rl
     evaluate`` then replays the evaluation exactly); the training memory is put back after, without the
     evaluation's observations. A no-op for other policies."""
-    first = getattr(policy, "action_net", None)  # DiLQRPolicy's FirstControl
-    if getattr(policy, "actor", None) is not None:
-        first = getattr(policy.actor, "first_control", None)  # SAC, TD3
+    first_controls = getattr(policy, "first_controls", None)
+    first = first_controls()[0] if first_controls is not None else None
     memory = getattr(first, "memory", None)
     if memory is None:
         yield

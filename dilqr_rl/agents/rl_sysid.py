@@ -33,7 +33,6 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from dilqr_rl.agents.sysid import SysIdConfig, fit_sysid
 from dilqr_rl.agents.sysid_episodes import model_units
-from dilqr_rl.policies.dilqr_actor import FirstControl
 from dilqr_rl.policies.env_registry import ActorSettings, EnvControl
 
 DEFAULT_WINDOW = 20_000
@@ -179,18 +178,14 @@ def plan_as(model: BaseAlgorithm, settings: ActorSettings) -> None:
 
 def _forget_plans(policy: Any) -> None:
     """Empty the DiLQR actors' plan memories (and target actor's): their plans were solved for the old physics."""
-    for first in (getattr(policy, "action_net", None), getattr(getattr(policy, "actor", None), "first_control", None),
-                  getattr(getattr(policy, "actor_target", None), "first_control", None)):
-        if isinstance(first, FirstControl):
-            first.forget_plans()
+    for first in policy.first_controls():
+        first.forget_plans()
 
 
 def _copy_to_target(policy: Any) -> None:
     """TD3: the target actor plans with the fitted physics too (its other weights keep trailing the actor's)."""
-    target = getattr(getattr(policy, "actor_target", None), "first_control", None)
-    if target is None:
-        return
-    source = policy.actor.first_control.controller.dynamics
+    acting, *targets = policy.first_controls()
     with torch.no_grad():
-        for p, q in zip(source.parameters(), target.controller.dynamics.parameters()):
-            q.copy_(p)
+        for target in targets:
+            for p, q in zip(acting.controller.dynamics.parameters(), target.controller.dynamics.parameters()):
+                q.copy_(p)

@@ -191,9 +191,13 @@ class _DiLQRActorPolicy:
         ``identified_actor`` once its physics are fitted), in the actor and TD3's target actor, the learned modules
         kept and the stored plans forgotten. ``save`` and ``load`` keep the new settings."""
         self._spec = self._spec.planning_as(settings)
-        for actor in (self.actor, getattr(self, "actor_target", None)):
-            if actor is not None:
-                self._spec.replan(actor.first_control)
+        for first in self.first_controls():
+            self._spec.replan(first)
+
+    def first_controls(self) -> list[FirstControl]:
+        """The policy's DiLQR actors, acting one first: the actor's and, in TD3, the target actor's (what holds
+        plans and physics)."""
+        return [actor.first_control for actor in (self.actor, getattr(self, "actor_target", None)) if actor is not None]
 
     @property
     def controller(self) -> DiLQR:

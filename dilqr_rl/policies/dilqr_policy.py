@@ -58,6 +58,7 @@ from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.policies.dilqr_actor import (
     DEFAULT_PLAN_MEMORY,
     ActorSpec,
+    FirstControl,
     SolverStats,
     controller_optimizer,
     critic_arch,
@@ -202,6 +203,10 @@ class DiLQRPolicy(ActorCriticPolicy):
         (``FirstControl.begin_episodes``)."""
         self.action_net.begin_episodes(episode_start)
         return super().predict(observation, state, episode_start, deterministic)
+
+    def first_controls(self) -> list[FirstControl]:
+        """The policy's DiLQR actors (its ``action_net``), acting one first: what holds plans and physics."""
+        return [self.action_net]
 
     def plan_as(self, settings: ActorSettings) -> None:
         """Plan from now on with ``settings`` (horizon, iterations, starts, following; e.g. an env's
