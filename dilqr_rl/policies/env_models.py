@@ -76,8 +76,14 @@ def _scaled_cost_scale(m: ScaledControl, count: int) -> list[float]:
     return scale
 
 
+def _scalable(m: ScaledControl) -> bool:
+    """The rescaling holds for a periodic quadratic cost whose angle is a state, not the control (index n)."""
+    cost = m.model
+    return isinstance(cost, PeriodicQuadraticCost) and cost.angle_index < cost.w.numel() - 1
+
+
 def _scaled_cost_form(m: ScaledControl) -> list[float] | None:
-    inner = forms.cost_form(m.model) if isinstance(m.model, PeriodicQuadraticCost) else None
+    inner = forms.cost_form(m.model) if _scalable(m) else None
     if inner is None:
         return None
     return [v * s for v, s in zip(inner.parameters, _scaled_cost_scale(m, len(inner.parameters)))]
@@ -89,7 +95,7 @@ def _scaled_cost_leaves(m: ScaledControl, gradient: Tensor) -> list[tuple[Tensor
 
 
 def _scaled_cost_rows(m: ScaledControl, t: Tensor, args: dict[str, Tensor]) -> Tensor | None:
-    inner = forms.cost_rows(m.model, t, args) if isinstance(m.model, PeriodicQuadraticCost) else None
+    inner = forms.cost_rows(m.model, t, args) if _scalable(m) else None
     if inner is None:
         return None
     return inner[1] * inner[1].new_tensor(_scaled_cost_scale(m, inner[1].shape[-1]))

@@ -294,26 +294,35 @@ def test_per_item_cost_data_takes_the_compiled_solve_with_the_pytorch_iterates(m
             assert (ctrl(x0, u0).u - fast.u).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("case", ["unknown keyword", "other shape"])
+@pytest.mark.parametrize("case", ["unknown keyword", "other shape", "one weight for every coordinate",
+                                  "one weight, per-item goal", "periodic, one weight"])
 def test_data_the_cost_forms_do_not_take_leave_the_solve_to_pytorch(monkeypatch, case):
-    """Data a C form has no slot for run the PyTorch solve (which passes them to the module) and give its answer."""
+    """Data a C form has no slot for, and modules whose vectors broadcast over the coordinates (fewer parameters
+    than the form reads), run the PyTorch solve (which passes them to the module) and give its answer."""
     B, T = 3, 10
     cost = GoalCost(torch.ones(3), torch.zeros(3)).to(F64)
     cost_args = {"goal": torch.full((B, 3), 0.2, dtype=F64)}
     if case == "unknown keyword":
         cost = _GoalWithScale(torch.ones(3), torch.zeros(3)).to(F64)
-        forms.register_cost(_GoalWithScale, "goal", forms._goal, forms._goal_leaves, forms._goal_rows)
+        for registry, value in ((forms._COSTS, (forms.COST_KINDS["goal"], forms._goal, forms._goal_leaves)),
+                                (forms._COST_ROWS, forms._goal_rows)):
+            monkeypatch.setitem(registry, _GoalWithScale, value)
         cost_args = {"scale": torch.full((B, 1), 2.0, dtype=F64)}
     elif case == "other shape":
         cost_args = {"goal": torch.full((B, 1), 0.2, dtype=F64)}  # broadcast by the module over the 3 columns
+    elif case.startswith("one weight"):
+        cost = GoalCost(torch.full((1,), 0.7), torch.full((1,), 0.1)).to(F64)
+        cost_args = {"goal": torch.full((B, 1), 0.2, dtype=F64)} if case.endswith("goal") else None
+    elif case == "periodic, one weight":
+        cost, cost_args = PeriodicQuadraticCost((0.5,), 0), None
     ctrl = DiLQR(PendulumDynamics(dtype=F64), cost, T, -1.0, 1.0)
     solutions = []
     for compiled in (True, False):
         calls = []
-        monkeypatch.setattr(kernels, "ilqr_scalar", _spy(kernels.ilqr_scalar, calls, compiled))
-        with torch.no_grad():
-            solutions.append(ctrl(torch.ones(B, 2, dtype=F64), cost_args=cost_args))
-        monkeypatch.undo()
+        with monkeypatch.context() as patch:
+            patch.setattr(kernels, "ilqr_scalar", _spy(kernels.ilqr_scalar, calls, compiled))
+            with torch.no_grad():
+                solutions.append(ctrl(torch.ones(B, 2, dtype=F64), cost_args=cost_args))
         assert calls == [1]
     assert solutions[0].all_converged
     torch.testing.assert_close(solutions[0].u, solutions[1].u, rtol=0, atol=0)  # the same path: PyTorch's
@@ -343,6 +352,9 @@ def test_forms_are_registered_by_exact_class():
     learnable = PeriodicQuadraticCost((1.0, 0.1, 0.001), 0, learnable=True)
     assert forms.cost_form(learnable).parameters == pytest.approx([0, 1.0, 0.1, 0.001, *zero_goal], rel=1e-15)
     assert forms.cost_form(nn.Identity()) is None
+    # u = a / s rescales a quadratic control term, not a periodic one: an angle that is the control has no form
+    assert forms.cost_form(ScaledControl(PeriodicQuadraticCost((1.0, 0.1, 0.001), 0), 2.0)) is not None
+    assert forms.cost_form(ScaledControl(PeriodicQuadraticCost((1.0, 0.1, 0.001), 2), 2.0)) is None
 
 
 @pytest.mark.parametrize("case", ["initial rollout", "initial cost", "derivatives"])

@@ -157,15 +157,17 @@ def _form_library(x: Tensor, u: Tensor, graph_free: bool = True) -> ctypes.CDLL 
     return library
 
 
-def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int
+def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int, n: int
                 ) -> tuple[int, Tensor, int, int] | None:
-    """The cost's C form for a solve of B items and T steps: (kind, parameters (float64, contiguous), the stride
-    between items, the stride between steps); one vector (strides 0) where the cost is the same at every row,
-    a table from :func:`forms.cost_rows` where the solve has per-item data ``cost_args`` {keyword: (B, T, ...)}
-    or the cost varies with the step. None where the cost has no such form."""
+    """The cost's C form for a solve of B items, T steps and n states: (kind, parameters (float64, contiguous),
+    the stride between items, the stride between steps); one vector (strides 0) where the cost is the same at
+    every row, a table from :func:`forms.cost_rows` where the solve has per-item data ``cost_args``
+    {keyword: (B, T, ...)} or the cost varies with the step. None where the cost has no such form."""
     if not cost_args and not getattr(cost, "time_varying", False):
         form = forms.cost_form(cost)
-        return None if form is None else (form.kind, torch.tensor(form.parameters, dtype=torch.float64), 0, 0)
+        if form is None or not forms.cost_fits(form.kind, len(form.parameters), n):
+            return None
+        return form.kind, torch.tensor(form.parameters, dtype=torch.float64), 0, 0
     items = Bsz if cost_args else 1  # a time-varying cost without per-item data: one table for every item
     rows = {name: value.reshape(Bsz * T, *value.shape[2:]) for name, value in cost_args.items()}
     table = forms.cost_rows(cost, torch.arange(T).repeat(items), rows)
@@ -173,6 +175,8 @@ def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int
         return None
     kind, parameters = table
     P = parameters.shape[-1]
+    if not forms.cost_fits(kind, P, n):
+        return None
     return kind, parameters.to(torch.float64).contiguous(), (T * P if items > 1 else 0), P
 
 
@@ -192,8 +196,9 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
     if library is None:
         return None
     (Bsz, T, _), n = u_init.shape, x_init.shape[1]
-    dynamics_form, cost_table = forms.dynamics_form(dynamics), _cost_table(cost, cost_args or {}, Bsz, T)
-    if dynamics_form is None or cost_table is None:
+    dynamics_form = forms.dynamics_form(dynamics)
+    cost_table = None if dynamics_form is None else _cost_table(cost, cost_args or {}, Bsz, T, n)
+    if cost_table is None:
         return None
     cost_kind, cp, cp_item, cp_step = cost_table
     dtype, x_init = x_init.dtype, x_init.to(torch.float64)
@@ -248,9 +253,9 @@ def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx:
     if library is None:
         return None
     dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
-    if dynamics_form is None or cost_form is None:
-        return None
     R, n = x.shape
+    if dynamics_form is None or cost_form is None or not forms.cost_fits(cost_form.kind, len(cost_form.parameters), n):
+        return None
     dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
     inputs = [t.detach().to(torch.float64).reshape(R, -1).contiguous() for t in (x, u, dx, du, lam, dlam)]
     dgrad, cgrad = torch.zeros_like(dp), torch.zeros_like(cp)
@@ -267,9 +272,10 @@ def evaluate_forms(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, l
     (R, N, N), g (R,), c (R, N), C (R, N, N); None where the library or a form is missing."""
     library = _library()[0]
     dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
-    if library is None or dynamics_form is None or cost_form is None:
-        return None
     R, n = x.shape
+    if (library is None or dynamics_form is None or cost_form is None
+            or not forms.cost_fits(cost_form.kind, len(cost_form.parameters), n)):
+        return None
     N = n + 1
     dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
     inputs = [t.to(torch.float64).contiguous() for t in (x, u.reshape(R), lam)]

@@ -24,6 +24,14 @@ DYNAMICS_KINDS = {"pendulum": 0, "cartpole": 1}
 """The dynamics forms of dynamics.c (``dynamics_form_of``)."""
 COST_KINDS = {"periodic_quadratic": 0, "goal": 1, "pendulum_swing_up": 2}
 """The cost forms of costs.c (``cost_form_of``)."""
+_COST_SIZES = {0: lambda n: 1 + 2 * (n + 1), 1: lambda n: 2 * (n + 1), 2: lambda n: 3 if n == 2 else -1}
+"""Cost kind -> the number of parameters its C form reads for n states and one control (-1: no such form)."""
+
+
+def cost_fits(kind: int, count: int, n: int) -> bool:
+    """Whether ``count`` parameters are what the cost form ``kind`` reads for n states and one control (a module
+    whose vectors broadcast, e.g. one weight for every coordinate, has no C form: its PyTorch path runs)."""
+    return _COST_SIZES[kind](n) == count
 
 Parameters = Callable[[nn.Module], "list[float] | None"]
 """A module -> its C form's parameter vector, or None where this instance has no form."""
@@ -67,7 +75,9 @@ def register_cost(cls: type, kind: str, parameters: Parameters, leaves: Leaves =
     """Solve with the C form ``kind`` (a key of :data:`COST_KINDS`) for modules of exactly ``cls``; with ``rows``
     also solves that take per-item or per-step data (``cost_args``) or whose cost varies with the step."""
     _COSTS[cls] = (COST_KINDS[kind], parameters, leaves)
-    if rows is not None:
+    if rows is None:
+        _COST_ROWS.pop(cls, None)
+    else:
         _COST_ROWS[cls] = rows
 
 
