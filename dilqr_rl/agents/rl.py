@@ -250,8 +250,6 @@ class ActorWarmup(BaseCallback):
 
 
 def _cost_map(policy: Any) -> torch.nn.Module | None:
-    """The cost map of a DiLQR policy's actor (``DiLQRPolicy``: ``action_net``; SAC/TD3: ``actor``), or None."""
-    first = getattr(policy, "action_net", None)
-    if first is None and getattr(policy, "actor", None) is not None:
-        first = policy.actor.first_control
-    return getattr(first, "cost_map", None)
+    """The cost map of a DiLQR policy's acting actor, or None (no cost map, or no DiLQR policy)."""
+    first_controls = getattr(policy, "first_controls", None)
+    return None if first_controls is None else first_controls()[0].cost_map
