@@ -108,3 +108,15 @@ def test_ppo_throughput_script_quick_mode():
     assert "Pendulum-v1, 2 envs x 32 steps" in result.stdout
     assert "MlpPolicy: " in result.stdout and "DiLQRPolicy (zero-config): " in result.stdout
     assert "with a cost map: " in result.stdout
+
+
+def test_rl_physics_path_script_quick_mode(tmp_path):
+    """The zero-config actor along the path from the wrong start to the true physics, and at a committed run's
+    final physics (read from the committed rl study's results.csv)."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rl_physics_path.py"), "--quick",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in (tmp_path / "rl_physics_path.md").read_text().splitlines() if line.startswith("| path")
+            or line.startswith("| PPO seed")]
+    assert len(rows) == 3 and "27.86 | 4.710" in rows[0] and "15.00 | 3.000" in rows[1]
