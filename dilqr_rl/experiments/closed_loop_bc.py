@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dilqr_rl.agents.clone_config import POLICY_KINDS
 from dilqr_rl.experiments import report
 from dilqr_rl.experiments.closed_loop_bc_trial import METHODS, run_closed_loop_bc_trial
 from dilqr_rl.experiments.study import Row, Study, StudyOptions, trial_id
@@ -236,6 +237,8 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     seeds = sorted({r["seed"] for r in ok})
     references = "; ".join(f"{env}: random {rs[0]['random_return']:.1f}, expert {rs[0]['expert_return']:.1f}"
                            for (env,), rs in report.group(ok, "env_id").items())
+    epochs = f"DiLQR {POLICY_KINDS['dilqr'].epochs} epochs, MLP {POLICY_KINDS['mlp'].epochs}, LSTM " \
+             f"{POLICY_KINDS['lstm'].epochs}"
     text = f"""# closed-loop-bc: return against the number of expert demonstrations
 
 {"QUICK RUN: tiny sizes, numbers mean nothing. " if options.quick else ""}Grid `{", ".join(names)}`: {g.note}.
@@ -244,7 +247,7 @@ Trials: {len(rows)} ({len(ok)} ok), seeds {seeds}.
 Each trial clones one policy in one env: DiLQR (the env's DiLQR actor, its physics from the env's registered wrong
 start `model_error`, given in the physics table below: each parameter 30% off on Pendulum-v1 and the cart-pole, the
 length x3 on InvertedPendulum-v5), MLP, or LSTM over the observation history, each with its kind's defaults
-(`POLICY_KINDS`: DiLQR 20 epochs, MLP 200, LSTM 300; the best validation epoch kept). BC trains on n expert episodes
+(`POLICY_KINDS`: {epochs}; the best validation epoch kept). BC trains on n expert episodes
 (seeds 100 s .. 100 s + n - 1 for seed s; a single demonstration is cut into 5 consecutive pieces so that one can be
 held out for the validation). DAgger has the same number of expert labels: at a budget of n episodes it clones n - R
 E demonstrations, then runs R <= 4 rounds of E learner episodes (the expert acting with probability 0.5^k in round

@@ -122,19 +122,22 @@ def test_rl_physics_path_script_quick_mode(tmp_path):
     assert len(rows) == 3 and "27.86 | 4.710" in rows[0] and "15.00 | 3.000" in rows[1]
 
 
-def test_clone_lr_script_quick_mode(tmp_path):
-    """closed-loop-bc's DiLQR BC trial at two learning rates, tiny; then the summary rewritten from its jsonl."""
-    script = str(ROOT / "benchmarks" / "clone_lr.py")
+def test_clone_settings_script_quick_mode(tmp_path):
+    """closed-loop-bc's DiLQR BC trial at two learning rates and two epoch counts, tiny; then the summary rewritten
+    from its jsonl."""
+    script = str(ROOT / "benchmarks" / "clone_settings.py")
     result = subprocess.run([sys.executable, script, "--quick", "--envs", "Pendulum-v1", "--lrs", "0.02", "0.01",
-                             "--seeds", "1", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path)],
+                             "--epochs", "1", "2", "--seeds", "1", "--data-dir", str(tmp_path / "data"),
+                             "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in (tmp_path / "clone_lr.jsonl").read_text().splitlines()]
-    assert [(r["lr"], r["n"]) for r in rows] == [(0.02, 1), (0.01, 1)]
-    written = (tmp_path / "clone_lr.md").read_text()
-    assert "| Pendulum-v1 | 0.02 | 1 |" in written and "| Pendulum-v1 | 0.01 | 1 |" in written
-    again = subprocess.run([sys.executable, script, "--summarize", str(tmp_path / "clone_lr.jsonl"), "--out",
+    rows = [json.loads(line) for line in (tmp_path / "clone_settings.jsonl").read_text().splitlines()]
+    assert [(r["lr"], r["epochs"], r["n"]) for r in rows] == [(0.02, 1, 1), (0.02, 2, 1), (0.01, 1, 1), (0.01, 2, 1)]
+    written = (tmp_path / "clone_settings.md").read_text()
+    assert all(f"| Pendulum-v1 | {lr} | {e} | 1 |" in written for lr in (0.02, 0.01) for e in (1, 2))
+    assert "--lrs 0.01 --epochs 2 --seeds 1" in written
+    again = subprocess.run([sys.executable, script, "--summarize", str(tmp_path / "clone_settings.jsonl"), "--out",
                             str(tmp_path / "again")], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
                            cwd=ROOT)
     assert again.returncode == 0, again.stderr
-    assert (tmp_path / "again" / "clone_lr.md").read_text() == written
+    assert (tmp_path / "again" / "clone_settings.md").read_text() == written
