@@ -1,7 +1,10 @@
 """The :class:`~dilqr_rl.agents.bc.BCTrainer` hooks of each cloned policy kind (the MLP's is ``StepBCTrainer``).
 
-- :class:`DiLQRCloneTrainer`: the DiLQR actor's plan against the expert. ``loss="first"``: ``||u_1 - a_t||^2``,
-  the action the actor applies. ``loss="plan"``: the mean over the plan of ``||u_k - a_{t+k-1}||^2`` against
+- :class:`DiLQRCloneTrainer`: the DiLQR actor's plan against the expert. ``loss="huber"`` (the default): the Huber
+  loss of ``(u_1 - a_t) / h`` with h the control's half range, threshold ``HUBER_DELTA`` (squared below it, linear
+  above: a state where the plan goes the other way round from the expert's weighs like any other large error,
+  ``clone_config.HUBER_DELTA`` says why). ``loss="first"``: ``||u_1 - a_t||^2``, the action the actor applies.
+  ``loss="plan"``: the mean over the plan of ``||u_k - a_{t+k-1}||^2`` against
   the expert's next T actions in its episode (masked past the episode's end), which also reaches the
   controls of the plan that are not at a bound when u_1 is (a box-constrained u_1 at a bound has zero
   derivative in the physics). Measured on ``Pendulum-v1`` (README): ``first`` clones, ``plan`` drifts to
@@ -20,10 +23,11 @@ times :func:`state_error` against the recorded true state (the batch's last tens
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dilqr_rl.agents.bc import BCConfig, BCTrainer, make_optimizer
-from dilqr_rl.agents.clone_config import DILQR_LOSSES
+from dilqr_rl.agents.clone_config import DILQR_LOSSES, HUBER_DELTA
 from dilqr_rl.agents.clone_policies import ClonePolicySpec
 from dilqr_rl.policies.baselines import MLPPolicy
 from dilqr_rl.policies.dilqr_clone import DiLQRActorPolicy, physical_parameters
@@ -74,7 +78,7 @@ class DiLQRCloneTrainer(EncoderMixin, BCTrainer):
     """BC of the DiLQR actor (module docstring). Data: (obs (N, *obs_shape), a (N, m)), with ``loss="plan"``
     also (future actions (N, T, m), mask (N, T)), with ``state_weight > 0`` also the true states (N, n) last."""
 
-    def __init__(self, policy: DiLQRActorPolicy, spec: ClonePolicySpec, config: BCConfig, loss: str = "first",
+    def __init__(self, policy: DiLQRActorPolicy, spec: ClonePolicySpec, config: BCConfig, loss: str = DILQR_LOSSES[0],
                  writer=None, state_weight: float = 0.0, encoder_lr: float = 3e-3, model_warmup: int = 0) -> None:
         if loss not in DILQR_LOSSES:
             raise ValueError(f"unknown DiLQR clone loss {loss!r}; valid: {list(DILQR_LOSSES)}")
@@ -84,6 +88,9 @@ class DiLQRCloneTrainer(EncoderMixin, BCTrainer):
         self.model_parameters = [p for p in policy.actor.parameters() if p.requires_grad]
         self.loss = loss
         self.bounds = (policy.controller.u_lower, policy.controller.u_upper)
+        if loss == "huber" and not bool(torch.isfinite(self.bounds[1] - self.bounds[0]).all()):
+            raise ValueError("loss='huber' measures u_1's error in units of the control's half range, and this "
+                             "actor's control bounds are infinite: use loss='first' (the squared error)")
 
     def on_epoch_start(self, epoch: int) -> None:
         """The model's parameters (physics, cost) stay at their start for the first ``model_warmup`` epochs, while
@@ -103,7 +110,10 @@ class DiLQRCloneTrainer(EncoderMixin, BCTrainer):
         x = self.policy.state(obs)
         sol = self.policy.actor.solve(x)
         u1 = sol.first_control()
-        if self.loss == "first":
+        if self.loss == "huber":
+            half = ((self.bounds[1] - self.bounds[0]) / 2).to(u1)
+            loss = F.huber_loss(u1 / half, actions.to(u1) / half, reduction="none", delta=HUBER_DELTA).sum(-1)
+        elif self.loss == "first":
             loss = (u1 - actions.to(u1)).square().sum(-1)
         else:
             future, mask = batch[2].to(u1), batch[3].to(u1)

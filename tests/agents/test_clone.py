@@ -10,6 +10,7 @@ from dilqr_rl.agents.clone import Cloner, clone_from_episodes
 from dilqr_rl.agents.clone_config import CloneConfig
 from dilqr_rl.agents.clone_data import episode_masks, future_actions, padded_episodes
 from dilqr_rl.agents.clone_policies import load_clone_policy
+from dilqr_rl.agents.clone_trainers import DiLQRCloneTrainer
 from dilqr_rl.agents.evaluation import evaluate_episodes, load_policy
 from dilqr_rl.agents.reference_returns import Reference
 from dilqr_rl.data import collect_episodes
@@ -98,9 +99,37 @@ def test_the_plan_loss_reaches_the_physics(episodes):
     assert cloner.physics()["mass"] != pytest.approx(1.5) and np.isfinite(result.best_val_loss)
 
 
+def test_the_default_huber_loss_counts_a_plan_that_goes_the_other_way_linearly(episodes):
+    """The DiLQR clone's default loss, by hand: Huber of (u_1 - a) / 2 (Pendulum-v1's half range, |u| <= 2) with
+    threshold 0.1: an error of 0.1 is squared, one of the whole range (4) linear, 80x and not 1600x the first."""
+    cloner = Cloner(ENV_ID, CloneConfig(epochs=1, progress=False))
+    assert cloner.config.loss == "huber"
+    trainer = DiLQRCloneTrainer(cloner.policy, cloner.spec, cloner.config.bc_config(None))
+    obs = torch.as_tensor(episodes.observations[:3], dtype=torch.float64)
+    with torch.no_grad():
+        u1 = cloner.policy(obs)
+    errors = torch.tensor([[0.1], [4.0], [-0.5]], dtype=torch.float64)
+    loss, diag = trainer.item_loss((obs, u1 - errors))
+    by_hand = [0.5 * 0.05 ** 2, 0.1 * (2.0 - 0.05), 0.1 * (0.25 - 0.05)]
+    assert loss.detach().tolist() == pytest.approx(by_hand, rel=1e-9)
+    assert 0.0 <= diag["bc/saturated_fraction"] <= 1.0
+    squared = DiLQRCloneTrainer(cloner.policy, cloner.spec, cloner.config.bc_config(None), loss="first")
+    assert squared.item_loss((obs, u1 - errors))[0].detach().tolist() == pytest.approx([0.01, 16.0, 0.25])
+
+
+def test_the_huber_loss_refuses_an_actor_without_control_bounds():
+    cloner = Cloner(ENV_ID, CloneConfig(epochs=1, progress=False))
+    controller = cloner.policy.controller
+    controller.u_lower, controller.u_upper = (torch.full_like(b, v) for b, v in
+                                              ((controller.u_lower, -float("inf")), (controller.u_upper, float("inf"))))
+    with pytest.raises(ValueError, match=r"loss='huber' measures u_1's error in units of the control's half range, "
+                                         r"and this actor's control bounds are infinite: use loss='first'"):
+        DiLQRCloneTrainer(cloner.policy, cloner.spec, cloner.config.bc_config(None))
+
+
 @pytest.mark.parametrize(("settings", "message"), [
     (dict(policy="cnn"), "policy='cnn': expected one of dilqr, mlp, lstm"),
-    (dict(loss="last"), "loss='last': expected one of first, plan"),
+    (dict(loss="last"), "loss='last': expected one of huber, first, plan"),
     (dict(learn=("mass",)), "learn='mass': expected one or more of physics, cost"),
     (dict(learn=()), "learn names nothing; expected one or more of physics, cost"),
     (dict(policy="mlp", model_error=("mass=0.3",)),

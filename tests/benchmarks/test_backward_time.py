@@ -123,19 +123,20 @@ def test_rl_physics_path_script_quick_mode(tmp_path):
 
 
 def test_clone_settings_script_quick_mode(tmp_path):
-    """closed-loop-bc's DiLQR BC trial at two learning rates and two epoch counts, tiny; then the summary rewritten
-    from its jsonl."""
+    """closed-loop-bc's DiLQR BC trial at two losses, learning rates and epoch counts, tiny; then the summary
+    rewritten from its jsonl."""
     script = str(ROOT / "benchmarks" / "clone_settings.py")
-    result = subprocess.run([sys.executable, script, "--quick", "--envs", "Pendulum-v1", "--lrs", "0.02", "0.01",
-                             "--epochs", "1", "2", "--seeds", "1", "--data-dir", str(tmp_path / "data"),
-                             "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, script, "--quick", "--envs", "Pendulum-v1", "--losses", "huber", "first",
+                             "--lrs", "0.02", "0.01", "--epochs", "1", "2", "--seeds", "1",
+                             "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "clone_settings.jsonl").read_text().splitlines()]
-    assert [(r["lr"], r["epochs"], r["n"]) for r in rows] == [(0.02, 1, 1), (0.02, 2, 1), (0.01, 1, 1), (0.01, 2, 1)]
+    settings = [(loss, lr, e) for loss in ("huber", "first") for lr in (0.02, 0.01) for e in (1, 2)]
+    assert [(r["loss"], r["lr"], r["epochs"], r["n"]) for r in rows] == [(*s, 1) for s in settings]
     written = (tmp_path / "clone_settings.md").read_text()
-    assert all(f"| Pendulum-v1 | {lr} | {e} | 1 |" in written for lr in (0.02, 0.01) for e in (1, 2))
-    assert "--lrs 0.01 --epochs 2 --seeds 1" in written
+    assert all(f"| Pendulum-v1 | {loss} | {lr} | {e} | 1 |" in written for loss, lr, e in settings)
+    assert "--losses first --lrs 0.01 --epochs 2 --seeds 1" in written
     again = subprocess.run([sys.executable, script, "--summarize", str(tmp_path / "clone_settings.jsonl"), "--out",
                             str(tmp_path / "again")], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
                            cwd=ROOT)

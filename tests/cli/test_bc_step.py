@@ -141,7 +141,7 @@ def test_bc_step_refuses_too_few_episodes_and_unknown_parameters_before_the_run(
     (["--hidden-sizes", "16", "0"], "--hidden-sizes must be >= 1; got 16 0"),
     (["--lr", "0"], "--lr 0.0: must be > 0"),
     (["--policy", "cnn"], "--policy cnn: expected one of dilqr, mlp, lstm"),
-    (["--loss", "all"], "--loss all: expected one of first, plan"),
+    (["--loss", "all"], "--loss all: expected one of huber, first, plan"),
     (["--learn", "mass"], "--learn mass: expected one or more of physics, cost"),
     (["--policy", "mlp", "--model-error", "mass=0.3"],
      "--model-error sets the DiLQR actor, and --policy mlp has none: drop it, or use --policy dilqr"),
