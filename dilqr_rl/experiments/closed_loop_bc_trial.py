@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from dilqr_rl.agents.clone import clone_from_episodes
-from dilqr_rl.agents.clone_config import CloneConfig, DaggerConfig
+from dilqr_rl.agents.clone_config import POLICY_KINDS, CloneConfig, DaggerConfig
 from dilqr_rl.agents.dagger import run_dagger
 from dilqr_rl.agents.reference_returns import Reference, reference_returns
 from dilqr_rl.data.episodes import EpisodeDataset, collect_episodes
@@ -133,4 +133,7 @@ def run_closed_loop_bc_trial(config: dict[str, Any], trial_dir: Path) -> dict[st
         schedule = {"dagger_demonstrations": demos, "dagger_rounds": rounds, "dagger_episodes_per_round": per_round}
     metrics.pop("eval_seeds", None)
     metrics["demonstrations"] = n if config["method"] == "bc" else schedule["dagger_demonstrations"]
+    settings = CloneConfig(**shared)  # what the trial trained with, defaults resolved, for the summary
+    metrics["epochs_trained"] = settings.epochs or POLICY_KINDS[settings.policy].epochs
+    metrics["loss"] = settings.loss if settings.policy == "dilqr" else "squared"
     return {**metrics, **schedule, "budget_episodes": n, "wall_seconds": time.perf_counter() - start}
