@@ -13,11 +13,11 @@ methods x 3 envs x 5 seeds); ``reduced`` is what the committed run made on 2 CPU
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dilqr_rl.agents.clone_config import POLICY_KINDS
 from dilqr_rl.experiments import report
 from dilqr_rl.experiments.closed_loop_bc_trial import METHODS, run_closed_loop_bc_trial
 from dilqr_rl.experiments.study import Row, Study, StudyOptions, trial_id
@@ -227,6 +227,27 @@ def _plot(curves: dict, path: Path) -> None:
     report.save(fig, path)
 
 
+def _recorded(row: Row, key: str) -> Any:
+    value = row.get(key)
+    return None if value is None or value == "" or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _training(ok: list[Row]) -> str:
+    """Each policy's epochs (and the DiLQR loss) as its trials recorded them (results.csv's ``epochs_trained`` and
+    ``loss``); "?" for rows from before the trials recorded them."""
+    parts = []
+    for policy in POLICIES:
+        rows = [r for r in ok if r["policy"] == policy]
+        if not rows:
+            continue
+        epochs = sorted({str(_recorded(r, "epochs_trained") or _recorded(r, "epochs") or "?") for r in rows})
+        text = f"{LABELS[policy]} {'/'.join(epochs)} epochs"
+        if policy == "dilqr":
+            text += f" (loss {'/'.join(sorted({str(_recorded(r, 'loss') or '?') for r in rows}))})"
+        parts.append(text)
+    return ", ".join(parts) or "no trial finished"
+
+
 def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     ok = report.ok_rows(rows)
     names = sorted({r["grid"] for r in rows}) or [grid(options)[0]]
@@ -237,8 +258,7 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
     seeds = sorted({r["seed"] for r in ok})
     references = "; ".join(f"{env}: random {rs[0]['random_return']:.1f}, expert {rs[0]['expert_return']:.1f}"
                            for (env,), rs in report.group(ok, "env_id").items())
-    epochs = f"DiLQR {POLICY_KINDS['dilqr'].epochs} epochs, MLP {POLICY_KINDS['mlp'].epochs}, LSTM " \
-             f"{POLICY_KINDS['lstm'].epochs}"
+    epochs = _training(ok)
     text = f"""# closed-loop-bc: return against the number of expert demonstrations
 
 {"QUICK RUN: tiny sizes, numbers mean nothing. " if options.quick else ""}Grid `{", ".join(names)}`: {g.note}.
@@ -247,16 +267,16 @@ Trials: {len(rows)} ({len(ok)} ok), seeds {seeds}.
 Each trial clones one policy in one env: DiLQR (the env's DiLQR actor, its physics from the env's registered wrong
 start `model_error`, given in the physics table below: each parameter 30% off on Pendulum-v1 and the cart-pole, the
 length x3 on InvertedPendulum-v5), MLP, or LSTM over the observation history, each with its kind's defaults
-(`POLICY_KINDS`: {epochs}; the best validation epoch kept). BC trains on n expert episodes
+({epochs}; the best validation epoch kept). BC trains on n expert episodes
 (seeds 100 s .. 100 s + n - 1 for seed s; a single demonstration is cut into 5 consecutive pieces so that one can be
 held out for the validation). DAgger has the same number of expert labels: at a budget of n episodes it clones n - R
 E demonstrations, then runs R <= 4 rounds of E learner episodes (the expert acting with probability 0.5^k in round
 k), and the expert labels every state visited (about half of the budget; n = 1 leaves no room for a round, so DAgger
 starts at 2). The envs of fixed length (Pendulum-v1 200 steps, the cart-pole 500) give exactly n T labels either
 way. In InvertedPendulum-v5 a learner's episode ends when the pole falls, so DAgger may get fewer labels
-(`expert_labels` in results.csv). The return is the mean over {EVAL_EPISODES} evaluation episodes seeded
-{EVAL_SEED}..{EVAL_SEED + EVAL_EPISODES - 1}, normalised to 0 for a random policy and 1 for the expert on the same
-episodes ({references}). Mean ± standard error over seeds.
+(`expert_labels` in results.csv). The return is the mean over the evaluation's
+{report.evaluation_episodes(ok, EVAL_EPISODES, EVAL_SEED)}, normalised to 0 for a random policy and 1 for the
+expert on the same episodes ({references}). Mean ± standard error over seeds.
 
 The pixel pendulum (`dilqr_rl/PixelPendulum-v0`) is not part of this study; see `pixel-bc`.
 

@@ -209,7 +209,7 @@ env's own resets (theta ~ U(-pi, pi)): strongly nonlinear, the expert's controls
   validation epoch is kept (validation: 20% of the episodes; one demonstration is cut into 5 pieces).
 - **DAgger**: at a budget of n episodes, n - R E demonstrations then R rounds of E learner episodes labelled by
   the expert (β = 0.5^k), the same number of labels as BC at n.
-- **Evaluation**: {EVAL_EPISODES} episodes seeded {EVAL_SEED}..{EVAL_SEED + EVAL_EPISODES - 1}, normalised to 0
+- **Evaluation**: {report.evaluation_episodes(ok, EVAL_EPISODES, EVAL_SEED)}, normalised to 0
   for a random policy and 1 for the expert (`expert_for`, reading the true state) on the same episodes
   ({reference}). Mean ± standard error over seeds.
 

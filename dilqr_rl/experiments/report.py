@@ -55,6 +55,13 @@ def run_note(rows: Iterable[Row], options: StudyOptions, seeds: int, epochs: int
     return f" REDUCED RUN: {' and '.join(reduced)} (`--seeds`, `--epochs`), to fit the time available."
 
 
+def evaluation_episodes(rows: Iterable[Row], episodes: int, seed: int) -> str:
+    """"N episodes seeded A..B" as the rows ran them (their ``eval_episodes`` and ``eval_seed``); ``episodes`` and
+    ``seed`` where no row says: a summary describes its results, not today's defaults."""
+    ran = sorted({(r.get("eval_episodes", episodes), r.get("eval_seed", seed)) for r in rows}) or [(episodes, seed)]
+    return "; ".join(f"{n} episodes seeded {s}..{s + n - 1}" for n, s in ran)
+
+
 def mean_se(values: Sequence[float]) -> tuple[float, float, int]:
     """Mean, standard error of the mean (0 for one value) and count of the finite values."""
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
