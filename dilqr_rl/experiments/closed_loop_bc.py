@@ -60,7 +60,8 @@ GRIDS: dict[str, Grid] = {
               "and InvertedPendulum-v5 (episodes of 500 and 1000 steps), where the DiLQR actor runs at 1-5 and "
               "1-2 demonstrations only; DAgger at budgets {2, 5, 10} on Pendulum-v1 and 5 on the cart-pole, none "
               "on InvertedPendulum-v5. Why: the run had to fit about 30 minutes of 2 CPU cores (the committed run: "
-              "165 trials in 31 minutes, one launch, at commit 12471aa); `--grid full` runs the issue's grid"),
+              "165 trials in 33 minutes, one launch, at commit b34c986, sharing the cores with a pixel-bc run); "
+              "`--grid full` runs the issue's grid"),
     ),
 }
 """Named grids (``--grid``; None: ``full``)."""

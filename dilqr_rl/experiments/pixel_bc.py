@@ -186,7 +186,7 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
 
 {"QUICK RUN: tiny sizes, numbers mean nothing. " if options.quick else ""}`{PIXEL_PENDULUM_ID}` (4 stacked 64 x 64
 frames). Trials: {len(rows)} ({len(ok)} ok), seeds {seeds} ({SEEDS} seeds, not 5: the issue allows 3 for pixels
-where time demands; each DiLQR trial trains about 2 minutes on one core). Regime: the pendulum swing-up from the
+where time demands; each DiLQR trial trains about 3 minutes on one core). Regime: the pendulum swing-up from the
 env's own resets (theta ~ U(-pi, pi)): strongly nonlinear, the expert's controls saturated during the swing.
 
 ## Setting
