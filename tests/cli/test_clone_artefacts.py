@@ -1,4 +1,5 @@
-"""Each env's clones (DiLQR actor, MLP, LSTM) load in ``dilqr-rl evaluate`` and ``dilqr-rl video``."""
+"""Each env's clones (DiLQR actor, MLP, LSTM), the pixel pendulum's included, load in ``dilqr-rl evaluate`` and
+``dilqr-rl video``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dilqr_rl.agents.clone_config import CloneConfig
 from dilqr_rl.cli import main
 from dilqr_rl.data import collect_episodes
 
-ENVS = ("Pendulum-v1", "dilqr_rl/CartpoleSwingUp-v0", "InvertedPendulum-v5")
+ENVS = ("Pendulum-v1", "dilqr_rl/CartpoleSwingUp-v0", "InvertedPendulum-v5", "dilqr_rl/PixelPendulum-v0")
 
 
 @pytest.fixture(scope="module", params=ENVS)

@@ -72,3 +72,20 @@ def test_sysid_refuses_pixel_envs_before_collecting(tmp_path, capsys):
         "from pixels, clone the DiLQR actor, which learns the physics with its encoder: dilqr-rl bc-step --env-id "
         "dilqr_rl/PixelPendulum-v0 --policy dilqr\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_dagger_from_pixels_as_a_user_runs_it(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["dagger", "--env-id", "dilqr_rl/PixelPendulum-v0", "--policy", "dilqr", "--rounds", "1",
+                 "--n-episodes", "2", "--episodes-per-round", "1", "--max-episode-steps", "10", "--epochs", "2",
+                 "--eval-episodes", "1", "--no-progress", "--output-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    result = json.loads((run_dir / "result.json").read_text())
+    assert [row["expert_labels"] for row in result["rounds"]] == [20, 30]
+    assert set(result["physics_learned"]) == {"mass", "length", "gravity"}
+    out = capsys.readouterr().out
+    assert "evaluate it: " in out and result["checkpoint"] in out
+    assert main(["evaluate", "--policy", result["checkpoint"], "--env-id", "dilqr_rl/PixelPendulum-v0", "--episodes",
+                 "1", "--seed", "1000", "--max-steps", "10", "--no-progress", "--output-dir",
+                 str(tmp_path / "eval")]) == 0
+    assert f"return {result['return']:.1f}" in capsys.readouterr().out  # the same policy on the same episode
