@@ -7,6 +7,8 @@ from typing import Any
 
 from dilqr_rl.cli._errors import CLIError, check_threads, flag, speak_flags, writable_folder
 
+CONFIG_FILE = "config.json"
+"""The settings of a clone run, in its folder (:func:`write_config`)."""
 DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
 """The env of ``bc-step`` and ``dagger`` without ``--data`` and ``--env-id``."""
 
@@ -40,9 +42,25 @@ def start_run(args: Any, config_type: type):
     config = config_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_type)})
     cloner = checked_cloner(ds, config, env_kwargs, type(args))
     run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
+    write_config(args, ds, env_kwargs, cloner.config, run_dir / CONFIG_FILE)
     hparams = {**dataclasses.asdict(config), "data": str(args.data or "collected"), "env_id": ds.env_id,
                "n_episodes": ds.n_episodes, "env_kwargs": str(env_kwargs)}
     return ds, env_kwargs, config, cloner, run_dir, hparams
+
+
+def write_config(args: Any, ds, env_kwargs: dict, resolved: Any, path: Path) -> None:
+    """``config.json`` of a clone run: the options as given (``--data`` as an absolute path), the episodes' env, its
+    keyword arguments and the number of episodes, the settings with the observation-dependent defaults resolved
+    (``resolved``: state loss, model warm-up) and the trainer's (``trainer``: epochs, batch size, learning rate as
+    the run trained with them; DAgger's later rounds scale the rate by ``round_lr_scale``)."""
+    import dataclasses
+    import json
+
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(args)}
+    options["data"] = None if args.data is None else str(Path(args.data).resolve())
+    stored = {"options": options, "env_id": ds.env_id, "env_kwargs": env_kwargs, "n_episodes": ds.n_episodes,
+              "resolved": dataclasses.asdict(resolved), "trainer": dataclasses.asdict(resolved.bc_config(None))}
+    path.write_text(json.dumps(stored, indent=2, default=str))
 
 
 def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: int, seed: int, progress: bool,

@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import load_step_policy
+from dilqr_rl.agents.clone_config import POLICY_KINDS
 from dilqr_rl.agents.clone_data import episode_masks, transitions
 from dilqr_rl.agents.clone_policies import load_clone_policy
 from dilqr_rl.agents.evaluation import evaluate_episodes
@@ -92,7 +93,13 @@ def test_bc_step_dilqr_and_lstm_from_a_dataset_in_pendulum_v1(policy, tmp_path):
     assert again.mean_return == pytest.approx(result["return"], rel=1e-6)
     events = EventAccumulator(str(run_dir))
     events.Reload()
+    stored = json.loads((run_dir / "config.json").read_text())  # what the run trained with, defaults resolved
+    assert stored["options"]["data"] == str(data.resolve()) and stored["options"]["epochs"] == 2
+    assert stored["env_id"] == "Pendulum-v1" and stored["n_episodes"] == 3
+    assert stored["trainer"]["epochs"] == 2 and stored["trainer"]["batch_size"] == POLICY_KINDS[policy].batch_size
+    assert stored["trainer"]["lr"] == POLICY_KINDS[policy].lr and stored["resolved"]["state_weight"] == 0.0
     if policy == "dilqr":
+        assert stored["options"]["model_error"] == ["mass=0.5", "length=-0.2"] and stored["resolved"]["loss"] == "huber"
         assert result["physics_start"] == pytest.approx({"mass": 1.5, "length": 0.8, "gravity": 10.0})
         assert f"mass: true 1, start 1.5, learned {result['physics_learned']['mass']:.4g}" in out.stdout
         assert {"param/mass", "ilqr/converged_fraction", "bc/saturated_fraction"} <= set(events.Tags()["scalars"])
