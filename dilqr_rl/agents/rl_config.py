@@ -113,6 +113,10 @@ class RLConfig:
             if not (self.start_angle > 0 and self.start_speed >= 0):
                 raise ValueError(f"start_angle must be > 0 and start_speed >= 0; got {self.start_angle}, "
                                  f"{self.start_speed}")
+        elif self.start_speed != 1.0:
+            raise ValueError(f"start_speed={self.start_speed} sets the speed of the starts that start_angle sets, and "
+                             "start_angle is None (the env's own starts): add start_angle (Pendulum-v1 only), or "
+                             "leave start_speed out")
         self._check_counts()
         if self.sysid_every < 0:
             raise ValueError(f"sysid_every must be >= 0 (env steps between fits; 0: none); got {self.sysid_every}")

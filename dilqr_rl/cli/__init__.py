@@ -25,9 +25,11 @@ with status 130 after the command has saved what it can (``rl`` and ``bc`` print
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
+import io
 import os
 import pkgutil
 import sys
@@ -78,13 +80,36 @@ def parse(args_type: type, argv: Sequence[str], prog: str, description: str | No
     (``--start-angle``) instead of fields (``start_angle``)."""
     import tyro
 
-    from dilqr_rl.cli._errors import flag_checked
+    from dilqr_rl.cli._errors import CLIError, flag_checked
 
     checked = flag_checked(args_type)
-    parsed = tyro.cli(checked, args=list(argv), prog=prog, description=description)
+    report = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(report):
+            parsed = tyro.cli(checked, args=list(argv), prog=prog, description=description)
+    except SystemExit as done:
+        if done.code not in (0, None):
+            raise CLIError(_one_line(report.getvalue(), prog)) from None
+        sys.stderr.write(report.getvalue())
+        raise
     if checked is args_type:
         return parsed
     return args_type(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(args_type) if f.init})
+
+
+def _one_line(report: str, prog: str) -> str:
+    """tyro's boxed parse error (unknown option, malformed value, missing value) as one line: its message, then
+    where to look. The box's title ("Value error") and its help text are dropped; rich draws it with or without
+    box characters, depending on the terminal."""
+    lines = []
+    for raw in report.splitlines():
+        line = raw.strip("│╭╮╰╯─| ")
+        if line.startswith(("Argument helptext", "For full helptext")):
+            break
+        if line and not set(line) <= set("-+ "):  # not a rule of an ASCII-drawn box
+            lines.append(line)
+    text = " ".join(lines[1:] if len(lines) > 1 else lines)
+    return f"{text or 'the options could not be parsed'} (see '{prog} --help')"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

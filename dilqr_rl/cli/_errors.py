@@ -26,7 +26,7 @@ def flag(field_name: str) -> str:
 
 def speak_flags(message: str, args_type: type) -> str:
     """Reword a config's message for the command line: ``name=value`` -> ``--name value`` (``--no-name`` for
-    ``name=False``) and field names with an underscore -> ``--name``."""
+    ``name=False``), field names with an underscore, and a field name that opens the message -> ``--name``."""
     names = sorted((f.name for f in dataclasses.fields(args_type)), key=len, reverse=True)
     for name in names:
         message = re.sub(rf"\b{name}=False\b", f"--no-{name.replace('_', '-')}", message)
@@ -34,6 +34,8 @@ def speak_flags(message: str, args_type: type) -> str:
         message = re.sub(rf"\b{name}='?([^\s',;)]+)'?", lambda m, n=name: f"{flag(n)} {m.group(1)}", message)
         if "_" in name:
             message = re.sub(rf"(?<![-\w]){name}\b", flag(name), message)
+        else:  # a plain word is a field only where it opens the message ("learn names nothing")
+            message = re.sub(rf"^{name}\b(?![=-])", flag(name), message)
     return message
 
 

@@ -33,6 +33,27 @@ def test_no_command_and_unknown_commands(capsys):
     assert capsys.readouterr().err.startswith("error: unknown command 'train'; valid: bc, bc-step, bench")
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["rl", "--bogus-flag", "1"], "Unrecognized options: --bogus-flag, 1 (see 'dilqr-rl rl --help')"),
+    (["rl", "--seed", "abc"], "Error parsing --seed: invalid literal for int() with base 10: 'abc' (see 'dilqr-rl rl "
+                              "--help')"),
+    (["bc-step", "--policy"], "Missing value for argument '--policy'. Expected 1 values. (see 'dilqr-rl bc-step "
+                              "--help')"),
+    (["rl", "--learn"], "--learn names nothing; expected one or more of physics, cost, cost-map"),
+])
+def test_options_the_parser_refuses_are_one_error_line(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert not any(tmp_path.iterdir())
+
+
+def test_help_still_prints_and_exits_0(capsys):
+    assert main(["rl", "--help"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("usage: dilqr-rl rl [-h] [OPTIONS]") and out.err == ""
+
+
 def test_only_cli_errors_are_caught(monkeypatch):
     """A bug (here a ValueError from inside a command) keeps its traceback: main does not swallow it."""
     import dilqr_rl.cli.video as video

@@ -101,6 +101,13 @@ ERRORS = [
      "options and dilqr_rl/Pendulum-v0 has none: use --env-id Pendulum-v1, or leave --start-angle out (the env's "
      "own starts)"),
     (["--start-angle", "0"], "error: --start-angle must be > 0 and --start-speed >= 0; got 0.0, 1.0"),
+    (["--env-id", "InvertedPendulum-v5", "--start-speed", "2"], "error: --start-speed 2.0 sets the speed of the "
+     "starts that --start-angle sets, and --start-angle is None (the env's own starts): add --start-angle "
+     "(Pendulum-v1 only), or leave --start-speed out"),
+    (["--seed", "abc"], "error: Error parsing --seed: invalid literal for int() with base 10: 'abc' (see 'dilqr-rl rl "
+     "--help')"),
+    (["--hyperparams", "n_steps"], "error: Error parsing --hyperparams: Failed to parse key-value pairs! (see "
+     "'dilqr-rl rl --help')"),
     (["--policy", "mlp", "--learn", "cost-map"], "error: --learn cost-map with --policy mlp: the MLP actor has no "
      "cost; use --policy dilqr"),
     (["--learn", "cost", "cost-map"], "error: --learn cost and --learn cost-map exclude each other: the cost map "

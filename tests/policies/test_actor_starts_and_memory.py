@@ -150,6 +150,7 @@ def test_unconverged_items_get_a_zero_gradient_by_default():
 
 CASES = {  # env id -> (episodes, max steps): a small budget; the full table is scripts/actor_returns.py
     "Pendulum-v1": (3, None),
+    "dilqr_rl/Pendulum-v0": (2, None),
     "dilqr_rl/CartpoleBalance-v0": (2, 100),
     "InvertedPendulum-v5": (2, 100),
     "dilqr_rl/CartpoleSwingUp-v0": (1, 120),
