@@ -18,10 +18,15 @@ POLICIES = ("dilqr", "mlp")
 """Actors: the DiLQR controller (``DiLQRPolicy``, ``DiLQRSACPolicy``, ``DiLQRTD3Policy``) or SB3's MlpPolicy."""
 LEARNABLE = ("physics", "cost", "cost-map")
 """What a DiLQR actor may learn: the dynamics' physical parameters, the cost's weights (log-weights), a cost map."""
-RL_ENV_IDS = ("Pendulum-v1", "dilqr_rl/Pendulum-v0", "dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleBalance-v0",
-              "InvertedPendulum-v5")
-"""Environments ``dilqr-rl rl`` runs in: each has a registered model (the DiLQR actor) and an iLQR expert (the 1 of
-the normalised return)."""
+
+
+def rl_env_ids() -> tuple[str, ...]:
+    """Environments ``dilqr-rl rl`` runs in: every state-observing env of the registry (``env_registry.ENVS``), each
+    with a registered model (the DiLQR actor) and an iLQR expert (the 1 of the normalised return). Imported when a
+    config is checked, not with this module (the registry imports torch; ``--help`` should not)."""
+    from dilqr_rl.policies.env_registry import STATE_ENV_IDS
+
+    return STATE_ENV_IDS
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class RLConfig:
     """SB3 verbosity (1: print SB3's logged table)."""
 
     def __post_init__(self) -> None:
-        for name, value, valid in (("env_id", self.env_id, RL_ENV_IDS), ("algo", self.algo, ALGOS),
+        for name, value, valid in (("env_id", self.env_id, rl_env_ids()), ("algo", self.algo, ALGOS),
                                    ("policy", self.policy, POLICIES)):
             if value not in valid:
                 raise ValueError(f"{name}={value!r}: expected one of {', '.join(valid)}")

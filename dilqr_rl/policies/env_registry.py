@@ -122,6 +122,16 @@ class EnvEntry:
     description: str
     matches: Callable[[gym.Env], bool]
     build: Callable[[gym.Env], EnvControl]
+    state_ids: tuple[str, ...] = ()
+    """Every id the entry serves whose observations are states (``dilqr-rl rl`` trains in these); default: just
+    ``env_id``."""
+    image_ids: tuple[str, ...] = ()
+    """Ids it serves whose observations are images (cloning only: ``bc-step``, ``dagger``)."""
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id the entry serves, states first."""
+        return (self.state_ids or (self.env_id,)) + self.image_ids
 
 
 WRONG_PENDULUM = {"mass": 0.3, "length": -0.3, "gravity": 0.3}
@@ -283,16 +293,20 @@ ENVS: tuple[EnvEntry, ...] = (
              "InvertedPendulum-v5 (raw, or through dilqr_rl.envs.InvertedPendulumStateAdapter)",
              _is_inverted_pendulum, _inverted_pendulum),
     EnvEntry("dilqr_rl/Pendulum-v0", "dilqr_rl/Pendulum-v0 and dilqr_rl/PixelPendulum-v0",
-             lambda env: _own_model(env, PendulumDynamics), _own_pendulum),
+             lambda env: _own_model(env, PendulumDynamics), _own_pendulum,
+             image_ids=("dilqr_rl/PixelPendulum-v0",)),
     EnvEntry("dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleSwingUp-v0 and dilqr_rl/CartpoleBalance-v0",
-             lambda env: _own_model(env, CartpoleDynamics), _own_cartpole),
+             lambda env: _own_model(env, CartpoleDynamics), _own_cartpole,
+             state_ids=("dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleBalance-v0")),
 )
-"""Every supported environment; :func:`env_control` takes the first entry that matches."""
+"""Every supported environment; :func:`env_control` takes the first entry that matches. Adding an environment is
+adding its entry here (with the builder of its :class:`EnvControl`): the ids below, the expert, the actor,
+``dilqr-rl rl``, ``bc-step`` and ``dagger`` read them from here."""
 
-SUPPORTED = ("Pendulum-v1", "InvertedPendulum-v5 (raw, or through dilqr_rl.envs.InvertedPendulumStateAdapter)",
-             "dilqr_rl/Pendulum-v0", "dilqr_rl/PixelPendulum-v0", "dilqr_rl/CartpoleSwingUp-v0",
-             "dilqr_rl/CartpoleBalance-v0")
-"""The environment ids the registry serves (for messages and the command line)."""
+STATE_ENV_IDS: tuple[str, ...] = tuple(i for entry in ENVS for i in entry.state_ids or (entry.env_id,))
+"""The ids whose observations are states, in the registry's order (``dilqr-rl rl`` trains in these)."""
+SUPPORTED: tuple[str, ...] = tuple(i for entry in ENVS for i in entry.ids)
+"""Every id the registry serves (for messages and the command line)."""
 
 
 def env_control(env: gym.Env) -> EnvControl:

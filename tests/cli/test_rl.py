@@ -83,8 +83,8 @@ def test_artefacts_run_in_evaluate_and_video(tmp_path, capsys, algo, policy, hyp
 
 
 ERRORS = [
-    (["--env-id", "CartPole-v1"], "error: --env-id CartPole-v1: expected one of Pendulum-v1, dilqr_rl/Pendulum-v0, "
-     "dilqr_rl/CartpoleSwingUp-v0, dilqr_rl/CartpoleBalance-v0, InvertedPendulum-v5"),
+    (["--env-id", "CartPole-v1"], "error: --env-id CartPole-v1: expected one of Pendulum-v1, InvertedPendulum-v5, "
+     "dilqr_rl/Pendulum-v0, dilqr_rl/CartpoleSwingUp-v0, dilqr_rl/CartpoleBalance-v0"),
     (["--algo", "dqn"], "error: --algo dqn: expected one of ppo, a2c, sac, td3"),
     (["--policy", "lstm"], "error: --policy lstm: expected one of dilqr, mlp"),
     (["--model-error", "mass"], "error: --model-error 'mass' is not NAME=REL (a physical parameter and its relative "
