@@ -74,6 +74,8 @@ def episodes_and_env_kwargs(data: Path | None, env_id: str | None, n_episodes: i
         refuse_images(env_id)
     if data is not None:
         ds = episodes(data, env_id)
+        if not images and ds.observations.ndim > 2:  # (steps, frames, height, width): the env was not named
+            raise CLIError(_images_refused(f"--data {data} holds image observations of {ds.env_id}", ds.env_id))
         kwargs = dict(ds.metadata.get("env_kwargs", {}))
     else:
         ds = expert_episodes(env_id or DEFAULT_ENV_ID, n_episodes, seed, progress, max_episode_steps)
@@ -95,10 +97,13 @@ def refuse_images(env_id: str | None) -> None:
     finally:
         env.close()
     if images:
-        raise CLIError(f"--env-id {env_id} observes images, and sysid on episodes fits the model to state "
-                       "observations (Pendulum-v1, dilqr_rl/Pendulum-v0, dilqr_rl/CartpoleSwingUp-v0, "
-                       "InvertedPendulum-v5, ...); from pixels, clone the DiLQR actor, which learns the physics "
-                       f"with its encoder: dilqr-rl bc-step --env-id {env_id} --policy dilqr")
+        raise CLIError(_images_refused(f"--env-id {env_id} observes images", env_id))
+
+
+def _images_refused(what: str, env_id: str) -> str:
+    return (f"{what}, and sysid on episodes fits the model to state observations (Pendulum-v1, dilqr_rl/Pendulum-v0, "
+            "dilqr_rl/CartpoleSwingUp-v0, InvertedPendulum-v5, ...); from pixels, clone the DiLQR actor, which learns "
+            f"the physics with its encoder: dilqr-rl bc-step --env-id {env_id} --policy dilqr")
 
 
 def checked_cloner(ds, config, env_kwargs: dict[str, Any], args_type: type):
@@ -128,8 +133,9 @@ def make_cloner(ds, config, env_kwargs: dict[str, Any]):
         raise CLIError(f"--policy {config.policy} cannot act in {ds.env_id}: {message}") from None
 
 
-def print_summary(summary: dict[str, Any], env_id: str) -> None:
-    """The run's figures: one line per scalar, the returns and physics as sentences, how to evaluate it."""
+def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, Any] | None = None) -> None:
+    """The run's figures: one line per scalar, the returns and physics as sentences, how to evaluate it (on the
+    run's evaluation episodes, so that ``evaluate`` reproduces its return)."""
     from dilqr_rl.cli._commands import installed_command
 
     for key, value in summary.items():
@@ -146,7 +152,13 @@ def print_summary(summary: dict[str, Any], env_id: str) -> None:
               f"learned {learned:.4g}")
     if "checkpoint" in summary:
         command = installed_command("dilqr-rl")
-        print(f"evaluate it: {command} evaluate --policy {summary['checkpoint']} --env-id {env_id}")
+        same = ""
+        if summary.get("eval_seeds"):
+            first, last = summary["eval_seeds"]
+            same = f" --seed {first} --episodes {last - first + 1}"
+        if (env_kwargs or {}).get("max_episode_steps") is not None:
+            same += f" --max-steps {env_kwargs['max_episode_steps']}"
+        print(f"evaluate it: {command} evaluate --policy {summary['checkpoint']} --env-id {env_id}{same}")
 
 
 def share(normalized: float | None) -> str:

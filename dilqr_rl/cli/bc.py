@@ -111,7 +111,7 @@ def run(args: Args) -> int:
                                   perturbation=args.perturbation, init_seed=args.seed, learnable=args.learnable,
                                   horizon=ds.horizon)
     except ValueError as error:  # empty splits, unknown --learnable names
-        raise CLIError(speak_flags(str(error), Args).replace("learnable [", "--learnable [")) from None
+        raise CLIError(speak_flags(str(error), Args)) from None
     config = BCConfig(epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=args.optimizer or ("rmsprop" if dilqr else "adam"),
                       lr=args.lr or (1e-2 if dilqr else 1e-4), lr_schedule=args.lr_schedule,

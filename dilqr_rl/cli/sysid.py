@@ -134,10 +134,11 @@ def run_episodes(args: Args) -> int:
     summary = {"run_dir": str(run_dir), **result}
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
     print(f"run folder: {run_dir}")
+    steps = "" if env_kwargs.get("max_episode_steps") is None else f" --max-steps {env_kwargs['max_episode_steps']}"
     print(f"the fitted model as a controller: {installed_command('dilqr-rl')} evaluate --policy {result['checkpoint']} "
-          f"--env-id {ds.env_id} (dynamics only: {run_dir / 'dynamics.pt'})")
+          f"--env-id {ds.env_id} --seed 1000{steps} (dynamics only: {run_dir / 'dynamics.pt'})")
     test = "-" if result["test_loss"] is None else f"{result['test_loss']:.3e}"
-    print(f"transition loss over {result['transitions']} transitions: train {result['train_loss']:.3e}, test {test}")
+    print(f"transition loss: train {result['train_loss']:.3e} ({result['transitions']} transitions), test {test}")
     for name, learned in result["physics_learned"].items():
         print(f"{name}: true {result['physics_true'][name]:g}, start {result['physics_start'][name]:g}, "
               f"learned {learned:.5f}")
@@ -168,7 +169,7 @@ def run_plans(args: Args) -> int:
         config = SysIdConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                              seed=args.seed, progress=args.progress)
     except ValueError as error:
-        raise CLIError(speak_flags(str(error), Args).replace("learnable [", "--learnable [")) from None
+        raise CLIError(speak_flags(str(error), Args)) from None
     ds = plans(args.system, args.data, args.n_train, args.n_val, args.n_test, args.seed, args.progress)
     train, test = ds.split("train"), ds.split("test")
     if len(train) == 0:

@@ -11,6 +11,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from dilqr_rl.agents.clone_policies import load_clone_policy
 from dilqr_rl.cli import main
+from dilqr_rl.cli._commands import installed_command
+from dilqr_rl.data import collect_episodes
 from tests import SUBPROCESS_TIMEOUT_S
 
 CLI = [sys.executable, "-m", "dilqr_rl.cli"]
@@ -84,8 +86,19 @@ def test_dagger_from_pixels_as_a_user_runs_it(tmp_path, capsys):
     assert [row["expert_labels"] for row in result["rounds"]] == [20, 30]
     assert set(result["physics_learned"]) == {"mass", "length", "gravity"}
     out = capsys.readouterr().out
-    assert "evaluate it: " in out and result["checkpoint"] in out
+    assert (f"evaluate it: {installed_command('dilqr-rl')} evaluate --policy {result['checkpoint']} --env-id "
+            "dilqr_rl/PixelPendulum-v0 --seed 1000 --episodes 1 --max-steps 10\n") in out  # the run's episodes
     assert main(["evaluate", "--policy", result["checkpoint"], "--env-id", "dilqr_rl/PixelPendulum-v0", "--episodes",
                  "1", "--seed", "1000", "--max-steps", "10", "--no-progress", "--output-dir",
                  str(tmp_path / "eval")]) == 0
     assert f"return {result['return']:.1f}" in capsys.readouterr().out  # the same policy on the same episode
+
+
+def test_sysid_refuses_a_dataset_of_pixel_episodes_without_env_id(tmp_path, capsys):
+    data = collect_episodes("dilqr_rl/PixelPendulum-v0", 2, seed=0, progress=False, max_episode_steps=3)
+    path = data.save(tmp_path / "pixels.npz")
+    assert main(["sysid", "--data", str(path), "--output-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --data {path} holds image observations of dilqr_rl/PixelPendulum-v0, and sysid on episodes fits the "
+        "model to state observations")
+    assert not (tmp_path / "runs").exists()
