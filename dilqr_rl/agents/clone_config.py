@@ -93,7 +93,7 @@ class CloneConfig:
     """What the DiLQR actor learns: physics, cost (the cost's weights), or both."""
     loss: str = DILQR_LOSSES[0]
     """The DiLQR actor's loss: huber (its first control u_1 against the expert's action, squared below
-    ``HUBER_DELTA`` of the control's half range and linear above), first (the same, squared) or plan (its whole
+    0.1 of the control's half range, ``HUBER_DELTA``, and linear above), first (the same, squared) or plan (its whole
     plan against the expert's next T actions, squared)."""
     epochs: int | None = None
     """Passes over the training episodes (None: dilqr 40, mlp 200, lstm 300)."""

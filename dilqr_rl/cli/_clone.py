@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,10 @@ def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, An
     for name, learned in summary.get("physics_learned", {}).items():
         print(f"{name}: true {summary['physics_true'][name]:g}, start {summary['physics_start'][name]:g}, "
               f"learned {learned:.4g}")
+    if summary.get("physics_learned") and summary["physics_learned"] == summary.get("physics_start"):
+        print("warning: the learned physics are their start: the best validation epoch came before they moved (on "
+              "images: within --model-warmup), or the first controls sat at their bounds, where the loss gives them "
+              "no gradient (bc/saturated_fraction in TensorBoard); train longer or on more episodes", file=sys.stderr)
     if "checkpoint" in summary:
         command = installed_command("dilqr-rl")
         same = ""

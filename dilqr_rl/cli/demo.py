@@ -1,5 +1,6 @@
-"""``dilqr-rl demo``: a DiLQR policy from a wrong model cloned from a few expert swing-ups, next to an MLP and an
-LSTM, in closed loop; ``--open-loop``: the papers' comparison on expert plans."""
+"""``dilqr-rl demo``: a DiLQR policy from a wrong model, cloned from a few expert swing-ups, beside an MLP and an LSTM
+
+The three run in closed loop in the env; ``--open-loop``: the papers' comparison on expert plans."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ class Args:
     """Seeds per method and setting (None: the study's: 5; 8 for nonrealizable-pendulum; 3 for gradient-fidelity,
     visual and pixel-bc; 1 with --quick)."""
     quick: bool = False
-    """A reduced version of the same study (minutes): tiny sizes, one seed unless --seeds says otherwise."""
+    """A reduced version of the same study (seconds to a few minutes): tiny sizes, one seed unless --seeds says
+    otherwise."""
     epochs: int | None = None
     """Epochs of the model-based learners (None: the study's)."""
     device: str = "cpu"

@@ -266,8 +266,9 @@ def summarize(rows: list[Row], out_dir: Path, options: StudyOptions) -> None:
 Trials: {len(rows)} ({len(ok)} ok), seeds {seeds}.
 
 Each trial clones one policy in one env: DiLQR (the env's DiLQR actor, its physics from the env's registered wrong
-start `model_error`, given in the physics table below: each parameter 30% off on Pendulum-v1 and the cart-pole, the
-length x3 on InvertedPendulum-v5), MLP, or LSTM over the observation history, each with its kind's defaults
+start `model_error`, given in the physics table below: mass, length and gravity 30% off on Pendulum-v1, the masses
+and the length 30% off on the cart-pole (its gravity kept), the length x3 on InvertedPendulum-v5), MLP, or LSTM
+over the observation history, each with its kind's defaults
 ({epochs}; the best validation epoch kept). BC trains on n expert episodes
 (seeds 100 s .. 100 s + n - 1 for seed s; a single demonstration is cut into 5 consecutive pieces so that one can be
 held out for the validation). DAgger has the same number of expert labels: at a budget of n episodes it clones n - R

@@ -102,3 +102,14 @@ def test_sysid_refuses_a_dataset_of_pixel_episodes_without_env_id(tmp_path, caps
         f"error: --data {path} holds image observations of dilqr_rl/PixelPendulum-v0, and sysid on episodes fits the "
         "model to state observations")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_clone_whose_physics_never_moved_is_warned_about(capsys):
+    from dilqr_rl.cli._clone import print_summary
+
+    start = {"mass": 1.3, "length": 0.7, "gravity": 13.0}
+    summary = {"physics_true": {"mass": 1.0, "length": 1.0, "gravity": 10.0}, "physics_start": start}
+    print_summary({**summary, "physics_learned": dict(start)}, "Pendulum-v1")
+    assert capsys.readouterr().err.startswith("warning: the learned physics are their start")
+    print_summary({**summary, "physics_learned": {**start, "length": 0.8}}, "Pendulum-v1")
+    assert capsys.readouterr().err == ""
