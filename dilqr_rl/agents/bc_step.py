@@ -28,6 +28,9 @@ class StepPolicySpec:
     hidden_sizes: tuple[int, ...] = (64, 64)
     init_seed: int = 0
     """Seeds the network's initial weights."""
+    env_id: str | None = None
+    """The env it was cloned in (``bc-step``, ``dagger``; None: not recorded, e.g. checkpoints written before it
+    was)."""
 
 
 def build_step_policy(spec: StepPolicySpec, dtype: torch.dtype = torch.float32) -> MLPPolicy:

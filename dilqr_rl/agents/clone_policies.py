@@ -93,7 +93,8 @@ class ClonePolicySpec:
         if self.images:
             raise ValueError(f"bc-step's MLP format is for flat observations (d,); {self.env_id} has {self.obs_shape}")
         return StepPolicySpec(obs_dim=self.obs_shape[0], action_dim=self.action_dim, action_low=self.action_low,
-                              action_high=self.action_high, hidden_sizes=self.hidden_sizes, init_seed=self.init_seed)
+                              action_high=self.action_high, hidden_sizes=self.hidden_sizes, init_seed=self.init_seed,
+                              env_id=self.env_id)
 
     def checkpoint_spec(self) -> dict[str, Any]:
         """What a checkpoint stores as its spec (``mlp``: ``StepPolicySpec``, loadable by ``load_step_policy``)."""

@@ -112,3 +112,43 @@ def _unobserved_states(source: str, env, env_id: str) -> CLIError:
     return CLIError(f"{problem}, and neither does any other environment: {system.name} is an imitation benchmark, "
                     f"measured by the test loss of its plans ('dilqr-rl bc' prints test_loss). Policies of "
                     f"{', '.join(runnable)} run in environments (dilqr-rl bc --system ...)")
+
+
+DEFAULT_EVAL_ENV_ID = "dilqr_rl/Pendulum-v0"
+"""The env of ``evaluate`` and ``video`` when ``--env-id`` is not given and the policy records none."""
+
+
+def recorded_env_id(source: str) -> str | None:
+    """The env a policy was trained in, where its files record it: a clone checkpoint's spec (``bc-step``, ``dagger``,
+    ``sysid``), else the ``config.json`` of the run folder (beside the file, or one folder up for ``checkpoints/``:
+    ``dilqr-rl rl`` runs, and ``bc-step`` and ``dagger`` runs of an MLP); None for the expert, other files and
+    anything unreadable (loading reports those)."""
+    import json
+
+    path = Path(source)
+    if source == "expert" or not path.is_file():
+        return None
+    if path.suffix != ".zip":
+        from dilqr_rl.agents.bc import load_checkpoint
+
+        try:
+            spec = load_checkpoint(path).get("spec", {})
+        except (OSError, ValueError):
+            return None
+        recorded = spec.get("clone", spec) if isinstance(spec, dict) else None  # a DiLQR or LSTM clone, or an MLP
+        if isinstance(recorded, dict) and isinstance(recorded.get("env_id"), str):
+            return recorded["env_id"]
+    for folder in (path.parent, path.parent.parent):
+        config = folder / "config.json"
+        try:
+            env_id = json.loads(config.read_text()).get("env_id") if config.is_file() else None
+        except (OSError, ValueError, AttributeError):
+            env_id = None
+        if isinstance(env_id, str):
+            return env_id
+    return None
+
+
+def policy_env_id(source: str, env_id: str | None) -> str:
+    """``--env-id`` if given, else the env the policy records (:func:`recorded_env_id`), else the default."""
+    return env_id if env_id is not None else recorded_env_id(source) or DEFAULT_EVAL_ENV_ID

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.cli._errors import check_threads
-from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env
+from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env, policy_env_id
 from dilqr_rl.cli.video import check_video_option
 
 
@@ -18,8 +19,9 @@ class Args:
     policy: str = "expert"
     """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step, dagger, sysid) or an SB3
     PPO, A2C, SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)."""
-    env_id: str = "dilqr_rl/Pendulum-v0"
-    """Gymnasium id."""
+    env_id: str | None = None
+    """Gymnasium id (None: the env the policy was trained in, as its checkpoint or run folder records it; else, and
+    for the expert, dilqr_rl/Pendulum-v0)."""
     episodes: int = 20
     """Episodes, seeded seed, seed + 1, ... (run in lockstep)."""
     seed: int = 0
@@ -58,6 +60,7 @@ def run(args: Args) -> int:
     from dilqr_rl.cli._errors import writable_folder
 
     torch.set_num_threads(args.threads)
+    args = dataclasses.replace(args, env_id=policy_env_id(args.policy, args.env_id))
     if args.video is not None:
         check_video_option(args.video, "--video")
     writable_folder(args.output_dir, "--output-dir")  # before the episodes run

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.cli._errors import CLIError, check_threads, writable_file
-from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env
+from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env, policy_env_id
 
 VIDEO_FORMATS = (".gif", ".mp4")
 
@@ -18,8 +19,9 @@ class Args:
     policy: str = "expert"
     """'expert' (the iLQR expert of the env), a BC checkpoint (.pt: dilqr-rl bc, bc-step, dagger, sysid) or an SB3
     PPO, A2C, SAC or TD3 model (.zip: dilqr-rl rl's model.zip or checkpoints/*_steps.zip, or model.save)."""
-    env_id: str = "dilqr_rl/Pendulum-v0"
-    """Gymnasium id."""
+    env_id: str | None = None
+    """Gymnasium id (None: the env the policy was trained in, as its checkpoint or run folder records it; else, and
+    for the expert, dilqr_rl/Pendulum-v0)."""
     output: Path | None = None
     """Video file (.gif or .mp4); None: runs/videos/<env>__<policy>__seed<seed>.gif (a new name if taken)."""
     seed: int = 0
@@ -56,9 +58,15 @@ def check_video_option(path: Path, option: str) -> Path:
 
 
 def default_output(args: Args) -> Path:
-    """runs/videos/<env>__<policy>__seed<seed>.gif, with -1, -2, ... if that file exists."""
+    """runs/videos/<env>__<policy>__seed<seed>.gif, with -1, -2, ... if that file exists (<policy>: the file's stem;
+    a run's best.pt, last.pt, model.zip or policy.pt: runs/videos/<run folder>__<stem>__seed<seed>.gif, the run
+    folder's name starting with its env)."""
     policy = "expert" if args.policy == "expert" else Path(args.policy).stem
     stem = f"{args.env_id.replace('/', '-')}__{policy}__seed{args.seed}"
+    if policy in ("best", "last", "model", "policy"):  # runs/<run>/checkpoints/best.pt, runs/<run>/model.zip, ...
+        source = Path(args.policy).resolve()
+        run = source.parent.parent if source.parent.name == "checkpoints" else source.parent
+        stem = f"{run.name}__{policy}__seed{args.seed}"
     path, k = Path("runs", "videos", f"{stem}.gif"), 0
     while path.exists():
         k += 1
@@ -74,6 +82,7 @@ def run(args: Args) -> int:
     from dilqr_rl.agents.video import record_video
 
     torch.set_num_threads(args.threads)
+    args = dataclasses.replace(args, env_id=policy_env_id(args.policy, args.env_id))
     output = check_video_option(args.output if args.output is not None else default_output(args), "--output")
     with closing(make_cli_env(args.env_id, render_mode="rgb_array")) as env:
         check_frames(env, args.env_id, "record another --env-id")
