@@ -18,6 +18,18 @@ import torch
 from torch import Tensor
 
 from dilqr_rl.agents.bc_step import split_episodes
+from dilqr_rl.data.episodes import EpisodeDataset
+
+SEGMENTS = 5
+"""A single demonstration is cloned as this many consecutive pieces (:func:`segmented`)."""
+
+
+def segmented(ds: EpisodeDataset, parts: int = SEGMENTS) -> EpisodeDataset:
+    """One episode as ``parts`` consecutive pieces numbered as episodes: cloning splits by episode (one piece is
+    held out to select the epoch), and a single demonstration has no second episode."""
+    arrays = dict(ds.arrays)
+    arrays["episode"] = (np.arange(len(ds)) * parts // len(ds)).astype(ds.episode.dtype)
+    return EpisodeDataset(ds.env_id, arrays, dict(ds.metadata))
 
 
 def episode_masks(episode_ids: np.ndarray, val_fraction: float, test_fraction: float, seed: int

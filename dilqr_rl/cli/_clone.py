@@ -33,6 +33,7 @@ def start_run(args: Any, config_type: type):
     import torch
     from stable_baselines3.common.utils import set_random_seed
 
+    from dilqr_rl.agents.clone_data import SEGMENTS, segmented
     from dilqr_rl.agents.logging import make_run_dir
 
     torch.set_num_threads(args.threads)
@@ -40,6 +41,9 @@ def start_run(args: Any, config_type: type):
     writable_folder(args.output_dir, "--output-dir")
     ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
                                              args.max_episode_steps)
+    if ds.n_episodes == 1:  # cloning splits by episode: one demonstration becomes consecutive pieces
+        ds = segmented(ds)
+        print(f"one demonstration: cloned as {SEGMENTS} consecutive pieces of it, one held out to select the epoch")
     config = config_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_type)})
     cloner = checked_cloner(ds, config, env_kwargs, type(args))
     run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)

@@ -20,18 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dilqr_rl.agents.clone import clone_from_episodes
 from dilqr_rl.agents.clone_config import POLICY_KINDS, CloneConfig, DaggerConfig
+from dilqr_rl.agents.clone_data import segmented
 from dilqr_rl.agents.dagger import run_dagger
 from dilqr_rl.agents.reference_returns import Reference, reference_returns
 from dilqr_rl.data.episodes import EpisodeDataset, collect_episodes
 from dilqr_rl.policies.env_registry import make_env
 
 METHODS = ("bc", "dagger")
-SEGMENTS = 5
-"""A single demonstration is cloned as this many consecutive pieces (:func:`segmented`)."""
 MAX_ROUNDS = 4
 """DAgger's rounds at most (fewer where the budget has fewer learner episodes)."""
 
@@ -92,14 +89,6 @@ def demonstrations(config: dict[str, Any]) -> EpisodeDataset:
     keep = ds.episode < config["n_demos"]
     ds = EpisodeDataset(ds.env_id, {key: value[keep] for key, value in ds.arrays.items()}, dict(ds.metadata))
     return segmented(ds) if ds.n_episodes == 1 else ds
-
-
-def segmented(ds: EpisodeDataset, parts: int = SEGMENTS) -> EpisodeDataset:
-    """One episode as ``parts`` consecutive pieces numbered as episodes: cloning splits by episode (one piece is
-    held out to select the epoch), and a single demonstration has no second episode."""
-    arrays = dict(ds.arrays)
-    arrays["episode"] = (np.arange(len(ds)) * parts // len(ds)).astype(ds.episode.dtype)
-    return EpisodeDataset(ds.env_id, arrays, dict(ds.metadata))
 
 
 def reference(config: dict[str, Any]) -> Reference:

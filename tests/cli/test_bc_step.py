@@ -123,14 +123,20 @@ def test_bc_step_reports_user_errors_on_one_line(tmp_path, episodes):
     assert out.stderr == "error: need 0 < --val-fraction < 1 and 0 <= --test-fraction < 1; got 1.5 and 0.0\n"
 
 
-def test_bc_step_refuses_too_few_episodes_and_unknown_parameters_before_the_run(tmp_path, episodes, capsys):
+def test_one_demonstration_is_cloned_as_consecutive_pieces(tmp_path, episodes, capsys):
     one = EpisodeDataset(ENV_ID, {**episodes.arrays, "episode": np.zeros_like(episodes.episode)},
                          dict(episodes.metadata)).save(tmp_path / "one.npz")
     runs = tmp_path / "runs"
-    assert main(["bc-step", "--data", str(one), "--test-fraction", "0.2", "--output-dir", str(runs)]) == 2
-    assert capsys.readouterr().err == (
-        "error: the data has 1 episode(s) but cloning splits by episode and needs at least 3 (train, val, test): "
-        "collect more (--n-episodes), or set --test-fraction 0\n")
+    assert main(["bc-step", "--data", str(one), "--test-fraction", "0.2", "--epochs", "1", "--eval-episodes", "0",
+                 "--no-progress", "--output-dir", str(runs)]) == 0
+    assert "one demonstration: cloned as 5 consecutive pieces of it, one held out to select the epoch\n" in \
+        capsys.readouterr().out
+    (run_dir,) = runs.iterdir()
+    assert json.loads((run_dir / "config.json").read_text())["n_episodes"] == 5  # the pieces
+
+
+def test_bc_step_refuses_unknown_parameters_before_the_run(tmp_path, episodes, capsys):
+    runs = tmp_path / "runs"
     data = episodes.save(tmp_path / "episodes.npz")
     assert main(["bc-step", "--data", str(data), "--model-error", "mas=0.3", "--output-dir", str(runs)]) == 2
     assert capsys.readouterr().err == (

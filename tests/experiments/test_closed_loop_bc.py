@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dilqr_rl.agents.clone_data import SEGMENTS, segmented
 from dilqr_rl.cli import main
 from dilqr_rl.data.episodes import EpisodeDataset
 from dilqr_rl.experiments import StudyOptions, get_study
 from dilqr_rl.experiments.closed_loop_bc import GRIDS, POLICIES, SIZES
-from dilqr_rl.experiments.closed_loop_bc_trial import SEGMENTS, dagger_schedule, segmented
+from dilqr_rl.experiments.closed_loop_bc_trial import dagger_schedule
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 10, 20, 50])
