@@ -20,7 +20,7 @@ import numpy as np
 from dilqr_rl.agents.bc import BCResult
 from dilqr_rl.agents.bc_step import StepBCTrainer
 from dilqr_rl.agents.clone_config import POLICY_KINDS, CloneConfig
-from dilqr_rl.agents.clone_data import episode_masks, kind_splits
+from dilqr_rl.agents.clone_data import demonstrations, episode_masks, kind_splits
 from dilqr_rl.agents.clone_policies import ClonePolicySpec, build_clone_policy
 from dilqr_rl.agents.clone_trainers import DiLQRCloneTrainer, EncodedMLPTrainer, EpisodeCloneTrainer
 from dilqr_rl.agents.evaluation import EvalResult, evaluate_episodes
@@ -111,8 +111,9 @@ def clone_from_episodes(ds: EpisodeDataset, config: CloneConfig, env_kwargs: dic
     env_kwargs = dict(ds.metadata.get("env_kwargs", {})) if env_kwargs is None else env_kwargs
     cloner = Cloner(ds.env_id, config, env_kwargs) if cloner is None else cloner
     checkpoint_dir = None if run_dir is None else Path(run_dir) / "checkpoints"
-    out: dict[str, Any] = {"policy": config.policy, "env_id": ds.env_id, "demonstrations": ds.n_episodes,
-                           "expert_labels": len(ds), "demonstrations_return": float(ds.episode_returns().mean())}
+    n_demos, demos_return = demonstrations(ds)
+    out: dict[str, Any] = {"policy": config.policy, "env_id": ds.env_id, "demonstrations": n_demos,
+                           "expert_labels": len(ds), "demonstrations_return": demos_return}
     start = cloner.physics()
     untrained = (cloner.evaluate(config.eval_episodes, config.eval_seed)
                  if config.eval_episodes and config.evaluate_untrained else None)

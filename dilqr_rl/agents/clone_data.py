@@ -26,10 +26,25 @@ SEGMENTS = 5
 
 def segmented(ds: EpisodeDataset, parts: int = SEGMENTS) -> EpisodeDataset:
     """One episode as ``parts`` consecutive pieces numbered as episodes: cloning splits by episode (one piece is
-    held out to select the epoch), and a single demonstration has no second episode."""
+    held out to select the epoch), and a single demonstration has no second episode. Episodes shorter than
+    ``parts`` steps give one piece per step. The metadata keep what the pieces came from (``segmented``: the number of
+    demonstrations and their mean return, read by :func:`demonstrations`)."""
+    if ds.n_episodes != 1:
+        raise ValueError(f"segmented cuts one demonstration into pieces; the data has {ds.n_episodes} episodes")
     arrays = dict(ds.arrays)
-    arrays["episode"] = (np.arange(len(ds)) * parts // len(ds)).astype(ds.episode.dtype)
-    return EpisodeDataset(ds.env_id, arrays, dict(ds.metadata))
+    pieces = np.arange(len(ds)) * parts // len(ds)
+    arrays["episode"] = np.unique(pieces, return_inverse=True)[1].astype(ds.episode.dtype)  # 0, 1, ... no gaps
+    metadata = {**ds.metadata, "segmented": {"demonstrations": 1, "return": float(ds.episode_returns().mean())}}
+    return EpisodeDataset(ds.env_id, arrays, metadata)
+
+
+def demonstrations(ds: EpisodeDataset) -> tuple[int, float]:
+    """(number of demonstrations, their mean return): a :func:`segmented` demonstration counts once, with its whole
+    return."""
+    whole = ds.metadata.get("segmented")
+    if isinstance(whole, dict):
+        return int(whole["demonstrations"]), float(whole["return"])
+    return ds.n_episodes, float(ds.episode_returns().mean())
 
 
 def episode_masks(episode_ids: np.ndarray, val_fraction: float, test_fraction: float, seed: int

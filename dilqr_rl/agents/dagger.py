@@ -30,6 +30,7 @@ import torch
 from dilqr_rl.agents.bc import save_checkpoint
 from dilqr_rl.agents.clone import Cloner, evaluation_returns
 from dilqr_rl.agents.clone_config import DaggerConfig
+from dilqr_rl.agents.clone_data import demonstrations
 from dilqr_rl.agents.reference_returns import Reference, reference_returns
 from dilqr_rl.data.episodes import EpisodeDataset
 from dilqr_rl.policies.expert import ILQRExpert
@@ -141,7 +142,7 @@ def run_dagger(demos: EpisodeDataset, config: DaggerConfig, env_kwargs: dict[str
             row["physics"] = cloner.physics()
         _log_round(writer, row, offset + epochs + 1)
         rows.append(row)
-    out: dict[str, Any] = {"policy": config.policy, "env_id": demos.env_id, "demonstrations": demos.n_episodes,
+    out: dict[str, Any] = {"policy": config.policy, "env_id": demos.env_id, "demonstrations": demonstrations(demos)[0],
                            "rounds": rows, "expert_labels": len(data), "train_seconds": seconds}
     if ckpt is not None:
         save_checkpoint(ckpt / "best.pt", {"spec": cloner.spec.checkpoint_spec(), "policy": cloner.policy.state_dict()})

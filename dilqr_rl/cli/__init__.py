@@ -92,23 +92,39 @@ def parse(args_type: type, argv: Sequence[str], prog: str, description: str | No
             raise CLIError(_one_line(report.getvalue(), prog)) from None
         sys.stderr.write(report.getvalue())
         raise
+    sys.stderr.write(report.getvalue())  # warnings while parsing
     if checked is args_type:
         return parsed
     return args_type(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(args_type) if f.init})
 
 
 def _one_line(report: str, prog: str) -> str:
-    """tyro's boxed parse error (unknown option, malformed value, missing value) as one line: its message, then
-    where to look. The box's title ("Value error") and its help text are dropped; rich draws it with or without
-    box characters, depending on the terminal."""
-    lines = []
+    """tyro's boxed parse error (unknown option, malformed value, missing value) as one line: its message, the flags
+    it suggests, then where to look. The box's title ("Value error") and the help texts are dropped. rich draws the
+    box with or without box characters, depending on the terminal, and breaks a word longer than the box across
+    lines: a message line as wide as the box's rule was broken, and is joined to the next without a space."""
+    sections: list[list[str]] = [[]]
+    width, boxed = 0, False
     for raw in report.splitlines():
-        line = raw.strip("│╭╮╰╯─| ")
-        if line.startswith(("Argument helptext", "For full helptext")):
-            break
-        if line and not set(line) <= set("-+ "):  # not a rule of an ASCII-drawn box
-            lines.append(line)
-    text = " ".join(lines[1:] if len(lines) > 1 else lines)
+        if raw.lstrip().startswith(("╭", "╰")):  # the borders; the top one holds the title
+            boxed = True
+            continue
+        line = raw.strip("│| ").rstrip()
+        if line.strip() and set(line.strip()) <= set("─-+ "):  # a rule between sections
+            width = width or len(line.strip())
+            sections.append([])
+        elif line.strip():
+            sections[-1].append(line)
+    if not boxed and len(sections) > 1:  # drawn without box characters: the title is a section of its own
+        sections = sections[1:]
+    text = ""
+    for k, line in enumerate(sections[0]):
+        broken = k > 0 and len(sections[0][k - 1]) >= width > 0
+        text += line.strip() if not text or broken else " " + line.strip()
+    for section in sections[1:]:
+        if section and section[0].strip().startswith("Perhaps you meant"):
+            flags = [line.split()[0] for line in section[1:] if line.strip().startswith("-")]
+            text += f"; perhaps you meant {', '.join(flags)}" if flags else ""
     return f"{text or 'the options could not be parsed'} (see '{prog} --help')"
 
 

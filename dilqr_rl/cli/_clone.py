@@ -8,8 +8,9 @@ from typing import Any
 
 from dilqr_rl.cli._errors import CLIError, check_threads, flag, speak_flags, writable_folder
 
-CONFIG_FILE = "config.json"
-"""The settings of a clone run, in its folder (:func:`write_config`)."""
+CONFIG_FILE = "clone_config.json"
+"""The settings of a clone run, in its folder (:func:`write_config`; not ``config.json``, which ``bc --resume`` and
+``rl --resume`` read as theirs)."""
 DEFAULT_ENV_ID = "dilqr_rl/Pendulum-v0"
 """The env of ``bc-step`` and ``dagger`` without ``--data`` and ``--env-id``."""
 
@@ -41,11 +42,14 @@ def start_run(args: Any, config_type: type):
     writable_folder(args.output_dir, "--output-dir")
     ds, env_kwargs = episodes_and_env_kwargs(args.data, args.env_id, args.n_episodes, args.seed, args.progress,
                                              args.max_episode_steps)
-    if ds.n_episodes == 1:  # cloning splits by episode: one demonstration becomes consecutive pieces
-        ds = segmented(ds)
-        print(f"one demonstration: cloned as {SEGMENTS} consecutive pieces of it, one held out to select the epoch")
+    one = ds.n_episodes == 1
+    if one:  # cloning splits by episode: one demonstration becomes consecutive pieces
+        ds = segmented(ds, SEGMENTS)
     config = config_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_type)})
     cloner = checked_cloner(ds, config, env_kwargs, type(args))
+    if one:
+        print(f"one demonstration: cloned as {ds.n_episodes} consecutive pieces of it, one held out to select the "
+              "epoch")
     run_dir = make_run_dir(args.output_dir, ds.env_id, args.exp_name, args.seed)
     write_config(args, ds, env_kwargs, cloner.config, run_dir / CONFIG_FILE)
     hparams = {**dataclasses.asdict(config), "data": str(args.data or "collected"), "env_id": ds.env_id,
@@ -138,7 +142,8 @@ def make_cloner(ds, config, env_kwargs: dict[str, Any]):
         raise CLIError(f"--policy {config.policy} cannot act in {ds.env_id}: {message}") from None
 
 
-def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, Any] | None = None) -> None:
+def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, Any] | None = None,
+                  learns_physics: bool = True) -> None:
     """The run's figures: one line per scalar, the returns and physics as sentences, how to evaluate it (on the
     run's evaluation episodes, so that ``evaluate`` reproduces its return)."""
     from dilqr_rl.cli._commands import installed_command
@@ -155,7 +160,7 @@ def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, An
     for name, learned in summary.get("physics_learned", {}).items():
         print(f"{name}: true {summary['physics_true'][name]:g}, start {summary['physics_start'][name]:g}, "
               f"learned {learned:.4g}")
-    if summary.get("physics_learned") and summary["physics_learned"] == summary.get("physics_start"):
+    if learns_physics and summary.get("physics_learned") and summary["physics_learned"] == summary.get("physics_start"):
         print("warning: the learned physics are their start: the best validation epoch came before they moved (on "
               "images: within --model-warmup), or the first controls sat at their bounds, where the loss gives them "
               "no gradient (bc/saturated_fraction in TensorBoard); train longer or on more episodes", file=sys.stderr)

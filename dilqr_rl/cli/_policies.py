@@ -121,11 +121,10 @@ DEFAULT_EVAL_ENV_ID = "dilqr_rl/Pendulum-v0"
 def recorded_env_id(source: str) -> str | None:
     """The env a policy was trained in, where its files record it: a clone checkpoint's spec (``bc-step``, ``dagger``,
     ``sysid``), else the ``config.json`` of the run folder (beside the file, or one folder up for ``checkpoints/``:
-    ``dilqr-rl rl`` runs, and ``bc-step`` and ``dagger`` runs of an MLP); None for the expert, other files and
-    anything unreadable (loading reports those)."""
+    ``dilqr-rl rl`` runs); None for the expert, other files and anything unreadable (loading reports those)."""
     import json
 
-    path = Path(source)
+    path = Path(source).resolve()
     if source == "expert" or not path.is_file():
         return None
     if path.suffix != ".zip":
@@ -133,7 +132,7 @@ def recorded_env_id(source: str) -> str | None:
 
         try:
             spec = load_checkpoint(path).get("spec", {})
-        except (OSError, ValueError):
+        except Exception:  # not a checkpoint this version reads: loading it says what is wrong
             return None
         recorded = spec.get("clone", spec) if isinstance(spec, dict) else None  # a DiLQR or LSTM clone, or an MLP
         if isinstance(recorded, dict) and isinstance(recorded.get("env_id"), str):

@@ -50,5 +50,5 @@ def run(args: Args) -> int:
         summary = clone_from_episodes(ds, config, env_kwargs, run_dir, writer, cloner=cloner)
     summary = {"run_dir": str(run_dir), **summary}
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
-    print_summary(summary, ds.env_id, env_kwargs)
+    print_summary(summary, ds.env_id, env_kwargs, "physics" in config.learn)
     return 0

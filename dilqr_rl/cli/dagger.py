@@ -54,5 +54,6 @@ def run(args: Args) -> int:
         returns = (f"return {row['return']:.1f} ({share(row['normalized_return'])} normalised)" if "return" in row
                    else "not evaluated")
         print(f"round {row['round']}: beta {row['beta']:.3g}, {row['expert_labels']} expert labels, {returns}")
-    print_summary({k: v for k, v in summary.items() if k != "rounds"}, ds.env_id, env_kwargs)
+    print_summary({k: v for k, v in summary.items() if k != "rounds"}, ds.env_id, env_kwargs,
+                  "physics" in config.learn)
     return 0

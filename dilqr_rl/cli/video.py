@@ -63,15 +63,24 @@ def default_output(args: Args) -> Path:
     folder's name starting with its env)."""
     policy = "expert" if args.policy == "expert" else Path(args.policy).stem
     stem = f"{args.env_id.replace('/', '-')}__{policy}__seed{args.seed}"
-    if policy in ("best", "last", "model", "policy"):  # runs/<run>/checkpoints/best.pt, runs/<run>/model.zip, ...
-        source = Path(args.policy).resolve()
-        run = source.parent.parent if source.parent.name == "checkpoints" else source.parent
+    run = _run_folder(Path(args.policy)) if policy in ("best", "last", "model", "policy") else None
+    if run is not None:  # runs/<run>/checkpoints/best.pt, runs/<run>/checkpoints/round_1/best.pt, runs/<run>/model.zip
         stem = f"{run.name}__{policy}__seed{args.seed}"
     path, k = Path("runs", "videos", f"{stem}.gif"), 0
     while path.exists():
         k += 1
         path = path.with_name(f"{stem}-{k}.gif")
     return path
+
+
+def _run_folder(path: Path) -> Path | None:
+    """The run folder a file lies in: the nearest of its three parent folders that holds a run's ``result.json`` or
+    ``config.json``, else the one that holds its ``checkpoints/`` folder, else None."""
+    parents = list(path.resolve().parents)[:3]
+    for folder in parents:
+        if (folder / "result.json").is_file() or (folder / "config.json").is_file():
+            return folder
+    return next((folder.parent for folder in parents if folder.name == "checkpoints"), None)
 
 
 def run(args: Args) -> int:

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dilqr_rl.agents.bc import load_checkpoint
 from dilqr_rl.agents.bc_step import load_step_policy
 from dilqr_rl.agents.clone_config import POLICY_KINDS
-from dilqr_rl.agents.clone_data import episode_masks, transitions
+from dilqr_rl.agents.clone_data import demonstrations, episode_masks, segmented, transitions
 from dilqr_rl.agents.clone_policies import load_clone_policy
 from dilqr_rl.agents.evaluation import evaluate_episodes
 from dilqr_rl.cli import main
@@ -93,7 +93,7 @@ def test_bc_step_dilqr_and_lstm_from_a_dataset_in_pendulum_v1(policy, tmp_path):
     assert again.mean_return == pytest.approx(result["return"], rel=1e-6)
     events = EventAccumulator(str(run_dir))
     events.Reload()
-    stored = json.loads((run_dir / "config.json").read_text())  # what the run trained with, defaults resolved
+    stored = json.loads((run_dir / "clone_config.json").read_text())  # what the run trained with, defaults resolved
     assert stored["options"]["data"] == str(data.resolve()) and stored["options"]["epochs"] == 2
     assert stored["env_id"] == "Pendulum-v1" and stored["n_episodes"] == 3
     assert stored["trainer"]["epochs"] == 2 and stored["trainer"]["batch_size"] == POLICY_KINDS[policy].batch_size
@@ -132,7 +132,17 @@ def test_one_demonstration_is_cloned_as_consecutive_pieces(tmp_path, episodes, c
     assert "one demonstration: cloned as 5 consecutive pieces of it, one held out to select the epoch\n" in \
         capsys.readouterr().out
     (run_dir,) = runs.iterdir()
-    assert json.loads((run_dir / "config.json").read_text())["n_episodes"] == 5  # the pieces
+    assert json.loads((run_dir / "clone_config.json").read_text())["n_episodes"] == 5  # the pieces
+    result = json.loads((run_dir / "result.json").read_text())  # one demonstration, with its whole return
+    assert result["demonstrations"] == 1 and result["expert_labels"] == len(episodes)
+    assert result["demonstrations_return"] == pytest.approx(float(episodes.rewards.sum()))
+
+
+def test_segments_of_a_short_demonstration_are_numbered_without_gaps(episodes):
+    short = EpisodeDataset(ENV_ID, {k: v[:3] for k, v in episodes.arrays.items()}, dict(episodes.metadata))
+    pieces = segmented(short)
+    assert pieces.episode.tolist() == [0, 1, 2] and pieces.n_episodes == 3
+    assert demonstrations(pieces) == (1, pytest.approx(float(short.rewards.sum())))
 
 
 def test_bc_step_refuses_unknown_parameters_before_the_run(tmp_path, episodes, capsys):

@@ -110,3 +110,5 @@ def test_a_clone_whose_physics_never_moved_is_warned_about(capsys):
     assert capsys.readouterr().err.startswith("warning: the learned physics are their start")
     print_summary({**summary, "physics_learned": {**start, "length": 0.8}}, "Pendulum-v1")
     assert capsys.readouterr().err == ""
+    print_summary({**summary, "physics_learned": dict(start)}, "Pendulum-v1", learns_physics=False)  # --learn cost
+    assert capsys.readouterr().err == ""

@@ -33,6 +33,9 @@ def test_no_command_and_unknown_commands(capsys):
     assert capsys.readouterr().err.startswith("error: unknown command 'train'; valid: bc, bc-step, bench")
 
 
+LONG = "/home/someone/a/rather/long/path/of/experiments/2024-cartpole-swingup/runs/and/more/and/more/and/more"
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["rl", "--bogus-flag", "1"], "Unrecognized options: --bogus-flag, 1 (see 'dilqr-rl rl --help')"),
     (["rl", "--seed", "abc"], "Error parsing --seed: invalid literal for int() with base 10: 'abc' (see 'dilqr-rl rl "
@@ -40,6 +43,8 @@ def test_no_command_and_unknown_commands(capsys):
     (["bc-step", "--policy"], "Missing value for argument '--policy'. Expected 1 values. (see 'dilqr-rl bc-step "
                               "--help')"),
     (["rl", "--learn"], "--learn names nothing; expected one or more of physics, cost, cost-map"),
+    (["rl", "--outputdir", LONG], f"Unrecognized options: --outputdir, {LONG}; perhaps you meant --output-dir (see "
+                                  "'dilqr-rl rl --help')"),  # a word wider than tyro's box, joined back
 ])
 def test_options_the_parser_refuses_are_one_error_line(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
