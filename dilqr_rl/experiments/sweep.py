@@ -372,6 +372,9 @@ def run_study(study: str | Study, options: StudyOptions | None = None, out_dir: 
     configs = prepare(study, options, out.resolve(), cpus_per_trial,
                       Path(cache_dir).resolve() if cache_dir else None)
     resume = _check_same_sweep(out, configs, fresh)
+    if resume:
+        print(f"resuming the sweep in {out}: its finished trials are kept, not run again (fresh=True, --fresh on the "
+              "command line, starts over)", file=sys.stderr)
     start = time.perf_counter()
     rows = run_on_ray(configs, out, address, cpus_per_trial, resume, progress, cpus)
     for row in rows:

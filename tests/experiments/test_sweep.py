@@ -33,8 +33,9 @@ def _runs(out, trial_id):
     return (out / "trials" / trial_id / "runs.txt").read_text().count("run")
 
 
-def test_a_failing_trial_is_a_row_and_the_rerun_resumes(ray_session, tmp_path):
+def test_a_failing_trial_is_a_row_and_the_rerun_resumes(ray_session, tmp_path, capsys):
     out = run_study(FAKE, StudyOptions(seeds=2), tmp_path / "fake", progress=False)
+    assert "resuming" not in capsys.readouterr().err
     rows = {r["trial_id"]: r for r in read_results(out / "results.csv")}
     assert set(rows) == {"ok__s0", "ok__s1", "bad__s0", "bad__s1"}
     assert rows["ok__s1"]["status"] == "ok" and rows["ok__s1"]["value"] == 2.5 and rows["ok__s1"]["seed"] == 1
@@ -47,6 +48,7 @@ def test_a_failing_trial_is_a_row_and_the_rerun_resumes(ray_session, tmp_path):
     # rerun: the finished trials are not run again, the failed ones are restarted
     run_study(FAKE, StudyOptions(seeds=2), out, progress=False)
     assert _runs(out, "ok__s0") == 1 and _runs(out, "bad__s0") == 2
+    assert f"resuming the sweep in {out}: its finished trials are kept" in capsys.readouterr().err
     # another trial list in the same folder is refused; --fresh starts over
     with pytest.raises(SweepError, match=r"holds an earlier sweep with other trials.*--fresh"):
         run_study(FAKE, StudyOptions(seeds=1), out, progress=False)
