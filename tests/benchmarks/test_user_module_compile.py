@@ -1,4 +1,5 @@
-"""benchmarks/user_module_compile.py's quick mode (torch.compile's eager backend: no compiler; no timing asserts)."""
+"""The user-module studies of issue 14 in their quick modes (torch.compile's eager backend: no compiler; no timing
+asserts): benchmarks/user_module_compile.py and benchmarks/profile_user_solve.py."""
 
 import json
 
@@ -18,3 +19,11 @@ def test_quick_mode_times_every_piece_and_checks_it_against_the_eager_result(tmp
         [(r["piece"], r["max_abs_diff"], r["error"]) for r in rows]
     text = (tmp_path / "user_module_compile.md").read_text()
     assert "| rollout | 1 | 4 |" in text
+
+
+def test_the_profile_of_a_user_module_solve_runs(capsys):
+    from benchmarks.profile_user_solve import main as profile
+
+    assert profile(["--horizon", "4", "--solves", "1", "--top", "3"]) > 0
+    out = capsys.readouterr().out
+    assert "B = 1, T = 4:" in out and "cumulative seconds over 1 solves" in out
