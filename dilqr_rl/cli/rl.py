@@ -126,6 +126,9 @@ def resumed_config(args: Args) -> RLConfig:
         stored = load_run_config(args.resume)
     except FileNotFoundError as error:
         raise CLIError(f"--resume {args.resume}: {error}; pass the run folder 'dilqr-rl rl' printed") from None
+    except (ValueError, TypeError) as error:  # not an rl run's settings, or ones this version refuses
+        raise CLIError(f"--resume {args.resume}: its config.json is not the settings of a run this version can "
+                       f"continue ({speak_flags(str(error), RLConfig)}); start a new run") from None
     saved = checkpoints(args.resume)
     if not saved:
         raise CLIError(f"--resume {args.resume}: the run has no checkpoints/*_steps.zip yet (it stopped before "

@@ -202,3 +202,12 @@ def test_ppo_misspecified_script_quick(tmp_path):
     (run_dir,) = tmp_path.iterdir()
     assert run_dir.name.startswith("Pendulum-v1__ppo_misspecified_quick-dilqr__0__")
     assert list(run_dir.glob("events.out.tfevents.*")) and (run_dir / "model.zip").exists()
+
+
+def test_resuming_a_folder_whose_settings_do_not_validate_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"env_id": "CartPole-v1"}))
+    assert main(["rl", "--resume", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --resume {tmp_path}: its config.json is not the settings of a run this version can continue (--env-id "
+        "CartPole-v1: expected one of Pendulum-v1, InvertedPendulum-v5, dilqr_rl/Pendulum-v0, "
+        "dilqr_rl/CartpoleSwingUp-v0, dilqr_rl/CartpoleBalance-v0); start a new run\n")
