@@ -109,21 +109,21 @@ def _one_line(report: str, prog: str) -> str:
         if raw.lstrip().startswith(("╭", "╰")):  # the borders; the top one holds the title
             boxed = True
             continue
-        line = raw.strip("│| ").rstrip()
-        if line.strip() and set(line.strip()) <= set("─-+ "):  # a rule between sections
-            width = width or len(line.strip())
+        line = raw.strip("│| ")
+        if line and set(line) <= set("─-+ "):  # a rule between sections
+            width = width or len(line)
             sections.append([])
-        elif line.strip():
+        elif line:
             sections[-1].append(line)
     if not boxed and len(sections) > 1:  # drawn without box characters: the title is a section of its own
         sections = sections[1:]
     text = ""
     for k, line in enumerate(sections[0]):
         broken = k > 0 and len(sections[0][k - 1]) >= width > 0
-        text += line.strip() if not text or broken else " " + line.strip()
+        text += line if not text or broken else " " + line
     for section in sections[1:]:
-        if section and section[0].strip().startswith("Perhaps you meant"):
-            flags = [line.split()[0] for line in section[1:] if line.strip().startswith("-")]
+        if section and section[0].startswith("Perhaps you meant"):
+            flags = [line.split()[0] for line in section[1:] if line.startswith("-")]
             text += f"; perhaps you meant {', '.join(flags)}" if flags else ""
     return f"{text or 'the options could not be parsed'} (see '{prog} --help')"
 

@@ -58,8 +58,8 @@ def start_run(args: Any, config_type: type):
 
 
 def write_config(args: Any, ds, env_kwargs: dict, resolved: Any, path: Path) -> None:
-    """``config.json`` of a clone run: the options as given (``--data`` as an absolute path), the episodes' env, its
-    keyword arguments and the number of episodes, the settings with the observation-dependent defaults resolved
+    """``clone_config.json`` of a clone run: the options as given (``--data`` as an absolute path), the episodes'
+    env, its keyword arguments and the number of episodes, the settings with the observation-dependent defaults resolved
     (``resolved``: state loss, model warm-up) and the trainer's (``trainer``: epochs, batch size, learning rate as
     the run trained with them; DAgger's later rounds scale the rate by ``round_lr_scale``)."""
     import dataclasses
@@ -146,7 +146,7 @@ def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, An
                   learns_physics: bool = True) -> None:
     """The run's figures: one line per scalar, the returns and physics as sentences, how to evaluate it (on the
     run's evaluation episodes, so that ``evaluate`` reproduces its return)."""
-    from dilqr_rl.cli._commands import installed_command
+    from dilqr_rl.cli._commands import evaluate_command
 
     for key, value in summary.items():
         if isinstance(value, (int, float, str)) or value is None:
@@ -165,14 +165,10 @@ def print_summary(summary: dict[str, Any], env_id: str, env_kwargs: dict[str, An
               "images: within --model-warmup), or the first controls sat at their bounds, where the loss gives them "
               "no gradient (bc/saturated_fraction in TensorBoard); train longer or on more episodes", file=sys.stderr)
     if "checkpoint" in summary:
-        command = installed_command("dilqr-rl")
-        same = ""
-        if summary.get("eval_seeds"):
-            first, last = summary["eval_seeds"]
-            same = f" --seed {first} --episodes {last - first + 1}"
-        if (env_kwargs or {}).get("max_episode_steps") is not None:
-            same += f" --max-steps {env_kwargs['max_episode_steps']}"
-        print(f"evaluate it: {command} evaluate --policy {summary['checkpoint']} --env-id {env_id}{same}")
+        first, last = summary.get("eval_seeds") or (None, None)
+        episodes = None if first is None else last - first + 1
+        print("evaluate it: " + evaluate_command(summary["checkpoint"], env_id, first, episodes,
+                                                 (env_kwargs or {}).get("max_episode_steps")))
 
 
 def share(normalized: float | None) -> str:

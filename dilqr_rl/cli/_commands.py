@@ -29,3 +29,12 @@ def installed_command(name: str) -> str:
     except ValueError:
         shown = script
     return shlex.quote(str(shown))
+
+
+def evaluate_command(policy: str | Path, env_id: str, seed: int | None = None, episodes: int | None = None,
+                     max_steps: int | None = None) -> str:
+    """The ``dilqr-rl evaluate`` call that runs ``policy`` on a run's evaluation episodes (the options given), so that
+    it reproduces the run's return."""
+    options = "".join(f" --{name} {value}" for name, value in (("seed", seed), ("episodes", episodes),
+                                                                ("max-steps", max_steps)) if value is not None)
+    return f"{installed_command('dilqr-rl')} evaluate --policy {policy} --env-id {env_id}{options}"

@@ -120,8 +120,8 @@ DEFAULT_EVAL_ENV_ID = "dilqr_rl/Pendulum-v0"
 
 def recorded_env_id(source: str) -> str | None:
     """The env a policy was trained in, where its files record it: a clone checkpoint's spec (``bc-step``, ``dagger``,
-    ``sysid``), else the ``config.json`` of the run folder (beside the file, or one folder up for ``checkpoints/``:
-    ``dilqr-rl rl`` runs); None for the expert, other files and anything unreadable (loading reports those)."""
+    ``sysid``), else the ``config.json`` of its run folder (:func:`run_folder`; ``dilqr-rl rl`` runs); None for the
+    expert, other files and anything unreadable (loading reports those)."""
     import json
 
     path = Path(source).resolve()
@@ -137,15 +137,23 @@ def recorded_env_id(source: str) -> str | None:
         recorded = spec.get("clone", spec) if isinstance(spec, dict) else None  # a DiLQR or LSTM clone, or an MLP
         if isinstance(recorded, dict) and isinstance(recorded.get("env_id"), str):
             return recorded["env_id"]
-    for folder in (path.parent, path.parent.parent):
-        config = folder / "config.json"
-        try:
-            env_id = json.loads(config.read_text()).get("env_id") if config.is_file() else None
-        except (OSError, ValueError, AttributeError):
-            env_id = None
-        if isinstance(env_id, str):
-            return env_id
-    return None
+    run = run_folder(path)
+    config = None if run is None else run / "config.json"
+    try:
+        env_id = json.loads(config.read_text()).get("env_id") if config is not None and config.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        env_id = None
+    return env_id if isinstance(env_id, str) else None
+
+
+def run_folder(path: Path) -> Path | None:
+    """The run folder a file lies in: the nearest of its three parent folders that holds a run's ``result.json`` or
+    ``config.json``, else the one that holds its ``checkpoints/`` folder, else None."""
+    parents = list(path.resolve().parents)[:3]
+    for folder in parents:
+        if (folder / "result.json").is_file() or (folder / "config.json").is_file():
+            return folder
+    return next((folder.parent for folder in parents if folder.name == "checkpoints"), None)
 
 
 def policy_env_id(source: str, env_id: str | None) -> str:

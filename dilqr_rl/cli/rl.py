@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.agents.rl_config import RLConfig
-from dilqr_rl.cli._commands import installed_command
+from dilqr_rl.cli._commands import evaluate_command, installed_command
 from dilqr_rl.cli._errors import CLIError, flag, speak_flags, writable_folder
 
 RESUME_MAY_CHANGE = ("total_timesteps", "threads", "progress", "verbose")
@@ -111,10 +111,8 @@ def _print_result(config: RLConfig, result) -> None:
               + (f" (registered model: {truth:.4f})" if truth is not None else ""))
     print(f"run folder: {result.run_dir}")
     print(f"checkpoint: {result.checkpoint}")
-    command = installed_command("dilqr-rl")
-    steps = "" if config.max_episode_steps is None else f" --max-steps {config.max_episode_steps}"
-    print(f"evaluate it: {command} evaluate --policy {result.checkpoint} --env-id {config.env_id} --seed "
-          f"{config.eval_seed} --episodes {config.eval_episodes}{steps}")
+    print("evaluate it: " + evaluate_command(result.checkpoint, config.env_id, config.eval_seed, config.eval_episodes,
+                                             config.max_episode_steps))
 
 
 def resumed_config(args: Args) -> RLConfig:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from dilqr_rl.agents.model_error import parse_model_error
-from dilqr_rl.cli._commands import installed_command
+from dilqr_rl.cli._commands import evaluate_command, installed_command
 from dilqr_rl.cli._errors import CLIError, check_threads, speak_flags, writable_folder
 from dilqr_rl.models.systems import SystemName
 
@@ -134,9 +134,8 @@ def run_episodes(args: Args) -> int:
     summary = {"run_dir": str(run_dir), **result}
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
     print(f"run folder: {run_dir}")
-    steps = "" if env_kwargs.get("max_episode_steps") is None else f" --max-steps {env_kwargs['max_episode_steps']}"
-    print(f"the fitted model as a controller: {installed_command('dilqr-rl')} evaluate --policy {result['checkpoint']} "
-          f"--env-id {ds.env_id} --seed 1000{steps} (dynamics only: {run_dir / 'dynamics.pt'})")
+    hint = evaluate_command(result["checkpoint"], ds.env_id, 1000, max_steps=env_kwargs.get("max_episode_steps"))
+    print(f"the fitted model as a controller: {hint} (dynamics only: {run_dir / 'dynamics.pt'})")
     test = "-" if result["test_loss"] is None else f"{result['test_loss']:.3e}"
     print(f"transition loss: train {result['train_loss']:.3e} ({result['transitions']} transitions), test {test}")
     for name, learned in result["physics_learned"].items():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dilqr_rl.cli._errors import CLIError, check_threads, writable_file
-from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env, policy_env_id
+from dilqr_rl.cli._policies import check_frames, load_cli_policy, make_cli_env, policy_env_id, run_folder
 
 VIDEO_FORMATS = (".gif", ".mp4")
 
@@ -63,7 +63,7 @@ def default_output(args: Args) -> Path:
     folder's name starting with its env)."""
     policy = "expert" if args.policy == "expert" else Path(args.policy).stem
     stem = f"{args.env_id.replace('/', '-')}__{policy}__seed{args.seed}"
-    run = _run_folder(Path(args.policy)) if policy in ("best", "last", "model", "policy") else None
+    run = run_folder(Path(args.policy)) if policy in ("best", "last", "model", "policy") else None
     if run is not None:  # runs/<run>/checkpoints/best.pt, runs/<run>/checkpoints/round_1/best.pt, runs/<run>/model.zip
         stem = f"{run.name}__{policy}__seed{args.seed}"
     path, k = Path("runs", "videos", f"{stem}.gif"), 0
@@ -71,16 +71,6 @@ def default_output(args: Args) -> Path:
         k += 1
         path = path.with_name(f"{stem}-{k}.gif")
     return path
-
-
-def _run_folder(path: Path) -> Path | None:
-    """The run folder a file lies in: the nearest of its three parent folders that holds a run's ``result.json`` or
-    ``config.json``, else the one that holds its ``checkpoints/`` folder, else None."""
-    parents = list(path.resolve().parents)[:3]
-    for folder in parents:
-        if (folder / "result.json").is_file() or (folder / "config.json").is_file():
-            return folder
-    return next((folder.parent for folder in parents if folder.name == "checkpoints"), None)
 
 
 def run(args: Args) -> int:

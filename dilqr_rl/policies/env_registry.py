@@ -129,9 +129,14 @@ class EnvEntry:
     """Ids it serves whose observations are images (cloning only: ``bc-step``, ``dagger``)."""
 
     @property
+    def state_env_ids(self) -> tuple[str, ...]:
+        """The ids it serves whose observations are states (``state_ids``, else ``env_id``)."""
+        return self.state_ids or (self.env_id,)
+
+    @property
     def ids(self) -> tuple[str, ...]:
         """Every id the entry serves, states first."""
-        return (self.state_ids or (self.env_id,)) + self.image_ids
+        return self.state_env_ids + self.image_ids
 
 
 WRONG_PENDULUM = {"mass": 0.3, "length": -0.3, "gravity": 0.3}
@@ -303,7 +308,7 @@ ENVS: tuple[EnvEntry, ...] = (
 adding its entry here (with the builder of its :class:`EnvControl`): the ids below, the expert, the actor,
 ``dilqr-rl rl``, ``bc-step`` and ``dagger`` read them from here."""
 
-STATE_ENV_IDS: tuple[str, ...] = tuple(i for entry in ENVS for i in entry.state_ids or (entry.env_id,))
+STATE_ENV_IDS: tuple[str, ...] = tuple(i for entry in ENVS for i in entry.state_env_ids)
 """The ids whose observations are states, in the registry's order (``dilqr-rl rl`` trains in these)."""
 SUPPORTED: tuple[str, ...] = tuple(i for entry in ENVS for i in entry.ids)
 """Every id the registry serves (for messages and the command line)."""
