@@ -292,6 +292,7 @@ them: x0.7 makes the pendulums easier, so returns there may exceed the nominal o
 
 
 def _wide_starts() -> dict[str, str]:
-    from dilqr_rl.experiments.rl_trial import WIDE_STARTS
+    from dilqr_rl.experiments.rl import ENVS
+    from dilqr_rl.policies.env_registry import perturbations_of
 
-    return WIDE_STARTS
+    return {env_id: perturbations_of(env_id).wide_starts for env_id in ENVS}

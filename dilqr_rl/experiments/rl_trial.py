@@ -8,8 +8,8 @@ expert, 1). What this module adds:
 - ``history.json``: the run's evaluations as curves over env steps (``timesteps``, ``return``, ``normalized``,
   ``train_seconds``, ``param/<name>``), what the summary's figures read;
 - robustness: the saved ``model.zip`` loaded as ``dilqr-rl evaluate`` loads it and run on the same seeded
-  episodes with every mass and length x0.7 and x1.3 (:func:`scaled_env`) and from wider starts
-  (:data:`WIDE_STARTS`), each return also normalised to the nominal env's references.
+  episodes with every mass and length x0.7 and x1.3 and from wider starts (:func:`scaled_env`: the env registry's
+  settings for the env), each return also normalised to the nominal env's references.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 PHYSICS_SCALES = (0.7, 1.3)
 """Every mass and length of the env x these (one setting each), as Actor-Critic MPC's robustness test."""
@@ -31,70 +30,14 @@ ACTORS = {"dilqr": ("dilqr", ("physics",), 0), "dilqr+cost-map": ("dilqr", ("phy
           "dilqr+sysid": ("dilqr", ("physics",), SYSID_EVERY), "mlp": ("mlp", ("physics",), 0)}
 """The study's actor name -> (``RLConfig.policy``, ``RLConfig.learn``, ``RLConfig.sysid_every``)."""
 
-WIDE_STARTS = {
-    "Pendulum-v1": "theta ~ U(-pi, pi), theta_dot ~ U(-5, 5) (training: U(-1, 1))",
-    "InvertedPendulum-v5": "qpos, qvel ~ U(-0.1, 0.1) (training: U(-0.01, 0.01))",
-    "dilqr_rl/CartpoleSwingUp-v0": "x ~ U(-1, 1), theta ~ U(-pi, pi), velocities ~ U(-1, 1) (training: hanging "
-                                   "+- 0.05)",
-}
-"""Starts outside each env's training distribution (the ``ood`` evaluation)."""
-
-
-class WideStart(gym.Wrapper):
-    """Resets ``env`` to a start drawn (from the env's own seeded generator) outside its training starts, as
-    :data:`WIDE_STARTS` says for its id."""
-
-    def __init__(self, env: gym.Env, env_id: str) -> None:
-        super().__init__(env)
-        if env_id not in WIDE_STARTS:
-            raise ValueError(f"no wide starts for {env_id}; expected one of {', '.join(WIDE_STARTS)}")
-        self.env_id = env_id
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if self.env_id == "Pendulum-v1":
-            return self.env.reset(seed=seed, options={"x_init": np.pi, "y_init": 5.0})
-        if self.env_id == "InvertedPendulum-v5":
-            return self.env.reset(seed=seed)  # the wider noise is the env's reset_noise_scale (see scaled_env)
-        self.env.reset(seed=seed)
-        rng = self.env.unwrapped.np_random
-        state = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-np.pi, np.pi), rng.uniform(-1, 1)])
-        return self.env.reset(options={"state": state})
-
-
-def _scale_mujoco_pole(env: gym.Env, scale: float) -> None:
-    """InvertedPendulum-v5 with the cart's and pole's masses and the pole's length x ``scale`` (the pole's inertia
-    follows: x scale for the mass, x scale^2 for the length)."""
-    model = env.unwrapped.model
-    cart, pole, geom = model.body("cart").id, model.body("pole").id, model.geom("cpole").id
-    model.body_mass[[cart, pole]] *= scale
-    model.body_inertia[cart] *= scale
-    model.body_inertia[pole] *= scale**3
-    model.geom_size[geom, 1] *= scale
-    model.geom_pos[geom] *= scale
-    model.body_ipos[pole] *= scale
-
-
 def scaled_env(env_id: str, scale: float = 1.0, wide: bool = False) -> Callable[[], gym.Env]:
-    """A function making ``env_id`` with every mass and length x ``scale``, starting from :data:`WIDE_STARTS` when
-    ``wide`` (Pendulum-v1: ``m``, ``l`` on ``env.unwrapped``; the cart-pole: ``cart_mass``, ``pole_mass``,
-    ``length`` as ``gymnasium.make`` kwargs; InvertedPendulum-v5: its MuJoCo model's bodies and pole geom)."""
-    from dilqr_rl.envs.registration import make_env
+    """A function making ``env_id`` with every mass and length x ``scale``, starting outside its training starts
+    when ``wide``: the env registry's settings for it (``EnvEntry.perturbations``, e.g.
+    :data:`dilqr_rl.envs.perturbations.GYM_PENDULUM`)."""
+    from dilqr_rl.policies.env_registry import perturbations_of, perturbed_env
 
-    def make() -> gym.Env:
-        kwargs: dict[str, Any] = {}
-        if env_id == "dilqr_rl/CartpoleSwingUp-v0":
-            kwargs = {"cart_mass": 1.0 * scale, "pole_mass": 0.1 * scale, "length": 0.5 * scale}
-        if env_id == "InvertedPendulum-v5" and wide:
-            kwargs = {"reset_noise_scale": 0.1}
-        env = make_env(env_id, **kwargs)
-        if env_id == "Pendulum-v1":
-            env.unwrapped.m *= scale
-            env.unwrapped.l *= scale
-        elif env_id == "InvertedPendulum-v5" and scale != 1.0:
-            _scale_mujoco_pole(env, scale)
-        return WideStart(env, env_id) if wide else env
-
-    return make
+    perturbations_of(env_id)  # an id without settings fails here, not in a worker
+    return lambda: perturbed_env(env_id, scale, wide)
 
 
 def robustness(model_path: Path, env_id: str, episodes: int, seed: int, references: dict[str, float]

@@ -36,7 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from dilqr_rl.envs import perturbations as perturbed
 from dilqr_rl.envs.inverted_pendulum import STATE_ORDER, mujoco_obs_to_cartpole_state
+from dilqr_rl.envs.perturbations import Perturbations, make_perturbed
 from dilqr_rl.models.cartpole import CartpoleDynamics
 from dilqr_rl.models.pendulum import PendulumDynamics
 from dilqr_rl.policies.dilqr_actor import DEFAULT_FOLLOW_TOLERANCE
@@ -127,6 +129,9 @@ class EnvEntry:
     ``env_id``."""
     image_ids: tuple[str, ...] = ()
     """Ids it serves whose observations are images (cloning only: ``bc-step``, ``dagger``)."""
+    perturbations: Mapping[str, Perturbations] = field(default_factory=dict)
+    """Id -> how that env is made with changed physics and from wider starts (the ``rl`` study's robustness
+    test; :func:`perturbed_env`)."""
 
     @property
     def state_env_ids(self) -> tuple[str, ...]:
@@ -293,16 +298,21 @@ def _inverted_pendulum(env: gym.Env) -> EnvControl:
 
 
 ENVS: tuple[EnvEntry, ...] = (
-    EnvEntry("Pendulum-v1", "Gymnasium's Pendulum-v1", _is_gym_pendulum, _gym_pendulum),
+    EnvEntry("Pendulum-v1", "Gymnasium's Pendulum-v1", _is_gym_pendulum, _gym_pendulum,
+             perturbations={"Pendulum-v1": perturbed.GYM_PENDULUM}),
     EnvEntry("InvertedPendulum-v5",
              "InvertedPendulum-v5 (raw, or through dilqr_rl.envs.InvertedPendulumStateAdapter)",
-             _is_inverted_pendulum, _inverted_pendulum),
+             _is_inverted_pendulum, _inverted_pendulum,
+             perturbations={"InvertedPendulum-v5": perturbed.INVERTED_PENDULUM}),
     EnvEntry("dilqr_rl/Pendulum-v0", "dilqr_rl/Pendulum-v0 and dilqr_rl/PixelPendulum-v0",
              lambda env: _own_model(env, PendulumDynamics), _own_pendulum,
-             image_ids=("dilqr_rl/PixelPendulum-v0",)),
+             image_ids=("dilqr_rl/PixelPendulum-v0",),
+             perturbations={"dilqr_rl/Pendulum-v0": perturbed.OWN_PENDULUM}),
     EnvEntry("dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleSwingUp-v0 and dilqr_rl/CartpoleBalance-v0",
              lambda env: _own_model(env, CartpoleDynamics), _own_cartpole,
-             state_ids=("dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleBalance-v0")),
+             state_ids=("dilqr_rl/CartpoleSwingUp-v0", "dilqr_rl/CartpoleBalance-v0"),
+             perturbations={"dilqr_rl/CartpoleSwingUp-v0": perturbed.CARTPOLE_SWING_UP,
+                            "dilqr_rl/CartpoleBalance-v0": perturbed.CARTPOLE_BALANCE}),
 )
 """Every supported environment; :func:`env_control` takes the first entry that matches. Adding an environment is
 adding its entry here (with the builder of its :class:`EnvControl`): the ids below, the expert, the actor,
@@ -323,6 +333,22 @@ def env_control(env: gym.Env) -> EnvControl:
     described = type(env.unwrapped).__name__ + (f" (id {spec.id!r})" if spec is not None else "")
     raise ValueError(f"no iLQR expert for {described} (no entry in the env registry); supported environments: "
                      f"{', '.join(SUPPORTED)}")
+
+
+def perturbations_of(env_id: str) -> Perturbations:
+    """The registered :class:`~dilqr_rl.envs.perturbations.Perturbations` of ``env_id`` (every state-based id has
+    them); ``ValueError`` listing the ids that do otherwise."""
+    known = {i: p for entry in ENVS for i, p in entry.perturbations.items()}
+    if env_id not in known:
+        raise ValueError(f"no changed-physics and wide-start settings for {env_id!r} in the env registry; "
+                         f"registered for: {', '.join(known)}")
+    return known[env_id]
+
+
+def perturbed_env(env_id: str, scale: float = 1.0, wide: bool = False) -> gym.Env:
+    """``env_id`` with every mass and length x ``scale``, starting outside its training starts when ``wide`` (the
+    ``rl`` study's robustness test; what is changed: :func:`perturbations_of`)."""
+    return make_perturbed(env_id, perturbations_of(env_id), scale, wide)
 
 
 def make_env(env_id: str, **kwargs) -> gym.Env:
