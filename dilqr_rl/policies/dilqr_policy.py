@@ -127,9 +127,11 @@ class DiLQRPolicy(ActorCriticPolicy):
       goal, and starts at the nominal cost (the untrained actor is the actor without a map).
     - ``controller_dtype``: dtype the controller solves in (default ``torch.float64``).
     - ``controller_lr_scale``: learning rate of the controller's parameters (dynamics and cost) relative to
-      the algorithm's learning rate (default 1). The optimizer holds them in their own parameter group
-      (``optimizer.param_groups[1]``), whose ``lr`` is reset to ``scale * param_groups[0]["lr"]`` before
-      every step, so SB3's learning-rate schedule (which writes one ``lr`` into every group) keeps the ratio.
+      the algorithm's learning rate (default 1), each physical parameter's also relative to its initial
+      magnitude (a mass of 1 and a gravity of 10 move at the same relative speed). The optimizer holds each in
+      a parameter group of its own (``optimizer.param_groups[1:]``), whose ``lr`` is reset to its
+      ``lr_factor * param_groups[0]["lr"]`` before every step, so SB3's learning-rate schedule (which writes one
+      ``lr`` into every group) keeps the ratios (``dilqr_actor.controller_optimizer``).
     """
 
     def __init__(
@@ -218,7 +220,7 @@ class DiLQRPolicy(ActorCriticPolicy):
         self._spec.replan(self.action_net)
 
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
-        """Two parameter groups: [everything else, the controller's parameters] (see ``controller_lr_scale``)."""
+        """Everything else in group 0, each controller parameter in a group of its own (``controller_lr_scale``)."""
         return controller_optimizer(self.parameters(), self.controller, self.optimizer_class, lr,
                                     self.optimizer_kwargs, self._config["controller_lr_scale"])
 

@@ -160,17 +160,31 @@ def test_policy_save_load_round_trip(tmp_path):
                                model.policy._predict(obs, deterministic=True))
 
 
+def _lr_factors(optimizer) -> dict[int, float]:
+    """id(parameter) -> its controller group's lr / group 0's lr, checking one parameter per controller group."""
+    base, *controller = optimizer.param_groups
+    assert all(len(group["params"]) == 1 for group in controller)
+    return {id(group["params"][0]): group["lr"] / base["lr"] for group in controller}
+
+
 def test_controller_parameters_have_their_own_learning_rate_through_a_schedule():
+    """Each controller parameter in a group of its own, the physical ones at rates relative to their initial
+    magnitude (mass 1.5: 30 x 1.5; the frozen length and gravity too, 1 and 10), the cost's at the scale."""
     model = PPO(DiLQRPolicy, "Pendulum-v1", n_steps=32, batch_size=32, n_epochs=1,
-                learning_rate=lambda progress: 1e-3 * progress, policy_kwargs=_kwargs(controller_lr_scale=30.0),
-                seed=0)
-    base, controller = model.policy.optimizer.param_groups
-    assert {id(p) for p in controller["params"]} == {id(p) for p in model.policy.controller.parameters()}
-    assert not {id(p) for p in base["params"]} & {id(p) for p in controller["params"]}
-    assert len(base["params"]) + len(controller["params"]) == len(list(model.policy.parameters()))
-    assert controller["lr"] == pytest.approx(30 * base["lr"]) and base["lr"] == pytest.approx(1e-3)
-    model.learn(64)  # SB3 writes the scheduled lr (< 1e-3) into both groups; the step pre-hook rescales
-    assert base["lr"] < 1e-3 and controller["lr"] == pytest.approx(30 * base["lr"])
+                learning_rate=lambda progress: 1e-3 * (1 + progress) / 2,
+                policy_kwargs=_kwargs(controller_lr_scale=30.0), seed=0)
+    policy = model.policy
+    base = policy.optimizer.param_groups[0]
+    controller = {id(p) for p in policy.controller.parameters()}
+    assert not {id(p) for p in base["params"]} & controller
+    assert len(base["params"]) + len(controller) == len(list(policy.parameters()))
+    dynamics = policy.controller.dynamics
+    expected = {id(dynamics.mass): 30 * 1.5, id(dynamics.length): 30 * 1.0, id(dynamics.gravity): 30 * 10.0,
+                **{id(p): 30.0 for p in policy.controller.cost.parameters()}}
+    assert set(expected) == controller and base["lr"] == pytest.approx(1e-3)
+    assert _lr_factors(policy.optimizer) == pytest.approx(expected)
+    model.learn(64)  # SB3 writes the scheduled lr (< 1e-3) into every group; the step pre-hook rescales
+    assert 0 < base["lr"] < 1e-3 and _lr_factors(policy.optimizer) == pytest.approx(expected)
 
 
 def test_controller_lr_scale_speeds_up_the_mass_only():
@@ -190,12 +204,14 @@ def test_controller_lr_scale_survives_save_load(tmp_path):
     model = _ppo(controller_lr_scale=25.0)
     model.learn(64)
     model.save(tmp_path / "model.zip")
+    mass = id(model.policy.controller.dynamics.mass)
+    assert _lr_factors(model.policy.optimizer)[mass] == pytest.approx(25 * 1.5)
     loaded = PPO.load(tmp_path / "model.zip", env=gym.make("Pendulum-v1"))
-    base, controller = loaded.policy.optimizer.param_groups
+    factors = _lr_factors(loaded.policy.optimizer)  # the rates of the initial magnitudes, not the loaded mass's
     assert loaded.policy._get_constructor_parameters()["controller_lr_scale"] == 25.0
-    assert controller["lr"] == pytest.approx(25 * base["lr"])
+    assert factors[id(loaded.policy.controller.dynamics.mass)] == pytest.approx(25 * 1.5)
     loaded.learn(32)
-    assert controller["lr"] == pytest.approx(25 * base["lr"])
+    assert _lr_factors(loaded.policy.optimizer) == pytest.approx(factors)
 
 
 def test_action_bounds_default_to_the_action_space():
