@@ -40,6 +40,7 @@ from dilqr_rl.agents.logging import flat_hparams, hparams_table, make_run_dir, r
 from dilqr_rl.agents.rl_build import (
     ALGORITHMS,
     Hyperparameters,
+    actor_warmup_steps,
     build_model,
     check_config,
     identified_actor,
@@ -135,7 +136,8 @@ def train_rl(config: RLConfig, resume: str | Path | None = None,
         history = EvalHistory(config, references, run_dir, load_history(run_dir), report)
         start = _untrained(model, history, config, hp, run_dir)
         since = model.num_timesteps
-        callbacks = [history] + ([ActorWarmup(config.actor_warmup)] if config.actor_warmup else [])
+        warmup = actor_warmup_steps(config, hp)
+        callbacks = [history] + ([ActorWarmup(warmup)] if warmup else [])
         if config.sysid_every:
             with env_factory(config)() as env:
                 control = env_control(env)

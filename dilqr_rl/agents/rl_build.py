@@ -92,6 +92,27 @@ def resolve_hyperparameters(config: RLConfig) -> Hyperparameters:
                            dict(config.hyperparams))
 
 
+OFF_POLICY_CRITIC_FIRST = 3_000
+"""Env steps (one critic update each) an off-policy DiLQR actor waits after learning starts, by default.
+
+Measured on Pendulum-v1, TD3, seed 0, the default wrong start, learning from 1,000 steps (development runs): with
+no wait the critic's early gradient took the pole length 0.7 -> 0.23 and the normalised return 0.478 -> -0.053 by
+4,000 steps; with the actor held to 4,000 steps the return reached 0.990 by 6,000 and stayed there to 10,000."""
+SB3_LEARNING_STARTS = 100
+"""SAC's and TD3's ``learning_starts`` when none is given (Stable-Baselines3's default)."""
+
+
+def actor_warmup_steps(config: RLConfig, hp: Hyperparameters | None = None) -> int:
+    """The env steps during which the DiLQR actor's learned parameters stay fixed: ``config.actor_warmup``, or by
+    default 0 for PPO and A2C and ``learning_starts`` + :data:`OFF_POLICY_CRITIC_FIRST` for SAC and TD3."""
+    if config.actor_warmup is not None:
+        return config.actor_warmup
+    if config.algo in ("ppo", "a2c") or config.policy != "dilqr":
+        return 0
+    hp = hp if hp is not None else resolve_hyperparameters(config)
+    return int(hp.algo_kwargs.get("learning_starts", SB3_LEARNING_STARTS)) + OFF_POLICY_CRITIC_FIRST
+
+
 def check_config(config: RLConfig) -> None:
     """What :class:`RLConfig` cannot check alone: ``hyperparams`` names of the algorithm, ``model_error`` names of
     the env's model. ``ValueError`` saying which and listing the valid names."""

@@ -68,7 +68,7 @@ def check(config: RLConfig) -> None:
 
 
 def _print_setting(config: RLConfig) -> None:
-    from dilqr_rl.agents.rl_build import default_model_error, resolve_hyperparameters
+    from dilqr_rl.agents.rl_build import actor_warmup_steps, default_model_error, resolve_hyperparameters
 
     actor = "SB3's MlpPolicy"
     if config.policy == "dilqr":
@@ -79,6 +79,9 @@ def _print_setting(config: RLConfig) -> None:
         learning = [f"{' and '.join(by_loss)} at {config.lr_scale:g}x the learning rate"] if by_loss else []
         if config.sysid_every:
             learning.append(f"physics fitted to its rollouts every {config.sysid_every} steps")
+        warmup = actor_warmup_steps(config)
+        if warmup and by_loss:
+            learning.append(f"held for the first {warmup} steps while the critic learns")
         actor = (f"DiLQR actor learning {', '.join(learning)}, model error {shown}"
                  + (" (the env's default; set it with --model-error)" if given is None else ""))
     print(f"{config.env_id}, {config.algo.upper()}, {actor}")

@@ -16,7 +16,13 @@ from dilqr_rl.agents import rl_envs
 from dilqr_rl.agents.evaluation import ObservationNormalized, evaluate_episodes, load_sb3_model
 from dilqr_rl.agents.model_error import parse_model_error
 from dilqr_rl.agents.rl import RLConfig, check_config, load_run_config, train_rl
-from dilqr_rl.agents.rl_build import build_model, default_model_error, resolve_hyperparameters
+from dilqr_rl.agents.rl_build import (
+    OFF_POLICY_CRITIC_FIRST,
+    actor_warmup_steps,
+    build_model,
+    default_model_error,
+    resolve_hyperparameters,
+)
 from dilqr_rl.agents.rl_checkpoints import checkpoints, load_model, replay_buffer_path
 from dilqr_rl.agents.rl_envs import env_factory, normalized_venv, training_venv
 from dilqr_rl.agents.rl_monitor import fresh_plan_memory, load_history
@@ -34,7 +40,7 @@ def tiny(tmp_path, algo: str = "ppo", policy: str = "dilqr", **over) -> RLConfig
     """32 steps of Pendulum-v1 balancing (the expert beats random within 10 steps), evaluations at 0, 16, 32."""
     kw = dict(env_id="Pendulum-v1", algo=algo, policy=policy, start_angle=0.3, total_timesteps=32, eval_freq=16,
               eval_episodes=2, max_episode_steps=10, checkpoint_freq=16, horizon=5, progress=False,
-              output_dir=str(tmp_path), hyperparams=TINY_ALGO[algo])
+              output_dir=str(tmp_path), hyperparams=TINY_ALGO[algo], actor_warmup=0)
     return RLConfig(**{**kw, **over})
 
 
@@ -182,6 +188,20 @@ def test_actor_warmup_keeps_the_actors_parameters_while_the_critic_learns(tmp_pa
     assert [r["timesteps"] for r in rows] == [0.0, 16.0, 32.0]
     assert rows[1]["param/mass"] == rows[0]["param/mass"] == pytest.approx(1.3)  # fixed for 16 steps
     assert rows[2]["param/mass"] != rows[1]["param/mass"]  # then learning
+
+
+def test_off_policy_dilqr_actors_wait_for_the_critic_by_default(tmp_path):
+    """None: 0 for PPO and A2C and for the MLP; SAC and TD3's learning_starts + 3000 for a DiLQR actor (SB3's
+    learning_starts of 100 where none is given); a given value is kept, 0 included."""
+    td3 = tiny(tmp_path, "td3", actor_warmup=None, hyperparams={"learning_starts": 1000})
+    assert actor_warmup_steps(td3) == 1000 + OFF_POLICY_CRITIC_FIRST == 4000
+    assert actor_warmup_steps(tiny(tmp_path, "sac", actor_warmup=None, hyperparams={})) == 100 + 3000
+    assert actor_warmup_steps(tiny(tmp_path, "td3", "mlp", actor_warmup=None)) == 0
+    assert actor_warmup_steps(tiny(tmp_path, "ppo", actor_warmup=None)) == 0
+    assert actor_warmup_steps(tiny(tmp_path, "td3", actor_warmup=0)) == 0
+    assert actor_warmup_steps(tiny(tmp_path, "ppo", actor_warmup=7)) == 7
+    result = train_rl(tiny(tmp_path, "td3", actor_warmup=None))  # 32 steps: held all along
+    assert [r["param/mass"] for r in result.history] == pytest.approx([1.3] * 3)
 
 
 def test_evaluations_plan_with_an_empty_memory_as_a_loaded_model_does(tmp_path):
