@@ -1,0 +1,112 @@
+"""The README's short ``dilqr-rl rl`` runs: one run per (env, algorithm, actor), each with the command line's defaults
+(the env's default wrong start, rl-zoo3's hyperparameters, seed 0, one torch thread), and the table of what each
+printed.
+
+    python scripts/rl_runs.py                  # every run -> benchmarks/results/rl_runs.{csv,md}
+    python scripts/rl_runs.py --quick          # 2 runs of a few steps, printed only (the test suite runs this)
+    python scripts/rl_runs.py --only Pendulum-v1:td3:dilqr   # one run, printed only
+
+Each row is ``train_rl(RLConfig(env_id, algo, policy, total_timesteps, eval_freq, seed=0))`` as ``dilqr-rl rl
+--env-id ENV --algo ALGO --policy POLICY --total-timesteps N --eval-freq F`` runs it; the run folders go to
+``runs/`` (``--output-dir``). Runs are independent: ``--jobs 2`` runs two at a time in separate processes (their
+speeds then share the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from dilqr_rl.agents.rl import RLConfig, train_rl
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+RUNS = (
+    ("Pendulum-v1", "ppo", "dilqr", 4096, 2000),
+    ("Pendulum-v1", "ppo", "mlp", 4096, 2000),
+    ("Pendulum-v1", "td3", "dilqr", 6000, 2000),
+    ("Pendulum-v1", "td3", "mlp", 6000, 2000),
+    ("Pendulum-v1", "sac", "dilqr", 6000, 2000),
+    ("Pendulum-v1", "sac", "mlp", 6000, 2000),
+    ("dilqr_rl/Pendulum-v0", "ppo", "dilqr", 4096, 2000),
+    ("dilqr_rl/CartpoleSwingUp-v0", "ppo", "dilqr", 2048, 2000),
+    ("dilqr_rl/CartpoleBalance-v0", "ppo", "dilqr", 2048, 2000),
+    ("InvertedPendulum-v5", "ppo", "dilqr", 2048, 2000),
+)
+"""(env id, algorithm, policy, env steps, evaluation interval) of each run."""
+TD3_LEARNING_STARTS = 1000
+"""TD3 learns from 1,000 env steps here, as in the ``rl`` study (rl-zoo3's Pendulum-v1 entry waits 10,000)."""
+COLUMNS = ("env_id", "algo", "policy", "timesteps", "untrained_normalized", "final_normalized", "untrained_return",
+           "final_return", "env_steps_per_s", "params")
+QUICK_RUNS = (("Pendulum-v1", "ppo", "dilqr", 16, 0), ("Pendulum-v1", "td3", "dilqr", 16, 0))
+
+
+def run(spec: tuple, output_dir: str, quick: bool) -> dict:
+    env_id, algo, policy, steps, eval_freq = spec
+    hyperparams: dict[str, float] = {"learning_starts": TD3_LEARNING_STARTS} if algo == "td3" else {}
+    extra: dict = {}
+    if quick:
+        hyperparams = {"ppo": {"n_steps": 8, "n_envs": 2, "batch_size": 8, "n_epochs": 1},
+                       "td3": {"learning_starts": 8, "batch_size": 8}}[algo]
+        extra = dict(eval_episodes=2, max_episode_steps=8, horizon=5)
+    config = RLConfig(env_id=env_id, algo=algo, policy=policy, total_timesteps=steps, eval_freq=eval_freq, seed=0,
+                      hyperparams=hyperparams, output_dir=output_dir, progress=False, **extra)
+    result = train_rl(config)
+    metrics = result.metrics()
+    params = "; ".join(f"{name} {result.initial_params[name]:.3g} -> {value:.3g} (registered "
+                       f"{result.registered_params[name]:.3g})" for name, value in result.final_params.items())
+    return {"env_id": env_id, "algo": algo, "policy": policy, "timesteps": int(metrics["timesteps"]),
+            "untrained_normalized": metrics["untrained_normalized"], "final_normalized": metrics["final_normalized"],
+            "untrained_return": metrics["untrained_return"], "final_return": metrics["final_return"],
+            "env_steps_per_s": metrics["env_steps_per_s"], "params": params}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| env | algo | actor | env steps | normalised return: untrained -> final | return: untrained -> final "
+             "| env steps/s of training | learned physics: start -> final (registered) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| `{r['env_id']}` | {r['algo'].upper()} | {'DiLQR' if r['policy'] == 'dilqr' else 'MLP'} | "
+                     f"{r['timesteps']} | {r['untrained_normalized']:.3f} -> {r['final_normalized']:.3f} | "
+                     f"{r['untrained_return']:.1f} -> {r['final_return']:.1f} | {r['env_steps_per_s']:.1f} | "
+                     f"{r['params']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 runs of a few steps, printed only")
+    parser.add_argument("--only", nargs="+", default=None, metavar="ENV:ALGO:POLICY", help="these runs, printed only")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, in separate processes")
+    parser.add_argument("--output-dir", default="runs", help="where the run folders go")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of rl_runs.csv and rl_runs.md")
+    args = parser.parse_args(argv)
+    specs = QUICK_RUNS if args.quick else RUNS
+    if args.only:
+        known = {f"{e}:{a}:{p}": s for s in RUNS for e, a, p in [s[:3]]}
+        unknown = [o for o in args.only if o not in known]
+        if unknown:
+            parser.error(f"unknown run(s) {unknown}; known: {', '.join(known)}")
+        specs = tuple(known[o] for o in args.only)
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: must be >= 1")
+    with ProcessPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(run, specs, [args.output_dir] * len(specs), [args.quick] * len(specs)))
+    text = table(rows)
+    print(text)
+    if not (args.quick or args.only):
+        args.out.mkdir(parents=True, exist_ok=True)
+        with (args.out / "rl_runs.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        command = "python scripts/rl_runs.py" + (f" --jobs {args.jobs}" if args.jobs > 1 else "")
+        (args.out / "rl_runs.md").write_text(f"Written by `{command}` (seed 0, one torch thread per run).\n\n{text}")
+        print(f"wrote {args.out / 'rl_runs.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
