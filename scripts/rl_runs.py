@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     specs = QUICK_RUNS if args.quick else RUNS
     if args.only:
-        known = {f"{e}:{a}:{p}": s for s in RUNS for e, a, p in [s[:3]]}
+        known = {":".join(spec[:3]): spec for spec in RUNS}
         unknown = [o for o in args.only if o not in known]
         if unknown:
             parser.error(f"unknown run(s) {unknown}; known: {', '.join(known)}")

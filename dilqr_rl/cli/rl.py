@@ -70,6 +70,7 @@ def check(config: RLConfig) -> None:
 def _print_setting(config: RLConfig) -> None:
     from dilqr_rl.agents.rl_build import actor_warmup_steps, default_model_error, resolve_hyperparameters
 
+    resolved = resolve_hyperparameters(config)
     actor = "SB3's MlpPolicy"
     if config.policy == "dilqr":
         given = config.model_errors()
@@ -79,13 +80,13 @@ def _print_setting(config: RLConfig) -> None:
         learning = [f"{' and '.join(by_loss)} at {config.lr_scale:g}x the learning rate"] if by_loss else []
         if config.sysid_every:
             learning.append(f"physics fitted to its rollouts every {config.sysid_every} steps")
-        warmup = actor_warmup_steps(config)
+        warmup = actor_warmup_steps(config, resolved)
         if warmup and by_loss:
             learning.append(f"held for the first {warmup} steps while the critic learns")
         actor = (f"DiLQR actor learning {', '.join(learning)}, model error {shown}"
                  + (" (the env's default; set it with --model-error)" if given is None else ""))
     print(f"{config.env_id}, {config.algo.upper()}, {actor}")
-    hp = resolve_hyperparameters(config).as_dict(config.policy)
+    hp = resolved.as_dict(config.policy)
     settings = [f"{k}={v}" for k, v in hp["algo_kwargs"].items()] or [f"SB3's {config.algo.upper()} defaults"]
     settings += [f"n_envs={hp['n_envs']}"] + [f"{k}={v}" for k, v in hp["policy_kwargs"].items()]
     if hp["action_noise_std"] is not None:

@@ -42,11 +42,11 @@ class WideStart(gym.Wrapper):
 
 def make_perturbed(env_id: str, perturbations: Perturbations, scale: float = 1.0, wide: bool = False) -> gym.Env:
     """``env_id`` with every mass and length x ``scale``, starting from its wide starts when ``wide``."""
-    import dilqr_rl.envs  # noqa: F401  (registers our ids)
+    from dilqr_rl.envs.registration import make_env
 
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale={scale}: must be a positive number (1: the env's own physics)")
-    env = gym.make(env_id, **dict(perturbations.kwargs(scale, wide)))
+    env = make_env(env_id, **dict(perturbations.kwargs(scale, wide)))
     if perturbations.scale_in_place is not None and scale != 1.0:
         perturbations.scale_in_place(env, scale)
     if wide and perturbations.wide_reset is not None:
@@ -63,8 +63,11 @@ def _wide_gym_pendulum(env: gym.Env, seed: int | None) -> tuple:
     return env.reset(seed=seed, options={"x_init": np.pi, "y_init": 5.0})
 
 
+PENDULUM_WIDE_STARTS = "theta ~ U(-pi, pi), theta_dot ~ U(-5, 5) (training: U(-1, 1))"
+"""The wide starts of both pendulums (their own: theta_dot ~ U(-1, 1))."""
+
 GYM_PENDULUM = Perturbations(
-    wide_starts="theta ~ U(-pi, pi), theta_dot ~ U(-5, 5) (training: U(-1, 1))",
+    wide_starts=PENDULUM_WIDE_STARTS,
     scale_in_place=_scale_gym_pendulum, wide_reset=_wide_gym_pendulum)
 """Gymnasium's ``Pendulum-v1``: ``m`` and ``l`` on ``env.unwrapped``; wide starts through its reset options."""
 
@@ -85,7 +88,7 @@ def _wide_model_env(low: np.ndarray, high: np.ndarray) -> Callable[[gym.Env, int
 
 
 OWN_PENDULUM = Perturbations(
-    wide_starts="theta ~ U(-pi, pi), theta_dot ~ U(-5, 5) (training: U(-1, 1))",
+    wide_starts=PENDULUM_WIDE_STARTS,
     kwargs=_own_pendulum_kwargs,
     wide_reset=_wide_model_env(np.array([-np.pi, -5.0]), np.array([np.pi, 5.0])))
 """``dilqr_rl/Pendulum-v0``: mass and length as constructor arguments."""
