@@ -74,7 +74,7 @@ def test_each_algorithm_and_actor_trains_and_its_model_acts_as_evaluated(tmp_pat
         loaded = load_sb3_model(result.checkpoint, env)
     if policy == "dilqr":
         scale = loaded.policy._get_constructor_parameters()["controller_lr_scale"]
-        assert scale == (10.0 if algo in ("ppo", "a2c") else 1.0)
+        assert scale == {"ppo": 3.0, "a2c": 10.0}.get(algo, 1.0)
     normalizes = resolve_hyperparameters(config).normalize and policy == "mlp"
     assert isinstance(loaded, ObservationNormalized) == normalizes
     again = evaluate_episodes(loaded, make, config.eval_episodes, config.eval_seed)

@@ -35,7 +35,7 @@ def test_rl_tiny_run_prints_the_setting_every_evaluation_and_the_result(tmp_path
     run_dir = next(p for p in tmp_path.iterdir() if p.name != "references")
     assert run_dir.name.startswith("Pendulum-v1__ppo-dilqr__3__")
     lines = out.stdout.splitlines()
-    assert lines[0] == ("Pendulum-v1, PPO, DiLQR actor learning physics at 10x the learning rate, model error "
+    assert lines[0] == ("Pendulum-v1, PPO, DiLQR actor learning physics at 3x the learning rate, model error "
                         "mass=+0.3 length=-0.3 gravity=+0.3 (the env's default; set it with --model-error)")
     assert lines[1].startswith("hyperparameters: rl-zoo3 hyperparams/ppo.yml: Pendulum-v1: n_steps=8 gae_lambda=0.95 "
                                "gamma=0.9 n_epochs=1")
