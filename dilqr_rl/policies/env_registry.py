@@ -39,6 +39,7 @@ from torch import nn
 from dilqr_rl.envs import perturbations as perturbed
 from dilqr_rl.envs.inverted_pendulum import STATE_ORDER, mujoco_obs_to_cartpole_state
 from dilqr_rl.envs.perturbations import Perturbations, make_perturbed
+from dilqr_rl.envs.registration import make_env  # noqa: F401  (re-exported: the one way the agents make an env)
 from dilqr_rl.models.cartpole import CartpoleDynamics
 from dilqr_rl.models.pendulum import PendulumDynamics
 from dilqr_rl.policies.dilqr_actor import DEFAULT_FOLLOW_TOLERANCE
@@ -349,13 +350,6 @@ def perturbed_env(env_id: str, scale: float = 1.0, wide: bool = False) -> gym.En
     """``env_id`` with every mass and length x ``scale``, starting outside its training starts when ``wide`` (the
     ``rl`` study's robustness test; what is changed: :func:`perturbations_of`)."""
     return make_perturbed(env_id, perturbations_of(env_id), scale, wide)
-
-
-def make_env(env_id: str, **kwargs) -> gym.Env:
-    """``gymnasium.make(env_id, **kwargs)`` with our ``dilqr_rl/`` ids registered."""
-    import dilqr_rl.envs  # noqa: F401  (registers our ids)
-
-    return gym.make(env_id, **kwargs)
 
 
 def apply_model_error(dynamics: nn.Module, model_error: Mapping[str, float]) -> nn.Module:
