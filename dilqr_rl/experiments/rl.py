@@ -65,8 +65,8 @@ GRIDS: dict[str, Grid] = {
          Cell("Pendulum-v1", "td3", ("dilqr+sysid",), 10_000, 2_000, 3),
          Cell("InvertedPendulum-v5", "ppo", ("dilqr", "dilqr+sysid", "mlp"), 5_000, 1_000, 5),
          Cell("dilqr_rl/CartpoleSwingUp-v0", "ppo", ("dilqr", "dilqr+sysid", "mlp"), 6_144, 2_048, 3)),
-        "reduced to what about an hour of 2 CPU cores could run (the committed run: 57 trials in 50.7 minutes at "
-        "commit 3c0760c with this grid). What ran: "
+        "reduced to what about an hour of 2 CPU cores could run (the committed run: 57 trials in 52.1 minutes at "
+        "commit cf2e549 with this grid). What ran: "
         "Pendulum-v1 PPO, 10k env steps "
         "(PPO collects 4 x 1024 steps per update, so 12,288 ran; evaluations after every update), DiLQR learning "
         "its physics from the RL loss, the same with a cost map, DiLQR with its physics fitted to its rollouts "
