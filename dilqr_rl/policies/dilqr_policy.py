@@ -127,9 +127,10 @@ class DiLQRPolicy(ActorCriticPolicy):
       goal, and starts at the nominal cost (the untrained actor is the actor without a map).
     - ``controller_dtype``: dtype the controller solves in (default ``torch.float64``).
     - ``controller_lr_scale``: learning rate of the controller's parameters (dynamics and cost) relative to
-      the algorithm's learning rate (default 1), each physical parameter's also relative to its initial
-      magnitude (a mass of 1 and a gravity of 10 move at the same relative speed). The optimizer holds each in
-      a parameter group of its own (``optimizer.param_groups[1:]``), whose ``lr`` is reset to its
+      the algorithm's learning rate (default 1; ``dilqr-rl rl`` and ``train_rl`` pass 3 for PPO and 10 for A2C,
+      measured from the envs' wrong starts, see ``RLConfig.lr_scale``), each physical parameter's also relative to
+      its initial magnitude (a mass of 1 and a gravity of 10 move at the same relative speed). The optimizer
+      holds each in a parameter group of its own (``optimizer.param_groups[1:]``), whose ``lr`` is reset to its
       ``lr_factor * param_groups[0]["lr"]`` before every step, so SB3's learning-rate schedule (which writes one
       ``lr`` into every group) keeps the ratios (``dilqr_actor.controller_optimizer``).
     """
