@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -171,9 +172,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
+        cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
         header = (f"Written by `python benchmarks/user_module_compile.py{' --quick' if args.quick else ''} --backend "
                   f"{args.backend}`; torch {torch.__version__}, one thread, float64, no graph; medians of "
-                  f"{repeats} groups of {inner} calls.\n\n")
+                  f"{repeats} groups of {inner} calls. First calls: "
+                  + ("with the compiler's on-disk cache in a fresh folder (`TORCHINDUCTOR_CACHE_DIR`), so each "
+                     "first call compiles from nothing" if cache else "with the compiler's default on-disk cache, "
+                     "which earlier runs may have filled (set `TORCHINDUCTOR_CACHE_DIR` to an empty folder for a "
+                     "cold compile)") + ".\n\n")
         (args.out / "user_module_compile.md").write_text(header + text + "\n")
         (args.out / "user_module_compile.json").write_text(json.dumps(rows, indent=2))
     return rows
