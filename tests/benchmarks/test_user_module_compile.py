@@ -1,13 +1,27 @@
 """The user-module studies of issue 14 in their quick modes (torch.compile's eager backend: no compiler; no timing
-asserts): benchmarks/user_module_compile.py and benchmarks/profile_user_solve.py."""
+asserts): benchmarks/user_module_compile.py and benchmarks/profile_user_solve.py.
+
+The compile study runs in a process of its own: a torch.compile that fails while tracing torch.func transforms
+(the study records two such failures) can leave torch's global transform state behind, and in full ``-n 2`` runs a
+worker that had run it in-process failed 77 later gradient tests ("element 0 of tensors does not require grad",
+"Cannot access storage of TensorWrapper" at a functorch level of -2)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
-from benchmarks.user_module_compile import main
+from tests import SUBPROCESS_TIMEOUT_S
+
+ROOT = Path(__file__).parents[2]
 
 
 def test_quick_mode_times_every_piece_and_checks_it_against_the_eager_result(tmp_path):
-    rows = main(["--quick", "--backend", "eager", "--out", str(tmp_path)])
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "user_module_compile.py"), "--quick", "--backend",
+                          "eager", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=SUBPROCESS_TIMEOUT_S)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads((tmp_path / "user_module_compile.json").read_text())
     assert [r["piece"] for r in rows] == ["rollout", "linearisation, torch.func", "linearisation, the library's",
                                           "linearisation, make_fx of torch.func"]
     for row in rows:
@@ -15,9 +29,7 @@ def test_quick_mode_times_every_piece_and_checks_it_against_the_eager_result(tmp
         # compiled: the same numbers as eager; or the failure is reported, not raised
         assert (row["error"] is None and row["max_abs_diff"] <= 1e-12) or row["error"] is not None
     assert rows[0]["error"] is None and rows[3]["error"] is None  # these compile (here with the eager backend)
-    stored = json.loads((tmp_path / "user_module_compile.json").read_text())
-    assert [(r["piece"], r["max_abs_diff"], r["error"]) for r in stored] == \
-        [(r["piece"], r["max_abs_diff"], r["error"]) for r in rows]
+    assert "| rollout | 1 | 4 |" in out.stdout  # the table printed is the one written
     text = (tmp_path / "user_module_compile.md").read_text()
     assert "| rollout | 1 | 4 |" in text
 
