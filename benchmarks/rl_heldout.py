@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from dilqr_rl.agents.evaluation import RandomPolicy, evaluate_episodes, load_sb3_model
+from dilqr_rl.agents.rl_monitor import normalized
 from dilqr_rl.policies import expert_for
 from dilqr_rl.policies.env_registry import make_env
 
@@ -66,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         with make() as env:
             policy = load_sb3_model(path.parent / "model.zip", env)
         value = float(evaluate_episodes(policy, make, args.episodes, args.seed).returns.mean())
-        rows.append((actor_name(config), config["seed"], value,
-                     (value - ref["random"]) / (ref["expert"] - ref["random"])))
+        rows.append((actor_name(config), config["seed"], value, normalized(value, ref)))
     for actor, seed, value, norm in sorted(rows):
         lines.append(f"| {actor} | {seed} | {value:.1f} | {norm:.3f} |")
     text = "\n".join(lines) + "\n"

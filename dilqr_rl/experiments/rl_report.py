@@ -3,8 +3,10 @@ robustness) and ``return_vs_steps.png``, computed from ``results.csv`` and the t
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,18 +173,17 @@ EXPERT_ROBUSTNESS = "expert_robustness.json"
 def _expert_references(cells: dict, out_dir: Path, episodes: int) -> dict[str, dict[str, float]]:
     """Per env: :func:`~dilqr_rl.experiments.rl_trial.expert_robustness` on the robustness episodes, read from
     ``out_dir/expert_robustness.json`` where it holds the same setting, else computed (seconds) and stored there."""
-    import json
-
     from dilqr_rl.agents.rl_config import RLConfig
     from dilqr_rl.experiments.rl_trial import expert_robustness
 
     seed = RLConfig.eval_seed
     path = out_dir / EXPERT_ROBUSTNESS
     stored = json.loads(path.read_text()) if path.is_file() else {}
+    first_rows = {}  # env -> one of its trials' rows (every trial of an env has the env's references)
+    for (env, _), actors in cells.items():
+        first_rows.setdefault(env, next(iter(actors.values()))[0])
     out, changed = {}, False
-    for env in dict.fromkeys(env for env, _ in cells):
-        rows = next(iter(cells[(env, algo)] for e, algo in cells if e == env))
-        first = next(iter(rows.values()))[0]
+    for env, first in first_rows.items():
         references = {"random": first["random_return"], "expert": first["expert_return"]}
         setting = {"episodes": episodes, "seed": seed, **references}
         if stored.get(env, {}).get("setting") != setting:
@@ -230,42 +231,39 @@ def _dilqr_vs_mlp(cells: dict, out_dir: Path) -> tuple[str, str]:
     return "; ".join(parts) or "not measured", verdict
 
 
+def _against_mlp(cells: dict, measure: Callable[[dict[str, float]], float], needs: tuple[str, ...]
+                 ) -> list[tuple[str, str, str, float, float]]:
+    """(env, algo, actor, the DiLQR actor's measure, the MLP's) for every DiLQR actor of a cell with an MLP, where
+    ``measure`` maps an actor's mean normalised return per robustness setting to a number and actors whose
+    ``needs`` settings are not finite are left out."""
+    out = []
+    for (env, algo), actors in cells.items():
+        measured = {}
+        for actor, rows in actors.items():
+            means = {s: report.mean_se([r.get(f"robust/{s}_normalized") for r in rows])[0] for s in SETTINGS}
+            if all(math.isfinite(means[s]) for s in needs):
+                measured[actor] = measure(means)
+        if "mlp" in measured:
+            out += [(env, algo, a, v, measured["mlp"]) for a, v in measured.items() if a != "mlp"]
+    return out
+
+
 def _robust_verdict(cells: dict) -> tuple[str, str]:
     """Per env and algorithm: the largest normalised drop under changed physics of each DiLQR actor and the MLP."""
-    parts, missed, compared = [], 0, 0
-    for (env, algo), actors in cells.items():
-        drops = {}
-        for actor, rows in actors.items():
-            values = {s: report.mean_se([r.get(f"robust/{s}_normalized") for r in rows])[0] for s in SETTINGS}
-            if math.isfinite(values["nominal"]):
-                drops[actor] = max(values["nominal"] - values[s] for s in ("x0.7", "x1.3"))
-        if "mlp" not in drops:
-            continue
-        for actor in (a for a in drops if a != "mlp"):
-            compared += 1
-            missed += drops[actor] > drops["mlp"]
-            parts.append(f"{env} {algo.upper()} {LABELS[actor]} {drops[actor]:+.3f} vs MLP {drops['mlp']:+.3f}")
-    verdict = "not measured" if not compared else "met" if not missed else f"missed in {missed} of {compared}"
+    pairs = _against_mlp(cells, lambda m: max(m["nominal"] - m[s] for s in ("x0.7", "x1.3")), ("nominal",))
+    missed = sum(drop > mlp for *_, drop, mlp in pairs)
+    parts = [f"{env} {algo.upper()} {LABELS[a]} {drop:+.3f} vs MLP {mlp:+.3f}" for env, algo, a, drop, mlp in pairs]
+    verdict = "not measured" if not pairs else "met" if not missed else f"missed in {missed} of {len(pairs)}"
     return "; ".join(parts) or "not measured", verdict
 
 
 def _robust_absolute(cells: dict) -> tuple[str, str]:
     """Per env and algorithm: each DiLQR actor's and the MLP's worse normalised return of x0.7 and x1.3 (a drop
     is only comparable between policies that were good at the nominal physics; this reads what each keeps)."""
-    parts, worse, compared = [], 0, 0
-    for (env, algo), actors in cells.items():
-        kept = {}
-        for actor, rows in actors.items():
-            values = [report.mean_se([r.get(f"robust/{s}_normalized") for r in rows])[0] for s in ("x0.7", "x1.3")]
-            if all(math.isfinite(v) for v in values):
-                kept[actor] = min(values)
-        if "mlp" not in kept:
-            continue
-        for actor in (a for a in kept if a != "mlp"):
-            compared += 1
-            worse += kept[actor] < kept["mlp"]
-            parts.append(f"{env} {algo.upper()} {LABELS[actor]} {kept[actor]:.3f} vs MLP {kept['mlp']:.3f}")
-    verdict = ("not measured" if not compared else f"DiLQR >= MLP in {compared - worse} of {compared}")
+    pairs = _against_mlp(cells, lambda m: min(m["x0.7"], m["x1.3"]), ("x0.7", "x1.3"))
+    worse = sum(kept < mlp for *_, kept, mlp in pairs)
+    parts = [f"{env} {algo.upper()} {LABELS[a]} {kept:.3f} vs MLP {mlp:.3f}" for env, algo, a, kept, mlp in pairs]
+    verdict = "not measured" if not pairs else f"DiLQR >= MLP in {len(pairs) - worse} of {len(pairs)}"
     return "; ".join(parts) or "not measured", verdict
 
 

@@ -86,8 +86,11 @@ def expert_robustness(env_id: str, episodes: int, seed: int, references: dict[st
             expert, physics = expert_for(env), env_control(env).dynamics.state_dict()
         nominal = physics if nominal is None else nominal
         told = scale == 1.0 or any(not torch.equal(v, nominal[k]) for k, v in physics.items())
-        value = float(evaluate_episodes(expert, make, episodes, seed).returns.mean()) if told else math.nan
-        out[f"expert/{name}_normalized"] = normalized(value, references) if told else math.nan
+        if not told:
+            out[f"expert/{name}_normalized"] = math.nan
+            continue
+        value = float(evaluate_episodes(expert, make, episodes, seed).returns.mean())
+        out[f"expert/{name}_normalized"] = normalized(value, references)
     return out
 
 
