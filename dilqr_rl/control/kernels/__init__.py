@@ -29,10 +29,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from dilqr_rl.control.kernels import forms
+from dilqr_rl.control.kernels import codegen, forms
 
 _SOURCES = tuple(Path(__file__).with_name(name) for name in ("riccati.c", "dynamics.c", "costs.c", "forms.c", "ilqr.c"))
 _HEADERS = tuple(Path(__file__).with_name(name) for name in ("kernels.h", "jets.h"))
+_COMPILER: list[str] = []
+"""The compiler the kernel library was built with (for the generated forms, :mod:`.codegen`)."""
 _FUNCTIONS = {torch.float64: "riccati_scalar_f64", torch.float32: "riccati_scalar_f32"}
 _ADJOINT = {torch.float64: "adjoint_scalar_f64", torch.float32: "adjoint_scalar_f32"}
 _FORM_DTYPES = (torch.float64, torch.float32)
@@ -84,7 +86,60 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     library.psi_gradient_f64.argtypes = ([ctypes.c_int, pointer] * 2 + [length] + [pointer] * 6 + [length] * 2
                                          + [pointer] * 2)
     library.psi_gradient_f64.restype = ctypes.c_int
+    for name in ("set_external_dynamics", "set_external_cost"):
+        getattr(library, name).argtypes = [ctypes.c_int, pointer]
+        getattr(library, name).restype = ctypes.c_int
+    _COMPILER[:] = [compiler]
     return library, f"compiled C sweeps ({target})"
+
+
+def _register(role: str, slot: int, address: int) -> None:
+    library = _library()[0]
+    setter = library.set_external_dynamics if role == "dynamics" else library.set_external_cost
+    if setter(slot, address):
+        raise RuntimeError(f"the kernel library has no slot {slot} for a generated form")
+
+
+def _generated(module: nn.Module, role: str, n: int) -> forms.Form | None:
+    """The form :mod:`.codegen` compiles from ``module`` (your own module), or None."""
+    if _library()[0] is None:
+        return None
+    found = codegen.form_of(module, role, n, _COMPILER[0], _register, _cache_dir)
+    if found is None:
+        return None
+    generated, tensors = found
+    return forms.Form(generated.kind, codegen.parameters(tensors),
+                      functools.partial(_generated_leaves, tensors, generated.parameter_count), generated.psi)
+
+
+def _generated_leaves(tensors: list[Tensor], parameter_count: int, module: nn.Module, gradient: Tensor
+                      ) -> list[tuple[Tensor, Tensor]]:
+    return codegen.leaves(tensors, parameter_count, gradient)
+
+
+def dynamics_form(module: nn.Module, n: int) -> forms.Form | None:
+    """The dynamics' C form for n states and one control: the library's (:mod:`.forms`) or one generated from
+    your module (:mod:`.codegen`); None where it has none."""
+    form = forms.dynamics_form(module)
+    if form is not None or type(module) in forms._DYNAMICS:
+        return form  # a registered class whose instance has no form (e.g. asks for autograd): PyTorch path
+    return _generated(module, "dynamics", n)
+
+
+def cost_form(module: nn.Module, n: int) -> forms.Form | None:
+    """The cost's C form for n states and one control (as :func:`dynamics_form`), shared by every row."""
+    form = forms.cost_form(module)
+    if form is not None:
+        return form if forms.cost_fits(form.kind, len(form.parameters), n) else None
+    if type(module) in forms._COSTS or getattr(module, "time_varying", False):
+        return None  # a registered class whose instance has no form, or a cost of the step: PyTorch path
+    return _generated(module, "cost", n)
+
+
+def _vector(parameters: list[float] | Tensor) -> Tensor:
+    if isinstance(parameters, Tensor):
+        return parameters.to(torch.float64).contiguous()
+    return torch.tensor(parameters, dtype=torch.float64)
 
 
 def status() -> str:
@@ -164,10 +219,10 @@ def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int,
     every row, a table from :func:`forms.cost_rows` where the solve has per-item data ``cost_args``
     {keyword: (B, T, ...)} or the cost varies with the step. None where the cost has no such form."""
     if not cost_args and not getattr(cost, "time_varying", False):
-        form = forms.cost_form(cost)
-        if form is None or not forms.cost_fits(form.kind, len(form.parameters), n):
+        form = cost_form(cost, n)
+        if form is None:
             return None
-        return form.kind, torch.tensor(form.parameters, dtype=torch.float64), 0, 0
+        return form.kind, _vector(form.parameters), 0, 0
     items = Bsz if cost_args else 1  # a time-varying cost without per-item data: one table for every item
     rows = {name: value.reshape(Bsz * T, *value.shape[2:]) for name, value in cost_args.items()}
     table = forms.cost_rows(cost, torch.arange(T).repeat(items), rows)
@@ -196,21 +251,21 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
     if library is None:
         return None
     (Bsz, T, _), n = u_init.shape, x_init.shape[1]
-    dynamics_form = forms.dynamics_form(dynamics)
-    cost_table = None if dynamics_form is None else _cost_table(cost, cost_args or {}, Bsz, T, n)
+    dyn_form = dynamics_form(dynamics, n)
+    cost_table = None if dyn_form is None else _cost_table(cost, cost_args or {}, Bsz, T, n)
     if cost_table is None:
         return None
     cost_kind, cp, cp_item, cp_step = cost_table
     dtype, x_init = x_init.dtype, x_init.to(torch.float64)
     N = n + 1
-    dp = torch.tensor(dynamics_form.parameters, dtype=torch.float64)
+    dp = _vector(dyn_form.parameters)
     inputs = [x_init.contiguous()] + [t.to(torch.float64).reshape(Bsz, T).contiguous() for t in (u_init, lo, hi)]
     config = torch.tensor(settings, dtype=torch.float64)
     alphas = alphas.to(torch.float64).contiguous()
     new, byte = x_init.new_empty, functools.partial(torch.empty, dtype=torch.uint8)
     out = CompiledSolve(new(Bsz, T, n), new(Bsz, T, 1), new(Bsz), byte(Bsz), torch.empty(Bsz, dtype=torch.long),
                         new(Bsz), byte(Bsz, T, 1), new(Bsz, T, n, N), new(Bsz, T, N, N), new(Bsz, T, n), byte(Bsz))
-    code = library.ilqr_scalar_f64(dynamics_form.kind, dp.data_ptr(), cost_kind, cp.data_ptr(), cp_item, cp_step,
+    code = library.ilqr_scalar_f64(dyn_form.kind, dp.data_ptr(), cost_kind, cp.data_ptr(), cp_item, cp_step,
                                    *(t.data_ptr() for t in inputs), Bsz, T, n, alphas.data_ptr(), alphas.numel(),
                                    config.data_ptr(), *(t.data_ptr() for t in out))
     if code == 2:
@@ -229,13 +284,13 @@ def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -
     library = _form_library(x, u)
     if library is None:
         return None
-    form = forms.dynamics_form(dynamics)
+    R, n = x.shape
+    form = dynamics_form(dynamics, n)
     if form is None:
         return None
-    R, n = x.shape
     inputs = [t.to(torch.float64).contiguous() for t in (x, u.reshape(R), lam)]
     H = torch.empty(R, n + 1, n + 1, dtype=torch.float64)
-    parameters = torch.tensor(form.parameters, dtype=torch.float64)
+    parameters = _vector(form.parameters)
     code = library.lagrangian_hessian_f64(form.kind, parameters.data_ptr(), *(t.data_ptr() for t in inputs), R, n,
                                           H.data_ptr())
     return None if code else H.to(x.dtype)
@@ -252,18 +307,19 @@ def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx:
     library = _form_library(x, u, graph_free=False)
     if library is None:
         return None
-    dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
     R, n = x.shape
-    if dynamics_form is None or cost_form is None or not forms.cost_fits(cost_form.kind, len(cost_form.parameters), n):
+    dyn_form = dynamics_form(dynamics, n)
+    cst_form = None if dyn_form is None else cost_form(cost, n)
+    if cst_form is None or not (dyn_form.psi and cst_form.psi):
         return None
-    dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
+    dp, cp = _vector(dyn_form.parameters), _vector(cst_form.parameters)
     inputs = [t.detach().to(torch.float64).reshape(R, -1).contiguous() for t in (x, u, dx, du, lam, dlam)]
     dgrad, cgrad = torch.zeros_like(dp), torch.zeros_like(cp)
-    code = library.psi_gradient_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(), 0,
+    code = library.psi_gradient_f64(dyn_form.kind, dp.data_ptr(), cst_form.kind, cp.data_ptr(), 0,
                                     *(t.data_ptr() for t in inputs), R, n, dgrad.data_ptr(), cgrad.data_ptr())
     if code:
         return None
-    return dynamics_form.leaves(dynamics, dgrad) + cost_form.leaves(cost, cgrad)
+    return dyn_form.leaves(dynamics, dgrad) + cst_form.leaves(cost, cgrad)
 
 
 def evaluate_forms(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, lam: Tensor
@@ -271,16 +327,16 @@ def evaluate_forms(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, l
     """The C forms of ``dynamics`` and ``cost`` on rows (for tests): f (R, n), F (R, n, N), hess[lam . f]
     (R, N, N), g (R,), c (R, N), C (R, N, N); None where the library or a form is missing."""
     library = _library()[0]
-    dynamics_form, cost_form = forms.dynamics_form(dynamics), forms.cost_form(cost)
     R, n = x.shape
-    if (library is None or dynamics_form is None or cost_form is None
-            or not forms.cost_fits(cost_form.kind, len(cost_form.parameters), n)):
+    dyn_form = None if library is None else dynamics_form(dynamics, n)
+    cst_form = None if dyn_form is None else cost_form(cost, n)
+    if cst_form is None:
         return None
     N = n + 1
-    dp, cp = (torch.tensor(form.parameters, dtype=torch.float64) for form in (dynamics_form, cost_form))
+    dp, cp = _vector(dyn_form.parameters), _vector(cst_form.parameters)
     inputs = [t.to(torch.float64).contiguous() for t in (x, u.reshape(R), lam)]
     new = functools.partial(torch.empty, dtype=torch.float64)
     out = (new(R, n), new(R, n, N), new(R, N, N), new(R), new(R, N), new(R, N, N))
-    code = library.evaluate_forms_f64(dynamics_form.kind, dp.data_ptr(), cost_form.kind, cp.data_ptr(),
+    code = library.evaluate_forms_f64(dyn_form.kind, dp.data_ptr(), cst_form.kind, cp.data_ptr(),
                                       *(t.data_ptr() for t in inputs), R, n, *(t.data_ptr() for t in out))
     return None if code else out

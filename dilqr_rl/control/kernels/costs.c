@@ -100,7 +100,24 @@ static void swing_up_psi_gradient(const double *p, const double *x, double u, co
     grad[2] += 2.0 * u * du;
 }
 
+/* Cost forms compiled from your own modules (codegen.py), as the dynamics' (dynamics.c). */
+static cost_form external_costs[EXTERNAL_KINDS];
+static unsigned char external_costs_set[EXTERNAL_KINDS];
+
+int set_external_cost(int slot, const cost_form *form) {
+    if (slot < 0 || slot >= EXTERNAL_KINDS) return 1;
+    external_costs[slot] = *form;
+    external_costs_set[slot] = 1;
+    return 0;
+}
+
 int cost_form_of(int kind, cost_form *out) {
+    if (kind >= EXTERNAL_KIND_BASE) {
+        int slot = kind - EXTERNAL_KIND_BASE;
+        if (slot >= EXTERNAL_KINDS || !external_costs_set[slot]) return 0;
+        *out = external_costs[slot];
+        return 1;
+    }
     static const cost_form forms[] = {
         {periodic_quadratic_g, periodic_quadratic_derivatives, periodic_quadratic_psi_gradient},
         {goal_g, goal_derivatives, goal_psi_gradient},

@@ -161,7 +161,25 @@ static void cartpole_lagrangian_hessian(const double *p, const double *x, double
             H[5 * (2 + i) + 2 + j] = lam[1] * dt * x_acc.h[3 * i + j] + lam[3] * dt * theta_acc.h[3 * i + j];
 }
 
+/* Forms compiled from your own modules (codegen.py), each in a library of its own, registered here by kind:
+ * EXTERNAL_KIND_BASE + slot. */
+static dynamics_form external_dynamics[EXTERNAL_KINDS];
+static unsigned char external_dynamics_set[EXTERNAL_KINDS];
+
+int set_external_dynamics(int slot, const dynamics_form *form) {
+    if (slot < 0 || slot >= EXTERNAL_KINDS) return 1;
+    external_dynamics[slot] = *form;
+    external_dynamics_set[slot] = 1;
+    return 0;
+}
+
 int dynamics_form_of(int kind, long n, dynamics_form *out) {
+    if (kind >= EXTERNAL_KIND_BASE) {
+        int slot = kind - EXTERNAL_KIND_BASE;
+        if (slot >= EXTERNAL_KINDS || !external_dynamics_set[slot] || external_dynamics[slot].n != n) return 0;
+        *out = external_dynamics[slot];
+        return 1;
+    }
     static const dynamics_form forms[] = {
         {2, pendulum_f, pendulum_jacobians, pendulum_lagrangian_hessian, pendulum_psi_gradient},
         {4, cartpole_f, cartpole_jacobians, cartpole_lagrangian_hessian, cartpole_psi_gradient},

@@ -49,8 +49,11 @@ class Form(NamedTuple):
     module's leaf tensors."""
 
     kind: int
-    parameters: list[float]
+    parameters: list[float] | Tensor
     leaves: Leaves
+    psi: bool = True
+    """Whether the form has the gradient of Psi in its parameters (a generated form of a module with many
+    parameters leaves it to the PyTorch path)."""
 
 
 _OVERRIDABLE = frozenset({"forward", "jacobians", "lagrangian_hessian", "derivatives"})

@@ -24,6 +24,13 @@ typedef struct {
                          double *grad);
 } cost_form;
 
+/* Kinds from EXTERNAL_KIND_BASE on are forms compiled from your own modules (codegen.py), in libraries of their own:
+ * set_external_* copies one into slot kind - EXTERNAL_KIND_BASE (returns 1 for a slot out of range). */
+#define EXTERNAL_KIND_BASE 1000
+#define EXTERNAL_KINDS 512
+int set_external_dynamics(int slot, const dynamics_form *form);
+int set_external_cost(int slot, const cost_form *form);
+
 /* The forms by kind (the ids of dilqr_rl/control/kernels/forms.py); 0 where the kind is unknown or the state
  * size does not fit it. */
 int dynamics_form_of(int kind, long n, dynamics_form *out);

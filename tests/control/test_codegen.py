@@ -1,0 +1,323 @@
+"""C forms generated from your own modules (``kernels.codegen``): the same values and derivatives as autograd, the
+same iterates and gradients as the PyTorch solve, and the PyTorch path wherever the generator cannot be sure."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from dilqr_rl import DiLQR
+from dilqr_rl.bench.user_models import UserCartpole, UserPendulum, WeightedQuadCost
+from dilqr_rl.control import RowCouplingError, UnconvergedWarning, kernels
+from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, dynamics_lagrangian_hessian
+from dilqr_rl.control.kernels import codegen
+from dilqr_rl.models import CartpoleDynamics
+from tests.control.problems import F64, FeatureCost, MLPDynamics
+
+pytestmark = pytest.mark.skipif(kernels._library()[0] is None, reason=f"no compiled kernel here: {kernels.status()}")
+
+
+class OpZoo(nn.Module):
+    """Dynamics (n = 3) through every kind of operation the generator translates."""
+
+    control_dim = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor([0.3, -0.2, 0.5], dtype=F64))
+        self.W = nn.Parameter(0.2 * torch.arange(12, dtype=F64).reshape(3, 4).cos())
+        self.register_buffer("scale", torch.tensor(0.7, dtype=F64))
+        self.dt = 0.05
+
+    def forward(self, x, u):
+        tau = torch.cat([x, u], -1)                                      # cat
+        h = torch.tanh(tau @ self.W.t())                                 # mm, t
+        s = torch.sigmoid(x[:, 0]) + torch.exp(-x[:, 1].abs()) + torch.log(1 + x[:, 2] ** 2)
+        r = torch.sqrt(1 + tau.pow(2).sum(-1)) + torch.rsqrt(2 + x.square().mean(-1))
+        k = torch.where(x[:, 0] > 0, x[:, 0], 0.5 * x[:, 0]) + torch.relu(x[:, 1]) - torch.atan(u[:, 0])
+        c = torch.clamp(x[:, 2], -0.5, 0.8) + torch.cos(x[:, 1]) * torch.tan(0.3 * x[:, 0]) / (2 + x[:, 0] ** 2)
+        lit = torch.tensor([1.0, -2.0, 0.5], dtype=x.dtype)             # a literal in forward
+        step = torch.stack([s * self.a[0], r * self.a[1] + k, c - 1 / (3 + u[:, 0] ** 2)], -1) * lit
+        out = x + self.dt * (step + self.scale * h + (x.unsqueeze(1).expand(-1, 2, -1).sum(1) * 0.1).squeeze(-1))
+        return torch.sub(out, x[:, :1], alpha=0.01)                      # slice, broadcast, sub with alpha
+
+
+class ZooCost(nn.Module):
+    """A cost (n = 3) with weights, a goal and a log barrier-like term."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([1.0, 0.5, 0.3, 0.1], dtype=F64))
+        self.goal = nn.Parameter(torch.tensor([0.2, 0.0, -0.1, 0.0], dtype=F64))
+
+    def forward(self, x, u):
+        z = torch.cat([x, u], -1) - self.goal
+        return (self.w * z**2).sum(-1) + 0.1 * torch.log(1 + x[:, 0] ** 2) + 0.05 * torch.cosh(x[:, 1])
+
+
+def _pairs():
+    """(name, dynamics, cost, state scale, control bound) of generated forms exercised here."""
+    return [
+        ("user pendulum", UserPendulum(), WeightedQuadCost(torch.tensor([1.0, 0.1, 0.01], dtype=F64),
+                                                            torch.tensor([0.1, 0.0, 0.0], dtype=F64)), (3.0, 4.0), 2.0),
+        ("user cart-pole", UserCartpole(), WeightedQuadCost(torch.tensor([1.0, 0.1, 1.0, 0.1, 0.01], dtype=F64),
+                                                             torch.zeros(5, dtype=F64)), (0.5, 0.5, 1.0, 1.0), 10.0),
+        ("neural residual", MLPDynamics(),
+         WeightedQuadCost(torch.tensor([1.0, 0.5, 0.3], dtype=F64), torch.tensor([0.5, 0.0, 0.0], dtype=F64)),
+         (1.0, 1.0), 1.0),
+        ("wide neural residual (Psi in PyTorch)", MLPDynamics(hidden=16),
+         WeightedQuadCost(torch.tensor([1.0, 0.5, 0.3], dtype=F64), torch.tensor([0.5, 0.0, 0.0], dtype=F64)),
+         (1.0, 1.0), 1.0),
+        ("operation zoo", OpZoo(), ZooCost(), (0.8, 0.8, 0.8), 1.5),
+        ("library cart-pole, feature cost", CartpoleDynamics(dt=0.05).to(F64), FeatureCost(), (0.5, 0.5, 3.0, 1.0),
+         100.0),
+    ]
+
+
+_IDS = [p[0] for p in _pairs()]
+
+
+def test_the_zoo_uses_operations_outside_the_generator_only_where_said():
+    """ZooCost's cosh is no translated operation: that cost keeps the PyTorch path and says why."""
+    cost = ZooCost()
+    assert kernels.cost_form(cost, 3) is None
+    assert "cosh" in codegen.why_not(cost)
+    assert kernels.dynamics_form(OpZoo(), 3) is not None
+
+
+@pytest.mark.parametrize("name, dynamics, cost, scale, bound", _pairs(), ids=_IDS)
+def test_generated_forms_match_autograd(name, dynamics, cost, scale, bound):
+    gen = torch.Generator().manual_seed(0)
+    R, n = 32, len(scale)
+    x = torch.tensor(scale, dtype=F64) * torch.randn(R, n, generator=gen, dtype=F64)
+    u = bound * torch.randn(R, 1, generator=gen, dtype=F64)
+    lam = torch.randn(R, n, generator=gen, dtype=F64)
+    generated_dynamics = not isinstance(dynamics, CartpoleDynamics)
+    assert (kernels.dynamics_form(dynamics, n).kind >= codegen.EXTERNAL_KIND_BASE) == generated_dynamics
+    cost_form = kernels.cost_form(cost, n)
+    if cost_form is None:  # ZooCost: see the test above; its dynamics are still checked with a plain cost
+        cost = WeightedQuadCost(torch.ones(n + 1, dtype=F64), torch.zeros(n + 1, dtype=F64))
+        cost_form = kernels.cost_form(cost, n)
+    assert cost_form.kind >= codegen.EXTERNAL_KIND_BASE
+    f, F, H, g, c, C = kernels.evaluate_forms(dynamics, cost, x, u, lam)
+    A, Bu = dynamics_jacobians(dynamics, x, u)
+    H_ref = dynamics_lagrangian_hessian(dynamics, x, u, lam)
+    c_ref, C_ref = cost_derivatives(cost, x, u, torch.zeros(R, dtype=torch.long))
+    tol = {"rtol": 1e-12, "atol": 1e-12}
+    with torch.no_grad():
+        torch.testing.assert_close(f, dynamics(x, u), **tol)
+        torch.testing.assert_close(g, cost(x, u), **tol)
+    torch.testing.assert_close(F, torch.cat([A, Bu], -1).detach(), **tol)
+    torch.testing.assert_close(H, H_ref.detach(), **tol)
+    torch.testing.assert_close(c, c_ref.detach(), **tol)
+    torch.testing.assert_close(C, C_ref.detach(), **tol)
+
+
+def _solve_and_grad(monkeypatch, ctrl: DiLQR, x0: torch.Tensor, generated: bool):
+    """The solution, the gradient of a loss in x0 and every parameter, and how many compiled solves ran."""
+    monkeypatch.setenv("DILQR_RL_CODEGEN", "1" if generated else "0")
+    calls = []
+    solve = kernels.ilqr_scalar
+    monkeypatch.setattr(kernels, "ilqr_scalar", lambda *a, **k: (lambda out: calls.append(out is not None) or out)(
+        solve(*a, **k)))
+    params = [p for p in ctrl.parameters() if p.requires_grad]
+    for p in params:
+        p.grad = None
+    x0 = x0.clone().requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedWarning)
+        sol = ctrl(x0)
+    ((sol.u - 0.2) ** 2).sum().add(sol.x[..., 0].sum()).backward()
+    monkeypatch.undo()
+    grads = torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in params)])
+    return sol, grads, sum(calls)
+
+
+@pytest.mark.parametrize("name, dynamics, cost, scale, bound", _pairs(), ids=_IDS)
+@pytest.mark.parametrize("max_iter, tol", [(100, 1e-10), (3, 1e-10)], ids=["converged", "unconverged"])
+def test_the_generated_solve_takes_the_pytorch_iterates_and_gradients(monkeypatch, name, dynamics, cost, scale, bound,
+                                                                      max_iter, tol):
+    gen = torch.Generator().manual_seed(1)
+    n = len(scale)
+    x0 = 0.5 * torch.tensor(scale, dtype=F64) * torch.randn(4, n, generator=gen, dtype=F64)
+    ctrl = DiLQR(dynamics, cost, 20, -bound, bound, max_iter=max_iter, tol=tol)
+    fast, fast_grad, compiled = _solve_and_grad(monkeypatch, ctrl, x0, generated=True)
+    reference, reference_grad, pytorch_compiled = _solve_and_grad(monkeypatch, ctrl, x0, generated=False)
+    expect_generated = kernels.cost_form(cost, n) is not None
+    assert bool(compiled) == expect_generated and pytorch_compiled == 0
+    assert fast.iterations.tolist() == reference.iterations.tolist()
+    assert fast.converged.tolist() == reference.converged.tolist()
+    for field in ("x", "u", "cost"):
+        torch.testing.assert_close(getattr(fast, field), getattr(reference, field), rtol=1e-9, atol=1e-10, msg=field)
+    torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-8, atol=1e-10)
+
+
+def test_the_generated_gradient_matches_finite_differences(monkeypatch):
+    """Central differences of the solution map in the user cart-pole's four physical parameters."""
+    monkeypatch.setenv("DILQR_RL_CODEGEN", "1")
+    dynamics = UserCartpole()
+    cost = WeightedQuadCost(torch.tensor([1.0, 0.1, 1.0, 0.1, 0.01], dtype=F64), torch.zeros(5, dtype=F64))
+    cost.requires_grad_(False)
+    ctrl = DiLQR(dynamics, cost, 20, -10.0, 10.0, max_iter=200, tol=1e-12)
+    x0 = torch.tensor([[0.1, 0.0, 0.6, 0.0], [0.0, 0.3, -0.4, 0.2]], dtype=F64)
+    assert kernels.dynamics_form(dynamics, 4).kind >= codegen.EXTERNAL_KIND_BASE
+
+    def loss() -> torch.Tensor:
+        sol = ctrl(x0)
+        assert sol.all_converged
+        return ((sol.u - 0.2) ** 2).sum() + sol.x[..., 2].sum()
+
+    loss().backward()
+    params = list(dynamics.parameters())
+    grads = torch.stack([p.grad for p in params])
+    fd = []
+    with torch.no_grad():
+        for p in params:
+            h = 1e-6 * max(1.0, abs(p.item()))
+            p += h
+            up = loss()
+            p -= 2 * h
+            down = loss()
+            p += h
+            fd.append((up - down) / (2 * h))
+    torch.testing.assert_close(grads, torch.stack(fd), rtol=1e-6, atol=1e-8)
+
+
+def test_float32_modules_solve_in_double_precision(monkeypatch):
+    dynamics = UserPendulum(dtype=torch.float32)
+    cost = WeightedQuadCost(torch.tensor([1.0, 0.1, 0.01]), torch.tensor([0.1, 0.0, 0.0]))
+    x0 = torch.tensor([[2.5, 0.0], [0.3, -1.0]])
+    fast, fast_grad, compiled = _solve_and_grad(monkeypatch, DiLQR(dynamics, cost, 20, -2.0, 2.0, max_iter=100), x0,
+                                                generated=True)
+    assert compiled and fast.u.dtype == torch.float32
+    dynamics64 = UserPendulum(dtype=F64)
+    cost64 = WeightedQuadCost(cost.w.detach().double(), cost.goal.detach().double())
+    reference, reference_grad, _ = _solve_and_grad(
+        monkeypatch, DiLQR(dynamics64, cost64, 20, -2.0, 2.0, max_iter=100), x0.double(), generated=True)
+    torch.testing.assert_close(fast.u.double(), reference.u, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast_grad.double(), reference_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_parameters_are_read_at_every_solve_and_plain_attributes_trace_again():
+    dynamics = UserPendulum()
+    x, u = torch.tensor([[0.4, -0.2]], dtype=F64), torch.tensor([[0.7]], dtype=F64)
+    lam = torch.ones(1, 2, dtype=F64)
+    cost = WeightedQuadCost(torch.ones(3, dtype=F64), torch.zeros(3, dtype=F64))
+    for change in ("none", "mass", "dt"):
+        if change == "mass":
+            with torch.no_grad():
+                dynamics.m.fill_(1.7)  # a value: read at the call, no new trace
+        elif change == "dt":
+            dynamics.dt = 0.1  # a plain attribute is part of the trace: traced again
+        f = kernels.evaluate_forms(dynamics, cost, x, u, lam)[0]
+        with torch.no_grad():
+            torch.testing.assert_close(f, dynamics(x, u), rtol=1e-14, atol=1e-14)
+
+
+class _Closing(nn.Module):
+    """A cost closing over a tensor (e.g. a goal a network predicted): the PyTorch path reads and differentiates it."""
+
+    def __init__(self, goal: torch.Tensor) -> None:
+        super().__init__()
+        self.holder = {"goal": goal}
+
+    def forward(self, x, u):
+        return ((torch.cat([x, u], -1) - self.holder["goal"]) ** 2).sum(-1)
+
+
+class _Global(nn.Module):
+    def forward(self, x, u):
+        return ((torch.cat([x, u], -1) - _GOAL) ** 2).sum(-1)
+
+
+_GOAL = torch.tensor([0.3, 0.0, 0.0], dtype=F64)
+
+
+class _Branching(UserPendulum):
+    def forward(self, x, u):
+        if bool(x[:, 0].sum() > 0):  # data-dependent Python control flow
+            return super().forward(x, u)
+        return super().forward(x, -u)
+
+
+class _Coupled(UserPendulum):
+    def forward(self, x, u):
+        return super().forward(x - x.mean(0, keepdim=True), u)
+
+
+class _WithList(UserPendulum):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gains = [1.0, 2.0]  # not a plain value the trace could key on
+
+
+class _ClosedForm(UserPendulum):
+    def jacobians(self, x, u):
+        raise AssertionError("not called in this test")
+
+
+def _hooked() -> UserPendulum:
+    module = UserPendulum()
+    module.register_forward_hook(lambda m, inputs, output: output)
+    return module
+
+
+@pytest.mark.parametrize("case", ["closure", "global", "branch", "coupled rows", "list attribute", "closed form",
+                                  "hook", "switched off", "unsupported operation"])
+def test_no_form_where_the_generator_cannot_be_sure(monkeypatch, case):
+    n = 2
+    dynamics: nn.Module = UserPendulum()
+    cost: nn.Module = WeightedQuadCost(torch.ones(3, dtype=F64), torch.zeros(3, dtype=F64))
+    if case == "closure":
+        cost = _Closing(torch.tensor([0.3, 0.0, 0.0], dtype=F64, requires_grad=True))
+    elif case == "global":
+        cost = _Global()
+    elif case == "unsupported operation":
+        cost = ZooCost()
+        n = 3
+    else:
+        dynamics = {"branch": _Branching, "coupled rows": _Coupled, "list attribute": _WithList,
+                    "closed form": _ClosedForm, "hook": _hooked, "switched off": UserPendulum}[case]()
+    if case == "switched off":
+        monkeypatch.setenv("DILQR_RL_CODEGEN", "0")
+    module, role = (cost, kernels.cost_form) if case in ("closure", "global", "unsupported operation") else (
+        dynamics, kernels.dynamics_form)
+    assert role(module, n) is None
+    if case == "coupled rows":  # the PyTorch path still refuses it, as before
+        with pytest.raises(RowCouplingError):
+            DiLQR(dynamics, cost, 10, -2.0, 2.0)(torch.tensor([[0.5, 0.0], [1.0, 0.0]], dtype=F64))
+    if case == "closure":  # and still gives the closed-over tensor its exact gradient
+        goal = cost.holder["goal"]
+        sol = DiLQR(UserPendulum(), cost, 10, -2.0, 2.0, max_iter=100, tol=1e-12)(torch.tensor([[0.5, 0.0]], dtype=F64))
+        sol.u.sum().backward()
+        assert goal.grad is not None and goal.grad.abs().sum() > 0
+
+
+def test_psi_gradient_in_c_up_to_its_parameter_limit():
+    """The implicit gradient's Psi in the parameters comes from the generated forms where the module has at most
+    MAX_PSI_PARAMETERS entries (50 here), from PyTorch above (98); the gradients agree either way (tests above)."""
+    gen = torch.Generator().manual_seed(2)
+    R = 6
+    x, dx, lam, dlam = (torch.randn(R, 2, generator=gen, dtype=F64) for _ in range(4))
+    u, du = (torch.randn(R, 1, generator=gen, dtype=F64) for _ in range(2))
+    cost = WeightedQuadCost(torch.ones(3, dtype=F64), torch.zeros(3, dtype=F64))
+    small, wide = MLPDynamics(hidden=8), MLPDynamics(hidden=16)
+    assert sum(p.numel() for p in small.parameters()) <= codegen.MAX_PSI_PARAMETERS
+    assert sum(p.numel() for p in wide.parameters()) > codegen.MAX_PSI_PARAMETERS
+    pairs = kernels.psi_gradient(small, cost, x, u, dx, du, lam, dlam)
+    assert {id(leaf) for leaf, _ in pairs} == {id(p) for p in [*small.parameters(), *cost.parameters()]}
+    assert kernels.psi_gradient(wide, cost, x, u, dx, du, lam, dlam) is None
+    # the reference: d/dp of sum_r dlam . f + lam . (F dtau) + c . dtau by autograd
+    tau = torch.cat([x, u], -1).requires_grad_(True)
+    f = small(tau[:, :2], tau[:, 2:])
+    (G,) = torch.autograd.grad((lam * f).sum(), tau, create_graph=True)
+    (c,) = torch.autograd.grad(cost(tau[:, :2], tau[:, 2:]).sum(), tau, create_graph=True)
+    dtau = torch.cat([dx, du], -1)
+    psi = (dlam * f).sum() + (G * dtau).sum() + (c * dtau).sum()
+    leaves = [leaf for leaf, _ in pairs]
+    reference = torch.autograd.grad(psi, leaves)
+    for (_, gradient), expected in zip(pairs, reference):
+        torch.testing.assert_close(gradient, expected, rtol=1e-12, atol=1e-12)
