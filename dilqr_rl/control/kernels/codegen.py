@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-MAX_STATEMENTS = 1_000
+MAX_STATEMENTS = 600
 """Traced modules with more scalar statements than this per row (large networks) keep the PyTorch path, whose
 batched matrix products are faster there."""
 MAX_PSI_PARAMETERS = 64
