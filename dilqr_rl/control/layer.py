@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from dilqr_rl.control import kernels
 from dilqr_rl.control.config import GradMethod, OnUnconverged, SolverConfig
 from dilqr_rl.control.derivatives import check_row_wise, graph_leaves, stage_cost
 from dilqr_rl.control.errors import NotConvergedError, UnconvergedWarning, unconverged_warnings_enabled, warn
@@ -234,12 +235,15 @@ class DiLQR(nn.Module):
 
     def _learnable(self, problem: Problem, x_init: Tensor, u0: Tensor) -> tuple[Tensor, ...]:
         """The modules' parameters that require grad, and the leaves of any other tensor that requires grad
-        and that their forward reads (found in the autograd graph of one evaluation at the first step)."""
+        and that their forward reads (found in the autograd graph of one evaluation at the first step; not
+        needed where both modules have C forms: those read their own parameters and buffers only)."""
         seen, out = set(), []
         for p in (*self.dynamics.parameters(), *self.cost.parameters()):
             if p.requires_grad and id(p) not in seen:
                 seen.add(id(p))
                 out.append(p)
+        if not problem.dynamics_args and not problem.cost_args and self._formed(x_init.shape[-1], u0.shape[-1]):
+            return tuple(out)
         with torch.enable_grad():
             x, u = x_init.detach(), u0[:, 0].detach()
             outputs = problem.f(x, u, 0), problem.stage(x, u, 0)
@@ -248,6 +252,14 @@ class DiLQR(nn.Module):
                 seen.add(id(leaf))
                 out.append(leaf)
         return tuple(out)
+
+    def _formed(self, n: int, m: int) -> bool:
+        """Whether both modules have C forms and hold no tensor outside their parameters and buffers (a tensor set
+        as a plain attribute, e.g. a network's output, may carry a graph the probe of :meth:`_learnable` finds)."""
+        if m != 1 or kernels.dynamics_form(self.dynamics, n) is None or kernels.cost_form(self.cost, n) is None:
+            return False
+        return not any(isinstance(value, Tensor) for module in (self.dynamics, self.cost)
+                       for sub in module.modules() for value in vars(sub).values())
 
     def _check_convergence(self, converged: Tensor) -> Tensor | None:
         """Apply the unconverged policy; return the per-item gradient mask for ``zero`` (else None).

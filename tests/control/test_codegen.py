@@ -206,10 +206,12 @@ def test_parameters_are_read_at_every_solve_and_plain_attributes_trace_again():
     x, u = torch.tensor([[0.4, -0.2]], dtype=F64), torch.tensor([[0.7]], dtype=F64)
     lam = torch.ones(1, 2, dtype=F64)
     cost = WeightedQuadCost(torch.ones(3, dtype=F64), torch.zeros(3, dtype=F64))
-    for change in ("none", "mass", "dt"):
+    for change in ("none", "mass", "mass through .data", "dt"):
         if change == "mass":
             with torch.no_grad():
                 dynamics.m.fill_(1.7)  # a value: read at the call, no new trace
+        elif change == "mass through .data":
+            dynamics.m.data.fill_(1.9)  # no trace in the tensor's version: still read
         elif change == "dt":
             dynamics.dt = 0.1  # a plain attribute is part of the trace: traced again
         f = kernels.evaluate_forms(dynamics, cost, x, u, lam)[0]
@@ -321,3 +323,27 @@ def test_psi_gradient_in_c_up_to_its_parameter_limit():
     reference = torch.autograd.grad(psi, leaves)
     for (_, gradient), expected in zip(pairs, reference):
         torch.testing.assert_close(gradient, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_tensor_set_as_a_model_attribute_gets_its_gradient_on_the_compiled_path():
+    """The layer skips its search for closed-over tensors only where both modules have C forms and hold no plain
+    tensor attribute: a network's output put in place of the pendulum's mass still gets its exact gradient."""
+    from dilqr_rl.models import GoalCost, PendulumDynamics
+
+    w = torch.tensor(1.2, dtype=F64, requires_grad=True)
+    dynamics = PendulumDynamics(max_speed=None, dtype=F64)
+    del dynamics.mass
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.tensor([0.1, 0.0, 0.0])).to(F64).requires_grad_(False)
+    ctrl = DiLQR(dynamics, cost, 10, -2.0, 2.0, max_iter=200, tol=1e-12)
+    x0 = torch.tensor([[1.0, 0.0], [-0.5, 0.5]], dtype=F64)
+
+    def loss(value: torch.Tensor) -> torch.Tensor:
+        dynamics.mass = value * 1.0  # a non-leaf tensor, as a network's output would be
+        assert kernels.dynamics_form(dynamics, 2) is not None  # its C form reads the value
+        return ctrl(x0).u.square().sum()
+
+    loss(w).backward()
+    with torch.no_grad():
+        h = 1e-6
+        fd = (loss(w + h) - loss(w - h)) / (2 * h)
+    torch.testing.assert_close(w.grad, fd, rtol=1e-6, atol=1e-9)

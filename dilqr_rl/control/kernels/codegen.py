@@ -632,15 +632,15 @@ def _walk(module: nn.Module) -> tuple[tuple | None, list[Tensor], int]:
     buffers: list[Tensor] = []
     seen: set[int] = set()
     for m in module.modules():
-        if (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
-                or getattr(m, "row_wise", True) is False
-                or any(getattr(m, name, None) is not None for name in _CLOSED_FORMS)):
+        d = m.__dict__
+        if (d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]
+                or not _class_allows(type(m))):
             return None, [], 0
         attributes = []
-        for key, value in vars(m).items():
+        for key, value in d.items():
             if key in _INTERNALS:
                 continue
-            if not _simple(value):
+            if not _simple(value) or (key in _CLOSED_FORMS and value is not None) or (key == "row_wise" and not value):
                 return None, [], 0
             attributes.append((key, value))
         shapes = []
@@ -654,6 +654,18 @@ def _walk(module: nn.Module) -> tuple[tuple | None, list[Tensor], int]:
                     out.append(t)
         parts.append((type(m), m.training, tuple(attributes), tuple(shapes)))
     return tuple(parts), parameters + buffers, len(parameters)
+
+
+_CLASSES: dict[type, bool] = {}
+
+
+def _class_allows(cls: type) -> bool:
+    """Whether a module class may have a generated form: no closed-form methods, not ``row_wise = False``."""
+    allowed = _CLASSES.get(cls)
+    if allowed is None:
+        allowed = _CLASSES[cls] = (getattr(cls, "row_wise", True) is not False
+                                   and all(getattr(cls, name, None) is None for name in _CLOSED_FORMS))
+    return allowed
 
 
 def fingerprint(module: nn.Module) -> tuple | None:
@@ -756,7 +768,8 @@ def _build(module: nn.Module, role: str, n: int, compiler: str, register: Callab
 
 
 def parameters(tensors: list[Tensor]) -> Tensor:
-    """The form's parameter vector (float64): the tensors :func:`form_of` returns, flattened."""
+    """The form's parameter vector (float64): the tensors :func:`form_of` returns, flattened, read at every call
+    (no cache: an in-place change through ``.data`` leaves no trace in the tensor's version)."""
     if not tensors:
         return torch.zeros(1, dtype=torch.float64)
     return torch.cat([t.detach().reshape(-1) for t in tensors]).to(torch.float64)
