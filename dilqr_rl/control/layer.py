@@ -87,8 +87,9 @@ class _AttachImplicitGradient(torch.autograd.Function):
             with torch.enable_grad():  # the rows built from the copies carry the graph Psi needs
                 data = tuple(v.detach().requires_grad_(True) for v in data)
                 problem = problem.with_args(*_problem_args(b.specs, data, problem.horizon))
-        out = implicit_backward(problem, x, u, F, C, lam, active, grad_x, grad_u, (*params, *data),
-                                problem.config.grad_method, weight)
+        with kernels.one_call():
+            out = implicit_backward(problem, x, u, F, C, lam, active, grad_x, grad_u, (*params, *data),
+                                    problem.config.grad_method, weight)
         b.info.hessian_fallback = out.fallback
         b.info.zero_gradient = out.singular
         grad_u_init = torch.zeros_like(ctx.u_init_like) if ctx.needs_input_grad[2] else None
@@ -203,6 +204,10 @@ class DiLQR(nn.Module):
         one value per item (the model sees (R, ...) with R = B*T rows), ``PerStep(v)`` with v (B, T, ...)
         one value per item and step. They are differentiated like the parameters.
         """
+        with kernels.one_call():
+            return self._solve(x_init, u_init, cost_args, dynamics_args)
+
+    def _solve(self, x_init: Tensor, u_init: Tensor | None, cost_args, dynamics_args) -> Solution:
         cfg = self.config
         unroll = cfg.grad_method is GradMethod.UNROLL
         problem, u0, specs, values = self._problem(x_init, u_init, cost_args, dynamics_args, keep_graph=unroll)

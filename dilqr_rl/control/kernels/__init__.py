@@ -17,6 +17,7 @@ needs autograd through the solve.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -117,6 +118,33 @@ def _generated_leaves(tensors: list[Tensor], parameter_count: int, module: nn.Mo
     return codegen.leaves(tensors, parameter_count, gradient)
 
 
+_SCOPES: list[dict] = []
+
+
+@contextlib.contextmanager
+def one_call():
+    """Within: each module's form is looked up once (a layer's forward, or its backward: the modules do not change
+    in between, and at small batches the lookups are a measurable part of a call)."""
+    _SCOPES.append({})
+    try:
+        yield
+    finally:
+        _SCOPES.pop()
+
+
+def _scoped(lookup):
+    @functools.wraps(lookup)
+    def scoped(module: nn.Module, n: int) -> forms.Form | None:
+        if not _SCOPES:
+            return lookup(module, n)
+        scope, key = _SCOPES[-1], (id(module), lookup.__name__, n)
+        if key not in scope:
+            scope[key] = (module, lookup(module, n))  # the module is kept: its id stays its own in the scope
+        return scope[key][1]
+    return scoped
+
+
+@_scoped
 def dynamics_form(module: nn.Module, n: int) -> forms.Form | None:
     """The dynamics' C form for n states and one control: the library's (:mod:`.forms`) or one generated from
     your module (:mod:`.codegen`); None where it has none."""
@@ -126,6 +154,7 @@ def dynamics_form(module: nn.Module, n: int) -> forms.Form | None:
     return _generated(module, "dynamics", n)
 
 
+@_scoped
 def cost_form(module: nn.Module, n: int) -> forms.Form | None:
     """The cost's C form for n states and one control (as :func:`dynamics_form`), shared by every row."""
     form = forms.cost_form(module)
