@@ -63,3 +63,40 @@ def make(horizon: int, iters: int, batch: int, dtype=torch.float64, model: Model
         return x.transpose(0, 1), u.transpose(0, 1)
 
     return solve, dyn
+
+
+class ToTolerance:
+    """mpc.pytorch solving the trajax study's problem (:mod:`dilqr_rl.bench.trajax_study`) to its own tolerance:
+    at most ``max_iter`` iterations, stopping when every item's full control step is below ``eps`` (its test),
+    bounds |u| <= ``u_max``. Its backward is DiffMPC's (the last LQR step's gradient, approximate). It reports its
+    iterations by counting its linearisations of the trajectory."""
+
+    def __init__(self, horizon: int, batch: int, dtype: torch.dtype, model: ModelKind, eps: float, max_iter: int,
+                 u_max: float) -> None:
+        self.dynamics, _ = make_models(model, dtype, system="pendulum")
+        spec = SYSTEMS["pendulum"]
+        w2 = torch.tensor(spec.weights, dtype=dtype) ** 2
+        N = w2.shape[0]
+        self.cost = mpc_module.QuadCost(torch.diag(2 * w2).expand(horizon, batch, N, N),
+                                        torch.zeros(horizon, batch, N, dtype=dtype))
+        analytic = model == "closed-form"
+        self.ctrl = mpc_module.MPC(
+            N - 1, 1, horizon, u_lower=-u_max, u_upper=u_max, lqr_iter=max_iter,
+            grad_method=mpc_module.GradMethods.ANALYTIC if analytic else mpc_module.GradMethods.AUTO_DIFF,
+            exit_unconverged=False, detach_unconverged=False, verbose=-1, eps=eps, back_eps=eps, n_batch=batch)
+        self.module = _AnalyticPendulum(self.dynamics) if analytic else self.dynamics
+        self.iterations = 0
+        linearize = self.ctrl.linearize_dynamics
+
+        def counted(*args, **kwargs):
+            if kwargs.get("diff") is False:  # once per iteration; the final one (diff=True) builds the backward
+                self.iterations += 1
+            return linearize(*args, **kwargs)
+
+        self.ctrl.linearize_dynamics = counted
+
+    def solve(self, x_init: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(x (B, T, n), u (B, T, m), iterations) batch-first, differentiable in the dynamics' parameters."""
+        self.iterations = 0
+        x, u, _ = self.ctrl(x_init, self.cost, self.module)
+        return x.transpose(0, 1), u.transpose(0, 1), self.iterations

@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 
 MODELS = ("ours closed-form", "ours autograd")
+PEERS = ("mpc.pytorch closed-form", "mpc.pytorch autograd")
+"""Timed beside ours when mpc.pytorch is installed: the same ratios to trajax, without targets."""
 RATIOS = {"solution": "solution_ms", "forward_per_iter": "forward_per_iter_ms", "backward": "backward_ms",
           "first_call": "first_call_ms", "solution_cpu": "solution_cpu_ms"}
 TARGETS = (
@@ -51,10 +53,13 @@ def _header(result: dict) -> list[str]:
     p = result["provenance"]
     dirty = f" plus uncommitted changes in {', '.join(p['uncommitted'])}" if p["uncommitted"] else ""
     cpu = {s: [r["cpu_per_wall"] for r in result["rows"] if r["measure"] == "solve" and r["solver"] == s]
-           for s in ("ours closed-form", "ours autograd", "trajax")}
+           for s in (*MODELS, *PEERS, "trajax")}
     cpu_text = ", ".join(f"{s} {min(v):.2f}-{max(v):.2f}" for s, v in cpu.items() if v)
     peer = (f"jax {p['jax']}, jaxlib {p['jaxlib']}, trajax {p['trajax']}; XLA_FLAGS=\"{p['xla_flags']}\""
             if result["trajax"] else "**trajax not timed (not installed, or --no-trajax): ours alone**")
+    if p.get("mpc"):
+        peer += (f"; mpc.pytorch {p['mpc']} to its own tolerance (every item's full control step below tol, at most "
+                 "100 iterations; its backward is DiffMPC's approximate one)")
     return [f"Measured {p['date']} on {p['machine']}; ours at commit {p['commit']}{dirty}, with "
             f"{p.get('sweeps', 'unknown sweeps')}.",
             f"torch {p['torch']} ({p['torch_threads']} thread), {peer}. Process CPU time / wall time of the timed "
@@ -90,6 +95,13 @@ def _ratio_table(result: dict) -> list[str]:
                 text = " | ".join("" if c is None else f"{c:.2f}" for c in cells)
                 lines.append(f"| {measure} | {dtype} | {models.removeprefix('ours ')} | "
                              f"{'-' if target is None else f'<= {target:g}'} | {text} | {_met(values, target)} |")
+    for dtype in dtypes:  # the other peer, for reference
+        for solver in PEERS:
+            cells = [by[dtype, B, T, solver]["solution"] if (dtype, B, T, solver) in by else None for B, T in sizes]
+            if any(c is not None for c in cells):
+                text = " | ".join("" if c is None else f"{c:.2f}" for c in cells)
+                lines.append(f"| time to solution, {solver} / trajax (no target) | {dtype} | "
+                             f"{solver.removeprefix('mpc.pytorch ')} | - | {text} |  |")
     return lines
 
 
@@ -143,10 +155,10 @@ def plot(result: dict, path: Path) -> None:
     dtypes = sorted({r["dtype"] for r in rows})
     fig, axes = plt.subplots(1, max(len(dtypes), 1), figsize=(5.5 * max(len(dtypes), 1), 3.8), squeeze=False)
     for ax, dtype in zip(axes[0], dtypes):
-        for j, solver in enumerate((*MODELS, "trajax")):
+        for j, solver in enumerate((*MODELS, "trajax", *PEERS)):
             pts = sorted((r["T"], r["solution_ms"]) for r in rows if r["dtype"] == dtype and r["solver"] == solver)
             if pts:
-                ax.plot(*zip(*pts), marker="os^"[j], color=f"C{j}", label=solver)
+                ax.plot(*zip(*pts), marker="os^dv"[j], color=f"C{j}", label=solver)
         ax.set(title=f"time to solution, B = {result['batch']}, {dtype}", xlabel="horizon T", ylabel="ms",
                yscale="log")
         ax.grid(alpha=0.3)

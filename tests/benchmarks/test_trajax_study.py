@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dilqr_rl.bench import trajax_peer
+from dilqr_rl.bench import mpc_pytorch, trajax_peer
 from dilqr_rl.bench.trajax_report import ratios, table
 from dilqr_rl.bench.trajax_study import COLUMNS
 from tests import SUBPROCESS_TIMEOUT_S
@@ -33,7 +33,7 @@ def test_bench_imports_no_jax():
 
 
 def test_without_trajax_ours_alone(tmp_path):
-    result, data = _study(tmp_path, "--no-trajax")
+    result, data = _study(tmp_path, "--no-trajax", "--no-mpc")
     solves = [r for r in data["rows"] if r["measure"] == "solve"]
     assert {r["solver"] for r in solves} == OURS
     assert {(r["dtype"], r["B"], r["T"]) for r in solves} == {(d, b, 5) for d in ("float32", "float64")
@@ -51,7 +51,7 @@ def test_without_trajax_ours_alone(tmp_path):
 
 @needs_trajax
 def test_with_trajax_side_by_side(tmp_path):
-    result, data = _study(tmp_path)
+    result, data = _study(tmp_path, "--no-mpc")
     solves = [r for r in data["rows"] if r["measure"] == "solve"]
     assert {r["solver"] for r in solves} == OURS | {"trajax"}
     for r in solves:
@@ -91,3 +91,19 @@ def test_targets_are_judged_on_the_ratios():
     # B = 20 at <= 1: closed-form 2/3 met, autograd 4/3 missed; B = 1 at <= 3: 5/2 met, 10/2 missed
     assert [line.split(" | ")[-1] for line in solution] == ["yes |", "no |", "yes |", "no |"]
     assert "0.67" in solution[0] and "1.33" in solution[1] and "2.50" in solution[2] and "5.00" in solution[3]
+
+
+@pytest.mark.skipif(not mpc_pytorch.available(), reason="mpc.pytorch is not installed (the bench extra)")
+def test_mpc_pytorch_beside_ours_to_its_own_tolerance(tmp_path):
+    """mpc.pytorch joins the table as a peer (no targets), counting its iterations; its gradient is DiffMPC's, so it
+    is reported (with trajax, against trajax's), not required to agree."""
+    _, data = _study(tmp_path, "--no-trajax")
+    solves = [r for r in data["rows"] if r["measure"] == "solve"]
+    peers = {"mpc.pytorch closed-form", "mpc.pytorch autograd"}
+    assert {r["solver"] for r in solves if r["B"] > 1} == OURS | peers
+    assert {r["solver"] for r in solves if r["B"] == 1} == OURS, "not at B = 1 (its backward fails there)"
+    for r in solves:
+        if r["solver"] in peers:
+            assert 1 <= r["iters_max"] <= 100 and r["solution_ms"] > 0 and math.isfinite(r["grad_m"])
+    text = (tmp_path / "trajax.md").read_text()
+    assert "mpc.pytorch" in text and data["provenance"]["mpc"]
