@@ -76,6 +76,14 @@ class _AttachImplicitGradient(torch.autograd.Function):
     def forward(bundle: _Backward, x_init: Tensor, u_init: Tensor | None, x: Tensor, u: Tensor, *tensors: Tensor):
         return x.clone(), u.clone()
 
+    @classmethod
+    def apply(cls, *args):
+        """``Function.apply`` without its binding of default arguments (``forward`` has none; the binding, an
+        ``inspect.signature`` per call, is a measurable part of a solve at B = 1), but for torch.func transforms."""
+        if torch._C._are_functorch_transforms_active():
+            return super().apply(*args)
+        return super(torch.autograd.Function, cls).apply(*args)
+
     @staticmethod
     def backward(ctx, grad_x: Tensor, grad_u: Tensor):
         b: _Backward = ctx.bundle
