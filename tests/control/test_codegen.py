@@ -347,3 +347,22 @@ def test_a_tensor_set_as_a_model_attribute_gets_its_gradient_on_the_compiled_pat
         h = 1e-6
         fd = (loss(w + h) - loss(w - h)) / (2 * h)
     torch.testing.assert_close(w.grad, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_a_plain_attribute_that_keeps_changing_stops_being_compiled(monkeypatch):
+    """Plain attributes are compiled in: a class whose dt takes more than MAX_STRUCTURES_PER_CLASS values keeps the
+    PyTorch path for new ones (and says why), instead of compiling every value."""
+
+    class Drifting(UserPendulum):
+        pass
+
+    monkeypatch.setattr(codegen, "MAX_STRUCTURES_PER_CLASS", 2)
+    dynamics = Drifting()
+    built = []
+    for dt in (0.05, 0.06, 0.07):
+        dynamics.dt = dt
+        built.append(kernels.dynamics_form(dynamics, 2) is not None)
+    assert built == [True, True, False]
+    assert "register_buffer" in codegen.why_not(dynamics)
+    dynamics.dt = 0.05  # a structure it had: its library is still loaded, so it is traced again, not compiled
+    assert kernels.dynamics_form(dynamics, 2) is not None

@@ -42,6 +42,9 @@ from torch import Tensor, nn
 MAX_STATEMENTS = 600
 """Traced modules with more scalar statements than this per row (large networks) keep the PyTorch path, whose
 batched matrix products are faster there."""
+MAX_STRUCTURES_PER_CLASS = 16
+"""A module class whose instances showed more structures than this (e.g. a ``dt`` attribute set to a new value per
+episode: plain attributes are compiled in) keeps the PyTorch path for new ones, rather than compiling every value."""
 MAX_PSI_PARAMETERS = 64
 """Above this many parameter entries the Psi gradient is left to the PyTorch path (its jets grow with them)."""
 
@@ -602,6 +605,7 @@ class Generated(NamedTuple):
 EXTERNAL_KIND_BASE, EXTERNAL_KINDS = 1000, 512
 """As kernels.h: the kinds of forms registered from libraries of their own, and how many slots there are."""
 _REASONS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+_STRUCTURES: dict[type, set] = {}
 _LIBRARIES: dict[str, tuple[ctypes.CDLL, int]] = {}
 """Source hash -> (loaded library, kind): kept loaded while the process runs (the kernel library holds pointers
 into it)."""
@@ -690,6 +694,13 @@ def form_of(module: nn.Module, role: str, n: int, compiler: str, register: Calla
     if entry not in per_module:
         per_module.clear()  # an older structure of this module is not used again
         try:
+            structures = _STRUCTURES.setdefault(type(module), set())
+            if entry not in structures and len(structures) >= MAX_STRUCTURES_PER_CLASS:
+                raise _Unsupported(
+                    f"more than {MAX_STRUCTURES_PER_CLASS} structures of {type(module).__name__} in this process (its "
+                    "plain attributes, e.g. a dt, keep changing, and each new value would be compiled anew); make "
+                    "such a value a buffer (register_buffer) to have it read at every call instead")
+            structures.add(entry)
             per_module[entry] = _build(module, role, n, compiler, register, cache_dir())
         except Exception as error:
             per_module[entry] = None
