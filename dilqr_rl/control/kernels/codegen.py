@@ -8,8 +8,8 @@ are compiled four times, on the scalar types of ``gjets.h``: values, first-order
 Jacobians), second-order jets (the cost's gradient and Hessian, the curvature hess[lam . f]) and parameter jets (the
 implicit gradient's Psi in the module's parameters). Forward mode carries the exact derivatives through the same
 statements, so they are those autograd gives (with torch's subgradients at kinks: clamp, abs, relu). The library is
-built with the system's C compiler (about 0.1-0.3 s) into the kernels' cache, keyed by a hash of its source, and
-registered with the kernel library as an external form.
+built with the system's C compiler at -O1 (0.2-0.5 s for small physics models, seconds near the size limit) into
+the kernels' cache, keyed by a hash of its source, and registered with the kernel library as an external form.
 
 A module gets a form only where the result is sure to be its own: one control; its parameters and buffers floating
 point; its other attributes plain values (numbers, strings, tuples of them: they are read into the trace, so they are
@@ -17,8 +17,9 @@ part of the cache key, and a changed ``dt`` traces again); no hooks; no closed-f
 (``jacobians``, ``lagrangian_hessian``, ``derivatives``: those run on the PyTorch path as written); not
 ``row_wise = False``; each output row depending on its own input row only (checked on the trace); only the
 operations below (elementwise arithmetic and functions, views, concatenation, sums, matrix products, ``where``,
-``clamp``); no data-dependent Python control flow (the fake-tensor trace refuses it). Anything else has no form and
-runs on the PyTorch path, exactly as before. ``DILQR_RL_CODEGEN=0`` turns the generated forms off.
+``clamp``), at most :data:`MAX_STATEMENTS` of them per row; no data-dependent Python control flow (the fake-tensor
+trace refuses it). Anything else has no form and runs on the PyTorch path, exactly as before (:func:`why_not` says
+why). ``DILQR_RL_CODEGEN=0`` turns the generated forms off.
 """
 
 from __future__ import annotations
@@ -47,10 +48,6 @@ MAX_STRUCTURES_PER_CLASS = 16
 episode: plain attributes are compiled in) keeps the PyTorch path for new ones, rather than compiling every value."""
 MAX_PSI_PARAMETERS = 64
 """Above this many parameter entries the Psi gradient is left to the PyTorch path (its jets grow with them)."""
-
-_SYMBOLS = Any
-"""A traced tensor: a numpy object array of statement names (str) and constants (float)."""
-
 
 class _Unsupported(Exception):
     """The trace holds something this generator does not translate: the module keeps the PyTorch path."""
@@ -96,7 +93,8 @@ _PYCOMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": opera
 
 
 class _Interpreter:
-    """ATen operations on symbol arrays (numpy does the shapes), emitting the scalar statements."""
+    """ATen operations on symbol arrays (numpy object arrays of statement names and float constants: numpy does the
+    shapes), emitting the scalar statements."""
 
     def __init__(self, program: _Program) -> None:
         self.p = program
