@@ -366,3 +366,96 @@ def test_a_plain_attribute_that_keeps_changing_stops_being_compiled(monkeypatch)
     assert "register_buffer" in codegen.why_not(dynamics)
     dynamics.dt = 0.05  # a structure it had: its library is still loaded, so it is traced again, not compiled
     assert kernels.dynamics_form(dynamics, 2) is not None
+
+
+class _Two(nn.Module):
+    """f = x + 0.1 (k x + s.c u): a parameter of its own and one of a submodule."""
+
+    control_dim = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.k = nn.Parameter(torch.tensor([0.5], dtype=F64))
+        self.s = nn.Module()
+        self.s.c = nn.Parameter(torch.tensor([2.0], dtype=F64))
+
+    def forward(self, x, u):
+        return x + 0.1 * (self.k * x + self.s.c * u)
+
+
+class _ClassStep(nn.Module):
+    control_dim = 1
+    dt = 0.05  # a class attribute
+
+    def forward(self, x, u):
+        return x + self.dt * torch.cat([x[:, 1:], u], -1)
+
+
+def _matches_autograd(dynamics: nn.Module, n: int) -> None:
+    gen = torch.Generator().manual_seed(5)
+    x, u, lam = torch.randn(4, n, generator=gen, dtype=F64), torch.randn(4, 1, generator=gen, dtype=F64), torch.ones(
+        4, n, dtype=F64)
+    cost = WeightedQuadCost(torch.ones(n + 1, dtype=F64), torch.zeros(n + 1, dtype=F64))
+    f, F = kernels.evaluate_forms(dynamics, cost, x, u, lam)[:2]
+    A, Bu = dynamics_jacobians(dynamics, x, u)
+    with torch.no_grad():
+        torch.testing.assert_close(f, dynamics(x, u), rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(F, torch.cat([A, Bu], -1).detach(), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("change", ["parameter becomes a buffer", "tied parameters", "class attribute", "clamp"])
+def test_the_form_follows_the_module_after_a_change(monkeypatch, change):
+    """A change the trace depends on traces again: where each tensor sits (parameter or buffer, tied), the plain
+    attributes of the module's classes; and clamp with lo > hi gives hi, as torch does."""
+    if change == "clamp":
+        class Clamped(UserPendulum):
+            def forward(self, x, u):
+                return super().forward(x, torch.clamp(u, 0.5, -0.5))  # lo > hi: torch gives hi everywhere
+
+        _matches_autograd(Clamped(), 2)
+        return
+    dynamics = _ClassStep() if change == "class attribute" else _Two()
+    _matches_autograd(dynamics, 2)
+    if change == "parameter becomes a buffer":
+        value = dynamics.k.detach().clone()
+        del dynamics.k
+        dynamics.register_buffer("k", value + 0.3)
+    elif change == "tied parameters":
+        dynamics.s.c = dynamics.k
+    else:
+        monkeypatch.setattr(_ClassStep, "dt", 0.2)
+    _matches_autograd(dynamics, 2)
+    assert kernels.dynamics_form(dynamics, 2) is not None
+
+
+class _BoolSum(UserPendulum):
+    def forward(self, x, u):
+        either = ((x[:, :1] > 0) + (u > 0)).to(x.dtype)  # bool + bool is a logical or in torch
+        return super().forward(x, u * (1 + either))
+
+
+class _IntFill(UserPendulum):
+    def forward(self, x, u):
+        return super().forward(x, u + torch.full_like(u, 2.7, dtype=torch.long))
+
+
+class _BatchSize(UserPendulum):
+    def forward(self, x, u):
+        return super().forward(x, u * x.shape[0])
+
+
+@pytest.mark.parametrize("module, reason", [(_BoolSum, "bool"), (_IntFill, "int64"), (_BatchSize, "batch size")],
+                         ids=["bool arithmetic", "integer fill", "batch size"])
+def test_no_form_for_what_the_scalar_statements_would_get_wrong(module, reason):
+    dynamics = module()
+    assert kernels.dynamics_form(dynamics, 2) is None
+    assert reason in codegen.why_not(dynamics)
+
+
+def test_no_form_under_a_global_forward_hook():
+    handle = nn.modules.module.register_module_forward_hook(lambda m, inputs, output: output)
+    try:
+        assert kernels.dynamics_form(UserPendulum(), 2) is None
+    finally:
+        handle.remove()
+    assert kernels.dynamics_form(UserPendulum(), 2) is not None

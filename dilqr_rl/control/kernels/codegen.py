@@ -13,9 +13,11 @@ the kernels' cache, keyed by a hash of its source, and registered with the kerne
 
 A module gets a form only where the result is sure to be its own: one control; its parameters and buffers floating
 point; its other attributes plain values (numbers, strings, tuples of them: they are read into the trace, so they are
-part of the cache key, and a changed ``dt`` traces again); no hooks; no closed-form methods of its own
+part of the cache key with its classes' plain attributes, and a changed ``dt`` traces again; a module-level global
+it reads is compiled in unseen); no hooks (its own or global); no closed-form methods of its own
 (``jacobians``, ``lagrangian_hessian``, ``derivatives``: those run on the PyTorch path as written); not
-``row_wise = False``; each output row depending on its own input row only (checked on the trace); only the
+``row_wise = False``; each output row depending on its own input row only, and row 0 the same for any batch size
+(checked on traces of 2 and 3 rows); results of float32 or float64 (comparison masks aside); only the
 operations below (elementwise arithmetic and functions, views, concatenation, sums, matrix products, ``where``,
 ``clamp``), at most :data:`MAX_STATEMENTS` of them per row; no data-dependent Python control flow (the fake-tensor
 trace refuses it). Anything else has no form and runs on the PyTorch path, exactly as before (:func:`why_not` says
@@ -29,6 +31,7 @@ import hashlib
 import math
 import operator
 import os
+import re
 import subprocess
 import warnings
 import weakref
@@ -56,7 +59,8 @@ class _Unsupported(Exception):
 class _Program:
     """Straight-line statements in SSA form: (name, op, args); args are names or floats."""
 
-    def __init__(self) -> None:
+    def __init__(self, rows: int) -> None:
+        self.row_count = rows
         self.statements: list[tuple[str, str, tuple]] = []
         self.rows: dict[str, frozenset] = {}
         self.inputs: dict[str, tuple[str, int]] = {}  # name -> ("x", i) / ("u", 0) / ("p", k)
@@ -73,8 +77,8 @@ class _Program:
         self.rows[name] = frozenset().union(*(self.rows[a] for a in args if isinstance(a, str) and a in self.rows))
         if boolean:
             self.boolean.add(name)
-        if len(self.statements) > MAX_STATEMENTS:
-            raise _Unsupported(f"more than {MAX_STATEMENTS} scalar statements")
+        if len(self.statements) > MAX_STATEMENTS * self.row_count:
+            raise _Unsupported(f"more than {MAX_STATEMENTS} scalar statements per row")
         return name
 
 
@@ -337,9 +341,10 @@ def _trace(module: nn.Module, tensors: list[Tensor], example: tuple[Tensor, ...]
         return make_fx(call, tracing_mode="fake")(tensors, *example)
 
 
-def _interpret(graph_module: torch.fx.GraphModule, n: int, sizes: list[tuple[int, ...]]) -> tuple[_Program, Any]:
-    """The trace on two rows as statements; returns the program and the output's symbols."""
-    program = _Program()
+def _interpret(graph_module: torch.fx.GraphModule, n: int, sizes: list[tuple[int, ...]], rows: int
+               ) -> tuple[_Program, Any]:
+    """The trace on ``rows`` rows as statements; returns the program and the output's symbols."""
+    program = _Program(rows)
     ip = _Interpreter(program)
     handlers = _handlers(ip)
     env: dict[str, Any] = {}
@@ -354,9 +359,9 @@ def _interpret(graph_module: torch.fx.GraphModule, n: int, sizes: list[tuple[int
         env[node.name] = symbols
         offset += count
     x_node, u_node = placeholders[-2:]
-    env[x_node.name] = np.array([[program.input(f"x{r}_{i}", "x", i, r) for i in range(n)] for r in range(2)],
+    env[x_node.name] = np.array([[program.input(f"x{r}_{i}", "x", i, r) for i in range(n)] for r in range(rows)],
                                 dtype=object)
-    env[u_node.name] = np.array([[program.input(f"u{r}", "u", 0, r)] for r in range(2)], dtype=object)
+    env[u_node.name] = np.array([[program.input(f"u{r}", "u", 0, r)] for r in range(rows)], dtype=object)
     output = None
     for node in graph_module.graph.nodes:
         if node.op == "placeholder":
@@ -390,8 +395,35 @@ def _interpret(graph_module: torch.fx.GraphModule, n: int, sizes: list[tuple[int
             raise _Unsupported(str(node.target))
         kwargs = {k: v for k, v in kwargs.items() if k not in ("layout", "device", "pin_memory", "memory_format",
                                                                "non_blocking")}
+        _check_dtype(node)
         env[node.name] = handler(*args, **kwargs)
     return program, output
+
+
+_NOT_ONLY_FLOAT = frozenset({
+    *(f"aten.{name}.{kind}" for name in _COMPARE for kind in ("Scalar", "Tensor")),
+    "aten.select.int", "aten.slice.Tensor", "aten.unsqueeze.default", "aten.squeeze.dim", "aten.squeeze.dims",
+    "aten.squeeze.default", "aten.view.default", "aten._unsafe_view.default", "aten.reshape.default",
+    "aten.expand.default", "aten.permute.default", "aten.t.default", "aten.transpose.int", "aten.cat.default",
+    "aten.stack.default", "aten.clone.default", "aten.alias.default", "aten.contiguous.default",
+    "aten.lift_fresh_copy.default", "aten.split.Tensor", "aten.split_with_sizes.default", "aten.unbind.int"})
+"""Operations translated for boolean (comparison masks) as well as floating-point tensors: comparisons and shape
+operations. Every other operation must give a float32 or float64 tensor (an integer or boolean result, e.g. bool +
+bool, which torch evaluates as a logical or, or a half-precision cast is not translated)."""
+
+
+def _check_dtype(node: torch.fx.Node) -> None:
+    """Raise _Unsupported where ``node`` gives a tensor the statements do not model (:data:`_NOT_ONLY_FLOAT`)."""
+    value = node.meta.get("val")
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if not isinstance(v, Tensor):
+            continue
+        if v.dtype in (torch.float32, torch.float64):
+            continue
+        if v.dtype == torch.bool and str(node.target) in _NOT_ONLY_FLOAT:
+            continue
+        raise _Unsupported(f"{node.target} gives a {v.dtype} tensor")
 
 
 def _named_tensors(module: nn.Module) -> list[tuple[str, Tensor]]:
@@ -625,49 +657,58 @@ def _simple(value: Any) -> bool:
 
 def _walk(module: nn.Module) -> tuple[tuple | None, list[Tensor], int]:
     """(the fingerprint, the module's tensors, how many of them are parameters): the fingerprint is what a trace of
-    ``module`` depends on besides its tensors' values (every submodule's class, mode, plain attributes and tensor
-    shapes), None where something else could change its forward (an attribute that is no plain value, a hook,
-    closed-form methods, ``row_wise = False``); the tensors are its parameters, then its buffers, in the order of
-    ``named_parameters`` and ``named_buffers`` (the form's parameter vector)."""
+    ``module`` depends on besides its tensors' values (every submodule's class, mode, plain attributes of the
+    instance and of its classes, and where each tensor sits: parameter or buffer, shape, and which of the module's
+    tensors it is, so that tying or re-registering traces again), None where something else could change its forward
+    (an attribute that is no plain value, a hook, closed-form methods, ``row_wise = False``); the tensors are its
+    parameters, then its buffers, in the order of ``named_parameters`` and ``named_buffers`` (the form's parameter
+    vector)."""
+    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+        return None, [], 0
     parts: list[tuple] = []
     parameters: list[Tensor] = []
     buffers: list[Tensor] = []
-    seen: set[int] = set()
+    positions: dict[int, tuple[str, int]] = {}
     for m in module.modules():
         d = m.__dict__
-        if (d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]
-                or not _class_allows(type(m))):
+        if d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]:
             return None, [], 0
-        attributes = []
+        attributes = _class_attributes(type(m))
+        if attributes is None:
+            return None, [], 0
+        attributes = list(attributes)
         for key, value in d.items():
             if key in _INTERNALS:
                 continue
             if not _simple(value) or (key in _CLOSED_FORMS and value is not None) or (key == "row_wise" and not value):
                 return None, [], 0
             attributes.append((key, value))
-        shapes = []
-        for store, out in ((m._parameters, parameters), (m._buffers, buffers)):
+        where = []
+        for kind, store, out in (("p", m._parameters, parameters), ("b", m._buffers, buffers)):
             for key, t in store.items():
                 if t is None:
                     continue
-                shapes.append((key, t.shape, t.dtype, t.device.type))
-                if id(t) not in seen:
-                    seen.add(id(t))
+                if id(t) not in positions:
+                    positions[id(t)] = (kind, len(out))
                     out.append(t)
-        parts.append((type(m), m.training, tuple(attributes), tuple(shapes)))
+                where.append((kind, key, positions[id(t)], t.shape, t.dtype, t.device.type))
+        parts.append((type(m), m.training, tuple(attributes), tuple(where)))
     return tuple(parts), parameters + buffers, len(parameters)
 
 
-_CLASSES: dict[type, bool] = {}
-
-
-def _class_allows(cls: type) -> bool:
-    """Whether a module class may have a generated form: no closed-form methods, not ``row_wise = False``."""
-    allowed = _CLASSES.get(cls)
-    if allowed is None:
-        allowed = _CLASSES[cls] = (getattr(cls, "row_wise", True) is not False
-                                   and all(getattr(cls, name, None) is None for name in _CLOSED_FORMS))
-    return allowed
+def _class_attributes(cls: type) -> tuple | None:
+    """The plain class-level attributes of ``cls`` and its bases up to ``nn.Module`` (a forward may read them:
+    they are compiled in), read at every call since a class attribute may be set anew; None where the class has
+    closed-form methods or ``row_wise = False``."""
+    if getattr(cls, "row_wise", True) is False or any(getattr(cls, name, None) is not None for name in _CLOSED_FORMS):
+        return None
+    out = []
+    for base in cls.__mro__:
+        if base is nn.Module or base is object:
+            break
+        out += [(base.__qualname__, k, v) for k, v in vars(base).items() if not k.startswith("__") and
+                isinstance(v, (bool, int, float, str, tuple)) and _simple(v)]
+    return tuple(out)
 
 
 def fingerprint(module: nn.Module) -> tuple | None:
@@ -721,31 +762,44 @@ def source_of(module: nn.Module, role: str, n: int) -> str:
 
 
 def _generate(module: nn.Module, role: str, n: int) -> tuple[str, int, bool]:
+    """(C source, number of parameters, whether it has the Psi gradient) of ``module``'s form; raises _Unsupported.
+    The module is traced on 2 and on 3 rows: row 0's statements must be the same (a forward that reads the batch
+    size, or a tensor with one row per batch item, would be compiled for one batch size only)."""
     named = _named_tensors(module)
     if any(not t.is_floating_point() or t.device.type != "cpu" for _, t in named):
         raise _Unsupported("a tensor that is not floating point on the CPU")
     dtype = named[0][1].dtype if named else torch.get_default_dtype()
-    example = (torch.zeros(2, n, dtype=dtype), torch.zeros(2, 1, dtype=dtype))
-    traced = _trace(module, [t.detach() for _, t in named], example)
-    sizes = [tuple(t.shape) for _, t in named]
-    program, output = _interpret(traced, n, sizes)
-    out = _array(output)
-    expected = (2, n) if role == "dynamics" else (2,)
-    if out.shape != expected:
-        raise _Unsupported(f"output of shape {out.shape}, expected {expected}")
-    for r in range(2):  # each output row from its own input row only (the solver's row-wise contract)
-        for o in np.ravel(out[r]):
-            if isinstance(o, str) and not program.rows[o] <= {r}:
-                raise _Unsupported("rows coupled")
-            if isinstance(o, bool):
-                raise _Unsupported("a boolean output")
     P = sum(t.numel() for _, t in named)
     psi = P <= MAX_PSI_PARAMETERS
-    row = [o for o in np.ravel(out[0])]
-    source = (_dynamics_source(program, row, n, P, psi) if role == "dynamics"
-              else _cost_source(program, row[0], n, P, psi))
-    parameter_count = len(list(module.parameters()))
-    return source, parameter_count, psi
+    sources = []
+    for rows in (2, 3):
+        example = (torch.zeros(rows, n, dtype=dtype), torch.zeros(rows, 1, dtype=dtype))
+        traced = _trace(module, [t.detach() for _, t in named], example)
+        program, output = _interpret(traced, n, [tuple(t.shape) for _, t in named], rows)
+        out = _array(output)
+        expected = (rows, n) if role == "dynamics" else (rows,)
+        if out.shape != expected:
+            raise _Unsupported(f"output of shape {out.shape}, expected {expected}")
+        for r in range(rows):  # each output row from its own input row only (the solver's row-wise contract)
+            for o in np.ravel(out[r]):
+                if isinstance(o, str) and not program.rows[o] <= {r}:
+                    raise _Unsupported("rows coupled")
+                if isinstance(o, bool):
+                    raise _Unsupported("a boolean output")
+        row = list(np.ravel(out[0]))
+        source = (_dynamics_source(program, row, n, P, psi) if role == "dynamics"
+                  else _cost_source(program, row[0], n, P, psi))
+        sources.append(_canonical(source))
+    if sources[0] != sources[1]:
+        raise _Unsupported("its forward depends on the batch size")
+    return sources[0], len(list(module.parameters())), psi
+
+
+def _canonical(source: str) -> str:
+    """``source`` with its statement names numbered in order of first appearance (two traces of one forward give
+    the same text)."""
+    names: dict[str, str] = {}
+    return re.sub(r"\bv(\d+)\b", lambda m: names.setdefault(m.group(0), f"v{len(names)}"), source)
 
 
 def _build(module: nn.Module, role: str, n: int, compiler: str, register: Callable[[str, int, int], None],

@@ -300,7 +300,7 @@ static inline gp gp_divc(gp a, double c) { return gp_scale(1.0 / c, a); }
     /* clamp(a, lo, hi): torch passes the gradient where lo <= a <= hi */                                      \
     static inline S T##_clamp(S a, double lo, double hi) {                                                     \
         double v = T##_val(a);                                                                                 \
-        if (v < lo) return T##_const(lo);                                                                      \
+        if (v < lo) return T##_const(lo > hi ? hi : lo); /* torch: hi everywhere where lo > hi */             \
         if (v > hi) return T##_const(hi);                                                                      \
         return a;                                                                                              \
     }
