@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from dilqr_rl.control.kernels import codegen, forms
 
 _SOURCES = tuple(Path(__file__).with_name(name) for name in ("riccati.c", "dynamics.c", "costs.c", "forms.c", "ilqr.c"))
-_HEADERS = tuple(Path(__file__).with_name(name) for name in ("kernels.h", "jets.h"))
+_HEADERS = tuple(Path(__file__).with_name(name) for name in ("kernels.h", "gjets.h"))
 _COMPILER: list[str] = []
 """The compiler the kernel library was built with (for the generated forms, :mod:`.codegen`)."""
 _FUNCTIONS = {torch.float64: "riccati_scalar_f64", torch.float32: "riccati_scalar_f32"}

@@ -5,7 +5,8 @@
  * Parameter vectors are laid out by dilqr_rl/control/kernels/forms.py.
  *
  * The cart-pole has no closed forms in PyTorch (autograd differentiates it); here its accelerations are evaluated
- * on jets (jets.h), which carry the exact derivatives through the same formula.
+ * on forward-mode jets (gjets.h, shared with the generated forms), which carry the exact derivatives through the
+ * same formula.
  *
  * psi_gradient: the gradient in the parameters p of dlam . f(tau; p) + lam . (F(tau; p) dtau), one row of the
  * implicit gradient's Psi (dilqr_rl/control/implicit.py), accumulated into grad.
@@ -13,7 +14,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "jets.h"
+#define JD 3 /* the cart-pole's jets: (theta, theta_dot, force) */
+#define JP 4 /* and its parameters (cart_mass, pole_mass, length, gravity) */
+#include "gjets.h"
 #include "kernels.h"
 
 /* ---- pendulum: dilqr_rl.models.PendulumDynamics; p = (mass, length, gravity, dt, max_speed or inf) ---- */
@@ -55,13 +58,13 @@ static void pendulum_lagrangian_hessian(const double *p, const double *x, double
 static void pendulum_psi_gradient(const double *p, const double *x, double u, const double *dx, double du,
                                   const double *lam, const double *dlam, double *grad) {
     double dt = p[3], limit = p[4];
-    pjet mass = pjet_parameter(p[0], 0), length = pjet_parameter(p[1], 1), gravity = pjet_parameter(p[2], 2);
-    pjet theta = pjet_input(x[0], dx[0]), speed0 = pjet_input(x[1], dx[1]), torque = pjet_input(u, du);
-    pjet a = pjet_div(pjet_scale(1.5, gravity), length);
-    pjet b = pjet_div(pjet_constant(3.0), pjet_mul(pjet_mul(mass, length), length));
+    gp mass = gp_parameter(p[0], 0), length = gp_parameter(p[1], 1), gravity = gp_parameter(p[2], 2);
+    gp theta = gp_along(x[0], dx[0]), speed0 = gp_along(x[1], dx[1]), torque = gp_along(u, du);
+    gp a = gp_div(gp_scale(1.5, gravity), length);
+    gp b = gp_div(gp_const(3.0), gp_mul(gp_mul(mass, length), length));
     double s0 = sin(x[0]), c0 = cos(x[0]);
-    pjet sine = pjet_apply(theta, s0, c0, -s0);
-    pjet speed = pjet_add(speed0, pjet_scale(dt, pjet_add(pjet_mul(a, sine), pjet_mul(b, torque))));
+    gp sine = gp_apply(theta, s0, c0, -s0);
+    gp speed = gp_add(speed0, gp_scale(dt, gp_add(gp_mul(a, sine), gp_mul(b, torque))));
     double passes = speed.v >= -limit && speed.v <= limit, unclipped = isinf(limit) || fabs(speed.v) < limit;
     for (int j = 0; j < 3; ++j)
         grad[j] += (dlam[0] * dt + dlam[1]) * passes * speed.p[j] + (lam[0] * dt + lam[1]) * unclipped * speed.ep[j];
@@ -80,31 +83,29 @@ static void cartpole_accelerations(const double *p, double cos_, double sin_, do
 }
 
 /* The same on first-order jets in (theta, theta_dot, force). */
-static void cartpole_accelerations_jet1(const double *p, double theta, double theta_dot, double force, jet1 *x_acc,
-                                        jet1 *theta_acc) {
+static void cartpole_accelerations_jet1(const double *p, double theta, double theta_dot, double force, g1 *x_acc,
+                                        g1 *theta_acc) {
     double total_mass = p[0] + p[1], polemass_length = p[1] * p[2];
-    jet1 th = jet1_variable(theta, 0), w = jet1_variable(theta_dot, 1), F = jet1_variable(force, 2);
+    g1 th = g1_input(theta, 0), w = g1_input(theta_dot, 1), F = g1_input(force, 2);
     double c0 = cos(theta), s0 = sin(theta);
-    jet1 c = jet1_apply(th, c0, -s0), s = jet1_apply(th, s0, c0);
-    jet1 temp = jet1_div_scalar(jet1_add(F, jet1_mul(jet1_scale(polemass_length, jet1_mul(w, w)), s)), total_mass);
-    jet1 inertia = jet1_scale(p[2], jet1_constant_minus(4.0 / 3.0,
-                                                        jet1_div_scalar(jet1_scale(p[1], jet1_mul(c, c)), total_mass)));
-    *theta_acc = jet1_div(jet1_sub(jet1_scale(p[3], s), jet1_mul(c, temp)), inertia);
-    *x_acc = jet1_sub(temp, jet1_div_scalar(jet1_mul(jet1_scale(polemass_length, *theta_acc), c), total_mass));
+    g1 c = g1_apply(th, c0, -s0, 0), s = g1_apply(th, s0, c0, 0);
+    g1 temp = g1_divc(g1_add(F, g1_mul(g1_scale(polemass_length, g1_mul(w, w)), s)), total_mass);
+    g1 inertia = g1_scale(p[2], g1_csub(4.0 / 3.0, g1_divc(g1_scale(p[1], g1_mul(c, c)), total_mass)));
+    *theta_acc = g1_div(g1_sub(g1_scale(p[3], s), g1_mul(c, temp)), inertia);
+    *x_acc = g1_sub(temp, g1_divc(g1_mul(g1_scale(polemass_length, *theta_acc), c), total_mass));
 }
 
 /* The same on second-order jets. */
-static void cartpole_accelerations_jet(const double *p, double theta, double theta_dot, double force, jet *x_acc,
-                                       jet *theta_acc) {
+static void cartpole_accelerations_jet(const double *p, double theta, double theta_dot, double force, g2 *x_acc,
+                                       g2 *theta_acc) {
     double total_mass = p[0] + p[1], polemass_length = p[1] * p[2];
-    jet th = jet_variable(theta, 0), w = jet_variable(theta_dot, 1), F = jet_variable(force, 2);
+    g2 th = g2_input(theta, 0), w = g2_input(theta_dot, 1), F = g2_input(force, 2);
     double c0 = cos(theta), s0 = sin(theta);
-    jet c = jet_apply(th, c0, -s0, -c0), s = jet_apply(th, s0, c0, -s0);
-    jet temp = jet_div_scalar(jet_add(F, jet_mul(jet_scale(polemass_length, jet_mul(w, w)), s)), total_mass);
-    jet inertia = jet_scale(p[2], jet_sub(jet_constant(4.0 / 3.0),
-                                          jet_div_scalar(jet_scale(p[1], jet_mul(c, c)), total_mass)));
-    *theta_acc = jet_div(jet_sub(jet_scale(p[3], s), jet_mul(c, temp)), inertia);
-    *x_acc = jet_sub(temp, jet_div_scalar(jet_mul(jet_scale(polemass_length, *theta_acc), c), total_mass));
+    g2 c = g2_apply(th, c0, -s0, -c0), s = g2_apply(th, s0, c0, -s0);
+    g2 temp = g2_divc(g2_add(F, g2_mul(g2_scale(polemass_length, g2_mul(w, w)), s)), total_mass);
+    g2 inertia = g2_scale(p[2], g2_sub(g2_const(4.0 / 3.0), g2_divc(g2_scale(p[1], g2_mul(c, c)), total_mass)));
+    *theta_acc = g2_div(g2_sub(g2_scale(p[3], s), g2_mul(c, temp)), inertia);
+    *x_acc = g2_sub(temp, g2_divc(g2_mul(g2_scale(polemass_length, *theta_acc), c), total_mass));
 }
 
 static void cartpole_f(const double *p, const double *x, double u, double *out) {
@@ -117,7 +118,7 @@ static void cartpole_f(const double *p, const double *x, double u, double *out) 
 }
 
 static void cartpole_jacobians(const double *p, const double *x, double u, double *F) {
-    jet1 x_acc, theta_acc;
+    g1 x_acc, theta_acc;
     double dt = p[4];
     cartpole_accelerations_jet1(p, x[2], x[3], u, &x_acc, &theta_acc);
     memset(F, 0, sizeof(double) * 20);  /* (4, 5): columns x, x_dot, theta, theta_dot, force */
@@ -135,24 +136,22 @@ static void cartpole_jacobians(const double *p, const double *x, double u, doubl
 static void cartpole_psi_gradient(const double *p, const double *x, double u, const double *dx, double du,
                                   const double *lam, const double *dlam, double *grad) {
     double dt = p[4], c0 = cos(x[2]), s0 = sin(x[2]);
-    pjet cart_mass = pjet_parameter(p[0], 0), pole_mass = pjet_parameter(p[1], 1);
-    pjet length = pjet_parameter(p[2], 2), gravity = pjet_parameter(p[3], 3);
-    pjet theta = pjet_input(x[2], dx[2]), theta_dot = pjet_input(x[3], dx[3]), force = pjet_input(u, du);
-    pjet c = pjet_apply(theta, c0, -s0, -c0), s = pjet_apply(theta, s0, c0, -s0);
-    pjet total_mass = pjet_add(cart_mass, pole_mass), polemass_length = pjet_mul(pole_mass, length);
-    pjet temp = pjet_div(pjet_add(force, pjet_mul(pjet_mul(polemass_length, pjet_mul(theta_dot, theta_dot)), s)),
-                         total_mass);
-    pjet inertia = pjet_mul(length, pjet_sub(pjet_constant(4.0 / 3.0),
-                                             pjet_div(pjet_mul(pole_mass, pjet_mul(c, c)), total_mass)));
-    pjet theta_acc = pjet_div(pjet_sub(pjet_mul(gravity, s), pjet_mul(c, temp)), inertia);
-    pjet x_acc = pjet_sub(temp, pjet_div(pjet_mul(pjet_mul(polemass_length, theta_acc), c), total_mass));
+    gp cart_mass = gp_parameter(p[0], 0), pole_mass = gp_parameter(p[1], 1);
+    gp length = gp_parameter(p[2], 2), gravity = gp_parameter(p[3], 3);
+    gp theta = gp_along(x[2], dx[2]), theta_dot = gp_along(x[3], dx[3]), force = gp_along(u, du);
+    gp c = gp_apply(theta, c0, -s0, -c0), s = gp_apply(theta, s0, c0, -s0);
+    gp total_mass = gp_add(cart_mass, pole_mass), polemass_length = gp_mul(pole_mass, length);
+    gp temp = gp_div(gp_add(force, gp_mul(gp_mul(polemass_length, gp_mul(theta_dot, theta_dot)), s)), total_mass);
+    gp inertia = gp_mul(length, gp_sub(gp_const(4.0 / 3.0), gp_div(gp_mul(pole_mass, gp_mul(c, c)), total_mass)));
+    gp theta_acc = gp_div(gp_sub(gp_mul(gravity, s), gp_mul(c, temp)), inertia);
+    gp x_acc = gp_sub(temp, gp_div(gp_mul(gp_mul(polemass_length, theta_acc), c), total_mass));
     for (int j = 0; j < 4; ++j)
         grad[j] += dt * (dlam[1] * x_acc.p[j] + dlam[3] * theta_acc.p[j] + lam[1] * x_acc.ep[j]
                          + lam[3] * theta_acc.ep[j]);
 }
 
 static void cartpole_lagrangian_hessian(const double *p, const double *x, double u, const double *lam, double *H) {
-    jet x_acc, theta_acc;
+    g2 x_acc, theta_acc;
     double dt = p[4];
     cartpole_accelerations_jet(p, x[2], x[3], u, &x_acc, &theta_acc);
     memset(H, 0, sizeof(double) * 25);

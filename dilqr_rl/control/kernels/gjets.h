@@ -7,7 +7,8 @@
  *   gp_  value, derivative along one direction e (a step dtau of the inputs), gradient in JP parameters and the
  *        mixed second derivatives d2 / (de dp_j) (the implicit gradient's Psi in the parameters).
  *
- * A generated file defines JD (= n + 1) and JP (>= 1) before including this header. Every type has the same
+ * A file defines JD (the generated forms: n + 1) and JP (>= 1) before including this header; dynamics.c's hand-written
+ * cart-pole form uses them too (JD 3, its (theta, theta_dot, force); JP 4, its parameters). Every type has the same
  * operations: NAME_const, _val, _add, _sub, _mul, _div, _addc, _csub, _subc, _scale, _divc, _cdiv, _neg and the
  * unary functions (chain rule with the function's first and second derivatives, _apply).
  */
@@ -135,7 +136,7 @@ static inline g2 g2_mul(g2 a, g2 b) {
     for (int i = 0; i < JD; ++i) r.d[i] = a.d[i] * b.v + a.v * b.d[i];
     for (int i = 0; i < JD; ++i)
         for (int j = 0; j < JD; ++j)
-            r.h[i * JD + j] = a.h[i * JD + j] * b.v + a.v * b.h[i * JD + j] + a.d[i] * b.d[j] + a.d[j] * b.d[i];
+            r.h[i * JD + j] = a.h[i * JD + j] * b.v + a.d[i] * b.d[j] + a.d[j] * b.d[i] + a.v * b.h[i * JD + j];
     return r;
 }
 /* g(a) for a unary g with value g0, first derivative gd1 and second gd2 at a.v. */
@@ -151,7 +152,15 @@ static inline g2 g2_cdiv(double c, g2 a) {
     double inv = 1.0 / a.v;
     return g2_apply(a, c / a.v, -c * inv * inv, 2 * c * inv * inv * inv);
 }
-static inline g2 g2_div(g2 a, g2 b) { return g2_mul(a, g2_cdiv(1.0, b)); }
+static inline g2 g2_div(g2 a, g2 b) {
+    g2 r;
+    r.v = a.v / b.v;
+    for (int i = 0; i < JD; ++i) r.d[i] = (a.d[i] - r.v * b.d[i]) / b.v;
+    for (int i = 0; i < JD; ++i)
+        for (int j = 0; j < JD; ++j)
+            r.h[i * JD + j] = (a.h[i * JD + j] - r.d[i] * b.d[j] - r.d[j] * b.d[i] - r.v * b.h[i * JD + j]) / b.v;
+    return r;
+}
 static inline g2 g2_addc(g2 a, double c) { a.v += c; return a; }
 static inline g2 g2_subc(g2 a, double c) { a.v -= c; return a; }
 static inline g2 g2_scale(double c, g2 a) {
@@ -218,7 +227,7 @@ static inline gp gp_mul(gp a, gp b) {
     r.e = a.e * b.v + a.v * b.e;
     for (int j = 0; j < JP; ++j) {
         r.p[j] = a.p[j] * b.v + a.v * b.p[j];
-        r.ep[j] = a.ep[j] * b.v + a.p[j] * b.e + a.e * b.p[j] + a.v * b.ep[j];
+        r.ep[j] = a.ep[j] * b.v + a.e * b.p[j] + a.p[j] * b.e + a.v * b.ep[j];
     }
     return r;
 }
@@ -228,7 +237,7 @@ static inline gp gp_apply(gp a, double g0, double gd1, double gd2) {
     r.e = gd1 * a.e;
     for (int j = 0; j < JP; ++j) {
         r.p[j] = gd1 * a.p[j];
-        r.ep[j] = gd2 * a.e * a.p[j] + gd1 * a.ep[j];
+        r.ep[j] = gd1 * a.ep[j] + gd2 * a.e * a.p[j];
     }
     return r;
 }
@@ -236,7 +245,16 @@ static inline gp gp_cdiv(double c, gp a) {
     double inv = 1.0 / a.v;
     return gp_apply(a, c / a.v, -c * inv * inv, 2 * c * inv * inv * inv);
 }
-static inline gp gp_div(gp a, gp b) { return gp_mul(a, gp_cdiv(1.0, b)); }
+static inline gp gp_div(gp a, gp b) {
+    gp r;
+    r.v = a.v / b.v;
+    r.e = (a.e - r.v * b.e) / b.v;
+    for (int j = 0; j < JP; ++j) {
+        r.p[j] = (a.p[j] - r.v * b.p[j]) / b.v;
+        r.ep[j] = (a.ep[j] - r.e * b.p[j] - r.p[j] * b.e - r.v * b.ep[j]) / b.v;
+    }
+    return r;
+}
 static inline gp gp_addc(gp a, double c) { a.v += c; return a; }
 static inline gp gp_subc(gp a, double c) { a.v -= c; return a; }
 static inline gp gp_scale(double c, gp a) {
