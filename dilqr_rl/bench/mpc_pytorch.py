@@ -9,6 +9,8 @@ differentiates by autograd (``GradMethods.AUTO_DIFF``); the same for the user-wr
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from torch import nn
 
@@ -95,8 +97,10 @@ class ToTolerance:
 
         self.ctrl.linearize_dynamics = counted
 
-    def solve(self, x_init: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """(x (B, T, n), u (B, T, m), iterations) batch-first, differentiable in the dynamics' parameters."""
+    def __call__(self, x_init: torch.Tensor) -> SimpleNamespace:
+        """Solve as our layer does, for :func:`~dilqr_rl.bench.timing.measure_layer`: ``x`` (B, T, n), ``u``
+        (B, T, m) batch-first, differentiable in the dynamics' parameters, and ``iterations`` (B,)."""
         self.iterations = 0
         x, u, _ = self.ctrl(x_init, self.cost, self.module)
-        return x.transpose(0, 1), u.transpose(0, 1), self.iterations
+        return SimpleNamespace(x=x.transpose(0, 1), u=u.transpose(0, 1),
+                               iterations=torch.full((x_init.shape[0],), self.iterations))

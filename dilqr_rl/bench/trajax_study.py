@@ -24,13 +24,12 @@ import os
 import statistics
 import tempfile
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from dilqr_rl.bench import mpc_pytorch, trajax_peer
-from dilqr_rl.bench.problems import imitation_loss, make_layer, swing_up_starts
+from dilqr_rl.bench.problems import make_layer, swing_up_starts
 from dilqr_rl.bench.provenance import provenance
 from dilqr_rl.bench.timing import Measured, measure_layer
 from dilqr_rl.bench.trajax_report import plot, ratios, table
@@ -71,27 +70,12 @@ def _solvers(args, batch: int, horizon: int, dtype: torch.dtype, x0: torch.Tenso
             peer = mpc_pytorch.ToTolerance(horizon, batch, dtype, model, effective_tol(args.trajax_tol, dtype),
                                            MAX_ITER, WIDE_U)
             params = [getattr(peer.dynamics, name) for name in names]
-            solvers[f"mpc.pytorch {model}"] = lambda peer=peer, params=params: _measure_mpc(peer, params, x0)
+            solvers[f"mpc.pytorch {model}"] = lambda peer=peer, params=params: measure_layer(peer, params, x0)
     if use_trajax:
         peer = trajax_peer.SwingUp(horizon, batch, dtype, effective_tol(args.trajax_tol, dtype), MAX_ITER)
         x0_jax = peer.inputs(x0)
         solvers["trajax"] = lambda: peer.measure(x0_jax)
     return solvers
-
-
-def _measure_mpc(peer, params: list[torch.Tensor], x0: torch.Tensor) -> Measured:
-    """:func:`~dilqr_rl.bench.timing.measure_layer` for mpc.pytorch: the same loss and its gradient w.r.t. the
-    pendulum's (m, l, g)."""
-    for p in params:
-        p.grad = None
-    c0, t0 = time.process_time(), time.perf_counter()
-    x, u, iterations = peer.solve(x0)
-    loss = imitation_loss(SimpleNamespace(x=x, u=u))
-    t1 = time.perf_counter()
-    loss.backward()
-    t2, c2 = time.perf_counter(), time.process_time()
-    grad = np.array([float(p.grad) if p.grad is not None else float("nan") for p in params])
-    return Measured(t1 - t0, t2 - t1, c2 - c0, np.full(x0.shape[0], iterations), u.detach().numpy(), grad)
 
 
 def _row(dtype: str, batch: int, horizon: int, solver: str, first: Measured, runs: list[Measured],
