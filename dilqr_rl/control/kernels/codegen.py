@@ -756,11 +756,6 @@ def why_not(module: nn.Module) -> str | None:
     return _REASONS.get(module)
 
 
-def source_of(module: nn.Module, role: str, n: int) -> str:
-    """The C source generated for ``module`` (for reading and for the tests); raises where it has no form."""
-    return _generate(module, role, n)[0]
-
-
 def _generate(module: nn.Module, role: str, n: int) -> tuple[str, int, bool]:
     """(C source, number of parameters, whether it has the Psi gradient) of ``module``'s form; raises _Unsupported.
     The module is traced on 2 and on 3 rows: row 0's statements must be the same (a forward that reads the batch
