@@ -13,7 +13,7 @@ The same code runs without a graph (implicit/diffmpc modes: memory flat in the i
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import torch
@@ -53,6 +53,15 @@ class SolverResult(NamedTuple):
     F: Tensor
     C: Tensor
     lam: Tensor
+
+
+@lru_cache(maxsize=32)
+def step_sizes(count: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The line search's step sizes (count,): 1 down to 1e-3, log-spaced (1 alone for one step). Cached (a solve at
+    small batches would spend a measurable part of its time making them): never write to the result."""
+    if count == 1:
+        return torch.ones(1, dtype=dtype, device=device)
+    return torch.logspace(0, -3, count, dtype=dtype, device=device)
 
 
 def effective_tol(tol: float, dtype: torch.dtype) -> float:
@@ -166,7 +175,7 @@ def _compiled_solve(problem: Problem, x_init: Tensor, u_init: Tensor, tol: float
                               settings, problem.cost_args)
     if out is None:
         return None
-    if bool(out.error.any()):
+    if out.error is not None:
         for code, (name, hint) in enumerate(_NON_FINITE, 1):
             if bool((out.error == code).any()):
                 raise_non_finite(name, out.error == code, hint)
@@ -183,9 +192,7 @@ def solve(problem: Problem, x_init: Tensor, u_init: Tensor) -> SolverResult:
     Bsz, T = u_init.shape[:2]
     tol = effective_tol(cfg.tol, x_init.dtype)
     atol = _TOL_FLOOR_EPS * torch.finfo(x_init.dtype).eps
-    alphas = torch.logspace(0, -3, cfg.line_search_steps, dtype=x_init.dtype, device=x_init.device)
-    if cfg.line_search_steps == 1:
-        alphas = alphas.new_ones(1)
+    alphas = step_sizes(cfg.line_search_steps, x_init.dtype, x_init.device)
     compiled = _compiled_solve(problem, x_init, u_init, tol, atol, alphas)
     if compiled is not None:
         return compiled

@@ -27,7 +27,7 @@ from dilqr_rl.control import kernels
 from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import Args, cost_closed_form, is_row_wise, row_jacobian, stage_cost
 from dilqr_rl.control.errors import HessianFallbackWarning, warn
-from dilqr_rl.control.lqr import AdjointSolution, adjoint_lqr
+from dilqr_rl.control.lqr import adjoint_lqr
 from dilqr_rl.control.problem import Problem
 
 
@@ -139,32 +139,61 @@ def _psi(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, dx: Tensor, du: Te
     return psi
 
 
-def _compiled_psi_gradient(problem: Problem, x: Tensor, u: Tensor, lam: Tensor, adj: AdjointSolution,
-                           params: tuple[Tensor, ...]) -> tuple[Tensor, ...] | None:
-    """d Psi / d params from the models' C forms (kernels.psi_gradient), where they apply and every tensor in
-    ``params`` is one of the models' leaves they map to (a tensor a model closes over is not: then None)."""
-    if not params or problem.dynamics_args or problem.cost_args:
-        return None
-    n, m = x.shape[-1], u.shape[-1]
-    with torch.no_grad():
-        pairs = kernels.psi_gradient(problem.dynamics, problem.cost, x.reshape(-1, n), u.reshape(-1, m),
-                                     adj.dx.reshape(-1, n), adj.du.reshape(-1, m), lam.reshape(-1, n),
-                                     adj.dlam.reshape(-1, n))
-    if pairs is None:
-        return None
-    by_leaf: dict[int, Tensor] = {}
-    for leaf, gradient in pairs:
-        by_leaf[id(leaf)] = by_leaf[id(leaf)] + gradient if id(leaf) in by_leaf else gradient
-    if any(id(p) not in by_leaf for p in params):
-        return None
-    return tuple(by_leaf[id(p)].to(p.dtype).reshape(p.shape) for p in params)
-
-
 def _resolve_items(adj, items: Tensor, H: Tensor, gbar: Tensor, F: Tensor, free: Tensor):
     """Re-solve the adjoint for the masked items only (with Hessian ``H``) and put their solution back."""
     idx = items.nonzero().flatten()
     sub = adjoint_lqr(H[idx], gbar[idx], F[idx], free[idx])
     return type(adj)(*(full.index_copy(0, idx, part) for full, part in zip(adj, sub)))
+
+
+def _warn_fallback() -> None:
+    warn(
+        "the reduced Lagrangian Hessian is not positive definite for some batch items (flagged in "
+        "solution.backward.hessian_fallback): their gradient uses the cost Hessian (DiffMPC's "
+        "approximation). The solution may be a saddle point or not converged.",
+        HessianFallbackWarning,
+    )
+
+
+def _warn_singular() -> None:
+    warn(
+        "no positive definite adjoint Hessian for some batch items (flagged in "
+        "solution.backward.zero_gradient; the cost is not convex in the free controls there): their "
+        "gradient is zero. Check convergence, or add a control penalty to the cost.",
+        HessianFallbackWarning,
+    )
+
+
+def _like(gradient: Tensor, parameter: Tensor) -> Tensor:
+    """``gradient`` in the dtype and shape of ``parameter``."""
+    if gradient.dtype is not parameter.dtype:
+        gradient = gradient.to(parameter.dtype)
+    return gradient if gradient.shape == parameter.shape else gradient.reshape(parameter.shape)
+
+
+def _compiled_backward(problem: Problem, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor, active: Tensor,
+                       grad_x: Tensor, grad_u: Tensor, params: tuple[Tensor, ...], method: GradMethod,
+                       weight: Tensor) -> ImplicitGradient | None:
+    """:func:`implicit_backward` in one C call (``kernels.implicit_backward``) where the models have C forms, the
+    problem has no per-item data and every tensor in ``params`` is one of the models' leaves the forms map to;
+    else None."""
+    if problem.dynamics_args or problem.cost_args or method not in (GradMethod.IMPLICIT, GradMethod.DIFFMPC):
+        return None
+    out = kernels.implicit_backward(problem.dynamics, problem.cost, x, u, F, C, lam, active, grad_x, grad_u,
+                                    weight, method is GradMethod.IMPLICIT, bool(params))
+    if out is None:
+        return None
+    by_leaf: dict[int, Tensor] = {}
+    for leaf, gradient in out.leaves:
+        by_leaf[id(leaf)] = by_leaf[id(leaf)] + gradient if id(leaf) in by_leaf else gradient
+    if any(id(p) not in by_leaf for p in params):
+        return None
+    if out.flagged and bool(out.fallback.any()):
+        _warn_fallback()
+    if out.flagged and bool(out.singular.any()):
+        _warn_singular()
+    grads = tuple(_like(by_leaf[id(p)], p) for p in params)
+    return ImplicitGradient(out.grad_x_init, grads, out.fallback, out.singular)
 
 
 def implicit_backward(
@@ -181,6 +210,9 @@ def implicit_backward(
     (implicit mode), and where that fails too (a non-convex cost at a point that is no strict local
     minimum) the item gets a zero gradient; both warn and are flagged.
     """
+    compiled = _compiled_backward(problem, x, u, F, C, lam, active, grad_x, grad_u, params, method, weight)
+    if compiled is not None:
+        return compiled
     with torch.no_grad():
         w = weight.view(-1, 1, 1)
         gbar = torch.cat([grad_x * w, grad_u * w], -1)
@@ -192,32 +224,18 @@ def implicit_backward(
             H = C
             psi = partial(_psi, problem, x, u, lam, fixed_jacobian=method is GradMethod.DIFFMPC_FIXED_JACOBIAN)
         adj = adjoint_lqr(H, gbar, F, free)
-        fallback = ~adj.ok & ~ignored
-        if method is GradMethod.IMPLICIT and bool(fallback.any()):
-            warn(
-                "the reduced Lagrangian Hessian is not positive definite for some batch items (flagged in "
-                "solution.backward.hessian_fallback): their gradient uses the cost Hessian (DiffMPC's "
-                "approximation). The solution may be a saddle point or not converged.",
-                HessianFallbackWarning,
-            )
+        fallback = ~adj.ok & ~ignored & (method is GradMethod.IMPLICIT)  # the other modes use no Lagrangian Hessian
+        if bool(fallback.any()):
+            _warn_fallback()
             adj = _resolve_items(adj, fallback, C, gbar, F, free)
         singular = ~adj.ok & ~ignored
         if bool(singular.any()):
-            warn(
-                "no positive definite adjoint Hessian for some batch items (flagged in "
-                "solution.backward.zero_gradient; the cost is not convex in the free controls there): their "
-                "gradient is zero. Check convergence, or add a control penalty to the cost.",
-                HessianFallbackWarning,
-            )
+            _warn_singular()
             keep = (~singular).to(gbar.dtype).view(-1, 1, 1)
             adj = adj._replace(dx=adj.dx * keep, du=adj.du * keep, dlam=adj.dlam * keep,
                                grad_x_init=adj.grad_x_init * keep[:, 0])
     grads: tuple[Tensor | None, ...] = ()
-    full_psi = method is not GradMethod.DIFFMPC_FIXED_JACOBIAN
-    compiled = _compiled_psi_gradient(problem, x, u, lam, adj, params) if full_psi else None
-    if compiled is not None:
-        grads = compiled
-    elif params:
+    if params:
         with torch.enable_grad():
             value = psi(adj.dx, adj.du, adj.dlam)
             if value.requires_grad:

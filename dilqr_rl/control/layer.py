@@ -62,6 +62,7 @@ class _Backward:
     weight: Tensor | None  # (B,) 1 for items that get a gradient, 0 for zeroed unconverged items
     info: BackwardInfo
     specs: tuple[_ArgSpec, ...]  # the problem data among the Function's inputs (after the parameters)
+    forms: dict  # the forward's form lookups (kernels.one_call), which the backward differentiates
 
 
 class _AttachImplicitGradient(torch.autograd.Function):
@@ -95,7 +96,7 @@ class _AttachImplicitGradient(torch.autograd.Function):
             with torch.enable_grad():  # the rows built from the copies carry the graph Psi needs
                 data = tuple(v.detach().requires_grad_(True) for v in data)
                 problem = problem.with_args(*_problem_args(b.specs, data, problem.horizon))
-        with kernels.one_call():
+        with kernels.one_call(b.forms):
             out = implicit_backward(problem, x, u, F, C, lam, active, grad_x, grad_u, (*params, *data),
                                     problem.config.grad_method, weight)
         b.info.hessian_fallback = out.fallback
@@ -107,7 +108,7 @@ class _AttachImplicitGradient(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         bundle: _Backward = inputs[0]
         r = bundle.result
-        ctx.bundle = _Backward(bundle.problem, None, None, bundle.info, bundle.specs)
+        ctx.bundle = _Backward(bundle.problem, None, None, bundle.info, bundle.specs, bundle.forms)
         ctx.u_init_like = r.u.new_zeros(()).expand(r.u.shape) if inputs[2] is not None else None
         ctx.save_for_backward(r.x, r.u, r.F, r.C, r.lam, r.active, bundle.weight, *inputs[5:])
 
@@ -193,6 +194,7 @@ class DiLQR(nn.Module):
             value = getattr(self, name)
             if value is not None and bool(torch.isnan(value).any()):
                 raise ValueError(f"{name} contains NaN; a bound must be a number (+-inf for none) or None")
+        self._bounds: dict = {}  # (sign, shape, dtype, device) -> (the bound, its version, its expanded copy)
         if self.u_lower is not None and self.u_upper is not None:
             lo, hi = torch.broadcast_tensors(self.u_lower, self.u_upper)
             if bool((lo > hi).any()):
@@ -212,13 +214,15 @@ class DiLQR(nn.Module):
         one value per item (the model sees (R, ...) with R = B*T rows), ``PerStep(v)`` with v (B, T, ...)
         one value per item and step. They are differentiated like the parameters.
         """
-        with kernels.one_call():
-            return self._solve(x_init, u_init, cost_args, dynamics_args)
+        with kernels.one_call() as forms:
+            return self._solve(x_init, u_init, cost_args, dynamics_args, forms)
 
-    def _solve(self, x_init: Tensor, u_init: Tensor | None, cost_args, dynamics_args) -> Solution:
+    def _solve(self, x_init: Tensor, u_init: Tensor | None, cost_args, dynamics_args, forms: dict) -> Solution:
         cfg = self.config
         unroll = cfg.grad_method is GradMethod.UNROLL
-        problem, u0, specs, values = self._problem(x_init, u_init, cost_args, dynamics_args, keep_graph=unroll)
+        walk = _walk((self.dynamics, self.cost))
+        problem, u0, specs, values = self._problem(x_init, u_init, cost_args, dynamics_args, keep_graph=unroll,
+                                                   walk=walk)
         if unroll:
             result = solve(problem, x_init, u0)
             x, u = result.x, result.u
@@ -236,26 +240,29 @@ class DiLQR(nn.Module):
         info = BackwardInfo()
         graph_problem = problem.with_args(*_problem_args(specs, values, cfg.horizon)) if values else problem
         if not unroll and torch.is_grad_enabled():
-            params = self._learnable(problem, x_init, u0)
+            params = self._learnable(problem, x_init, u0, walk)
             warm = u_init if u_init is not None and u_init.requires_grad else None
             if params or values or x_init.requires_grad or warm is not None:
                 weight = torch.ones_like(result.cost) if keep is None else keep.to(result.cost.dtype)
-                bundle = _Backward(problem, result, weight, info, specs)
+                bundle = _Backward(problem, result, weight, info, specs, forms)
                 x, u = _AttachImplicitGradient.apply(bundle, x_init, warm, x, u, *params, *values)
         cost = graph_problem.total_cost(x, u)
         return Solution(x=x, u=u, cost=cost, converged=result.converged, iterations=result.iterations,
                         kkt_residual=result.kkt, active=result.active, exact_gradient=exact, backward=info)
 
-    def _learnable(self, problem: Problem, x_init: Tensor, u0: Tensor) -> tuple[Tensor, ...]:
+    def _learnable(self, problem: Problem, x_init: Tensor, u0: Tensor, walk: tuple[list[Tensor], bool]
+                   ) -> tuple[Tensor, ...]:
         """The modules' parameters that require grad, and the leaves of any other tensor that requires grad
         and that their forward reads (found in the autograd graph of one evaluation at the first step; not
-        needed where both modules have C forms: those read their own parameters and buffers only)."""
-        seen, out = set(), []
-        for p in (*self.dynamics.parameters(), *self.cost.parameters()):
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                out.append(p)
-        if not problem.dynamics_args and not problem.cost_args and self._formed(x_init.shape[-1], u0.shape[-1]):
+        needed where both modules have C forms and hold no tensor outside their parameters and buffers: the forms
+        read those only, and a tensor set as a plain attribute, e.g. a network's output, may carry a graph).
+
+        ``walk``: the modules' parameters and whether they hold such a tensor (:func:`_walk`)."""
+        parameters, attribute = walk
+        out = [p for p in parameters if p.requires_grad]
+        seen = {id(p) for p in out}
+        if (not attribute and not problem.dynamics_args and not problem.cost_args
+                and self._have_forms(x_init.shape[-1], u0.shape[-1])):
             return tuple(out)
         with torch.enable_grad():
             x, u = x_init.detach(), u0[:, 0].detach()
@@ -266,13 +273,11 @@ class DiLQR(nn.Module):
                 out.append(leaf)
         return tuple(out)
 
-    def _formed(self, n: int, m: int) -> bool:
-        """Whether both modules have C forms and hold no tensor outside their parameters and buffers (a tensor set
-        as a plain attribute, e.g. a network's output, may carry a graph the probe of :meth:`_learnable` finds)."""
-        if m != 1 or kernels.dynamics_form(self.dynamics, n) is None or kernels.cost_form(self.cost, n) is None:
-            return False
-        return not any(isinstance(value, Tensor) for module in (self.dynamics, self.cost)
-                       for sub in module.modules() for value in vars(sub).values())
+    def _have_forms(self, n: int, m: int) -> bool:
+        """Whether both modules have C forms (:mod:`.kernels`) for n states and m controls: then they act row by
+        row (the library's forms by construction, generated ones by a check of their trace)."""
+        return (m == 1 and kernels.dynamics_form(self.dynamics, n) is not None
+                and kernels.cost_form(self.cost, n) is not None)
 
     def _check_convergence(self, converged: Tensor) -> Tensor | None:
         """Apply the unconverged policy; return the per-item gradient mask for ``zero`` (else None).
@@ -332,9 +337,11 @@ class DiLQR(nn.Module):
                 values.append(value)
         return tuple(specs), tuple(values)
 
-    def _problem(self, x_init: Tensor, u_init: Tensor | None, cost_args, dynamics_args, keep_graph: bool):
+    def _problem(self, x_init: Tensor, u_init: Tensor | None, cost_args, dynamics_args, keep_graph: bool,
+                 walk: tuple[list[Tensor], bool] | None = None):
         """Check the inputs once and build the problem with bounds expanded to (B, T, m) and the problem
-        data expanded to (B, T, ...) (detached unless ``keep_graph``, for unroll).
+        data expanded to (B, T, ...) (detached unless ``keep_graph``, for unroll). ``walk``: :func:`_walk` of the
+        modules, if made already.
 
         Returns the problem, the warm start (B, T, m), the data's specs and their tensors as given."""
         if not isinstance(x_init, Tensor) or x_init.ndim != 2:
@@ -346,10 +353,12 @@ class DiLQR(nn.Module):
         n = getattr(self.dynamics, "state_dim", x_init.shape[1])
         if x_init.shape[1] != n:
             raise ValueError(f"x_init has {x_init.shape[1]} state dimensions but the dynamics expect n = {n}")
-        for name, p in self.named_parameters():
-            if p.is_floating_point() and p.dtype != x_init.dtype:
-                raise ValueError(f"parameter {name!r} is {p.dtype} but x_init is {x_init.dtype}: convert the "
-                                 f"layer with .to({x_init.dtype}) or cast x_init")
+        parameters = (walk or _walk((self.dynamics, self.cost)))[0]
+        if any(p.dtype is not x_init.dtype and p.is_floating_point() for p in parameters):
+            for name, p in self.named_parameters():
+                if p.is_floating_point() and p.dtype != x_init.dtype:
+                    raise ValueError(f"parameter {name!r} is {p.dtype} but x_init is {x_init.dtype}: convert the "
+                                     f"layer with .to({x_init.dtype}) or cast x_init")
         check_finite("x_init", x_init, "Pass finite initial states.")
         specs, values = self._data(x_init, cost_args, dynamics_args)
         Bsz, T = x_init.shape[0], self.config.horizon
@@ -369,7 +378,8 @@ class DiLQR(nn.Module):
         data = tuple(v if keep_graph else v.detach() for v in values)
         lo, hi = (self._bound(b, s, (Bsz, T, m), x_init) for b, s in ((self.u_lower, -1), (self.u_upper, 1)))
         problem = Problem(self.dynamics, self.cost, self.config, lo, hi, *_problem_args(specs, data, T))
-        self._check_row_wise(problem, x_init.detach(), u0[:, 0].detach())
+        if values or not self._have_forms(n, m):
+            self._check_row_wise(problem, x_init.detach(), u0[:, 0].detach())
         return problem, u0, specs, values
 
     def _check_row_wise(self, problem: Problem, x: Tensor, u: Tensor) -> None:
@@ -397,15 +407,47 @@ class DiLQR(nn.Module):
                              "pass control_dim= to DiLQR, or pass u_init")
         return int(self.control_dim)
 
-    @staticmethod
-    def _bound(bound: Tensor | None, sign: int, shape: tuple[int, int, int], like: Tensor) -> Tensor:
+    def _bound(self, bound: Tensor | None, sign: int, shape: tuple[int, int, int], like: Tensor) -> Tensor:
+        """The bound (-inf or inf for None, by ``sign``) as a contiguous (B, T, m) tensor in ``like``'s dtype and
+        on its device. Kept for the next call while the bound's tensor and its version are the same (at small
+        batches the conversion is a measurable part of a solve); never written to."""
+        key = (sign, shape, like.dtype, like.device)
+        cached = self._bounds.get(key)
+        if cached is not None and cached[0] is bound and (bound is None or cached[1] == bound._version):
+            return cached[2]
         if bound is None:
-            return like.new_full((), sign * float("inf")).expand(shape)
-        try:
-            return bound.to(like).expand(shape)
-        except RuntimeError:
-            raise ValueError(f"a control bound of shape {tuple(bound.shape)} does not broadcast to "
-                             f"(B, T, m) = {shape}") from None
+            value = like.new_full((), sign * float("inf")).expand(shape)
+        else:
+            try:
+                value = bound.to(like).expand(shape).contiguous()
+            except RuntimeError:
+                raise ValueError(f"a control bound of shape {tuple(bound.shape)} does not broadcast to "
+                                 f"(B, T, m) = {shape}") from None
+        if len(self._bounds) >= 16:
+            self._bounds.clear()
+        self._bounds[key] = (bound, None if bound is None else bound._version, value)
+        return value
+
+
+def _walk(modules: tuple[nn.Module, ...]) -> tuple[list[Tensor], bool]:
+    """The parameters of ``modules`` and their submodules, each once, in ``parameters()`` order, and whether one of
+    the modules holds a tensor as a plain attribute (not a parameter or buffer): one pass, cheaper than
+    ``parameters()`` (a solve at small batches would spend a measurable part of its time there)."""
+    parameters, seen, modules_seen, attribute = [], set(), set(), False
+    stack = list(reversed(modules))
+    while stack:
+        module = stack.pop()
+        if id(module) in modules_seen:
+            continue
+        modules_seen.add(id(module))
+        state = module.__dict__
+        for p in state["_parameters"].values():
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                parameters.append(p)
+        attribute = attribute or any(isinstance(value, Tensor) for value in state.values())
+        stack.extend(m for m in reversed(state["_modules"].values()) if m is not None)
+    return parameters, attribute
 
 
 @functools.lru_cache(maxsize=256)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -133,9 +134,12 @@ def reduced_gradient(F: Tensor, c: Tensor, lam: Tensor) -> Tensor:
 
 def check_finite(name: str, value: Tensor | tuple[Tensor, ...], hint: str) -> None:
     """Raise NonFiniteError naming the batch items (first dim) where ``value`` (or any of the tensors) is NaN
-    or infinite. Several tensors are first checked through the sum of all their entries (no copies)."""
+    or infinite. The tensors are first checked through the sum of all their entries (no copies): a NaN or an
+    infinity anywhere makes it non-finite (and so may an overflow of finite entries: then they are checked one by
+    one)."""
     values = value if isinstance(value, tuple) else (value,)
-    if len(values) > 1 and bool(torch.isfinite(sum(v.sum() for v in values))):
+    total = values[0].sum() if len(values) == 1 else sum(v.sum() for v in values)
+    if math.isfinite(total.item()):
         return
     if len(values) == 1 and bool(torch.isfinite(values[0]).all()):
         return

@@ -13,10 +13,11 @@ from torch import nn
 import dilqr_rl.policies.dilqr_actor  # noqa: F401  (registers PeriodicQuadraticCost's C form)
 from dilqr_rl import DiLQR
 from dilqr_rl.control import NonFiniteError, PerStep, UnconvergedWarning, kernels
+from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, dynamics_lagrangian_hessian
-from dilqr_rl.control.implicit import _compiled_psi_gradient
+from dilqr_rl.control.ilqr import solve
+from dilqr_rl.control.implicit import _compiled_backward, implicit_backward
 from dilqr_rl.control.kernels import forms
-from dilqr_rl.control.lqr import AdjointSolution
 from dilqr_rl.models import CartpoleDynamics, GoalCost, LinearDynamics, PendulumDynamics, PendulumSwingUpCost
 from dilqr_rl.policies.env_models import ScaledControl
 from dilqr_rl.policies.expert_costs import PeriodicQuadraticCost
@@ -101,12 +102,28 @@ def test_compiled_solve_takes_the_pytorch_iterates(monkeypatch, name, dynamics, 
         torch.testing.assert_close(getattr(fast, field), getattr(reference, field), rtol=1e-9, atol=1e-10, msg=field)
 
 
-def _spy(fn, calls: list, enabled: bool):
-    """``fn`` (or None when not ``enabled``), counting its calls in ``calls``."""
+def _spy(fn, calls: list, enabled: bool, name: str | None = None):
+    """``fn`` (or None when not ``enabled``), counting its calls in ``calls`` (as 1, or as ``name`` where given)."""
     def spy(*args):
-        calls.append(1)
+        calls.append(1 if name is None else name)
         return fn(*args) if enabled else None
     return spy
+
+
+_C_PATHS = ("ilqr_scalar", "implicit_backward", "lagrangian_hessian", "psi_gradient")
+"""The C forms' paths of a solve and its backward (each returns None where it does not apply)."""
+
+
+def _spy_paths(monkeypatch, calls: list, compiled: bool) -> None:
+    for name in _C_PATHS:
+        monkeypatch.setattr(kernels, name, _spy(getattr(kernels, name), calls, compiled, name))
+
+
+def _expected_paths(compiled: bool) -> list[str]:
+    """Compiled: the solve and the whole backward in C. Else the PyTorch paths, after each C path declined: the
+    solve, the backward (whose PyTorch path asks for the C curvature first)."""
+    return ["ilqr_scalar", "implicit_backward"] if compiled else ["ilqr_scalar", "implicit_backward",
+                                                                   "lagrangian_hessian"]
 
 
 def _layer(system: str) -> tuple[DiLQR, torch.Tensor]:
@@ -130,18 +147,17 @@ def _layer(system: str) -> tuple[DiLQR, torch.Tensor]:
 @pytest.mark.parametrize("system", ["pendulum, periodic", "pendulum, goal", "pendulum, swing-up",
                                     "cart-pole, periodic", "cart-pole, goal"])
 def test_the_implicit_gradient_agrees_with_either_path(monkeypatch, system):
-    """Compiled: the solve, the backward's curvature hess[lam . f] and Psi's gradient in the parameters from the C
-    forms; else PyTorch (autograd for the cart-pole's curvature and for Psi)."""
+    """Compiled: the solve and the whole backward (the adjoint with the curvature hess[lam . f], Psi's gradient in
+    the parameters) from the C forms; else PyTorch (autograd for the curvature and for Psi)."""
     grads = []
     for compiled in (True, False):
         ctrl, x0 = _layer(system)
         calls = []
-        for name in ("ilqr_scalar", "lagrangian_hessian", "psi_gradient"):
-            monkeypatch.setattr(kernels, name, _spy(getattr(kernels, name), calls, compiled))
+        _spy_paths(monkeypatch, calls, compiled)
         sol = ctrl(x0)
         ((sol.u - 0.3) ** 2).sum().backward()
         monkeypatch.undo()
-        assert len(calls) == 3 and sol.all_converged
+        assert calls == _expected_paths(compiled) and sol.all_converged
         params = [p for p in ctrl.parameters() if p.requires_grad]
         assert len(params) >= 3 + (system.endswith("goal") or system == "pendulum, periodic")
         grads.append(torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in params)]))
@@ -151,8 +167,7 @@ def test_the_implicit_gradient_agrees_with_either_path(monkeypatch, system):
 def _spied_swing_up_layer(compiled: bool, monkeypatch, calls: list, dtype=torch.float32
                           ) -> tuple[DiLQR, torch.Tensor]:
     """A swing-up layer in ``dtype`` whose C-form paths are spied on (run only when ``compiled``), and 4 starts."""
-    for name in ("ilqr_scalar", "lagrangian_hessian", "psi_gradient"):
-        monkeypatch.setattr(kernels, name, _spy(getattr(kernels, name), calls, compiled))
+    _spy_paths(monkeypatch, calls, compiled)
     ctrl = DiLQR(PendulumDynamics(dtype=dtype), PendulumSwingUpCost().to(dtype), 20, -2.0, 2.0, max_iter=100)
     x0 = torch.tensor([[2.5, 1.0], [0.3, -2.0], [-3.0, 0.0], [1.0, 0.5]], dtype=dtype).requires_grad_(True)
     return ctrl, x0
@@ -169,7 +184,7 @@ def test_float32_runs_the_compiled_path_in_double_precision(monkeypatch):
         sol = ctrl(x0)
         ((sol.u - 0.3) ** 2).sum().backward()
         monkeypatch.undo()
-        assert len(calls) == 3 and sol.all_converged and sol.u.dtype == dtype, key
+        assert calls == _expected_paths(compiled) and sol.all_converged and sol.u.dtype == dtype, key
         grads = torch.cat([x0.grad.flatten(), *(p.grad.flatten() for p in ctrl.parameters() if p.requires_grad)])
         out[key] = (sol.u.detach().double(), grads.double())
     u64, g64 = out["c64"]
@@ -179,20 +194,22 @@ def test_float32_runs_the_compiled_path_in_double_precision(monkeypatch):
     assert (out["torch32"][1] - g64).norm() <= 1e-4 * g64.norm()
 
 
-def test_psi_gradient_covers_the_models_own_leaves_only():
-    """Another tensor among those to differentiate (one a model closes over, a per-item input) leaves Psi to
-    autograd: the compiled gradient returns None."""
+def test_the_compiled_backward_covers_the_models_own_leaves_only():
+    """Another tensor among those to differentiate (one a model closes over, a per-item input) leaves the backward
+    to PyTorch: the compiled one returns None."""
     ctrl, x0 = _layer("pendulum, goal")
     with torch.no_grad():
         sol = ctrl(x0)
-    problem = ctrl._problem(x0.detach(), sol.u, None, None, keep_graph=False)[0]
-    zeros = torch.zeros_like
-    adj = AdjointSolution(zeros(sol.x), zeros(sol.u), torch.randn_like(sol.x), zeros(x0), torch.ones(3, dtype=bool))
-    lam = torch.randn_like(sol.x)
-    own = tuple(ctrl.parameters())
-    grads = _compiled_psi_gradient(problem, sol.x, sol.u, lam, adj, own)
-    assert [g.shape for g in grads] == [p.shape for p in own]
-    assert _compiled_psi_gradient(problem, sol.x, sol.u, lam, adj, (*own, torch.ones((), requires_grad=True))) is None
+        problem = ctrl._problem(x0.detach(), sol.u, None, None, keep_graph=False)[0]
+        result = solve(problem, x0.detach(), sol.u)
+    grad_x, grad_u = torch.randn_like(sol.x), torch.randn_like(sol.u)
+    own, weight = tuple(ctrl.parameters()), torch.ones(3, dtype=F64)
+    args = (problem, result.x, result.u, result.F, result.C, result.lam, result.active, grad_x, grad_u)
+    out = _compiled_backward(*args, own, GradMethod.IMPLICIT, weight)
+    assert [g.shape for g in out.params] == [p.shape for p in own] and out.grad_x_init.shape == x0.shape
+    reference = implicit_backward(*args, own, GradMethod.IMPLICIT, weight)  # the same: it takes the compiled path
+    assert all(torch.equal(a, b) for a, b in zip(out.params, reference.params))
+    assert _compiled_backward(*args, (*own, torch.ones((), requires_grad=True)), GradMethod.IMPLICIT, weight) is None
 
 
 class _SubclassedPendulum(PendulumDynamics):
@@ -384,3 +401,34 @@ def test_the_compiled_result_is_the_solver_result_and_an_error_code():
     from dilqr_rl.control.kernels import CompiledSolve
 
     assert CompiledSolve._fields == (*SolverResult._fields, "error")
+
+
+@pytest.mark.parametrize("method", ["implicit", "diffmpc"])
+def test_the_compiled_backward_flags_and_zeroes_the_items_pytorchs_does(monkeypatch, method):
+    """From hanging at rest with almost no control penalty (a stationary point where neither Hessian is positive
+    definite on the controls), next to a start near the top (a strict minimum) and an item whose gradient the layer
+    zeroes (unconverged, ``on_unconverged="zero"``: no flags): the C backward falls back, zeroes and warns for the
+    same items as the PyTorch backward, and gives the same gradients."""
+    out = []
+    for compiled in (True, False):
+        ctrl = DiLQR(PendulumDynamics(dtype=F64), PendulumSwingUpCost(1.0, 0.0, 1e-4).double(), 30, -2.0, 2.0,
+                     tol=1e-10, grad_method=method, on_unconverged="zero")
+        x0 = torch.tensor([[torch.pi, 0.0], [0.05, 0.0], [1.0, 6.0]], dtype=F64, requires_grad=True)
+        calls = []
+        _spy_paths(monkeypatch, calls, compiled)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = ctrl(x0)
+            sol.u.sum().backward()
+        monkeypatch.undo()
+        assert calls[:2] == ["ilqr_scalar", "implicit_backward"]
+        messages = [str(w.message)[:40] for w in caught]
+        out.append((messages, sol.backward.hessian_fallback.tolist(), sol.backward.zero_gradient.tolist(),
+                    sol.converged.tolist(), x0.grad, ctrl.dynamics.mass.grad))
+    (messages, fallback, zero, converged, grad, mass), reference = out
+    assert (messages, fallback, zero, converged) == reference[:4]
+    assert converged == [True, True, False] and messages[-1].startswith("no positive definite adjoint")
+    assert zero == [True, False, False] and fallback == [method == "implicit", False, False]
+    torch.testing.assert_close(grad, reference[4], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(mass, reference[5], rtol=1e-10, atol=1e-12)
+    assert (grad[0] == 0).all() and (grad[1] != 0).all() and (grad[2] == 0).all()

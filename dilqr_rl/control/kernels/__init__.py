@@ -39,9 +39,10 @@ _COMPILER: list[str] = []
 _FUNCTIONS = {torch.float64: "riccati_scalar_f64", torch.float32: "riccati_scalar_f32"}
 _ADJOINT = {torch.float64: "adjoint_scalar_f64", torch.float32: "adjoint_scalar_f32"}
 _FORM_DTYPES = (torch.float64, torch.float32)
-"""Dtypes of the C forms' paths (:func:`ilqr_scalar`, :func:`lagrangian_hessian`, :func:`psi_gradient`): they compute in
-double precision; float32 tensors are converted on the way in and their results back on the way out (a float32
-solve then costs what a float64 one does, and its iterates are the double-precision ones rounded)."""
+"""Dtypes of the C forms' paths (:func:`ilqr_scalar`, :func:`implicit_backward`, :func:`lagrangian_hessian`,
+:func:`psi_gradient`): they compute in double precision; float32 tensors are converted on the way in and their results
+back on the way out (by the C entry points themselves where they take a precision flag: a float32 solve then costs what
+a float64 one does, and its iterates are the double-precision ones rounded)."""
 
 
 def _cache_dir() -> Path:
@@ -77,9 +78,12 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
         fn = getattr(library, name)
         fn.argtypes = [pointer] * 4 + [length] * 3 + [pointer] * 5
         fn.restype = ctypes.c_int
-    library.ilqr_scalar_f64.argtypes = ([ctypes.c_int, pointer] * 2 + [length] * 2 + [pointer] * 4 + [length] * 3
-                                        + [pointer, length] + [pointer] * 12)
-    library.ilqr_scalar_f64.restype = ctypes.c_int
+    library.ilqr_scalar_io.argtypes = ([ctypes.c_int] + [ctypes.c_int, pointer] * 2 + [length] * 2 + [pointer] * 4
+                                       + [length] * 3 + [pointer, length] + [pointer] * 12)
+    library.ilqr_scalar_io.restype = ctypes.c_int
+    library.implicit_backward_io.argtypes = ([ctypes.c_int] + [ctypes.c_int, pointer] * 2 + [ctypes.c_int] * 2
+                                             + [pointer] * 9 + [length] * 3 + [pointer] * 4)
+    library.implicit_backward_io.restype = ctypes.c_int
     library.evaluate_forms_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 3 + [length] * 2 + [pointer] * 6
     library.evaluate_forms_f64.restype = ctypes.c_int
     library.lagrangian_hessian_f64.argtypes = [ctypes.c_int] + [pointer] * 4 + [length] * 2 + [pointer]
@@ -122,12 +126,15 @@ _SCOPES: list[dict] = []
 
 
 @contextlib.contextmanager
-def one_call():
-    """Within: each module's form is looked up once (a layer's forward, or its backward: the modules do not change
-    in between, and at small batches the lookups are a measurable part of a call)."""
-    _SCOPES.append({})
+def one_call(scope: dict | None = None):
+    """Within: each module's form is looked up once (at small batches the lookups are a measurable part of a call),
+    and the lookups are kept in ``scope`` (a new one by default), which the context yields. A layer's backward
+    reuses its forward's scope: it differentiates the forms, and their parameter values, that the forward solved
+    with."""
+    scope = {} if scope is None else scope
+    _SCOPES.append(scope)
     try:
-        yield
+        yield scope
     finally:
         _SCOPES.pop()
 
@@ -167,8 +174,16 @@ def cost_form(module: nn.Module, n: int) -> forms.Form | None:
 
 def _vector(parameters: list[float] | Tensor) -> Tensor:
     if isinstance(parameters, Tensor):
+        if parameters.dtype is torch.float64 and parameters.is_contiguous():
+            return parameters
         return parameters.to(torch.float64).contiguous()
     return torch.tensor(parameters, dtype=torch.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _settings(settings: tuple[float, ...]) -> Tensor:
+    """The solver's settings as the float64 vector ilqr.c reads (cached: they rarely change; never written)."""
+    return torch.tensor(settings, dtype=torch.float64)
 
 
 def status() -> str:
@@ -214,8 +229,9 @@ def adjoint_scalar(H: Tensor, gbar: Tensor, F: Tensor, free: Tensor
 
 
 class CompiledSolve(NamedTuple):
-    """What :func:`ilqr_scalar` returns: the fields of ``ilqr.SolverResult`` and ``error`` (B,) uint8: 0, or
-    where the item stopped on a non-finite value (1 the initial rollout, 2 its cost, 3 the model derivatives)."""
+    """What :func:`ilqr_scalar` returns: the fields of ``ilqr.SolverResult`` and ``error``: None, or where an item
+    stopped on a non-finite value, (B,) uint8: 0, or for such an item 1 the initial rollout, 2 its cost, 3 the model
+    derivatives."""
 
     x: Tensor
     u: Tensor
@@ -285,26 +301,78 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
     if cost_table is None:
         return None
     cost_kind, cp, cp_item, cp_step = cost_table
-    dtype, x_init = x_init.dtype, x_init.to(torch.float64)
     N = n + 1
     dp = _vector(dyn_form.parameters)
-    inputs = [x_init.contiguous()] + [t.to(torch.float64).reshape(Bsz, T).contiguous() for t in (u_init, lo, hi)]
-    config = torch.tensor(settings, dtype=torch.float64)
-    alphas = alphas.to(torch.float64).contiguous()
-    new, byte = x_init.new_empty, functools.partial(torch.empty, dtype=torch.uint8)
-    out = CompiledSolve(new(Bsz, T, n), new(Bsz, T, 1), new(Bsz), byte(Bsz), torch.empty(Bsz, dtype=torch.long),
-                        new(Bsz), byte(Bsz, T, 1), new(Bsz, T, n, N), new(Bsz, T, N, N), new(Bsz, T, n), byte(Bsz))
-    code = library.ilqr_scalar_f64(dyn_form.kind, dp.data_ptr(), cost_kind, cp.data_ptr(), cp_item, cp_step,
-                                   *(t.data_ptr() for t in inputs), Bsz, T, n, alphas.data_ptr(), alphas.numel(),
-                                   config.data_ptr(), *(t.data_ptr() for t in out))
+    dtype = x_init.dtype
+    inputs = [x_init.contiguous()] + [t.contiguous() if t.dtype is dtype else t.to(dtype).contiguous()
+                                      for t in (u_init, lo, hi)]  # (B, T, 1) is read as (B, T)
+    alphas = _vector(alphas)
+    new, flags = x_init.new_empty, functools.partial(torch.empty, dtype=torch.bool)  # C writes bools as 0/1 bytes
+    out = CompiledSolve(new(Bsz, T, n), new(Bsz, T, 1), new(Bsz), flags(Bsz), torch.empty(Bsz, dtype=torch.long),
+                        new(Bsz), flags(Bsz, T, 1), new(Bsz, T, n, N), new(Bsz, T, N, N), new(Bsz, T, n),
+                        torch.empty(Bsz, dtype=torch.uint8))
+    code = library.ilqr_scalar_io(dtype is torch.float32, dyn_form.kind, dp.data_ptr(), cost_kind, cp.data_ptr(),
+                                  cp_item, cp_step, *(t.data_ptr() for t in inputs), Bsz, T, n, alphas.data_ptr(),
+                                  alphas.numel(), _settings(settings).data_ptr(), *(t.data_ptr() for t in out))
     if code == 2:
         return None  # the dynamics' C form is for another state size: the PyTorch path reports the mismatch
-    if code != 0:
+    if code == 1:
         raise MemoryError("the compiled iLQR solve could not allocate its workspace")
-    out = out._replace(converged=out.converged.bool(), active=out.active.bool())
-    if dtype == torch.float64:
-        return out
-    return CompiledSolve(*(t.to(dtype) if t.is_floating_point() else t for t in out))
+    return out if code == 3 else out._replace(error=None)
+
+
+class CompiledBackward(NamedTuple):
+    """What :func:`implicit_backward` returns: grad_x_init (B, n), [(leaf, gradient)] of the models' leaf tensors,
+    fallback (B,) bool (items whose adjoint used the cost Hessian), singular (B,) bool (items given a zero gradient),
+    flagged: how many items are either."""
+
+    grad_x_init: Tensor
+    leaves: list[tuple[Tensor, Tensor]]
+    fallback: Tensor
+    singular: Tensor
+    flagged: int
+
+
+def implicit_backward(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor,
+                      active: Tensor, grad_x: Tensor, grad_u: Tensor, weight: Tensor, exact: bool, psi: bool
+                      ) -> CompiledBackward | None:
+    """``implicit.implicit_backward`` for one control in one C call (``forms.c``): the adjoint LQR with the exact
+    Lagrangian Hessian (``exact``) or the cost Hessian, its per-item fallbacks, and (with ``psi``) the gradient of Psi
+    in the models' leaf tensors (in x's dtype); or None where it does not apply (as :func:`psi_gradient`; also where
+    a tensor is not in x's dtype).
+
+    Shapes: x, lam, grad_x (B, T, n); u, grad_u (B, T, 1); active (B, T, 1) bool (the controls held on a bound);
+    F (B, T, n, N); C (B, T, N, N); weight (B,).
+    """
+    library = _form_library(x, u, graph_free=False)
+    dtype = x.dtype
+    if library is None or any(t.dtype is not dtype for t in (u, F, C, lam, grad_x, grad_u, weight)):
+        return None
+    Bsz, T, n = x.shape
+    dyn_form = dynamics_form(dynamics, n)
+    cst_form = None if dyn_form is None else cost_form(cost, n)
+    if cst_form is None or (psi and not (dyn_form.psi and cst_form.psi)):
+        return None
+    dp, cp = _vector(dyn_form.parameters), _vector(cst_form.parameters)
+    inputs = (x, u, F, C, lam, active, grad_x, grad_u, weight)  # saved by autograd: no graph, contiguous as made
+    inputs = [t if t.is_contiguous() else t.contiguous() for t in inputs]
+    grad_x_init, status = x.new_empty(Bsz, n), torch.empty(Bsz, dtype=torch.uint8)
+    dgrad, cgrad = torch.zeros_like(dp), torch.zeros_like(cp)
+    flagged = library.implicit_backward_io(dtype is torch.float32, dyn_form.kind, dp.data_ptr(), cst_form.kind,
+                                           cp.data_ptr(), exact, psi, *(t.data_ptr() for t in inputs), Bsz, T, n,
+                                           grad_x_init.data_ptr(), dgrad.data_ptr(), cgrad.data_ptr(),
+                                           status.data_ptr())
+    if flagged == -2:
+        raise MemoryError("the compiled implicit backward could not allocate its workspace")
+    if flagged < 0:
+        return None
+    if psi and dtype is not torch.float64:
+        dgrad, cgrad = dgrad.to(dtype), cgrad.to(dtype)
+    leaves = dyn_form.leaves(dynamics, dgrad) + cst_form.leaves(cost, cgrad) if psi else []
+    if flagged:
+        return CompiledBackward(grad_x_init, leaves, (status & 1).bool(), (status & 2).bool(), flagged)
+    none = functools.partial(torch.zeros, Bsz, dtype=torch.bool)
+    return CompiledBackward(grad_x_init, leaves, none(), none(), 0)
 
 
 def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor | None:

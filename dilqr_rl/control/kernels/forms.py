@@ -153,7 +153,7 @@ def _goal_rows(m: GoalCost, t: Tensor, args: dict[str, Tensor]) -> Tensor | None
 
 def _scalars(*names: str) -> Leaves:
     """The first len(names) entries of the vector are the module's scalar parameters ``names``."""
-    return lambda m, gradient: [(getattr(m, name), gradient[i].reshape(())) for i, name in enumerate(names)]
+    return lambda m, gradient: list(zip((getattr(m, name) for name in names), gradient[:len(names)].unbind()))
 
 
 register_dynamics(PendulumDynamics, "pendulum", _pendulum, _scalars("mass", "length", "gravity"))

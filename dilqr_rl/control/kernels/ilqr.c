@@ -14,7 +14,8 @@
  * reg_min, reg_max, reg_factor, newton_tol, armijo, noise_eps, newton_retry) -> x (B, T, n), u (B, T),
  * cost (B,), converged (B,) bytes, iterations (B,) longs, kkt (B,), active (B, T) bytes, F (B, T, n, N),
  * C (B, T, N, N), lam (B, T, n), error (B,) bytes: 0, or where the item stopped on a non-finite value: 1 the
- * initial rollout, 2 the initial cost, 3 the model derivatives.
+ * initial rollout, 2 the initial cost, 3 the model derivatives. Returns 0, or 3 where an item has an error, 2 where a
+ * form is unknown for n states, 1 where memory is short.
  */
 #include <float.h>
 #include <math.h>
@@ -225,5 +226,38 @@ int ilqr_scalar_f64(int dynamics_kind, const double *dp, int cost_kind, const do
                    C + b * T * N * N, lam + b * T * n, error + b, work);
     }
     free(work);
+    for (long b = 0; b < B; ++b)
+        if (error[b]) return 3;
     return 0;
+}
+
+/* ilqr_scalar_f64 for a caller in single or double precision (single: x_init, u_init, lo, hi and the outputs x, u,
+ * cost, kkt, F, C, lam are floats, converted on the way in and out; the solve runs in double precision). Returns
+ * as ilqr_scalar_f64, or 1 where memory is short. */
+int ilqr_scalar_io(int single, int dynamics_kind, const double *dp, int cost_kind, const double *cp, long cp_item,
+                   long cp_step, const void *x_init_in, const void *u_init_in, const void *lo_in, const void *hi_in,
+                   long B, long T, long n, const double *alphas, long S, const double *config, void *x_out,
+                   void *u_out, void *cost_out, unsigned char *converged, long *iterations, void *kkt_out,
+                   unsigned char *active, void *F_out, void *C_out, void *lam_out, unsigned char *error) {
+    long N = n + 1;
+    if (!single)
+        return ilqr_scalar_f64(dynamics_kind, dp, cost_kind, cp, cp_item, cp_step, x_init_in, u_init_in, lo_in, hi_in,
+                               B, T, n, alphas, S, config, x_out, u_out, cost_out, converged, iterations, kkt_out,
+                               active, F_out, C_out, lam_out, error);
+    long counts[7] = {B * T * n, B * T, B, B, B * T * n * N, B * T * N * N, B * T * n};
+    void *outputs[7] = {x_out, u_out, cost_out, kkt_out, F_out, C_out, lam_out};
+    double *memory = (double *)malloc(sizeof(double) * (B * n + 3 * B * T + counts[0] + counts[1] + counts[2]
+                                                        + counts[3] + counts[4] + counts[5] + counts[6]));
+    if (!memory) return 1;
+    double *arena = memory, *out[7];
+    const double *x_init = input_doubles(x_init_in, B * n, 1, &arena);
+    const double *u_init = input_doubles(u_init_in, B * T, 1, &arena);
+    const double *lo = input_doubles(lo_in, B * T, 1, &arena), *hi = input_doubles(hi_in, B * T, 1, &arena);
+    for (int i = 0; i < 7; ++i) out[i] = output_doubles(outputs[i], counts[i], 1, &arena);
+    int code = ilqr_scalar_f64(dynamics_kind, dp, cost_kind, cp, cp_item, cp_step, x_init, u_init, lo, hi, B, T, n,
+                               alphas, S, config, out[0], out[1], out[2], converged, iterations, out[3], active, out[4],
+                               out[5], out[6], error);
+    for (int i = 0; i < 7; ++i) store_output(outputs[i], out[i], counts[i], 1);
+    free(memory);
+    return code;
 }

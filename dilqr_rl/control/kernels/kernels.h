@@ -41,4 +41,35 @@ int riccati_scalar_f64_item(const double *F, const double *c, const double *C, c
                             const double *hi, double mu, long T, long n, double *K, double *k, double *expected,
                             double *work);
 
+/* One item's m = 1 adjoint LQR of the implicit gradient (riccati.c); work holds ADJOINT_WORK(T, n) doubles. Returns
+ * ok: 0 where a free stage's reduced Hessian is not positive definite (then the gains are zero). */
+#define ADJOINT_WORK(T, n) ((n) * (n) + (n) + ((n) + 1) * ((n) + 1) + (n) + 1 + (n) * ((n) + 1) + (T) * ((n) + 1) + (n))
+int adjoint_scalar_f64_item(const double *H, const double *g, const double *F, const unsigned char *free_, long T,
+                            long n, double *dx, double *du, double *dlam, double *grad_x_init, double *work);
+
+/* Arrays of a PyTorch entry point in the caller's precision: single (float) or double. In double they are used in
+ * place; in single, inputs are converted into doubles taken from an arena and outputs are computed there and
+ * converted back (the C code computes in double precision either way). */
+static inline double *arena_take(double **arena, long count) {
+    double *out = *arena;
+    *arena += count;
+    return out;
+}
+
+static inline const double *input_doubles(const void *values, long count, int single, double **arena) {
+    if (!single) return (const double *)values;
+    double *out = arena_take(arena, count);
+    for (long i = 0; i < count; ++i) out[i] = ((const float *)values)[i];
+    return out;
+}
+
+static inline double *output_doubles(void *values, long count, int single, double **arena) {
+    return single ? arena_take(arena, count) : (double *)values;
+}
+
+static inline void store_output(void *values, const double *computed, long count, int single) {
+    if (single)
+        for (long i = 0; i < count; ++i) ((float *)values)[i] = (float)computed[i];
+}
+
 #endif

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
+
 /* One item's sweep (the arrays point at its slices; work holds n * n + n + N * N + N + n * N reals): returns ok.
  * The body is inlined with n fixed for the common state sizes, so that the compiler unrolls its small loops (the
  * same operations in the same order: the same results). */
@@ -111,89 +113,97 @@ DEFINE_SWEEP(riccati_scalar_f32, float)
  * grad_x_init = g_x,1 + H_x,1 dtau_1 + A_1^T dlam_1.
  *
  * Layouts: H (B, T, N, N), g (B, T, N), F (B, T, n, N), free (B, T) bytes -> dx (B, T, n), du (B, T),
- * dlam (B, T, n), grad_x_init (B, n), ok (B,) bytes.
+ * dlam (B, T, n), grad_x_init (B, n), ok (B,) bytes. NAME##_item solves one item (the arrays point at its slices;
+ * work holds ADJOINT_WORK(T, n) reals) and returns ok.
  */
 #define DEFINE_ADJOINT(NAME, REAL)                                                                        \
+int NAME##_item(const REAL *H, const REAL *g, const REAL *F, const unsigned char *free_, long T, long n,  \
+                REAL *dx, REAL *du, REAL *dlam, REAL *grad_x_init, REAL *work) {                          \
+    long N = n + 1;                                                                                       \
+    REAL *V = work, *v = V + n * n, *Q = v + n, *q = Q + N * N, *VF = q + N, *Kk = VF + n * N;            \
+    REAL *s = Kk + T * (n + 1);                                                                           \
+    int good = 1;                                                                                         \
+    memset(V, 0, sizeof(REAL) * (n * n + n));                                                             \
+    for (long t = T - 1; t >= 0; --t) {                                                                   \
+        const REAL *Ft = F + t * n * N, *gt = g + t * N, *Ht = H + t * N * N;                             \
+        memcpy(Q, Ht, sizeof(REAL) * N * N);                                                              \
+        memcpy(q, gt, sizeof(REAL) * N);                                                                  \
+        if (t < T - 1) {                                                                                  \
+            for (long i = 0; i < n; ++i)                                                                  \
+                for (long j = 0; j < N; ++j) {                                                            \
+                    REAL acc = 0;                                                                         \
+                    for (long l = 0; l < n; ++l) acc += V[i * n + l] * Ft[l * N + j];                     \
+                    VF[i * N + j] = acc;                                                                  \
+                }                                                                                         \
+            for (long i = 0; i < N; ++i) {                                                                \
+                REAL acc = 0;                                                                             \
+                for (long l = 0; l < n; ++l) acc += Ft[l * N + i] * v[l];                                 \
+                q[i] += acc;                                                                              \
+                for (long j = 0; j < N; ++j) {                                                            \
+                    REAL acc2 = 0;                                                                        \
+                    for (long l = 0; l < n; ++l) acc2 += Ft[l * N + i] * VF[l * N + j];                   \
+                    Q[i * N + j] += acc2;                                                                 \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        REAL Quu = Q[n * N + n], qu = q[n], *Kt = Kk + t * (n + 1);                                       \
+        int is_free = free_[t] != 0;                                                                      \
+        if (is_free && !(Quu > 0)) good = 0;                                                              \
+        REAL den = Quu > 0 ? Quu : 1;                                                                     \
+        for (long i = 0; i < n; ++i) Kt[i] = is_free ? -Q[n * N + i] / den : 0;                           \
+        REAL kt = is_free ? -qu / den : 0;                                                                \
+        Kt[n] = kt;                                                                                       \
+        REAL gu = qu + Quu * kt;                                                                          \
+        for (long i = 0; i < n; ++i) {                                                                    \
+            v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * gu;                                                 \
+            for (long j = 0; j < n; ++j)                                                                  \
+                V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j]                 \
+                               + Kt[i] * Quu * Kt[j];                                                     \
+        }                                                                                                 \
+    }                                                                                                     \
+    if (!good) memset(Kk, 0, sizeof(REAL) * T * (n + 1));                                                 \
+    REAL *x = dx;                                                                                         \
+    memset(x, 0, sizeof(REAL) * n);                                                                       \
+    for (long t = 0; t < T; ++t) {                                                                        \
+        const REAL *Kt = Kk + t * (n + 1), *xt = x + t * n;                                               \
+        REAL ut = Kt[n];                                                                                  \
+        for (long i = 0; i < n; ++i) ut += Kt[i] * xt[i];                                                 \
+        du[t] = ut;                                                                                       \
+        if (t < T - 1) {                                                                                  \
+            const REAL *Ft = F + t * n * N;                                                               \
+            for (long i = 0; i < n; ++i) {                                                                \
+                REAL acc = Ft[i * N + n] * ut;                                                            \
+                for (long l = 0; l < n; ++l) acc += Ft[i * N + l] * xt[l];                                \
+                x[(t + 1) * n + i] = acc;                                                                 \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    REAL *lam = dlam;                                                                                     \
+    memset(lam + (T - 1) * n, 0, sizeof(REAL) * n);                                                       \
+    for (long t = T - 1; t >= 0; --t) {                                                                   \
+        const REAL *Ht = H + t * N * N, *gt = g + t * N, *Ft = F + t * n * N;                             \
+        const REAL *xt = x + t * n, *lt = lam + t * n;                                                    \
+        REAL ut = du[t];                                                                                  \
+        for (long i = 0; i < n; ++i) {        /* s = g_x + H_x dtau + A^T dlam_t */                       \
+            REAL acc = gt[i] + Ht[i * N + n] * ut;                                                        \
+            for (long l = 0; l < n; ++l) acc += Ht[i * N + l] * xt[l] + Ft[l * N + i] * lt[l];            \
+            s[i] = acc;                                                                                   \
+        }                                                                                                 \
+        REAL *out = t > 0 ? lam + (t - 1) * n : grad_x_init;                                              \
+        memcpy(out, s, sizeof(REAL) * n);                                                                 \
+    }                                                                                                     \
+    return good;                                                                                          \
+}                                                                                                         \
+                                                                                                          \
 int NAME(const REAL *H, const REAL *g, const REAL *F, const unsigned char *free_, long B, long T, long n, \
          REAL *dx, REAL *du, REAL *dlam, REAL *grad_x_init, unsigned char *ok) {                          \
     long N = n + 1;                                                                                       \
-    REAL *work = (REAL *)malloc(sizeof(REAL) * (n * n + n + N * N + N + n * N + T * (n + 1) + n));      \
+    REAL *work = (REAL *)malloc(sizeof(REAL) * ADJOINT_WORK(T, n));                                       \
     if (!work) return 1;                                                                                  \
-    REAL *V = work, *v = V + n * n, *Q = v + n, *q = Q + N * N, *VF = q + N, *Kk = VF + n * N;          \
-    REAL *s = Kk + T * (n + 1);                                                                           \
-    for (long b = 0; b < B; ++b) {                                                                        \
-        int good = 1;                                                                                     \
-        memset(V, 0, sizeof(REAL) * (n * n + n));                                                         \
-        for (long t = T - 1; t >= 0; --t) {                                                               \
-            const REAL *Ft = F + (b * T + t) * n * N, *gt = g + (b * T + t) * N, *Ht = H + (b * T + t) * N * N; \
-            memcpy(Q, Ht, sizeof(REAL) * N * N);                                                          \
-            memcpy(q, gt, sizeof(REAL) * N);                                                              \
-            if (t < T - 1) {                                                                              \
-                for (long i = 0; i < n; ++i)                                                              \
-                    for (long j = 0; j < N; ++j) {                                                        \
-                        REAL acc = 0;                                                                     \
-                        for (long l = 0; l < n; ++l) acc += V[i * n + l] * Ft[l * N + j];                 \
-                        VF[i * N + j] = acc;                                                              \
-                    }                                                                                     \
-                for (long i = 0; i < N; ++i) {                                                            \
-                    REAL acc = 0;                                                                         \
-                    for (long l = 0; l < n; ++l) acc += Ft[l * N + i] * v[l];                             \
-                    q[i] += acc;                                                                          \
-                    for (long j = 0; j < N; ++j) {                                                        \
-                        REAL acc2 = 0;                                                                    \
-                        for (long l = 0; l < n; ++l) acc2 += Ft[l * N + i] * VF[l * N + j];              \
-                        Q[i * N + j] += acc2;                                                             \
-                    }                                                                                     \
-                }                                                                                         \
-            }                                                                                             \
-            REAL Quu = Q[n * N + n], qu = q[n], *Kt = Kk + t * (n + 1);                                   \
-            int is_free = free_[b * T + t] != 0;                                                          \
-            if (is_free && !(Quu > 0)) good = 0;                                                          \
-            REAL den = Quu > 0 ? Quu : 1;                                                                 \
-            for (long i = 0; i < n; ++i) Kt[i] = is_free ? -Q[n * N + i] / den : 0;                       \
-            REAL kt = is_free ? -qu / den : 0;                                                            \
-            Kt[n] = kt;                                                                                   \
-            REAL gu = qu + Quu * kt;                                                                      \
-            for (long i = 0; i < n; ++i) {                                                                \
-                v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * gu;                                             \
-                for (long j = 0; j < n; ++j)                                                              \
-                    V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j]             \
-                                   + Kt[i] * Quu * Kt[j];                                                 \
-            }                                                                                             \
-        }                                                                                                 \
-        ok[b] = (unsigned char)good;                                                                      \
-        if (!good) memset(Kk, 0, sizeof(REAL) * T * (n + 1));                                             \
-        REAL *x = dx + b * T * n;                                                                         \
-        memset(x, 0, sizeof(REAL) * n);                                                                   \
-        for (long t = 0; t < T; ++t) {                                                                    \
-            const REAL *Kt = Kk + t * (n + 1), *xt = x + t * n;                                           \
-            REAL ut = Kt[n];                                                                              \
-            for (long i = 0; i < n; ++i) ut += Kt[i] * xt[i];                                             \
-            du[b * T + t] = ut;                                                                           \
-            if (t < T - 1) {                                                                              \
-                const REAL *Ft = F + (b * T + t) * n * N;                                                 \
-                for (long i = 0; i < n; ++i) {                                                            \
-                    REAL acc = Ft[i * N + n] * ut;                                                        \
-                    for (long l = 0; l < n; ++l) acc += Ft[i * N + l] * xt[l];                            \
-                    x[(t + 1) * n + i] = acc;                                                             \
-                }                                                                                         \
-            }                                                                                             \
-        }                                                                                                 \
-        REAL *lam = dlam + b * T * n;                                                                     \
-        memset(lam + (T - 1) * n, 0, sizeof(REAL) * n);                                                   \
-        for (long t = T - 1; t >= 0; --t) {                                                               \
-            const REAL *Ht = H + (b * T + t) * N * N, *gt = g + (b * T + t) * N, *Ft = F + (b * T + t) * n * N; \
-            const REAL *xt = x + t * n, *lt = lam + t * n;                                                \
-            REAL ut = du[b * T + t];                                                                      \
-            for (long i = 0; i < n; ++i) {        /* s = g_x + H_x dtau + A^T dlam_t */                   \
-                REAL acc = gt[i] + Ht[i * N + n] * ut;                                                    \
-                for (long l = 0; l < n; ++l) acc += Ht[i * N + l] * xt[l] + Ft[l * N + i] * lt[l];       \
-                s[i] = acc;                                                                               \
-            }                                                                                             \
-            REAL *out = t > 0 ? lam + (t - 1) * n : grad_x_init + b * n;                                  \
-            memcpy(out, s, sizeof(REAL) * n);                                                             \
-        }                                                                                                 \
-    }                                                                                                     \
+    for (long b = 0; b < B; ++b)                                                                          \
+        ok[b] = (unsigned char)NAME##_item(H + b * T * N * N, g + b * T * N, F + b * T * n * N, free_ + b * T, \
+                                           T, n, dx + b * T * n, du + b * T, dlam + b * T * n,            \
+                                           grad_x_init + b * n, work);                                    \
     free(work);                                                                                           \
     return 0;                                                                                             \
 }
