@@ -11,6 +11,7 @@ from torch import nn
 
 from dilqr_rl import DiLQR, SolverConfig
 from dilqr_rl.control import HessianFallbackWarning, NonFiniteError, NotConvergedError, UnconvergedWarning
+from dilqr_rl.control.problem import check_finite
 from dilqr_rl.models import GoalCost, LinearDynamics, PendulumDynamics, PendulumFeatureDynamics
 from tests.control.problems import F64, X0, pendulum
 
@@ -314,3 +315,35 @@ def test_warnings_point_at_the_users_call():
     where = {w.category: (w.filename, w.lineno) for w in caught}
     assert where[UnconvergedWarning] == (__file__, line_forward)
     assert where[HessianFallbackWarning] == (__file__, line_backward)
+
+
+def test_large_finite_inputs_are_not_mistaken_for_non_finite_ones():
+    """The finiteness check sums first: finite float32 entries whose sum overflows are checked one by one, and
+    pass; a NaN among them is still named."""
+    big = torch.full((3, 2), 3e38, dtype=torch.float32)
+    assert not torch.isfinite(big.sum())
+    check_finite("x_init", big, "")
+    check_finite("F, c, C", (big, big), "")
+    big[1, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match=r"x_init is NaN or infinite for batch items \[1\]"):
+        check_finite("x_init", big, "")
+
+
+def test_changed_bounds_take_effect_at_the_next_call():
+    """The layer keeps its bounds expanded for the next call at the same shape; a bound changed in place, a new
+    bound tensor and another dtype are all seen."""
+    ctrl = DiLQR(PendulumDynamics(), GoalCost(torch.tensor([10.0, 1.0, 0.01]), torch.zeros(3)), 5, -1.0, 1.0)
+    x0 = torch.tensor([[3.0, 0.0]])
+    with torch.no_grad():
+        assert ctrl(x0).u.abs().max() == pytest.approx(1.0)  # saturated
+        ctrl.u_upper.fill_(0.5)
+        ctrl.u_lower.fill_(-0.5)
+        assert ctrl(x0).u.abs().max() == pytest.approx(0.5)
+        ctrl.u_lower = torch.tensor(-0.25, dtype=F64)
+        ctrl.u_upper = torch.tensor(0.25, dtype=F64)
+        assert ctrl(x0).u.abs().max() == pytest.approx(0.25)
+        assert ctrl.double()(x0.double()).u.abs().max() == pytest.approx(0.25)
+        ctrl.u_upper.fill_(0.125)
+        ctrl.u_lower.fill_(-0.125)
+        assert ctrl(x0.double()).u.abs().max() == pytest.approx(0.125)
+        assert ctrl.float()(x0).u.abs().max() == pytest.approx(0.125)

@@ -830,7 +830,14 @@ def parameters(tensors: list[Tensor]) -> Tensor:
     (no cache: an in-place change through ``.data`` leaves no trace in the tensor's version)."""
     if not tensors:
         return torch.zeros(1, dtype=torch.float64)
-    return torch.cat([t.detach().reshape(-1) for t in tensors]).to(torch.float64)
+    values: list[float] = []
+    for t in tensors:  # through Python numbers: for the few small tensors of a form, cheaper than a cat and a cast
+        value = (t if t.ndim <= 1 else t.reshape(-1)).tolist()
+        if isinstance(value, list):
+            values.extend(value)
+        else:
+            values.append(value)
+    return torch.tensor(values, dtype=torch.float64)
 
 
 def leaves(tensors: list[Tensor], parameter_count: int, gradient: Tensor) -> list[tuple[Tensor, Tensor]]:
