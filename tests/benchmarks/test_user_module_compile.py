@@ -39,4 +39,7 @@ def test_the_profile_of_a_user_module_solve_runs(capsys):
 
     assert profile(["--horizon", "4", "--solves", "1", "--top", "3"]) > 0
     out = capsys.readouterr().out
-    assert "B = 1, T = 4:" in out and "cumulative seconds over 1 solves" in out
+    assert "B = 1, T = 4, float64, autograd:" in out and "cumulative seconds over 1 solves" in out
+    assert profile(["--horizon", "4", "--solves", "1", "--top", "3", "--dtype", "float32", "--model",
+                    "closed-form"]) > 0
+    assert "B = 1, T = 4, float32, closed-form:" in capsys.readouterr().out
