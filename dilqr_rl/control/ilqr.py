@@ -55,10 +55,17 @@ class SolverResult(NamedTuple):
     lam: Tensor
 
 
-@lru_cache(maxsize=32)
 def step_sizes(count: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """The line search's step sizes (count,): 1 down to 1e-3, log-spaced (1 alone for one step). Cached (a solve at
-    small batches would spend a measurable part of its time making them): never write to the result."""
+    small batches would spend a measurable part of its time making them), but under inference mode (whose tensors
+    could not be saved for a later backward): never write to the result."""
+    if torch.is_inference_mode_enabled():
+        return _step_sizes.__wrapped__(count, dtype, device)
+    return _step_sizes(count, dtype, device)
+
+
+@lru_cache(maxsize=32)
+def _step_sizes(count: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     if count == 1:
         return torch.ones(1, dtype=dtype, device=device)
     return torch.logspace(0, -3, count, dtype=dtype, device=device)

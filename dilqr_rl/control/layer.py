@@ -194,7 +194,7 @@ class DiLQR(nn.Module):
             value = getattr(self, name)
             if value is not None and bool(torch.isnan(value).any()):
                 raise ValueError(f"{name} contains NaN; a bound must be a number (+-inf for none) or None")
-        self._bounds: dict = {}  # (sign, shape, dtype, device) -> (the bound, its version, its expanded copy)
+        self._bounds: dict = {}  # (sign, dtype, device) -> (the bound's values, the bound converted): see _bound
         if self.u_lower is not None and self.u_upper is not None:
             lo, hi = torch.broadcast_tensors(self.u_lower, self.u_upper)
             if bool((lo > hi).any()):
@@ -262,7 +262,7 @@ class DiLQR(nn.Module):
         out = [p for p in parameters if p.requires_grad]
         seen = {id(p) for p in out}
         if (not attribute and not problem.dynamics_args and not problem.cost_args
-                and self._have_forms(x_init.shape[-1], u0.shape[-1])):
+                and self._forms(x_init.shape[-1], u0.shape[-1]) is not None):
             return tuple(out)
         with torch.enable_grad():
             x, u = x_init.detach(), u0[:, 0].detach()
@@ -273,11 +273,13 @@ class DiLQR(nn.Module):
                 out.append(leaf)
         return tuple(out)
 
-    def _have_forms(self, n: int, m: int) -> bool:
-        """Whether both modules have C forms (:mod:`.kernels`) for n states and m controls: then they act row by
-        row (the library's forms by construction, generated ones by a check of their trace)."""
-        return (m == 1 and kernels.dynamics_form(self.dynamics, n) is not None
-                and kernels.cost_form(self.cost, n) is not None)
+    def _forms(self, n: int, m: int) -> tuple[kernels.forms.Form, kernels.forms.Form] | None:
+        """The C forms (:mod:`.kernels`) of both modules for n states and m controls, or None where one has none."""
+        if m != 1:
+            return None
+        dynamics = kernels.dynamics_form(self.dynamics, n)
+        cost = None if dynamics is None else kernels.cost_form(self.cost, n)
+        return None if cost is None else (dynamics, cost)
 
     def _check_convergence(self, converged: Tensor) -> Tensor | None:
         """Apply the unconverged policy; return the per-item gradient mask for ``zero`` (else None).
@@ -354,7 +356,8 @@ class DiLQR(nn.Module):
         if x_init.shape[1] != n:
             raise ValueError(f"x_init has {x_init.shape[1]} state dimensions but the dynamics expect n = {n}")
         parameters = (walk or _walk((self.dynamics, self.cost)))[0]
-        if any(p.dtype is not x_init.dtype and p.is_floating_point() for p in parameters):
+        if (any(p.dtype is not x_init.dtype and p.is_floating_point() for p in parameters) or self._parameters
+                or len(self._modules) > 2):  # a subclass's own parameters or modules: the full check
             for name, p in self.named_parameters():
                 if p.is_floating_point() and p.dtype != x_init.dtype:
                     raise ValueError(f"parameter {name!r} is {p.dtype} but x_init is {x_init.dtype}: convert the "
@@ -378,7 +381,8 @@ class DiLQR(nn.Module):
         data = tuple(v if keep_graph else v.detach() for v in values)
         lo, hi = (self._bound(b, s, (Bsz, T, m), x_init) for b, s in ((self.u_lower, -1), (self.u_upper, 1)))
         problem = Problem(self.dynamics, self.cost, self.config, lo, hi, *_problem_args(specs, data, T))
-        if values or not self._have_forms(n, m):
+        found = None if values else self._forms(n, m)
+        if found is None or any(form.generated for form in found):  # the library's forms act row by row
             self._check_row_wise(problem, x_init.detach(), u0[:, 0].detach())
         return problem, u0, specs, values
 
@@ -408,25 +412,27 @@ class DiLQR(nn.Module):
         return int(self.control_dim)
 
     def _bound(self, bound: Tensor | None, sign: int, shape: tuple[int, int, int], like: Tensor) -> Tensor:
-        """The bound (-inf or inf for None, by ``sign``) as a contiguous (B, T, m) tensor in ``like``'s dtype and
-        on its device. Kept for the next call while the bound's tensor and its version are the same (at small
-        batches the conversion is a measurable part of a solve); never written to."""
-        key = (sign, shape, like.dtype, like.device)
-        cached = self._bounds.get(key)
-        if cached is not None and cached[0] is bound and (bound is None or cached[1] == bound._version):
-            return cached[2]
-        if bound is None:
-            value = like.new_full((), sign * float("inf")).expand(shape)
+        """The bound (-inf or inf for None, by ``sign``) in ``like``'s dtype and on its device, expanded to (B, T, m)
+        (a view). A bound of at most 16 entries is kept converted for the next call while its values are the same
+        (compared as Python numbers: a change by any means is seen; at small batches the conversion is a measurable
+        part of a solve); never written to. Nothing is kept under inference mode (its tensors could not be saved
+        for a later backward)."""
+        keep = not torch.is_inference_mode_enabled() and (bound is None or bound.numel() <= 16)
+        values = None if bound is None or not keep else bound.tolist()
+        cache = self.__dict__.setdefault("_bounds", {})  # (a layer pickled before the cache existed has none)
+        key = (sign, like.dtype, like.device)
+        cached = cache.get(key) if keep else None
+        if cached is not None and cached[0] == values:
+            converted = cached[1]
         else:
-            try:
-                value = bound.to(like).expand(shape).contiguous()
-            except RuntimeError:
-                raise ValueError(f"a control bound of shape {tuple(bound.shape)} does not broadcast to "
-                                 f"(B, T, m) = {shape}") from None
-        if len(self._bounds) >= 16:
-            self._bounds.clear()
-        self._bounds[key] = (bound, None if bound is None else bound._version, value)
-        return value
+            converted = like.new_full((), sign * float("inf")) if bound is None else bound.to(like)
+            if keep:
+                cache[key] = (values, converted)
+        try:
+            return converted.expand(shape)
+        except RuntimeError:
+            raise ValueError(f"a control bound of shape {tuple(bound.shape)} does not broadcast to "
+                             f"(B, T, m) = {shape}") from None
 
 
 def _walk(modules: tuple[nn.Module, ...]) -> tuple[list[Tensor], bool]:

@@ -459,3 +459,24 @@ def test_no_form_under_a_global_forward_hook():
     finally:
         handle.remove()
     assert kernels.dynamics_form(UserPendulum(), 2) is not None
+
+
+class _CoupledFromRowThree(nn.Module):
+    """Rows 3 and on feed every row: traces of 2 and 3 rows see no coupling, so it gets a form."""
+
+    state_dim, control_dim = 2, 1
+
+    def forward(self, x, u):
+        drift = 0.1 * x[3:, 1].sum()
+        return torch.stack([x[:, 0] + 0.05 * x[:, 1], x[:, 1] + 0.05 * u[:, 0] + drift], -1)
+
+
+def test_the_layer_still_checks_the_rows_of_a_module_with_a_generated_form():
+    """A generated form was checked on its traces only: the layer's own row-coupling check on the batch still runs
+    (only the library's forms skip it), and refuses the coupling the traces could not see."""
+    dynamics = _CoupledFromRowThree()
+    cost = WeightedQuadCost(torch.tensor([1.0, 0.3, 0.1], dtype=F64), torch.zeros(3, dtype=F64))
+    assert kernels.dynamics_form(dynamics, 2) is not None
+    x0 = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RowCouplingError), torch.no_grad():
+        DiLQR(dynamics, cost, 5, -2.0, 2.0)(x0)

@@ -330,7 +330,7 @@ def test_large_finite_inputs_are_not_mistaken_for_non_finite_ones():
 
 
 def test_changed_bounds_take_effect_at_the_next_call():
-    """The layer keeps its bounds expanded for the next call at the same shape; a bound changed in place, a new
+    """The layer keeps its bounds converted for the next call; a bound changed in place, through ``.data``, a new
     bound tensor and another dtype are all seen."""
     ctrl = DiLQR(PendulumDynamics(), GoalCost(torch.tensor([10.0, 1.0, 0.01]), torch.zeros(3)), 5, -1.0, 1.0)
     x0 = torch.tensor([[3.0, 0.0]])
@@ -339,6 +339,9 @@ def test_changed_bounds_take_effect_at_the_next_call():
         ctrl.u_upper.fill_(0.5)
         ctrl.u_lower.fill_(-0.5)
         assert ctrl(x0).u.abs().max() == pytest.approx(0.5)
+        ctrl.u_upper.data.fill_(0.375)  # no version change
+        ctrl.u_lower.data = torch.tensor(-0.375, dtype=F64)
+        assert ctrl(x0).u.abs().max() == pytest.approx(0.375)
         ctrl.u_lower = torch.tensor(-0.25, dtype=F64)
         ctrl.u_upper = torch.tensor(0.25, dtype=F64)
         assert ctrl(x0).u.abs().max() == pytest.approx(0.25)
@@ -347,3 +350,19 @@ def test_changed_bounds_take_effect_at_the_next_call():
         ctrl.u_lower.fill_(-0.125)
         assert ctrl(x0.double()).u.abs().max() == pytest.approx(0.125)
         assert ctrl.float()(x0).u.abs().max() == pytest.approx(0.125)
+        del ctrl.__dict__["_bounds"]  # as a layer pickled before the cache existed
+        assert ctrl(x0).u.abs().max() == pytest.approx(0.125)
+
+
+def test_a_solve_under_inference_mode_leaves_nothing_that_breaks_a_later_backward():
+    """Tensors kept between calls (bounds, step sizes) are not made under inference mode: an unroll-mode layer
+    first called there (and another layer's call there) still trains afterwards."""
+    def layer():
+        return DiLQR(PendulumDynamics(dtype=F64), _cost(), 5, -2.0, 2.0, grad_method="unroll", max_iter=5)
+
+    ctrl, x0 = layer(), torch.tensor([[1.0, 0.0]], dtype=F64)
+    with torch.inference_mode():
+        ctrl(x0)
+        layer()(x0)
+    ctrl(x0).u.sum().backward()
+    assert torch.isfinite(ctrl.dynamics.mass.grad)

@@ -5,8 +5,8 @@ over T stages of tiny matrix products:
 in eager PyTorch each stage is ~17 dispatched operations of a few microseconds each, in C the whole sweep
 of a small problem takes microseconds. For models with a C form (the library's own, ``dynamics.c`` and
 ``costs.c``, registered in :mod:`.forms`) the whole forward solve of one control runs in C (``ilqr.c``,
-:func:`ilqr_scalar`), and so do the implicit backward's curvature and its gradient in the models' parameters
-(``forms.c``: :func:`lagrangian_hessian`, :func:`psi_gradient`).
+:func:`ilqr_scalar`), and so does the whole implicit backward (``forms.c``: :func:`implicit_backward`; of its parts,
+:func:`lagrangian_hessian` also serves the PyTorch backward, :func:`psi_gradient` and :func:`evaluate_forms` the tests).
 The kernels are plain C (no torch headers): compiled once, on first use, with the system's C compiler
 (``$CC``, ``cc`` or ``gcc``; about 0.5 s) into ``~/.cache/dilqr_rl`` (``$DILQR_RL_CACHE``), keyed by a hash of
 their sources, and called through ctypes on the tensors' memory. Where there is no compiler, or
@@ -114,7 +114,7 @@ def _generated(module: nn.Module, role: str, n: int) -> forms.Form | None:
         return None
     generated, tensors = found
     return forms.Form(generated.kind, codegen.parameters(tensors),
-                      functools.partial(_generated_leaves, tensors, generated.parameter_count), generated.psi)
+                      functools.partial(_generated_leaves, tensors, generated.parameter_count), generated.psi, True)
 
 
 def _generated_leaves(tensors: list[Tensor], parameter_count: int, module: nn.Module, gradient: Tensor
@@ -397,7 +397,8 @@ def psi_gradient(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, dx:
                  dlam: Tensor) -> list[tuple[Tensor, Tensor]] | None:
     """The gradient of the implicit backward's Psi = sum_r dlam . f + lam . (F dtau) + c . dtau in the models'
     leaf tensors (their parameters), from the C forms: [(leaf, gradient)], or None where they do not apply (as
-    :func:`ilqr_scalar`, grad mode aside: the result carries no graph).
+    :func:`ilqr_scalar`, grad mode aside: the result carries no graph). For the tests: a layer's backward computes
+    it within :func:`implicit_backward`.
 
     Shapes: rows x, dx, lam, dlam (R, n), u, du (R, 1).
     """

@@ -54,6 +54,8 @@ class Form(NamedTuple):
     psi: bool = True
     """Whether the form has the gradient of Psi in its parameters (a generated form of a module with many
     parameters leaves it to the PyTorch path)."""
+    generated: bool = False
+    """Whether the form was generated from the module's trace (:mod:`.codegen`) rather than written for its class."""
 
 
 _OVERRIDABLE = frozenset({"forward", "jacobians", "lagrangian_hessian", "derivatives"})
