@@ -80,9 +80,8 @@ class _AttachImplicitGradient(torch.autograd.Function):
     @classmethod
     def apply(cls, *args):
         """``Function.apply`` without its binding of default arguments (``forward`` has none; the binding, an
-        ``inspect.signature`` per call, is a measurable part of a solve at B = 1), but for torch.func transforms."""
-        if torch._C._are_functorch_transforms_active():
-            return super().apply(*args)
+        ``inspect.signature`` per call, is a measurable part of a solve at B = 1) and without its torch.func support
+        (the layer refuses torch.func transforms: :meth:`DiLQR.forward`)."""
         return super(torch.autograd.Function, cls).apply(*args)
 
     @staticmethod
@@ -213,7 +212,16 @@ class DiLQR(nn.Module):
         ``forward`` and closed forms as keyword arguments, one row per row of x and u: a tensor (B, ...) is
         one value per item (the model sees (R, ...) with R = B*T rows), ``PerStep(v)`` with v (B, T, ...)
         one value per item and step. They are differentiated like the parameters.
+
+        Differentiate with ``torch.autograd`` (``backward()``, ``torch.autograd.grad``); ``torch.func`` transforms
+        (``grad``, ``vmap``, ``jacrev``) are refused: the solve differentiates the models with autograd inside.
         """
+        if torch._C._are_functorch_transforms_active():
+            raise RuntimeError(
+                "DiLQR cannot run inside a torch.func transform (grad, vmap, jacrev, ...): the solve calls autograd "
+                "on the models itself. Differentiate with torch.autograd instead: loss.backward() or "
+                "torch.autograd.grad(loss, inputs); torch.func.functional_call alone (no transform) is fine, and a "
+                "batch of problems is one call with x_init (B, n).")
         with kernels.one_call() as forms:
             return self._solve(x_init, u_init, cost_args, dynamics_args, forms)
 

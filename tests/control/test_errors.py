@@ -366,3 +366,21 @@ def test_a_solve_under_inference_mode_leaves_nothing_that_breaks_a_later_backwar
         layer()(x0)
     ctrl(x0).u.sum().backward()
     assert torch.isfinite(ctrl.dynamics.mass.grad)
+
+
+@pytest.mark.parametrize("transform", ["grad", "vmap"])
+def test_torch_func_transforms_are_refused_with_what_to_use_instead(transform):
+    ctrl = pendulum(horizon=5)
+    params = {k: v.detach() for k, v in ctrl.named_parameters()}
+    x0 = X0["pendulum"]
+
+    def total_control(p, x):
+        return torch.func.functional_call(ctrl, p, (x,)).u.sum()
+
+    with pytest.raises(RuntimeError, match=r"torch.func transform.*loss.backward\(\) or torch.autograd.grad"):
+        if transform == "grad":
+            torch.func.grad(total_control)(params, x0)
+        else:
+            torch.func.vmap(lambda x: total_control(params, x.unsqueeze(0)))(x0)
+    with torch.no_grad():  # functional_call alone is no transform
+        assert torch.func.functional_call(ctrl, params, (x0,)).u.shape == (3, 5, 1)
