@@ -88,7 +88,7 @@ _UNARY = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "tanh": math.tanh, 
           "rsqrt": lambda v: 1 / math.sqrt(v) if v > 0 else (math.inf if v == 0 else math.nan),
           "sigmoid": lambda v: 1 / (1 + math.exp(-v)), "atan": math.atan, "abs": abs, "relu": lambda v: max(v, 0.0),
           "neg": operator.neg, "recip": lambda v: 1 / v if v else math.copysign(math.inf, v)}
-_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "atan2": math.atan2,
            "div": lambda a, b: a / b if b else (math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
                                                 * math.copysign(1, b))}
 _COMPARE = {"gt": ">", "lt": "<", "ge": ">=", "le": "<=", "eq": "==", "ne": "!="}
@@ -306,6 +306,7 @@ def _handlers(ip: _Interpreter) -> dict[str, Callable]:
         "aten.add.Tensor": binary("add"), "aten.sub.Tensor": binary("sub"), "aten.mul.Tensor": binary("mul"),
         "aten.add.Scalar": binary("add"), "aten.sub.Scalar": binary("sub"), "aten.mul.Scalar": binary("mul"),
         "aten.div.Tensor": div, "aten.div.Scalar": div, "aten.div.Tensor_mode": div,
+        "aten.atan2.default": binary("atan2"),
         "aten.rsub.Scalar": rsub, "aten.rsub.Tensor": rsub,
         "aten.pow.Tensor_Scalar": pow_scalar, "aten.reciprocal.default": elementwise("recip"),
         "aten.neg.default": elementwise("neg"), "aten.clamp.default": clamp,
@@ -528,10 +529,12 @@ def _body(program: _Program, outputs: list[Any], variant: _Variant, n: int) -> t
                 expression = f"{T}_{fn}({a}, {b})"
             elif la:
                 expression = {"add": f"{T}_addc({a}, {dbl(b)})", "sub": f"{T}_subc({a}, {dbl(b)})",
-                              "mul": f"{T}_scale({dbl(b)}, {a})", "div": f"{T}_divc({a}, {dbl(b)})"}[fn]
+                              "mul": f"{T}_scale({dbl(b)}, {a})", "div": f"{T}_divc({a}, {dbl(b)})",
+                              "atan2": f"{T}_atan2({a}, {T}_const({dbl(b)}))"}[fn]
             else:
                 expression = {"add": f"{T}_addc({b}, {dbl(a)})", "sub": f"{T}_csub({dbl(a)}, {b})",
-                              "mul": f"{T}_scale({dbl(a)}, {b})", "div": f"{T}_cdiv({dbl(a)}, {b})"}[fn]
+                              "mul": f"{T}_scale({dbl(a)}, {b})", "div": f"{T}_cdiv({dbl(a)}, {b})",
+                              "atan2": f"{T}_atan2({T}_const({dbl(a)}), {b})"}[fn]
         lines.append(f"{S} {name} = {expression};")
     return lines, live
 
@@ -546,6 +549,8 @@ def _plain(op: str, args: tuple, dbl: Callable[[Any], str]) -> str:
     if op == "clamp":
         return f"d_clamp({dbl(args[0])}, {_literal(args[1])}, {_literal(args[2])})"
     fn, a, b = args
+    if fn == "atan2":
+        return f"atan2({dbl(a)}, {dbl(b)})"
     return f"({dbl(a)}) {dict(add='+', sub='-', mul='*', div='/')[fn]} ({dbl(b)})"
 
 

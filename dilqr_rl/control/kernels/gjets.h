@@ -328,4 +328,22 @@ GJ_UNARY(g1, g1)
 GJ_UNARY(g2, g2)
 GJ_UNARY(gp, gp)
 
+/* ---- atan2(y, x) ---- */
+
+/* On jets: atan(y / x), or -atan(x / y) where |y| > |x| (a ratio of magnitude at most 1, well conditioned), which
+ * differ from atan2 by a constant of the branch: their derivatives are atan2's (x / r^2 in y, -y / r^2 in x, and
+ * so on), and the value is set to atan2's. torch's derivative at x = y = 0 is NaN, and so is this. */
+#define GJ_ATAN2(T, S)                                                                                         \
+    static inline S T##_atan2(S y, S x) {                                                                      \
+        double yv = T##_val(y), xv = T##_val(x);                                                               \
+        S r = fabs(xv) >= fabs(yv) ? T##_atan(T##_div(y, x)) : T##_neg(T##_atan(T##_div(x, y)));              \
+        r.v = atan2(yv, xv);                                                                                   \
+        return r;                                                                                              \
+    }
+
+static inline dd d_atan2(dd y, dd x) { return atan2(y, x); }
+GJ_ATAN2(g1, g1)
+GJ_ATAN2(g2, g2)
+GJ_ATAN2(gp, gp)
+
 #endif
