@@ -1,5 +1,5 @@
 """The user-module studies of issue 14 in their quick modes (torch.compile's eager backend: no compiler; no timing
-asserts): benchmarks/user_module_compile.py and benchmarks/profile_user_solve.py.
+asserts): benchmarks/user_module_compile.py, benchmarks/profile_user_solve.py and benchmarks/small_batch_latency.py.
 
 The compile study runs in a process of its own: a torch.compile that fails while tracing torch.func transforms
 (the study records two such failures) can leave torch's global transform state behind, and in full ``-n 2`` runs a
@@ -43,3 +43,11 @@ def test_the_profile_of_a_user_module_solve_runs(capsys):
     assert profile(["--horizon", "4", "--solves", "1", "--top", "3", "--dtype", "float32", "--model",
                     "closed-form"]) > 0
     assert "B = 1, T = 4, float32, closed-form:" in capsys.readouterr().out
+
+
+def test_the_small_batch_latency_script_times_every_kind():
+    from benchmarks.small_batch_latency import main as latency
+
+    out = latency(["--horizon", "4", "--solves", "3"])
+    assert set(out) == {"float32 closed-form", "float32 autograd", "float64 closed-form", "float64 autograd"}
+    assert all(ms > 0 for ms in out.values())
