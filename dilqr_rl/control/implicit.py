@@ -174,25 +174,35 @@ def _like(gradient: Tensor, parameter: Tensor) -> Tensor:
 def _compiled_backward(problem: Problem, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor, active: Tensor,
                        grad_x: Tensor, grad_u: Tensor, params: tuple[Tensor, ...], method: GradMethod,
                        weight: Tensor) -> ImplicitGradient | None:
-    """:func:`implicit_backward` in one C call (``kernels.implicit_backward``) where the models have C forms, the
-    problem has no per-item data and every tensor in ``params`` is one of the models' leaves the forms map to;
-    else None."""
-    if problem.dynamics_args or problem.cost_args or method not in (GradMethod.IMPLICIT, GradMethod.DIFFMPC):
+    """:func:`implicit_backward` in one C call (``kernels.implicit_backward``) where the models have C forms (the
+    cost's may take the problem's per-item data: a table of its parameters row by row, whose gradient reaches the
+    data and the module's tensors by autograd), the problem has no per-item dynamics data and every tensor in
+    ``params`` gets its gradient from the forms or the table (or is a parameter of the cost that the table does not
+    depend on: the data replace it, and it gets none); else None (a tensor neither reaches, e.g. one the dynamics
+    close over: the PyTorch backward differentiates it)."""
+    if problem.dynamics_args or method not in (GradMethod.IMPLICIT, GradMethod.DIFFMPC):
         return None
-    out = kernels.implicit_backward(problem.dynamics, problem.cost, x, u, F, C, lam, active, grad_x, grad_u,
-                                    weight, method is GradMethod.IMPLICIT, bool(params))
+    with torch.enable_grad():  # a table of the cost's parameters keeps the graph of the data it is made from
+        out = kernels.implicit_backward(problem.dynamics, problem.cost, x, u, F, C, lam, active, grad_x, grad_u,
+                                        weight, method is GradMethod.IMPLICIT, bool(params), problem.cost_args)
     if out is None:
         return None
+    pairs = list(out.leaves)
+    if out.table is not None and out.table.requires_grad:
+        grads = torch.autograd.grad(out.table, params, out.table_gradient, allow_unused=True)
+        pairs += [(p, g) for p, g in zip(params, grads) if g is not None]
     by_leaf: dict[int, Tensor] = {}
-    for leaf, gradient in out.leaves:
+    for leaf, gradient in pairs:
         by_leaf[id(leaf)] = by_leaf[id(leaf)] + gradient if id(leaf) in by_leaf else gradient
-    if any(id(p) not in by_leaf for p in params):
+    # A cost parameter the rows do not depend on (the data replace it) does not change the solution: no gradient.
+    unused = {id(p) for p in problem.cost.parameters()} if out.table is not None else set()
+    if any(id(p) not in by_leaf and id(p) not in unused for p in params):
         return None
     if out.flagged and bool(out.fallback.any()):
         _warn_fallback()
     if out.flagged and bool(out.singular.any()):
         _warn_singular()
-    grads = tuple(_like(by_leaf[id(p)], p) for p in params)
+    grads = tuple(_like(by_leaf[id(p)], p) if id(p) in by_leaf else None for p in params)
     return ImplicitGradient(out.grad_x_init, grads, out.fallback, out.singular)
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 import dilqr_rl.policies.dilqr_actor  # noqa: F401  (registers PeriodicQuadraticCost's C form)
 from dilqr_rl import DiLQR
-from dilqr_rl.control import NonFiniteError, PerStep, UnconvergedWarning, kernels
+from dilqr_rl.control import NonFiniteError, PerStep, UnconvergedWarning, implicit, kernels
 from dilqr_rl.control.config import GradMethod
 from dilqr_rl.control.derivatives import cost_derivatives, dynamics_jacobians, dynamics_lagrangian_hessian
 from dilqr_rl.control.ilqr import solve
@@ -309,6 +309,40 @@ def test_per_item_cost_data_takes_the_compiled_solve_with_the_pytorch_iterates(m
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UnconvergedWarning)
             assert (ctrl(x0, u0).u - fast.u).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("name, dynamics, cost, cost_args, scale, bound", _per_item_cases(),
+                         ids=[c[0] for c in _per_item_cases()])
+def test_per_item_cost_data_takes_the_compiled_backward_with_the_pytorch_gradients(monkeypatch, name, dynamics, cost,
+                                                                                   cost_args, scale, bound):
+    """The backward of those solves runs in C too, from the same parameter rows: their gradient reaches the data
+    (and the module's own tensors where the data leave them in the rows) by autograd through the rows; the same
+    gradients as the PyTorch backward."""
+    gen = torch.Generator().manual_seed(5)
+    T, B = 20, 6
+    ctrl = DiLQR(dynamics, cost, T, -bound, bound, max_iter=50, tol=1e-10, on_unconverged="zero")
+    x0 = torch.tensor(scale, dtype=F64) * torch.randn(B, len(scale), generator=gen, dtype=F64)
+    grads = []
+    for compiled in (True, False):
+        data = {k: (PerStep(v.value.clone().requires_grad_(True)) if isinstance(v, PerStep)
+                    else v.clone().requires_grad_(True)) for k, v in (cost_args or {}).items()}
+        leaves = [x0.clone().requires_grad_(True), *(v.value if isinstance(v, PerStep) else v for v in data.values())]
+        params = [p for p in ctrl.parameters() if p.requires_grad]
+        calls, pytorch_adjoints = [], []
+        monkeypatch.setattr(kernels, "implicit_backward", _spy(kernels.implicit_backward, calls, compiled))
+        monkeypatch.setattr(implicit, "adjoint_lqr", _spy(implicit.adjoint_lqr, pytorch_adjoints, True))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnconvergedWarning)
+            sol = ctrl(leaves[0], cost_args=data or None)
+        loss = ((sol.u - 0.3) ** 2).sum() + sol.x[..., 0].sum()
+        grads.append(torch.autograd.grad(loss, leaves + params, allow_unused=True))
+        monkeypatch.undo()
+        assert calls == [1] and bool(pytorch_adjoints) != compiled, (compiled, pytorch_adjoints)
+    assert len(grads[0]) > 1
+    for fast, reference in zip(*grads):
+        assert (fast is None) == (reference is None)
+        if fast is not None:
+            torch.testing.assert_close(fast, reference, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("case", ["unknown keyword", "other shape", "one weight for every coordinate",

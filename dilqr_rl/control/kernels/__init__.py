@@ -81,8 +81,8 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     library.ilqr_scalar_io.argtypes = ([ctypes.c_int] + [ctypes.c_int, pointer] * 2 + [length] * 2 + [pointer] * 4
                                        + [length] * 3 + [pointer, length] + [pointer] * 12)
     library.ilqr_scalar_io.restype = ctypes.c_int
-    library.implicit_backward_io.argtypes = ([ctypes.c_int] + [ctypes.c_int, pointer] * 2 + [ctypes.c_int] * 2
-                                             + [pointer] * 9 + [length] * 3 + [pointer] * 4)
+    library.implicit_backward_io.argtypes = ([ctypes.c_int] + [ctypes.c_int, pointer] * 2 + [length] * 2
+                                             + [ctypes.c_int] * 2 + [pointer] * 9 + [length] * 3 + [pointer] * 4)
     library.implicit_backward_io.restype = ctypes.c_int
     library.evaluate_forms_f64.argtypes = [ctypes.c_int, pointer] * 2 + [pointer] * 3 + [length] * 2 + [pointer] * 6
     library.evaluate_forms_f64.restype = ctypes.c_int
@@ -257,17 +257,27 @@ def _form_library(x: Tensor, u: Tensor, graph_free: bool = True) -> ctypes.CDLL 
     return library
 
 
-def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int, n: int
-                ) -> tuple[int, Tensor, int, int] | None:
-    """The cost's C form for a solve of B items, T steps and n states: (kind, parameters (float64, contiguous),
-    the stride between items, the stride between steps); one vector (strides 0) where the cost is the same at
-    every row, a table from :func:`forms.cost_rows` where the solve has per-item data ``cost_args``
-    {keyword: (B, T, ...)} or the cost varies with the step. None where the cost has no such form."""
+class CostTable(NamedTuple):
+    """A cost's C form for a solve: its kind, its parameters and where row (b, t) finds them: at b * item + t * step
+    of the flattened parameters (strides 0: one vector for every row)."""
+
+    kind: int
+    parameters: Tensor | list[float]
+    item: int
+    step: int
+    form: forms.Form | None
+    """The module's form where the parameters are one vector (its ``leaves`` map their gradient), else None: a table
+    from :func:`forms.cost_rows`, computed with torch ops (differentiable in the data and the module's tensors)."""
+
+
+def cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int, n: int) -> CostTable | None:
+    """The cost's C form for a solve of B items, T steps and n states: one vector where the cost is the same at
+    every row, a table (R, P) from :func:`forms.cost_rows` where the solve has per-item data ``cost_args``
+    {keyword: (B, T, ...)} (R = B T) or the cost varies with the step (R = T). None where the cost has no such
+    form."""
     if not cost_args and not getattr(cost, "time_varying", False):
         form = cost_form(cost, n)
-        if form is None:
-            return None
-        return form.kind, _vector(form.parameters), 0, 0
+        return None if form is None else CostTable(form.kind, form.parameters, 0, 0, form)
     items = Bsz if cost_args else 1  # a time-varying cost without per-item data: one table for every item
     rows = {name: value.reshape(Bsz * T, *value.shape[2:]) for name, value in cost_args.items()}
     table = forms.cost_rows(cost, torch.arange(T).repeat(items), rows)
@@ -277,7 +287,7 @@ def _cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int,
     P = parameters.shape[-1]
     if not forms.cost_fits(kind, P, n):
         return None
-    return kind, parameters.to(torch.float64).contiguous(), (T * P if items > 1 else 0), P
+    return CostTable(kind, parameters, T * P if items > 1 else 0, P, None)
 
 
 def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Tensor, lo: Tensor, hi: Tensor,
@@ -297,10 +307,10 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
         return None
     (Bsz, T, _), n = u_init.shape, x_init.shape[1]
     dyn_form = dynamics_form(dynamics, n)
-    cost_table = None if dyn_form is None else _cost_table(cost, cost_args or {}, Bsz, T, n)
-    if cost_table is None:
+    table = None if dyn_form is None else cost_table(cost, cost_args or {}, Bsz, T, n)
+    if table is None:
         return None
-    cost_kind, cp, cp_item, cp_step = cost_table
+    cost_kind, cp, cp_item, cp_step = table.kind, _vector(table.parameters), table.item, table.step
     N = n + 1
     dp = _vector(dyn_form.parameters)
     dtype = x_init.dtype
@@ -324,21 +334,27 @@ def ilqr_scalar(dynamics: nn.Module, cost: nn.Module, x_init: Tensor, u_init: Te
 class CompiledBackward(NamedTuple):
     """What :func:`implicit_backward` returns: grad_x_init (B, n), [(leaf, gradient)] of the models' leaf tensors,
     fallback (B,) bool (items whose adjoint used the cost Hessian), singular (B,) bool (items given a zero gradient),
-    flagged: how many items are either."""
+    flagged: how many items are either; where the cost's parameters were a table (:func:`cost_table`), the table,
+    whose graph leads to the data and the module's tensors it was computed from (their pairs are not in ``leaves``),
+    and the gradient in it (shaped and typed like it), else None."""
 
     grad_x_init: Tensor
     leaves: list[tuple[Tensor, Tensor]]
     fallback: Tensor
     singular: Tensor
     flagged: int
+    table: Tensor | None = None
+    table_gradient: Tensor | None = None
 
 
 def implicit_backward(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor, F: Tensor, C: Tensor, lam: Tensor,
-                      active: Tensor, grad_x: Tensor, grad_u: Tensor, weight: Tensor, exact: bool, psi: bool
-                      ) -> CompiledBackward | None:
+                      active: Tensor, grad_x: Tensor, grad_u: Tensor, weight: Tensor, exact: bool, psi: bool,
+                      cost_args: dict[str, Tensor] | None = None) -> CompiledBackward | None:
     """``implicit.implicit_backward`` for one control in one C call (``forms.c``): the adjoint LQR with the exact
     Lagrangian Hessian (``exact``) or the cost Hessian, its per-item fallbacks, and (with ``psi``) the gradient of Psi
-    in the models' leaf tensors (in x's dtype); or None where it does not apply (as :func:`psi_gradient`; also where
+    in the models' leaf tensors (in x's dtype), or in the cost's parameter table where the solve has per-item data
+    ``cost_args`` {keyword: (B, T, ...)} or a cost that varies with the step (:func:`cost_table`; computed here, in
+    grad mode it keeps the graph of the data); or None where it does not apply (as :func:`psi_gradient`; also where
     a tensor is not in x's dtype).
 
     Shapes: x, lam, grad_x (B, T, n); u, grad_u (B, T, 1); active (B, T, 1) bool (the controls held on a bound);
@@ -350,29 +366,35 @@ def implicit_backward(dynamics: nn.Module, cost: nn.Module, x: Tensor, u: Tensor
         return None
     Bsz, T, n = x.shape
     dyn_form = dynamics_form(dynamics, n)
-    cst_form = None if dyn_form is None else cost_form(cost, n)
-    if cst_form is None or (psi and not (dyn_form.psi and cst_form.psi)):
+    table = None if dyn_form is None else cost_table(cost, cost_args or {}, Bsz, T, n)
+    cst_form = None if table is None else table.form
+    if table is None or (psi and not (dyn_form.psi and (cst_form is None or cst_form.psi))):
         return None
-    dp, cp = _vector(dyn_form.parameters), _vector(cst_form.parameters)
+    dp = _vector(dyn_form.parameters)
+    cp = _vector(table.parameters.detach() if isinstance(table.parameters, Tensor) else table.parameters)
     inputs = (x, u, F, C, lam, active, grad_x, grad_u, weight)  # saved by autograd: no graph, contiguous as made
     inputs = [t if t.is_contiguous() else t.contiguous() for t in inputs]
     grad_x_init, status = x.new_empty(Bsz, n), torch.empty(Bsz, dtype=torch.uint8)
     dgrad, cgrad = torch.zeros_like(dp), torch.zeros_like(cp)
-    flagged = library.implicit_backward_io(dtype is torch.float32, dyn_form.kind, dp.data_ptr(), cst_form.kind,
-                                           cp.data_ptr(), exact, psi, *(t.data_ptr() for t in inputs), Bsz, T, n,
-                                           grad_x_init.data_ptr(), dgrad.data_ptr(), cgrad.data_ptr(),
-                                           status.data_ptr())
+    flagged = library.implicit_backward_io(dtype is torch.float32, dyn_form.kind, dp.data_ptr(), table.kind,
+                                           cp.data_ptr(), table.item, table.step, exact, psi,
+                                           *(t.data_ptr() for t in inputs), Bsz, T, n, grad_x_init.data_ptr(),
+                                           dgrad.data_ptr(), cgrad.data_ptr(), status.data_ptr())
     if flagged == -2:
         raise MemoryError("the compiled implicit backward could not allocate its workspace")
     if flagged < 0:
         return None
     if psi and dtype is not torch.float64:
         dgrad, cgrad = dgrad.to(dtype), cgrad.to(dtype)
-    leaves = dyn_form.leaves(dynamics, dgrad) + cst_form.leaves(cost, cgrad) if psi else []
+    leaves = dyn_form.leaves(dynamics, dgrad) if psi else []
+    rows = (table.parameters, cgrad.to(table.parameters.dtype).view(table.parameters.shape)) if (
+        psi and cst_form is None) else (None, None)
+    if psi and cst_form is not None:
+        leaves += cst_form.leaves(cost, cgrad)
     if flagged:
-        return CompiledBackward(grad_x_init, leaves, (status & 1).bool(), (status & 2).bool(), flagged)
+        return CompiledBackward(grad_x_init, leaves, (status & 1).bool(), (status & 2).bool(), flagged, *rows)
     none = functools.partial(torch.zeros, Bsz, dtype=torch.bool)
-    return CompiledBackward(grad_x_init, leaves, none(), none(), 0)
+    return CompiledBackward(grad_x_init, leaves, none(), none(), 0, *rows)
 
 
 def lagrangian_hessian(dynamics: nn.Module, x: Tensor, u: Tensor, lam: Tensor) -> Tensor | None:

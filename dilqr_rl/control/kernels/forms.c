@@ -64,10 +64,11 @@ int psi_gradient_f64(int dynamics_kind, const double *dp, int cost_kind, const d
  * Layouts, in the caller's precision (single: float, else double): x, grad_x, lam (B, T, n), u, grad_u (B, T),
  * F (B, T, n, N), C (B, T, N, N), weight (B,) (where 0 the item's gradient is zeroed and it gets no flags),
  * active (B, T) bytes (the controls held on a bound) -> grad_x_init (B, n); in double dgrad (len dp) and cgrad
- * (len cp) added to; status (B,) bytes. Returns the number of items with a status bit set, -1 where a kind is
+ * (laid out as cp) added to; status (B,) bytes. The cost's parameters of item b at step t are at cp + b * cp_item +
+ * t * cp_step (strides 0: one vector shared by every row), and their gradient is added at the same offset of cgrad. Returns the number of items with a status bit set, -1 where a kind is
  * unknown, -2 where memory is short. */
-int implicit_backward_io(int single, int dynamics_kind, const double *dp, int cost_kind, const double *cp, int exact,
-                         int psi, const void *x_in, const void *u_in, const void *F_in, const void *C_in,
+int implicit_backward_io(int single, int dynamics_kind, const double *dp, int cost_kind, const double *cp, long cp_item,
+                         long cp_step, int exact, int psi, const void *x_in, const void *u_in, const void *F_in, const void *C_in,
                          const void *lam_in, const unsigned char *active, const void *grad_x_in, const void *grad_u_in,
                          const void *weight_in, long B, long T, long n, void *grad_x_init_out, double *dgrad,
                          double *cgrad, unsigned char *status) {
@@ -127,7 +128,8 @@ int implicit_backward_io(int single, int dynamics_kind, const double *dp, int co
         if (psi)
             for (long t = 0; t < T; ++t) {
                 dyn.psi_gradient(dp, xb + t * n, ub[t], dx + t * n, du[t], lamb + t * n, dlam + t * n, dgrad);
-                cost.psi_gradient(cp, xb + t * n, ub[t], dx + t * n, du[t], n, cgrad);
+                long offset = b * cp_item + t * cp_step;
+                cost.psi_gradient(cp + offset, xb + t * n, ub[t], dx + t * n, du[t], n, cgrad + offset);
             }
     }
     store_output(grad_x_init_out, grad_x_init, B * n, single);
