@@ -6,8 +6,7 @@ dynamics' (m, l, g), for both model kinds and dtypes. Medians over ``--solves`` 
 
 The loss and its target are defined here, so two checkouts can be compared with the same benchmark code: run this
 file with ``PYTHONPATH`` set to each checkout, one after the other (the README's A/B of commits 9c8900a and
-99596b1).
-"""
+0142e9d, in "Where the time goes at B = 1")."""
 
 from __future__ import annotations
 

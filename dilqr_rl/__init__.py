@@ -12,10 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["DiLQR", "GradMethod", "OnUnconverged", "Solution", "SolverConfig", "__version__"]
+__all__ = ["DiLQR", "DiLQRError", "GradMethod", "HessianFallbackWarning", "NonFiniteError", "NotConvergedError",
+           "OnUnconverged", "PerStep", "RowCouplingError", "Solution", "SolverConfig", "UnconvergedWarning",
+           "__version__"]
 
 if TYPE_CHECKING:
-    from dilqr_rl.control import DiLQR, GradMethod, OnUnconverged, Solution, SolverConfig
+    from dilqr_rl.control import (
+        DiLQR,
+        DiLQRError,
+        GradMethod,
+        HessianFallbackWarning,
+        NonFiniteError,
+        NotConvergedError,
+        OnUnconverged,
+        PerStep,
+        RowCouplingError,
+        Solution,
+        SolverConfig,
+        UnconvergedWarning,
+    )
 
 
 def __getattr__(name: str) -> Any:

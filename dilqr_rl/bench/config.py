@@ -15,10 +15,11 @@ class BenchConfig:
 
     study: Literal["iterations", "speed", "scale", "trajax"] = "iterations"
     """iterations: backward time vs iterations and horizon for the three modes (DiLQR Fig. 2); speed: both
-    model kinds (and the user-written cart-pole) against mpc.pytorch at the issue's sizes, with the target
-    ratios; scale: forward per iteration and backward over batch x horizon; trajax: both model kinds
-    against trajax's ilqr (jit, vmap, implicit VJP) solving to tol, float32 and float64, with the issue's
-    targets (ours alone when trajax is not installed)."""
+    model kinds (and the user-written cart-pole) against mpc.pytorch at B = 20, T = 10/20/30, with the project's
+    target ratios (README, "Speed against mpc.pytorch"); scale: forward per iteration and backward over batch x
+    horizon; trajax: both model kinds against trajax's ilqr (jit, vmap, implicit VJP) solving to tol, float32 and
+    float64, with the project's targets (README, "Speed against trajax"; ours alone when trajax is not
+    installed)."""
     model: Literal["closed-form", "autograd"] = "closed-form"
     """Model kind of the iterations study: closed-form (shipped models with closed-form derivatives) or
     autograd (the same physics as plain nn.Modules). The speed and scale studies run both."""

@@ -1,4 +1,4 @@
-"""``dilqr-rl bench``: the timing studies (iterations, speed, scale) with tables, CSV/JSON and plots."""
+"""``dilqr-rl bench``: the timing studies (iterations, speed, scale, trajax) with tables, CSV/JSON and plots."""
 
 from dilqr_rl.bench.config import BenchConfig
 

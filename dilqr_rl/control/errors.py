@@ -59,10 +59,13 @@ def unconverged_warnings_enabled() -> bool:
     return _UNCONVERGED_WARNINGS.get()
 
 
-def warn(message: str, category: type[Warning]) -> None:
+def warn(message: str, category: type[Warning], also_inside: tuple[str, ...] = ()) -> None:
     """``warnings.warn`` attributed to the first frame outside torch and the control core: the user's call of
-    the layer, or of ``backward()`` for warnings raised inside the backward pass (not the autograd engine)."""
+    the layer, or of ``backward()`` for warnings raised inside the backward pass (not the autograd engine).
+    ``also_inside``: more folders whose frames are passed over (a policy's: its package and the RL library that
+    calls it, so that the warning names the user's line)."""
+    inside = _INTERNAL + also_inside
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(inside):  # else the outermost frame
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level + 1)

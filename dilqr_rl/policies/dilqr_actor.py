@@ -15,19 +15,23 @@ Shapes: obs (B, *obs_shape) -> state (B, n) -> u_1 (B, m); the controller plans 
 from __future__ import annotations
 
 import copy
-import warnings
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import gymnasium
 import numpy as np
+import stable_baselines3
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor, nn
 
-from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings
+import dilqr_rl
+from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings, warn
 from dilqr_rl.control.kernels import forms
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
@@ -38,6 +42,9 @@ from dilqr_rl.policies.state_maps import make_state_map
 
 if TYPE_CHECKING:
     from dilqr_rl.policies.env_registry import ActorSettings
+
+_LIBRARIES = tuple(str(Path(module.__file__).parent) + os.sep for module in (dilqr_rl, stable_baselines3, gymnasium))
+"""Folders whose frames a policy's warnings pass over, so that they name the user's line (``model.learn(...)``)."""
 
 DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "zero"}
 """Solver options for RL unless overridden: a modest iteration budget; an item that has not converged gets a zero
@@ -224,11 +231,10 @@ class FirstControl(nn.Module):
         if not sol.all_converged and self.controller.config.tol > 0 and not self.stats.warned:
             self.stats.warned = True
             items = int((~sol.converged).sum())
-            warnings.warn(f"iLQR did not converge within max_iter={self.controller.config.max_iter} for {items} "
-                          f"of {sol.converged.numel()} states of a rollout or update batch. Further unconverged "
-                          "solves of this policy are not reported one by one; their fraction is in "
-                          "policy.solver_stats (logged as ilqr/converged_fraction).", UnconvergedWarning,
-                          stacklevel=3)
+            warn(f"iLQR did not converge within max_iter={self.controller.config.max_iter} for {items} of "
+                 f"{sol.converged.numel()} states of a rollout or update batch. Further unconverged solves of this "
+                 "policy are not reported one by one; their fraction is in policy.solver_stats (logged as "
+                 "ilqr/converged_fraction).", UnconvergedWarning, _LIBRARIES)
         self.stats.record(sol, *counts)
         return sol
 

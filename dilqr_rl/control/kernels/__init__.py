@@ -8,8 +8,8 @@ of a small problem takes microseconds. For models with a C form (the library's o
 :func:`ilqr_scalar`), and so does the whole implicit backward (``forms.c``: :func:`implicit_backward`; of its parts,
 :func:`lagrangian_hessian` also serves the PyTorch backward, :func:`psi_gradient` and :func:`evaluate_forms` the tests).
 The kernels are plain C (no torch headers): compiled once, on first use, with the system's C compiler
-(``$CC``, ``cc`` or ``gcc``; about 0.5 s) into ``~/.cache/dilqr_rl`` (``$DILQR_RL_CACHE``), keyed by a hash of
-their sources, and called through ctypes on the tensors' memory. Where there is no compiler, or
+(``$CC``, ``cc`` or ``gcc``; about 2.5 s at -O3 here) into ``~/.cache/dilqr_rl`` (``$DILQR_RL_CACHE``), keyed by a
+hash of their sources, and called through ctypes on the tensors' memory. Where there is no compiler, or
 ``DILQR_RL_KERNELS=0``, or the tensors are not on the CPU, the PyTorch path runs (it is the reference: the
 tests compare the two). Only graph-free solves use the kernels (``implicit`` and ``diffmpc`` modes); ``unroll``
 needs autograd through the solve.
