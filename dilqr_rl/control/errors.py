@@ -59,13 +59,22 @@ def unconverged_warnings_enabled() -> bool:
     return _UNCONVERGED_WARNINGS.get()
 
 
-def warn(message: str, category: type[Warning], also_inside: tuple[str, ...] = ()) -> None:
-    """``warnings.warn`` attributed to the first frame outside torch and the control core: the user's call of
-    the layer, or of ``backward()`` for warnings raised inside the backward pass (not the autograd engine).
-    ``also_inside``: more folders whose frames are passed over (a policy's: its package and the RL library that
-    calls it, so that the warning names the user's line)."""
-    inside = _INTERNAL + also_inside
+_PASSED_OVER: list[str] = []
+
+
+def pass_over(*folders: str) -> None:
+    """Attribute warnings past frames in ``folders`` too (a higher layer's: the policies pass over their package and
+    the RL libraries that call them, so that a warning raised while SB3 trains names the user's ``learn`` line)."""
+    _PASSED_OVER.extend(str(Path(folder)) + os.sep for folder in folders if str(Path(folder)) + os.sep
+                        not in _PASSED_OVER)
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first frame outside torch, the control core and the folders of
+    :func:`pass_over`: the user's call of the layer, or of ``backward()`` for warnings raised inside the backward
+    pass (not the autograd engine); the outermost frame where all are inside (a command line's entry point)."""
+    inside = _INTERNAL + tuple(_PASSED_OVER)
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(inside):  # else the outermost frame
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(inside):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level + 1)

@@ -189,7 +189,8 @@ def _compiled_backward(problem: Problem, x: Tensor, u: Tensor, F: Tensor, C: Ten
         return None
     pairs = list(out.leaves)
     if out.table is not None and out.table.requires_grad:
-        grads = torch.autograd.grad(out.table, params, out.table_gradient, allow_unused=True)
+        grads = torch.autograd.grad(out.table, params, out.table_gradient, allow_unused=True,
+                                    retain_graph=True)  # the rows' history may be the caller's graph too
         pairs += [(p, g) for p, g in zip(params, grads) if g is not None]
     by_leaf: dict[int, Tensor] = {}
     for leaf, gradient in pairs:
@@ -248,8 +249,8 @@ def implicit_backward(
     if params:
         with torch.enable_grad():
             value = psi(adj.dx, adj.du, adj.dlam)
-            if value.requires_grad:
-                grads = torch.autograd.grad(value, params, allow_unused=True)
+            if value.requires_grad:  # retain: Psi's history may be the caller's graph too (a buffer made by a net)
+                grads = torch.autograd.grad(value, params, allow_unused=True, retain_graph=True)
             else:  # no parameter reaches Psi
                 grads = (None,) * len(params)
     return ImplicitGradient(adj.grad_x_init, grads, fallback, singular)

@@ -15,7 +15,6 @@ Shapes: obs (B, *obs_shape) -> state (B, n) -> u_1 (B, m); the controller plans 
 from __future__ import annotations
 
 import copy
-import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor, nn
 
 import dilqr_rl
-from dilqr_rl.control.errors import UnconvergedWarning, unconverged_warnings, warn
+from dilqr_rl.control.errors import UnconvergedWarning, pass_over, unconverged_warnings, warn
 from dilqr_rl.control.kernels import forms
 from dilqr_rl.control.layer import DiLQR
 from dilqr_rl.control.solution import Solution
@@ -43,8 +42,8 @@ from dilqr_rl.policies.state_maps import make_state_map
 if TYPE_CHECKING:
     from dilqr_rl.policies.env_registry import ActorSettings
 
-_LIBRARIES = tuple(str(Path(module.__file__).parent) + os.sep for module in (dilqr_rl, stable_baselines3, gymnasium))
-"""Folders whose frames a policy's warnings pass over, so that they name the user's line (``model.learn(...)``)."""
+pass_over(*(str(Path(module.__file__).parent) for module in (dilqr_rl, stable_baselines3, gymnasium)))
+# (the solver's warnings raised while a policy acts or trains name the user's line, e.g. ``model.learn(...)``)
 
 DEFAULT_SOLVER_OPTIONS: dict[str, Any] = {"max_iter": 20, "tol": 1e-5, "on_unconverged": "zero"}
 """Solver options for RL unless overridden: a modest iteration budget; an item that has not converged gets a zero
@@ -234,7 +233,7 @@ class FirstControl(nn.Module):
             warn(f"iLQR did not converge within max_iter={self.controller.config.max_iter} for {items} of "
                  f"{sol.converged.numel()} states of a rollout or update batch. Further unconverged solves of this "
                  "policy are not reported one by one; their fraction is in policy.solver_stats (logged as "
-                 "ilqr/converged_fraction).", UnconvergedWarning, _LIBRARIES)
+                 "ilqr/converged_fraction).", UnconvergedWarning)
         self.stats.record(sol, *counts)
         return sol
 

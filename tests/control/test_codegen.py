@@ -488,3 +488,38 @@ def test_the_layer_still_checks_the_rows_of_a_module_with_a_generated_form():
     x0 = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
     with pytest.raises(RowCouplingError), torch.no_grad():
         DiLQR(dynamics, cost, 5, -2.0, 2.0)(x0)
+
+
+class _Heading(nn.Module):
+    """Dynamics (n = 3) that steer a heading atan2(y, x) of the state's first two coordinates."""
+
+    state_dim, control_dim = 3, 1
+
+    def forward(self, x, u):
+        h = torch.atan2(x[:, 1], x[:, 0])
+        return torch.stack([x[:, 0] + 0.1 * torch.cos(h + u[:, 0]), x[:, 1] + 0.1 * torch.sin(h + u[:, 0]),
+                            x[:, 2] + 0.1 * u[:, 0]], -1)
+
+
+def test_atan2_at_the_origin_has_torchs_zero_derivatives():
+    """atan2's derivatives at y = x = 0 are 0, as torch's autograd gives them (not NaN, which would make the whole
+    row's derivatives NaN and a solve from a state at rest fail): the Jacobians match autograd's there, and a solve
+    from the origin converges with a finite gradient. (Autograd's second derivatives there are NaN; the form's 0.)"""
+    dynamics = _Heading()
+    cost = WeightedQuadCost(torch.tensor([1.0, 1.0, 0.1, 0.1], dtype=F64), torch.tensor([1.0, 1.0, 0.0, 0.0],
+                                                                                        dtype=F64))
+    x = torch.tensor([[0.0, 0.0, 0.5], [-0.0, 0.0, 0.1], [0.3, -0.2, 0.1], [-0.4, 0.0, 0.2]], dtype=F64)
+    u = torch.tensor([[0.3], [0.1], [0.2], [-0.1]], dtype=F64)
+    lam = torch.ones_like(x)
+    f, F, H, *_ = kernels.evaluate_forms(dynamics, cost, x, u, lam)
+    A, Bu = dynamics_jacobians(dynamics, x, u)
+    with torch.no_grad():
+        torch.testing.assert_close(f, dynamics(x, u), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(F, torch.cat([A, Bu], -1).detach(), rtol=1e-12, atol=1e-12)
+    assert torch.isfinite(H).all()
+    torch.testing.assert_close(H[2:], dynamics_lagrangian_hessian(dynamics, x, u, lam)[2:].detach(), rtol=1e-12,
+                               atol=1e-12)
+    x0 = torch.zeros(2, 3, dtype=F64, requires_grad=True)
+    sol = DiLQR(dynamics, cost, 10, -1.0, 1.0, max_iter=100)(x0)
+    sol.u.sum().backward()
+    assert sol.all_converged and torch.isfinite(x0.grad).all()

@@ -466,3 +466,38 @@ def test_the_compiled_backward_flags_and_zeroes_the_items_pytorchs_does(monkeypa
     torch.testing.assert_close(grad, reference[4], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(mass, reference[5], rtol=1e-10, atol=1e-12)
     assert (grad[0] == 0).all() and (grad[1] != 0).all() and (grad[2] == 0).all()
+
+
+def test_a_cost_buffer_made_by_a_network_keeps_its_graph_for_the_callers_backward(monkeypatch):
+    """A cost's weights computed by a network (a buffer with a history) and per-item goals, with a loss that uses the
+    solution's cost too: the backward's inner gradient through the rows must not free the network's graph, which
+    the caller's backward still needs. Both paths, the same gradients."""
+    net = nn.Linear(1, 3).double()
+    grads = []
+    for compiled in (True, False):
+        cost = PeriodicQuadraticCost((1.0, 0.1, 0.001), 0)
+        ctrl = DiLQR(PendulumDynamics(dtype=F64), cost, 10, -2.0, 2.0, max_iter=100, tol=1e-12)
+        cost.w = net(torch.ones(1, 1, dtype=F64))[0].exp()
+        goal = torch.full((3, 3), 0.2, dtype=F64, requires_grad=True)
+        x0 = torch.tensor([[1.0, 0.5], [-2.0, 1.0], [0.3, -1.0]], dtype=F64)
+        calls = []
+        monkeypatch.setattr(kernels, "implicit_backward", _spy(kernels.implicit_backward, calls, compiled))
+        sol = ctrl(x0, cost_args={"goal": goal})
+        loss = ((sol.u - 0.3) ** 2).sum() + sol.cost.sum()
+        grads.append(torch.autograd.grad(loss, [goal, *net.parameters()]))
+        monkeypatch.undo()
+        assert calls == [1]
+    for fast, reference in zip(*grads):
+        torch.testing.assert_close(fast, reference, rtol=1e-8, atol=1e-10)
+
+
+def test_a_rows_function_giving_other_rows_leaves_the_solve_to_pytorch(monkeypatch):
+    """A registered rows function whose table has another row count than items x steps would send the C strides
+    past its end: the cost has no table then, and the PyTorch path solves."""
+    cost = GoalCost(torch.tensor([1.0, 0.3, 0.1]), torch.zeros(3)).to(F64)
+    monkeypatch.setitem(forms._COST_ROWS, GoalCost, lambda m, t, args: forms._goal_rows(m, t, args)[:1])
+    assert kernels.cost_table(cost, {"goal": torch.zeros(2, 5, 3, dtype=F64)}, 2, 5, 2) is None
+    with torch.no_grad():
+        sol = DiLQR(PendulumDynamics(dtype=F64), cost, 5, -1.0, 1.0)(torch.ones(2, 2, dtype=F64),
+                                                                     cost_args={"goal": torch.zeros(2, 3, dtype=F64)})
+    assert sol.all_converged

@@ -384,3 +384,28 @@ def test_torch_func_transforms_are_refused_with_what_to_use_instead(transform):
             torch.func.vmap(lambda x: total_control(params, x.unsqueeze(0)))(x0)
     with torch.no_grad():  # functional_call alone is no transform
         assert torch.func.functional_call(ctrl, params, (x0,)).u.shape == (3, 5, 1)
+
+
+def test_warnings_pass_over_the_folders_a_higher_layer_names(tmp_path, monkeypatch):
+    """A library that calls the layer (an RL library training a policy) registers its folder: the solver's warnings
+    raised under it name the caller's line, not the library's."""
+    import importlib
+    import sys
+
+    from dilqr_rl.control import errors
+
+    library = tmp_path / "some_rl_library"
+    library.mkdir()
+    (library / "__init__.py").write_text(
+        "from dilqr_rl.control.errors import warn\n\n\ndef train(category):\n    warn('from deep inside', category)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(errors, "_PASSED_OVER", [])
+    module = importlib.import_module("some_rl_library")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module.train(UnconvergedWarning); line_before = sys._getframe().f_lineno  # noqa: E702
+        errors.pass_over(str(library))
+        module.train(UnconvergedWarning); line_after = sys._getframe().f_lineno  # noqa: E702
+    assert [(w.filename, w.lineno) for w in caught] == [(str(library / "__init__.py"), 5), (__file__, line_after)]
+    assert line_before != line_after
+    sys.modules.pop("some_rl_library", None)

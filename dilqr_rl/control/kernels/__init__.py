@@ -285,8 +285,8 @@ def cost_table(cost: nn.Module, cost_args: dict[str, Tensor], Bsz: int, T: int, 
         return None
     kind, parameters = table
     P = parameters.shape[-1]
-    if not forms.cost_fits(kind, P, n):
-        return None
+    if parameters.shape != (items * T, P) or not forms.cost_fits(kind, P, n):
+        return None  # (a registered rows function that gives other rows: the strides would leave the table)
     return CostTable(kind, parameters, T * P if items > 1 else 0, P, None)
 
 

@@ -332,10 +332,11 @@ GJ_UNARY(gp, gp)
 
 /* On jets: atan(y / x), or -atan(x / y) where |y| > |x| (a ratio of magnitude at most 1, well conditioned), which
  * differ from atan2 by a constant of the branch: their derivatives are atan2's (x / r^2 in y, -y / r^2 in x, and
- * so on), and the value is set to atan2's. torch's derivative at x = y = 0 is NaN, and so is this. */
+ * so on), and the value is set to atan2's. At x = y = 0 the derivatives are 0, as torch's autograd gives them. */
 #define GJ_ATAN2(T, S)                                                                                         \
     static inline S T##_atan2(S y, S x) {                                                                      \
         double yv = T##_val(y), xv = T##_val(x);                                                               \
+        if (xv == 0 && yv == 0) return T##_const(atan2(yv, xv));                                               \
         S r = fabs(xv) >= fabs(yv) ? T##_atan(T##_div(y, x)) : T##_neg(T##_atan(T##_div(x, y)));              \
         r.v = atan2(yv, xv);                                                                                   \
         return r;                                                                                              \
