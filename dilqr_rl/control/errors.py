@@ -65,8 +65,10 @@ _PASSED_OVER: list[str] = []
 def pass_over(*folders: str) -> None:
     """Attribute warnings past frames in ``folders`` too (a higher layer's: the policies pass over their package and
     the RL libraries that call them, so that a warning raised while SB3 trains names the user's ``learn`` line)."""
-    _PASSED_OVER.extend(str(Path(folder)) + os.sep for folder in folders if str(Path(folder)) + os.sep
-                        not in _PASSED_OVER)
+    for folder in folders:
+        prefix = str(Path(folder)) + os.sep
+        if prefix not in _PASSED_OVER:
+            _PASSED_OVER.append(prefix)
 
 
 def warn(message: str, category: type[Warning]) -> None:

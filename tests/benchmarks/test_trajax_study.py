@@ -93,7 +93,8 @@ def test_targets_are_judged_on_the_ratios():
     assert "0.67" in solution[0] and "1.33" in solution[1] and "2.50" in solution[2] and "5.00" in solution[3]
 
 
-@pytest.mark.skipif(not mpc_pytorch.available(), reason="mpc.pytorch is not installed (the bench extra)")
+@pytest.mark.skipif(not mpc_pytorch.available(), reason="mpc.pytorch is not installed (an optional peer: "
+                    "pip install --no-deps mpc==0.0.6, README 'Speed against trajax')")
 def test_mpc_pytorch_beside_ours_to_its_own_tolerance(tmp_path):
     """mpc.pytorch joins the table as a peer (no targets), counting its iterations; its gradient is DiffMPC's, so it
     is reported (with trajax, against trajax's), not required to agree."""

@@ -15,10 +15,53 @@
 
 #include "kernels.h"
 
+/* The stage recursion both sweeps below share. P##_stage: Q = C_t + F_t^T V F_t and q = c_t + F_t^T v from the
+ * next stage's V, v (at the last stage, ``last``, C_t and c_t alone); P##_value: the stage's V = [I; K]^T Q [I; K]
+ * (states block) and v = q_x + Q_xu k + K^T (q_u + Q_uu k) for its gains K (n,) and k. */
+#define DEFINE_STAGE(P, REAL)                                                                             \
+static inline __attribute__((always_inline)) void P##_stage(                                              \
+        const REAL *Ft, const REAL *ct, const REAL *Ct, int last, const long n, const REAL *V, const REAL *v, \
+        REAL *Q, REAL *q, REAL *VF) {                                                                     \
+    const long N = n + 1;                                                                                 \
+    memcpy(Q, Ct, sizeof(REAL) * N * N);                                                                  \
+    memcpy(q, ct, sizeof(REAL) * N);                                                                      \
+    if (last) return;                                                                                     \
+    for (long i = 0; i < n; ++i)          /* VF = V F (n, N) */                                           \
+        for (long j = 0; j < N; ++j) {                                                                    \
+            REAL s = 0;                                                                                   \
+            for (long l = 0; l < n; ++l) s += V[i * n + l] * Ft[l * N + j];                               \
+            VF[i * N + j] = s;                                                                            \
+        }                                                                                                 \
+    for (long i = 0; i < N; ++i) {                                                                        \
+        REAL s = 0;                                                                                       \
+        for (long l = 0; l < n; ++l) s += Ft[l * N + i] * v[l];                                           \
+        q[i] += s;                                                                                        \
+        for (long j = 0; j < N; ++j) {                                                                    \
+            REAL s2 = 0;                                                                                  \
+            for (long l = 0; l < n; ++l) s2 += Ft[l * N + i] * VF[l * N + j];                             \
+            Q[i * N + j] += s2;                                                                           \
+        }                                                                                                 \
+    }                                                                                                     \
+}                                                                                                         \
+                                                                                                          \
+static inline __attribute__((always_inline)) void P##_value(                                              \
+        const long n, const REAL *Q, const REAL *q, const REAL *Kt, REAL kt, REAL *V, REAL *v) {          \
+    const long N = n + 1;                                                                                 \
+    REAL Quu = Q[n * N + n], g = q[n] + Quu * kt;                                                         \
+    for (long i = 0; i < n; ++i) {                                                                        \
+        v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * g;                                                      \
+        for (long j = 0; j < n; ++j)                                                                      \
+            V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j] + Kt[i] * Quu * Kt[j]; \
+    }                                                                                                     \
+}
+
+DEFINE_STAGE(stage_f64, double)
+DEFINE_STAGE(stage_f32, float)
+
 /* One item's sweep (the arrays point at its slices; work holds n * n + n + N * N + N + n * N reals): returns ok.
  * The body is inlined with n fixed for the common state sizes, so that the compiler unrolls its small loops (the
  * same operations in the same order: the same results). */
-#define DEFINE_SWEEP(NAME, REAL)                                                                          \
+#define DEFINE_SWEEP(NAME, REAL, STAGE)                                                                   \
 static inline __attribute__((always_inline)) int NAME##_body(                                             \
         const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL *lo, const REAL *hi, REAL mu, \
         long T, const long n, REAL *K, REAL *k, REAL *expected, REAL *work) {                             \
@@ -29,27 +72,7 @@ static inline __attribute__((always_inline)) int NAME##_body(                   
     REAL lin = 0, quad = 0;                                                                               \
     memset(V, 0, sizeof(REAL) * (n * n + n));                                                             \
     for (long t = T - 1; t >= 0; --t) {                                                                   \
-        const REAL *Ft = F + t * n * N, *ct = c + t * N, *Ct = C + t * N * N;                             \
-        memcpy(Q, Ct, sizeof(REAL) * N * N);                                                              \
-        memcpy(q, ct, sizeof(REAL) * N);                                                                  \
-        if (t < T - 1) {                                                                                  \
-            for (long i = 0; i < n; ++i)          /* VF = V F (n, N) */                                   \
-                for (long j = 0; j < N; ++j) {                                                            \
-                    REAL s = 0;                                                                           \
-                    for (long l = 0; l < n; ++l) s += V[i * n + l] * Ft[l * N + j];                       \
-                    VF[i * N + j] = s;                                                                    \
-                }                                                                                         \
-            for (long i = 0; i < N; ++i) {                                                                \
-                REAL s = 0;                                                                               \
-                for (long l = 0; l < n; ++l) s += Ft[l * N + i] * v[l];                                   \
-                q[i] += s;                                                                                \
-                for (long j = 0; j < N; ++j) {                                                            \
-                    REAL s2 = 0;                                                                          \
-                    for (long l = 0; l < n; ++l) s2 += Ft[l * N + i] * VF[l * N + j];                     \
-                    Q[i * N + j] += s2;                                                                   \
-                }                                                                                         \
-            }                                                                                             \
-        }                                                                                                 \
+        STAGE##_stage(F + t * n * N, c + t * N, C + t * N * N, t == T - 1, n, V, v, Q, q, VF);            \
         REAL Quu = Q[n * N + n], qu = q[n], den = Quu + mu;                                               \
         if (!(den > 0)) { good = 0; den = 1; }                                                            \
         REAL kf = -qu / den, lower = lo[t] - u[t], upper = hi[t] - u[t];                                  \
@@ -60,13 +83,7 @@ static inline __attribute__((always_inline)) int NAME##_body(                   
         k[t] = kt;                                                                                        \
         lin += kt * qu;                                                                                   \
         quad += 0.5 * kt * Quu * kt;                                                                      \
-        REAL g = qu + Quu * kt;                                                                           \
-        for (long i = 0; i < n; ++i) {                                                                    \
-            v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * g;                                                  \
-            for (long j = 0; j < n; ++j)                                                                  \
-                V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j]                 \
-                               + Kt[i] * Quu * Kt[j];                                                     \
-        }                                                                                                 \
+        STAGE##_value(n, Q, q, Kt, kt, V, v);                                                             \
     }                                                                                                     \
     expected[0] = good ? lin : 0;                                                                         \
     expected[1] = good ? quad : 0;                                                                        \
@@ -100,8 +117,8 @@ int NAME(const REAL *F, const REAL *c, const REAL *C, const REAL *u, const REAL 
     return 0;                                                                                             \
 }
 
-DEFINE_SWEEP(riccati_scalar_f64, double)
-DEFINE_SWEEP(riccati_scalar_f32, float)
+DEFINE_SWEEP(riccati_scalar_f64, double, stage_f64)
+DEFINE_SWEEP(riccati_scalar_f32, float, stage_f32)
 
 /* The adjoint LQR of the implicit gradient for one control (m = 1): lqr.py:adjoint_lqr, per batch item.
  *
@@ -116,7 +133,7 @@ DEFINE_SWEEP(riccati_scalar_f32, float)
  * dlam (B, T, n), grad_x_init (B, n), ok (B,) bytes. NAME##_item solves one item (the arrays point at its slices;
  * work holds ADJOINT_WORK(T, n) reals) and returns ok.
  */
-#define DEFINE_ADJOINT(NAME, REAL)                                                                        \
+#define DEFINE_ADJOINT(NAME, REAL, STAGE)                                                                 \
 int NAME##_item(const REAL *H, const REAL *g, const REAL *F, const unsigned char *free_, long T, long n,  \
                 REAL *dx, REAL *du, REAL *dlam, REAL *grad_x_init, REAL *work) {                          \
     long N = n + 1;                                                                                       \
@@ -125,27 +142,7 @@ int NAME##_item(const REAL *H, const REAL *g, const REAL *F, const unsigned char
     int good = 1;                                                                                         \
     memset(V, 0, sizeof(REAL) * (n * n + n));                                                             \
     for (long t = T - 1; t >= 0; --t) {                                                                   \
-        const REAL *Ft = F + t * n * N, *gt = g + t * N, *Ht = H + t * N * N;                             \
-        memcpy(Q, Ht, sizeof(REAL) * N * N);                                                              \
-        memcpy(q, gt, sizeof(REAL) * N);                                                                  \
-        if (t < T - 1) {                                                                                  \
-            for (long i = 0; i < n; ++i)                                                                  \
-                for (long j = 0; j < N; ++j) {                                                            \
-                    REAL acc = 0;                                                                         \
-                    for (long l = 0; l < n; ++l) acc += V[i * n + l] * Ft[l * N + j];                     \
-                    VF[i * N + j] = acc;                                                                  \
-                }                                                                                         \
-            for (long i = 0; i < N; ++i) {                                                                \
-                REAL acc = 0;                                                                             \
-                for (long l = 0; l < n; ++l) acc += Ft[l * N + i] * v[l];                                 \
-                q[i] += acc;                                                                              \
-                for (long j = 0; j < N; ++j) {                                                            \
-                    REAL acc2 = 0;                                                                        \
-                    for (long l = 0; l < n; ++l) acc2 += Ft[l * N + i] * VF[l * N + j];                   \
-                    Q[i * N + j] += acc2;                                                                 \
-                }                                                                                         \
-            }                                                                                             \
-        }                                                                                                 \
+        STAGE##_stage(F + t * n * N, g + t * N, H + t * N * N, t == T - 1, n, V, v, Q, q, VF);            \
         REAL Quu = Q[n * N + n], qu = q[n], *Kt = Kk + t * (n + 1);                                       \
         int is_free = free_[t] != 0;                                                                      \
         if (is_free && !(Quu > 0)) good = 0;                                                              \
@@ -153,13 +150,7 @@ int NAME##_item(const REAL *H, const REAL *g, const REAL *F, const unsigned char
         for (long i = 0; i < n; ++i) Kt[i] = is_free ? -Q[n * N + i] / den : 0;                           \
         REAL kt = is_free ? -qu / den : 0;                                                                \
         Kt[n] = kt;                                                                                       \
-        REAL gu = qu + Quu * kt;                                                                          \
-        for (long i = 0; i < n; ++i) {                                                                    \
-            v[i] = q[i] + Q[i * N + n] * kt + Kt[i] * gu;                                                 \
-            for (long j = 0; j < n; ++j)                                                                  \
-                V[i * n + j] = Q[i * N + j] + Kt[i] * Q[n * N + j] + Q[i * N + n] * Kt[j]                 \
-                               + Kt[i] * Quu * Kt[j];                                                     \
-        }                                                                                                 \
+        STAGE##_value(n, Q, q, Kt, kt, V, v);                                                             \
     }                                                                                                     \
     if (!good) memset(Kk, 0, sizeof(REAL) * T * (n + 1));                                                 \
     REAL *x = dx;                                                                                         \
@@ -208,5 +199,5 @@ int NAME(const REAL *H, const REAL *g, const REAL *F, const unsigned char *free_
     return 0;                                                                                             \
 }
 
-DEFINE_ADJOINT(adjoint_scalar_f64, double)
-DEFINE_ADJOINT(adjoint_scalar_f32, float)
+DEFINE_ADJOINT(adjoint_scalar_f64, double, stage_f64)
+DEFINE_ADJOINT(adjoint_scalar_f32, float, stage_f32)
